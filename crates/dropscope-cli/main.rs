@@ -1,0 +1,124 @@
+//! The `dropscope` command line: parses arguments, builds the thread pool, runs one command, and
+//! turns its result into an exit status. Only this crate touches argv, env, stdout and exit codes.
+#![allow(clippy::print_stdout, clippy::print_stderr, reason = "the CLI is where output belongs")]
+
+mod args;
+mod commands;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::args::{Cli, Command};
+
+/// How a run ended: 0 success, 1 findings at or above a threshold, 2 an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ExitStatus {
+    Success,
+    Error,
+}
+
+impl From<ExitStatus> for ExitCode {
+    fn from(status: ExitStatus) -> ExitCode {
+        match status {
+            ExitStatus::Success => ExitCode::SUCCESS,
+            ExitStatus::Error => ExitCode::from(2),
+        }
+    }
+}
+
+/// What every command needs to know about how it was run.
+#[derive(Debug, Clone)]
+pub(crate) struct Context {
+    /// `--quiet`: no summary, no progress.
+    pub(crate) quiet: bool,
+    /// Whether stderr may carry colour (a terminal, and `NO_COLOR` unset).
+    pub(crate) color: bool,
+    /// Whether stderr is a terminal, so progress bars are drawn.
+    pub(crate) progress: bool,
+    /// `--threads`.
+    pub(crate) threads: Option<usize>,
+}
+
+impl Context {
+    /// A progress bar on stderr, hidden when quiet or when stderr is not a terminal.
+    pub(crate) fn progress_bar(&self, len: u64, message: &'static str) -> indicatif::ProgressBar {
+        if self.quiet || !self.progress {
+            return indicatif::ProgressBar::hidden();
+        }
+        let bar = indicatif::ProgressBar::new(len);
+        let style = indicatif::ProgressStyle::with_template(
+            "{msg:>12} [{bar:30}] {pos}/{len} ({eta} left)",
+        )
+        .expect("the template is valid")
+        .progress_chars("=> ");
+        bar.set_style(style);
+        bar.set_message(message);
+        bar
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let stderr_tty = std::io::stderr().is_terminal();
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let ctx = Context {
+        quiet: cli.global.quiet,
+        color: stderr_tty && !no_color,
+        progress: stderr_tty,
+        threads: cli.global.threads,
+    };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(ctx.color)
+        .with_target(false)
+        .without_time()
+        .with_max_level(if ctx.quiet { tracing::Level::ERROR } else { tracing::Level::WARN })
+        .init();
+
+    let pool = match dropscope_engine::thread_pool(ctx.threads) {
+        Ok(pool) => pool,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitStatus::Error.into();
+        }
+    };
+    let result = pool.install(|| run(&cli.command, &ctx));
+    match result {
+        Ok(status) => status.into(),
+        Err(err) => {
+            if is_broken_pipe(&err) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("error: {err}");
+            for cause in err.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitStatus::Error.into()
+        }
+    }
+}
+
+fn run(command: &Command, ctx: &Context) -> anyhow::Result<ExitStatus> {
+    match command {
+        Command::Ingest(args) => commands::ingest::run(args, ctx),
+        Command::Inspect(args) => commands::ingest::run_inspect(args, ctx),
+        Command::Sessions(args) => commands::sessions::run(args, ctx),
+        Command::Timeline(args) => commands::timeline::run(args, ctx),
+        Command::Curve(args) => commands::curve::run(args, ctx),
+        Command::Incidents(args) => commands::incidents::run(args, ctx),
+        Command::Classify(args) => commands::classify::run(args, ctx),
+        Command::Evaluate(args) => commands::evaluate::run(args, ctx),
+        Command::Diagnose(args) => commands::diagnose::run(args, ctx),
+        Command::Report(args) => commands::report::run(args, ctx),
+        Command::Simulate(args) => commands::simulate::run(args, ctx),
+        Command::Demo(args) => commands::demo::run(args, ctx),
+    }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

@@ -1,0 +1,17 @@
+//! dropscope's engine: from the events table to sessions, the Connected-devices curve, fleet
+//! incidents and the cause of every disconnect. It never opens a file.
+#![warn(clippy::disallowed_methods, reason = "no wall clock, no global rayon pool in the engine")]
+#![warn(missing_docs)]
+
+mod error;
+
+pub use error::{Error, Result};
+
+/// Builds the one rayon pool every command runs in: `threads` workers, or one per core.
+/// Work inside it (`pool.install`) gives the same output at any thread count.
+pub fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.unwrap_or(0))
+        .build()
+        .map_err(|source| Error::ThreadPool { source })
+}

@@ -1,0 +1,1 @@
+//! `labels.csv` and `predictions.csv`: the ground-truth and prediction files of DESIGN.md.

@@ -1,0 +1,1 @@
+//! Parsers of each export form: bytes of one input -> events plus rejects.

@@ -1,0 +1,229 @@
+//! [`Event`]: one connection-log record after parsing, the row of the events table.
+
+use std::fmt;
+
+use crate::Timestamp;
+
+/// What the record reports: a device connected or disconnected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Operation {
+    /// `deviceConnect` (Event Grid: `Microsoft.Devices.DeviceConnected`).
+    Connect,
+    /// `deviceDisconnect` (Event Grid: `Microsoft.Devices.DeviceDisconnected`).
+    Disconnect,
+}
+
+impl Operation {
+    /// The short name used in tables and `labels.csv`: `connect` or `disconnect`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Operation::Connect => "connect",
+            Operation::Disconnect => "disconnect",
+        }
+    }
+
+    /// The IoT Hub `operationName`: `deviceConnect` or `deviceDisconnect`.
+    pub const fn operation_name(self) -> &'static str {
+        match self {
+            Operation::Connect => "deviceConnect",
+            Operation::Disconnect => "deviceDisconnect",
+        }
+    }
+
+    /// Accepts the short name, the IoT Hub operation name (any case) and the Event Grid type.
+    pub fn parse(text: &str) -> Option<Operation> {
+        let t = text.trim();
+        if t.eq_ignore_ascii_case("deviceConnect")
+            || t.eq_ignore_ascii_case("connect")
+            || t.eq_ignore_ascii_case("Microsoft.Devices.DeviceConnected")
+        {
+            Some(Operation::Connect)
+        } else if t.eq_ignore_ascii_case("deviceDisconnect")
+            || t.eq_ignore_ascii_case("disconnect")
+            || t.eq_ignore_ascii_case("Microsoft.Devices.DeviceDisconnected")
+        {
+            Some(Operation::Disconnect)
+        } else {
+            None
+        }
+    }
+}
+
+impl fmt::Display for Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The record's `level`. IoT Hub writes `Information` and `Error`; the generic Azure schema
+/// also allows `Informational`, `Warning` and `Critical`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Level {
+    /// `Information` or `Informational`.
+    Information,
+    /// `Warning`.
+    Warning,
+    /// `Error`.
+    Error,
+    /// `Critical`.
+    Critical,
+}
+
+impl Level {
+    /// The spelling IoT Hub writes.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Level::Information => "Information",
+            Level::Warning => "Warning",
+            Level::Error => "Error",
+            Level::Critical => "Critical",
+        }
+    }
+
+    /// Accepts every spelling of the Azure schema, in any case.
+    pub fn parse(text: &str) -> Option<Level> {
+        let t = text.trim();
+        if t.eq_ignore_ascii_case("Information") || t.eq_ignore_ascii_case("Informational") {
+            Some(Level::Information)
+        } else if t.eq_ignore_ascii_case("Warning") {
+            Some(Level::Warning)
+        } else if t.eq_ignore_ascii_case("Error") {
+            Some(Level::Error)
+        } else if t.eq_ignore_ascii_case("Critical") {
+            Some(Level::Critical)
+        } else {
+            None
+        }
+    }
+
+    /// Error or Critical: a failed connect or an error disconnect.
+    pub const fn is_error(self) -> bool {
+        matches!(self, Level::Error | Level::Critical)
+    }
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One connection-log record, whatever form it was read from: a row of the events table.
+///
+/// Two records are the same record (a duplicate) when every field but `source`, `source_line`
+/// is equal; [`Event::same_record`] says so.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// When the hub logged it.
+    pub time: Timestamp,
+    /// The hub name, lower-cased (the last segment of `resourceId`, or Event Grid's `hubName`).
+    pub hub: String,
+    /// The device identity.
+    pub device_id: String,
+    /// The module identity, when a module connected.
+    pub module_id: Option<String>,
+    /// Connect or disconnect.
+    pub operation: Operation,
+    /// Information, Warning, Error or Critical.
+    pub level: Level,
+    /// The error code (`resultType`, e.g. 404104), absent on informational records.
+    pub result_type: Option<u32>,
+    /// The error name (`resultDescription`, e.g. `DeviceConnectionClosedRemotely`).
+    pub result_description: Option<String>,
+    /// `Mqtt`, `Amqp`, `MqttWs`, `AmqpWs`, `Https` ...
+    pub protocol: Option<String>,
+    /// The masked IP (`24.9.142.XXX`).
+    pub masked_ip: Option<String>,
+    /// The SDK's user-agent string, logged on connects.
+    pub sdk_version: Option<String>,
+    /// The `authType` JSON text (`{"scope":"device","type":"sas",...}`), when not null.
+    pub auth_type: Option<String>,
+    /// `properties.statusCode` (`"404"`), when not null.
+    pub status_code: Option<String>,
+    /// The input file this record came from: its index among the inputs in path order.
+    pub source: u32,
+    /// The 1-based line of the record's first byte in that file (the row, for Parquet and Arrow).
+    pub source_line: u64,
+    /// Event Grid's `sequenceNumber`: orders one device's events when times tie.
+    pub seq: Option<String>,
+}
+
+impl Event {
+    /// A connect or disconnect with no optional field set, for tests and the simulator.
+    pub fn new(time: Timestamp, hub: &str, device_id: &str, operation: Operation) -> Event {
+        Event {
+            time,
+            hub: hub.to_owned(),
+            device_id: device_id.to_owned(),
+            module_id: None,
+            operation,
+            level: Level::Information,
+            result_type: None,
+            result_description: None,
+            protocol: None,
+            masked_ip: None,
+            sdk_version: None,
+            auth_type: None,
+            status_code: None,
+            source: 0,
+            source_line: 0,
+            seq: None,
+        }
+    }
+
+    /// Whether `other` is the same record, ignoring where each copy was read.
+    pub fn same_record(&self, other: &Event) -> bool {
+        self.time == other.time
+            && self.operation == other.operation
+            && self.level == other.level
+            && self.result_type == other.result_type
+            && self.device_id == other.device_id
+            && self.hub == other.hub
+            && self.module_id == other.module_id
+            && self.result_description == other.result_description
+            && self.protocol == other.protocol
+            && self.masked_ip == other.masked_ip
+            && self.sdk_version == other.sdk_version
+            && self.auth_type == other.auth_type
+            && self.status_code == other.status_code
+            && self.seq == other.seq
+    }
+
+    /// A failed connect: a `deviceConnect` at level Error or Critical.
+    pub fn is_failed_connect(&self) -> bool {
+        self.operation == Operation::Connect && self.level.is_error()
+    }
+}
+
+/// The hub name of an Azure `resourceId`: its last path segment, lower-cased (resource ids
+/// differ in case between exports). `None` when the id has no non-empty last segment.
+pub fn hub_from_resource_id(resource_id: &str) -> Option<String> {
+    let last = resource_id.trim().trim_end_matches('/').rsplit('/').next()?;
+    if last.is_empty() { None } else { Some(last.to_ascii_lowercase()) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hub_is_last_segment_lower_cased() {
+        let id = "/SUBSCRIPTIONS/AE82/RESOURCEGROUPS/AZ-220/PROVIDERS/MICROSOFT.DEVICES/IOTHUBS/AZ-220-HUB-DM121619";
+        assert_eq!(hub_from_resource_id(id).as_deref(), Some("az-220-hub-dm121619"));
+        assert_eq!(hub_from_resource_id("Resource Id").as_deref(), Some("resource id"));
+        assert_eq!(hub_from_resource_id("/"), None);
+    }
+
+    #[test]
+    fn parses_every_operation_and_level_spelling() {
+        assert_eq!(Operation::parse("DeviceConnect"), Some(Operation::Connect));
+        assert_eq!(
+            Operation::parse("Microsoft.Devices.DeviceDisconnected"),
+            Some(Operation::Disconnect)
+        );
+        assert_eq!(Operation::parse("deviceTelemetry"), None);
+        assert_eq!(Level::parse("Informational"), Some(Level::Information));
+        assert_eq!(Level::parse("critical"), Some(Level::Critical));
+        assert_eq!(Level::parse("Verbose"), None);
+    }
+}

@@ -1,0 +1,77 @@
+//! proptest strategies for model types, behind the `proptest` feature.
+
+use proptest::prelude::*;
+
+use crate::{Event, Level, Operation, Timestamp};
+
+/// Timestamps between 2015 and 2035 with whole seconds or a 7-digit fraction, as IoT Hub writes.
+pub fn timestamp() -> impl Strategy<Value = Timestamp> {
+    (1_420_070_400_i64..2_051_222_400, prop_oneof![Just(0_i64), 0_i64..10_000_000])
+        .prop_map(|(secs, ticks)| Timestamp(secs * 1_000_000_000 + ticks * 100))
+}
+
+/// Text that can hold anything a hostile log line could: quotes, backslashes, markup, unicode.
+pub fn wild_text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[a-zA-Z0-9_.-]{1,24}",
+        "[\"\\\\<>&'=+@,;\n\r\t a-z\u{e9}\u{1F600}]{1,16}",
+        Just("<script>alert(1)</script>".to_owned()),
+        Just("](javascript:alert(1))".to_owned()),
+    ]
+}
+
+/// A whole event with any optional field set or not. `source` and `source_line` are 0.
+pub fn event() -> impl Strategy<Value = Event> {
+    (
+        timestamp(),
+        "[a-z0-9-]{1,20}",
+        wild_text(),
+        proptest::option::of(wild_text()),
+        any::<bool>(),
+        prop_oneof![
+            Just(Level::Information),
+            Just(Level::Warning),
+            Just(Level::Error),
+            Just(Level::Critical)
+        ],
+        proptest::option::of((100_000_u32..600_000, "[A-Za-z]{1,30}")),
+        proptest::option::of(prop_oneof![Just("Mqtt"), Just("Amqp"), Just("MqttWs"), Just("Https")]),
+        proptest::option::of("[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}\\.XXX"),
+        proptest::option::of(wild_text()),
+        proptest::option::of(Just(
+            r#"{"scope":"device","type":"sas","issuer":"iothub","acceptingIpFilterRule":null}"#,
+        )),
+        proptest::option::of("[0-9]{3}"),
+    )
+        .prop_map(
+            |(
+                time,
+                hub,
+                device_id,
+                module_id,
+                connect,
+                level,
+                result,
+                protocol,
+                masked_ip,
+                sdk_version,
+                auth_type,
+                status_code,
+            )| {
+                let operation = if connect { Operation::Connect } else { Operation::Disconnect };
+                let mut event = Event::new(time, &hub, &device_id, operation);
+                event.module_id = module_id;
+                event.level = level;
+                if let Some((code, description)) = result {
+                    event.result_type = Some(code);
+                    event.result_description = Some(description);
+                }
+                event.protocol = protocol.map(str::to_owned);
+                event.masked_ip = masked_ip;
+                event.sdk_version = sdk_version;
+                event.auth_type = auth_type.map(str::to_owned);
+                event.status_code = status_code;
+                event
+            },
+        )
+}

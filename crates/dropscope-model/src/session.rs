@@ -1,0 +1,112 @@
+//! [`Session`]: one reconstructed connection of one device, the row of the sessions table.
+
+use std::fmt;
+
+use crate::{Level, Timestamp};
+
+/// What the session builder inferred or repaired for one session: a small set of flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Repairs(u8);
+
+impl Repairs {
+    /// No connect before the disconnect: the window opened mid-session or the connect was lost.
+    pub const MISSING_CONNECT: Repairs = Repairs(1);
+    /// No disconnect after the connect: a lost disconnect, or still open at the window's end.
+    pub const MISSING_DISCONNECT: Repairs = Repairs(1 << 1);
+    /// A duplicate record of this session was dropped.
+    pub const DUPLICATE_DROPPED: Repairs = Repairs(1 << 2);
+    /// Its records arrived out of time order.
+    pub const REORDERED: Repairs = Repairs(1 << 3);
+    /// Two end records (401003 then 404104) were merged into one session end.
+    pub const MERGED_END: Repairs = Repairs(1 << 4);
+
+    const NAMES: [(Repairs, &'static str); 5] = [
+        (Repairs::MISSING_CONNECT, "missing_connect"),
+        (Repairs::MISSING_DISCONNECT, "missing_disconnect"),
+        (Repairs::DUPLICATE_DROPPED, "duplicate_dropped"),
+        (Repairs::REORDERED, "reordered"),
+        (Repairs::MERGED_END, "merged_end"),
+    ];
+
+    /// No repair.
+    pub const NONE: Repairs = Repairs(0);
+
+    /// Whether no flag is set.
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// Whether every flag of `other` is set.
+    pub const fn contains(self, other: Repairs) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// Sets the flags of `other`.
+    pub fn insert(&mut self, other: Repairs) {
+        self.0 |= other.0;
+    }
+
+    /// The names of the set flags, in a fixed order.
+    pub fn names(self) -> impl Iterator<Item = &'static str> {
+        Repairs::NAMES.into_iter().filter(move |(flag, _)| self.contains(*flag)).map(|(_, n)| n)
+    }
+
+    /// Parses the `|`-separated form written by [`Display`](fmt::Display); empty is none.
+    pub fn parse(text: &str) -> Option<Repairs> {
+        let mut repairs = Repairs::NONE;
+        for name in text.split('|').filter(|n| !n.is_empty()) {
+            let (flag, _) = Repairs::NAMES.into_iter().find(|(_, n)| *n == name)?;
+            repairs.insert(flag);
+        }
+        Some(repairs)
+    }
+}
+
+impl fmt::Display for Repairs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (idx, name) in self.names().enumerate() {
+            if idx > 0 {
+                f.write_str("|")?;
+            }
+            f.write_str(name)?;
+        }
+        Ok(())
+    }
+}
+
+/// One reconstructed connection of one device (DESIGN.md "sessions table").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// The hub name.
+    pub hub: String,
+    /// The device identity.
+    pub device_id: String,
+    /// The module identity, when a module connected.
+    pub module_id: Option<String>,
+    /// 0-based index of the session among the device's sessions.
+    pub session_id: u32,
+    /// When it connected; `None` when the window opened mid-session.
+    pub connect_time: Option<Timestamp>,
+    /// When it disconnected; `None` when still connected at the window's end.
+    pub disconnect_time: Option<Timestamp>,
+    /// `disconnect_time - connect_time` in nanoseconds, when both are known.
+    pub duration_ns: Option<i64>,
+    /// The protocol of the connect (or of the disconnect when the connect is missing).
+    pub protocol: Option<String>,
+    /// The masked IP of the connect (or of the disconnect).
+    pub masked_ip: Option<String>,
+    /// The SDK user agent logged on the connect.
+    pub sdk_version: Option<String>,
+    /// The error code that ended the session, if any.
+    pub end_result_type: Option<u32>,
+    /// The level of the record that ended the session.
+    pub end_level: Option<Level>,
+    /// Offline time since the previous session ended, in nanoseconds.
+    pub gap_before_ns: Option<i64>,
+    /// Failed connects (level Error) between the previous session and this one.
+    pub failed_connects_before: u32,
+    /// A connect arrived while the previous session was still open.
+    pub overlap: bool,
+    /// What was inferred or repaired.
+    pub repaired: Repairs,
+}
