@@ -3,7 +3,13 @@
 #![warn(clippy::disallowed_methods, reason = "no wall clock, no global rayon pool in the engine")]
 #![warn(missing_docs)]
 
+pub mod classify;
+pub mod curve;
 mod error;
+pub mod evaluate;
+pub mod incidents;
+pub mod rank;
+pub mod sessions;
 
 pub use error::{Error, Result};
 

@@ -1,0 +1,1 @@
+//! The root-cause classifier: one cause and a confidence for every disconnect and failed connect.

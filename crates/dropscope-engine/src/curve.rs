@@ -1,0 +1,1 @@
+//! The Connected-devices curve: per-minute min, avg and max of connected devices.

@@ -1,0 +1,1 @@
+//! Scoring a classifier against ground-truth labels: accuracy, macro-F1, per-class figures, confusion.

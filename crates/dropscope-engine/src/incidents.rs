@@ -1,0 +1,1 @@
+//! Fleet incidents: windows where disconnects jump far above the fleet baseline.

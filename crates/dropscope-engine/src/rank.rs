@@ -1,0 +1,1 @@
+//! Ranking causes by impact, with evidence statements and documented resolutions.

@@ -1,0 +1,1 @@
+//! Session reconstruction: per-device timelines with repairs, computed in parallel.
