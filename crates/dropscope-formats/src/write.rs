@@ -1,1 +1,552 @@
 //! Writers of each text export form, so the simulator writes exactly what the reader reads.
+//!
+//! Every writer renders records the way IoT Hub (or Event Grid, or Log Analytics) does: the
+//! storage record carries `properties` as a JSON *string* with `authType` a JSON string inside it,
+//! `resourceId` upper-cased, `errorMessage` derived from the code. Fields the target form cannot
+//! hold (Event Grid has no code or IP; storage records have no sequence number) are not written.
+
+use std::io::{self, Write};
+
+use dropscope_model::{Event, Level, Operation, Timestamp};
+
+/// How records are rendered: timestamp precision and the Azure resource they are filed under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteOptions {
+    /// Fractional digits of timestamps: 0 (whole seconds, as diagnostic settings write) or 7.
+    pub frac_digits: u32,
+    /// The subscription of the `resourceId`.
+    pub subscription_id: String,
+    /// The resource group of the `resourceId`.
+    pub resource_group: String,
+    /// The Azure region written as `location`.
+    pub location: String,
+}
+
+impl Default for WriteOptions {
+    fn default() -> WriteOptions {
+        WriteOptions {
+            frac_digits: 0,
+            subscription_id: "91D12660-3DEC-467A-BE2A-213B5544DDC0".to_owned(),
+            resource_group: "RG-IOT".to_owned(),
+            location: "westeurope".to_owned(),
+        }
+    }
+}
+
+/// The text forms this module writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TextForm {
+    /// Storage-blob JSON Lines.
+    JsonLines,
+    /// `{"records":[...]}`.
+    RecordsEnvelope,
+    /// Pretty-printed concatenated objects.
+    Pretty,
+    /// Log Analytics CSV export of `AzureDiagnostics`.
+    LogAnalyticsCsv,
+    /// Log Analytics JSON export: an array of `AzureDiagnostics` rows.
+    LogAnalyticsJson,
+    /// Event Grid schema, an array of events.
+    EventGrid,
+    /// CloudEvents schema, an array of events.
+    CloudEvents,
+}
+
+/// Writes `events` in `form` to `out`, as one complete document (one blob, one export file).
+pub fn write_events(
+    out: &mut dyn Write,
+    form: TextForm,
+    events: &[Event],
+    opts: &WriteOptions,
+) -> io::Result<()> {
+    let mut buf = Vec::with_capacity(64 * 1024);
+    match form {
+        TextForm::JsonLines => {
+            for event in events {
+                push_json_line(&mut buf, event, opts);
+                buf.push(b'\n');
+                flush_if_big(out, &mut buf)?;
+            }
+        }
+        TextForm::RecordsEnvelope => {
+            buf.extend_from_slice(b"{\"records\":[\n");
+            for (idx, event) in events.iter().enumerate() {
+                if idx > 0 {
+                    buf.extend_from_slice(b",\n");
+                }
+                push_json_line(&mut buf, event, opts);
+                flush_if_big(out, &mut buf)?;
+            }
+            buf.extend_from_slice(b"\n]}\n");
+        }
+        TextForm::Pretty => {
+            for event in events {
+                push_storage_record(&mut buf, event, opts, Some("    "));
+                buf.push(b'\n');
+                flush_if_big(out, &mut buf)?;
+            }
+        }
+        TextForm::LogAnalyticsCsv => {
+            buf.extend_from_slice(LA_HEADER.join(",").as_bytes());
+            buf.push(b'\n');
+            let mut fields = Vec::with_capacity(LA_HEADER.len());
+            for event in events {
+                log_analytics_fields(event, opts, &mut fields);
+                for (idx, field) in fields.iter().enumerate() {
+                    if idx > 0 {
+                        buf.push(b',');
+                    }
+                    push_csv_field(&mut buf, field);
+                }
+                buf.push(b'\n');
+                flush_if_big(out, &mut buf)?;
+            }
+        }
+        TextForm::LogAnalyticsJson => {
+            buf.push(b'[');
+            let mut fields = Vec::with_capacity(LA_HEADER.len());
+            for (idx, event) in events.iter().enumerate() {
+                buf.extend_from_slice(if idx > 0 { b",\n" } else { b"\n" });
+                log_analytics_fields(event, opts, &mut fields);
+                buf.push(b'{');
+                for (col_idx, (name, value)) in LA_HEADER.iter().zip(&fields).enumerate() {
+                    if col_idx > 0 {
+                        buf.push(b',');
+                    }
+                    push_json_str(&mut buf, name);
+                    buf.push(b':');
+                    push_json_str(&mut buf, value);
+                }
+                buf.push(b'}');
+                flush_if_big(out, &mut buf)?;
+            }
+            buf.extend_from_slice(b"\n]\n");
+        }
+        TextForm::EventGrid | TextForm::CloudEvents => {
+            buf.push(b'[');
+            for (idx, event) in events.iter().enumerate() {
+                buf.extend_from_slice(if idx > 0 { b",\n" } else { b"\n" });
+                push_event_grid(&mut buf, event, opts, form == TextForm::CloudEvents);
+                flush_if_big(out, &mut buf)?;
+            }
+            buf.extend_from_slice(b"\n]\n");
+        }
+    }
+    out.write_all(&buf)
+}
+
+fn flush_if_big(out: &mut dyn Write, buf: &mut Vec<u8>) -> io::Result<()> {
+    if buf.len() >= 60 * 1024 {
+        out.write_all(buf)?;
+        buf.clear();
+    }
+    Ok(())
+}
+
+/// Appends one storage-blob record, compact, without a newline: the JSON Lines form.
+pub fn push_json_line(out: &mut Vec<u8>, event: &Event, opts: &WriteOptions) {
+    push_storage_record(out, event, opts, None);
+}
+
+/// The `resourceId` of a hub: `/SUBSCRIPTIONS/<sub>/RESOURCEGROUPS/<rg>/PROVIDERS/MICROSOFT.DEVICES/IOTHUBS/<HUB>`,
+/// upper-cased as IoT Hub writes it.
+pub fn resource_id(hub: &str, opts: &WriteOptions) -> String {
+    format!(
+        "/SUBSCRIPTIONS/{}/RESOURCEGROUPS/{}/PROVIDERS/MICROSOFT.DEVICES/IOTHUBS/{}",
+        opts.subscription_id, opts.resource_group, hub
+    )
+    .to_ascii_uppercase()
+}
+
+/// The path of the hourly blob holding records received in `hour`, relative to the container
+/// folder `insights-logs-connections/`:
+/// `resourceId=/SUBSCRIPTIONS/.../IOTHUBS/<HUB>/y=YYYY/m=MM/d=DD/h=HH/m=00/PT1H.json`.
+pub fn storage_blob_path(hub: &str, hour: Timestamp, opts: &WriteOptions) -> String {
+    let (y, m, d, h) = hour.ymdh();
+    format!(
+        "resourceId={}/y={y:04}/m={m:02}/d={d:02}/h={h:02}/m=00/PT1H.json",
+        resource_id(hub, opts)
+    )
+}
+
+/// The documented `errorMessage` for a code, as IoT Hub writes it in `properties`.
+pub fn error_message(result_type: Option<u32>) -> String {
+    match result_type {
+        Some(code) => {
+            format!("Device disconnected, see cause and resolution at https://aka.ms/iothub{code}")
+        }
+        None => String::new(),
+    }
+}
+
+fn push_storage_record(out: &mut Vec<u8>, event: &Event, opts: &WriteOptions, indent: Option<&str>) {
+    let mut obj = ObjectWriter::new(out, indent);
+    obj.key("time");
+    push_time(obj.out, event.time, opts.frac_digits);
+    obj.key("resourceId");
+    push_json_str(obj.out, &resource_id(&event.hub, opts));
+    obj.key("operationName");
+    push_json_str(obj.out, event.operation.operation_name());
+    obj.key("category");
+    push_json_str(obj.out, "Connections");
+    obj.key("level");
+    push_json_str(obj.out, event.level.as_str());
+    if let Some(code) = event.result_type {
+        obj.key("resultType");
+        push_json_str(obj.out, &code.to_string());
+    }
+    if let Some(description) = &event.result_description {
+        obj.key("resultDescription");
+        push_json_str(obj.out, description);
+    }
+    obj.key("properties");
+    let properties = properties_json(event);
+    push_json_str(obj.out, &properties);
+    obj.key("location");
+    push_json_str(obj.out, &opts.location);
+    obj.finish();
+}
+
+/// The `properties` object as IoT Hub writes it (the text that is then embedded as a string).
+fn properties_json(event: &Event) -> String {
+    let mut buf = Vec::with_capacity(256);
+    buf.extend_from_slice(b"{\"deviceId\":");
+    push_json_str(&mut buf, &event.device_id);
+    if let Some(module_id) = &event.module_id {
+        buf.extend_from_slice(b",\"moduleId\":");
+        push_json_str(&mut buf, module_id);
+    }
+    if let Some(sdk) = &event.sdk_version {
+        buf.extend_from_slice(b",\"sdkVersion\":");
+        push_json_str(&mut buf, sdk);
+    }
+    buf.extend_from_slice(b",\"protocol\":");
+    push_opt_str(&mut buf, event.protocol.as_deref());
+    buf.extend_from_slice(b",\"authType\":");
+    push_opt_str(&mut buf, event.auth_type.as_deref());
+    buf.extend_from_slice(b",\"maskedIpAddress\":");
+    push_opt_str(&mut buf, event.masked_ip.as_deref());
+    buf.extend_from_slice(b",\"statusCode\":");
+    push_opt_str(&mut buf, event.status_code.as_deref());
+    buf.extend_from_slice(b",\"errorMessage\":");
+    let message = if event.level == Level::Information { String::new() } else { error_message(event.result_type) };
+    push_json_str(&mut buf, &message);
+    buf.push(b'}');
+    String::from_utf8(buf).expect("JSON built from str is UTF-8")
+}
+
+/// The column names of the `AzureDiagnostics` export, in the order written.
+pub const LA_HEADER: [&str; 14] = [
+    "TenantId",
+    "TimeGenerated",
+    "ResourceId",
+    "Category",
+    "ResourceGroup",
+    "SubscriptionId",
+    "ResourceProvider",
+    "Resource",
+    "ResourceType",
+    "OperationName",
+    "ResultType",
+    "Level",
+    "ResultDescription",
+    "properties_s",
+];
+
+fn log_analytics_fields(event: &Event, opts: &WriteOptions, fields: &mut Vec<String>) {
+    fields.clear();
+    fields.push("00000000-0000-0000-0000-000000000000".to_owned());
+    fields.push(event.time.to_rfc3339(opts.frac_digits));
+    fields.push(resource_id(&event.hub, opts));
+    fields.push("Connections".to_owned());
+    fields.push(opts.resource_group.to_ascii_uppercase());
+    fields.push(opts.subscription_id.clone());
+    fields.push("MICROSOFT.DEVICES".to_owned());
+    fields.push(event.hub.to_ascii_uppercase());
+    fields.push("IOTHUBS".to_owned());
+    fields.push(event.operation.operation_name().to_owned());
+    fields.push(event.result_type.map(|code| code.to_string()).unwrap_or_default());
+    fields.push(event.level.as_str().to_owned());
+    fields.push(event.result_description.clone().unwrap_or_default());
+    fields.push(properties_json(event));
+}
+
+fn push_event_grid(out: &mut Vec<u8>, event: &Event, opts: &WriteOptions, cloud_events: bool) {
+    let mut obj = ObjectWriter::new(out, None);
+    obj.key("id");
+    push_json_str(obj.out, &event_id(event));
+    obj.key(if cloud_events { "source" } else { "topic" });
+    push_json_str(obj.out, &resource_id(&event.hub, opts));
+    obj.key("subject");
+    let subject = match &event.module_id {
+        Some(module) => format!("devices/{}/modules/{module}", event.device_id),
+        None => format!("devices/{}", event.device_id),
+    };
+    push_json_str(obj.out, &subject);
+    obj.key(if cloud_events { "type" } else { "eventType" });
+    push_json_str(
+        obj.out,
+        match event.operation {
+            Operation::Connect => "Microsoft.Devices.DeviceConnected",
+            Operation::Disconnect => "Microsoft.Devices.DeviceDisconnected",
+        },
+    );
+    obj.key(if cloud_events { "time" } else { "eventTime" });
+    push_time(obj.out, event.time, opts.frac_digits);
+    obj.key("data");
+    obj.out.extend_from_slice(b"{\"deviceConnectionStateEventInfo\":{");
+    if let Some(seq) = &event.seq {
+        obj.out.extend_from_slice(b"\"sequenceNumber\":");
+        push_json_str(obj.out, seq);
+    }
+    obj.out.extend_from_slice(b"},\"hubName\":");
+    push_json_str(obj.out, &event.hub);
+    obj.out.extend_from_slice(b",\"deviceId\":");
+    push_json_str(obj.out, &event.device_id);
+    obj.out.extend_from_slice(b",\"moduleId\":");
+    push_json_str(obj.out, event.module_id.as_deref().unwrap_or(""));
+    obj.out.push(b'}');
+    if cloud_events {
+        obj.key("specversion");
+        push_json_str(obj.out, "1.0");
+    } else {
+        obj.key("dataVersion");
+        push_json_str(obj.out, "1");
+        obj.key("metadataVersion");
+        push_json_str(obj.out, "1");
+    }
+    obj.finish();
+}
+
+/// A stable, UUID-shaped event id derived from the record's identity (FNV-1a), so the same event
+/// written twice, in either Event Grid schema, carries the same id.
+fn event_id(event: &Event) -> String {
+    let mut hash: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
+    let mut feed = |bytes: &[u8]| {
+        for &b in bytes {
+            hash ^= u128::from(b);
+            hash = hash.wrapping_mul(0x0000_0000_0100_0000_0000_0000_0000_013b);
+        }
+        hash ^= 0xff;
+    };
+    feed(event.hub.as_bytes());
+    feed(event.device_id.as_bytes());
+    feed(event.module_id.as_deref().unwrap_or("").as_bytes());
+    feed(&event.time.nanos().to_le_bytes());
+    feed(event.operation.as_str().as_bytes());
+    feed(event.seq.as_deref().unwrap_or("").as_bytes());
+    let hex = format!("{hash:032x}");
+    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+}
+
+/// Writes a JSON object key by key, compact or indented.
+struct ObjectWriter<'a> {
+    out: &'a mut Vec<u8>,
+    indent: Option<&'a str>,
+    n_keys: usize,
+}
+
+impl<'a> ObjectWriter<'a> {
+    fn new(out: &'a mut Vec<u8>, indent: Option<&'a str>) -> ObjectWriter<'a> {
+        out.push(b'{');
+        ObjectWriter { out, indent, n_keys: 0 }
+    }
+
+    fn key(&mut self, key: &str) {
+        if self.n_keys > 0 {
+            self.out.push(b',');
+        }
+        if let Some(indent) = self.indent {
+            self.out.push(b'\n');
+            self.out.extend_from_slice(indent.as_bytes());
+        }
+        push_json_str(self.out, key);
+        self.out.push(b':');
+        if self.indent.is_some() {
+            self.out.push(b' ');
+        }
+        self.n_keys += 1;
+    }
+
+    fn finish(self) {
+        if self.indent.is_some() {
+            self.out.push(b'\n');
+        }
+        self.out.push(b'}');
+    }
+}
+
+fn push_time(out: &mut Vec<u8>, time: Timestamp, frac_digits: u32) {
+    let mut text = String::with_capacity(30);
+    time.write_rfc3339(&mut text, frac_digits);
+    out.push(b'"');
+    out.extend_from_slice(text.as_bytes());
+    out.push(b'"');
+}
+
+fn push_opt_str(out: &mut Vec<u8>, value: Option<&str>) {
+    match value {
+        Some(text) => push_json_str(out, text),
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
+/// Appends `text` as a JSON string literal, escaping quotes, backslashes and control characters.
+pub fn push_json_str(out: &mut Vec<u8>, text: &str) {
+    out.push(b'"');
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    for (idx, &b) in bytes.iter().enumerate() {
+        let escape: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0..=0x1f => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..idx]);
+        if escape.is_empty() {
+            out.extend_from_slice(format!("\\u{b:04x}").as_bytes());
+        } else {
+            out.extend_from_slice(escape);
+        }
+        start = idx + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+fn push_csv_field(out: &mut Vec<u8>, field: &str) {
+    if field.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
+        out.push(b'"');
+        for b in field.bytes() {
+            if b == b'"' {
+                out.push(b'"');
+            }
+            out.push(b);
+        }
+        out.push(b'"');
+    } else {
+        out.extend_from_slice(field.as_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Event {
+        let mut event = Event::new(
+            Timestamp::parse_rfc3339("2023-09-21T22:33:34Z").expect("valid"),
+            "iot-training-dm092121",
+            "sensor-th-2001",
+            Operation::Disconnect,
+        );
+        event.level = Level::Error;
+        event.result_type = Some(404_104);
+        event.result_description = Some("DeviceConnectionClosedRemotely".to_owned());
+        event.protocol = Some("Mqtt".to_owned());
+        event.masked_ip = Some("24.9.142.XXX".to_owned());
+        event.status_code = Some("404".to_owned());
+        event
+    }
+
+    fn check(form: TextForm, expected: &str) {
+        let opts = WriteOptions {
+            subscription_id: "AE82FF3B-4BD0-462B-8449-D713DD18E11E".to_owned(),
+            resource_group: "SandboxResourceGroup".to_owned(),
+            location: "centralus".to_owned(),
+            ..WriteOptions::default()
+        };
+        let mut out = Vec::new();
+        write_events(&mut out, form, &[sample()], &opts).expect("writing to a Vec");
+        assert_eq!(String::from_utf8(out).expect("utf-8"), expected);
+    }
+
+    #[test]
+    fn json_lines_match_the_learn_lab_capture() {
+        // The 2023 Learn lab record (data/golden/fixtures/learn-lab-2023.jsonl, line 2), except that
+        // the resource group is upper-cased as in every other capture.
+        check(
+            TextForm::JsonLines,
+            concat!(
+                r#"{"time":"2023-09-21T22:33:34Z","resourceId":"/SUBSCRIPTIONS/AE82FF3B-4BD0-462B-8449-D713DD18E11E/RESOURCEGROUPS/SANDBOXRESOURCEGROUP/PROVIDERS/MICROSOFT.DEVICES/IOTHUBS/IOT-TRAINING-DM092121","operationName":"deviceDisconnect","category":"Connections","level":"Error","resultType":"404104","resultDescription":"DeviceConnectionClosedRemotely","properties":"{\"deviceId\":\"sensor-th-2001\",\"protocol\":\"Mqtt\",\"authType\":null,\"maskedIpAddress\":\"24.9.142.XXX\",\"statusCode\":\"404\",\"errorMessage\":\"Device disconnected, see cause and resolution at https://aka.ms/iothub404104\"}","location":"centralus"}"#,
+                "\n"
+            ),
+        );
+    }
+
+    #[test]
+    fn event_grid_has_only_what_event_grid_carries() {
+        let mut event = sample();
+        event.seq = Some("000000000000000001D4132452F67CE200000002000000000000000000000001".to_owned());
+        let mut out = Vec::new();
+        write_events(&mut out, TextForm::EventGrid, &[event.clone()], &WriteOptions::default())
+            .expect("writing to a Vec");
+        let doc: serde_json::Value = serde_json::from_slice(&out).expect("valid JSON");
+        let first = &doc[0];
+        assert_eq!(first["eventType"], "Microsoft.Devices.DeviceDisconnected");
+        assert_eq!(first["subject"], "devices/sensor-th-2001");
+        assert_eq!(first["eventTime"], "2023-09-21T22:33:34Z");
+        assert_eq!(first["data"]["hubName"], "iot-training-dm092121");
+        assert_eq!(first["data"]["moduleId"], "");
+        assert_eq!(
+            first["data"]["deviceConnectionStateEventInfo"]["sequenceNumber"],
+            event.seq.as_deref().expect("set above")
+        );
+        assert!(first.get("resultType").is_none());
+
+        let mut cloud = Vec::new();
+        write_events(&mut cloud, TextForm::CloudEvents, &[event], &WriteOptions::default())
+            .expect("writing to a Vec");
+        let cloud: serde_json::Value = serde_json::from_slice(&cloud).expect("valid JSON");
+        assert_eq!(cloud[0]["id"], first["id"], "both schemas carry the same event id");
+        assert_eq!(cloud[0]["type"], "Microsoft.Devices.DeviceDisconnected");
+        assert_eq!(cloud[0]["specversion"], "1.0");
+    }
+
+    #[test]
+    fn log_analytics_csv_quotes_properties() {
+        let mut out = Vec::new();
+        write_events(&mut out, TextForm::LogAnalyticsCsv, &[sample()], &WriteOptions::default())
+            .expect("writing to a Vec");
+        let text = String::from_utf8(out).expect("utf-8");
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        let headers = reader.headers().expect("a header").clone();
+        assert_eq!(headers.iter().collect::<Vec<_>>(), LA_HEADER);
+        let row = reader.records().next().expect("one row").expect("valid CSV");
+        assert_eq!(&row[1], "2023-09-21T22:33:34Z");
+        assert_eq!(&row[10], "404104");
+        let properties: serde_json::Value = serde_json::from_str(&row[13]).expect("JSON");
+        assert_eq!(properties["deviceId"], "sensor-th-2001");
+    }
+
+    #[test]
+    fn pretty_records_are_concatenated_objects() {
+        let mut out = Vec::new();
+        write_events(&mut out, TextForm::Pretty, &[sample(), sample()], &WriteOptions::default())
+            .expect("writing to a Vec");
+        let text = String::from_utf8(out).expect("utf-8");
+        assert!(text.starts_with("{\n    \"time\": \"2023-09-21T22:33:34Z\",\n"));
+        let n_docs = serde_json::Deserializer::from_str(&text).into_iter::<serde_json::Value>().count();
+        assert_eq!(n_docs, 2);
+    }
+
+    #[test]
+    fn blob_path_is_the_storage_export_layout() {
+        let hour = Timestamp::parse_rfc3339("2026-11-26T13:00:05Z").expect("valid");
+        assert_eq!(
+            storage_blob_path("hub-prod-01", hour, &WriteOptions::default()),
+            "resourceId=/SUBSCRIPTIONS/91D12660-3DEC-467A-BE2A-213B5544DDC0/RESOURCEGROUPS/RG-IOT/PROVIDERS/MICROSOFT.DEVICES/IOTHUBS/HUB-PROD-01/y=2026/m=11/d=26/h=13/m=00/PT1H.json"
+        );
+    }
+
+    #[test]
+    fn json_strings_escape_controls_and_quotes() {
+        let mut out = Vec::new();
+        push_json_str(&mut out, "a\"b\\c\n\u{1}<é>");
+        assert_eq!(String::from_utf8(out).expect("utf-8"), r#""a\"b\\c\n\u0001<é>""#);
+    }
+}
