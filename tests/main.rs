@@ -1,1 +1,5 @@
-//! Integration tests of the `dropscope` binary.
+//! Integration tests of the `dropscope` binary: one module per subcommand, plus tidy checks.
+
+mod ingest;
+mod tidy;
+mod util;

@@ -1,8 +1,59 @@
-//! `dropscope classify`: not built yet (see the open issues).
+//! `dropscope classify`: a cause and a confidence for every disconnect and failed connect,
+//! written as predictions.csv (the labels.csv columns plus `confidence`).
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::BufWriter;
+
+use anyhow::Context as _;
+use dropscope_engine::classify::{ClassifyConfig, Verdict, classify};
+use dropscope_engine::evaluate::occurrences;
+use dropscope_formats::labels::{Label, write_predictions};
+use dropscope_model::Event;
 
 use crate::args::ClassifyArgs;
+use crate::commands::ingest::load;
 use crate::{Context, ExitStatus};
 
-pub(crate) fn run(_args: &ClassifyArgs, _ctx: &Context) -> anyhow::Result<ExitStatus> {
-    anyhow::bail!("`dropscope classify` is not built yet")
+pub(crate) fn run(args: &ClassifyArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
+    let ingested = load(&args.input, ctx)?;
+    let verdicts = classify(&ingested.events, &ClassifyConfig::default());
+    let labels = predictions(&ingested.events, &verdicts);
+    let file = File::create(&args.output)
+        .with_context(|| format!("creating {}", args.output.display()))?;
+    write_predictions(BufWriter::new(file), &args.output, &labels)
+        .with_context(|| format!("writing {}", args.output.display()))?;
+    if !ctx.quiet {
+        let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
+        for label in &labels {
+            *counts.entry(label.cause.as_str()).or_default() += 1;
+        }
+        let parts: Vec<String> = counts.iter().map(|(cause, n)| format!("{cause} {n}")).collect();
+        eprintln!(
+            "classified {} records into {}: {}",
+            labels.len(),
+            args.output.display(),
+            parts.join(", ")
+        );
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// The predictions.csv rows of `verdicts`, in input order.
+pub(crate) fn predictions(events: &[Event], verdicts: &[Verdict]) -> Vec<Label> {
+    let occurrence = occurrences(events);
+    verdicts
+        .iter()
+        .filter_map(|verdict| {
+            let event = events.get(verdict.event)?;
+            Some(Label {
+                device_id: event.device_id.clone(),
+                time: event.time,
+                operation: event.operation,
+                occurrence: occurrence[verdict.event],
+                cause: verdict.cause,
+                confidence: Some(verdict.confidence),
+            })
+        })
+        .collect()
 }

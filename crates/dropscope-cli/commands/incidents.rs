@@ -1,8 +1,107 @@
-//! `dropscope incidents`: not built yet (see the open issues).
+//! `dropscope incidents`: windows where disconnects jump far above the fleet's baseline.
+
+use std::fmt::Write as _;
+
+use dropscope_engine::incidents::{self, Incident, IncidentConfig};
 
 use crate::args::IncidentsArgs;
+use crate::commands::ingest::load;
+use crate::commands::sessions::rebuild;
 use crate::{Context, ExitStatus};
 
-pub(crate) fn run(_args: &IncidentsArgs, _ctx: &Context) -> anyhow::Result<ExitStatus> {
-    anyhow::bail!("`dropscope incidents` is not built yet")
+/// Version of the `--json` output.
+const SCHEMA_VERSION: u32 = 1;
+
+pub(crate) fn run(args: &IncidentsArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
+    let ingested = load(&args.input, ctx)?;
+    let table = rebuild(&ingested.events, ctx);
+    let found = incidents::detect(&ingested.events, &table, &IncidentConfig::default());
+    if args.json {
+        let list: Vec<serde_json::Value> = found.iter().map(incident_json).collect();
+        println!("{}", serde_json::json!({ "schema_version": SCHEMA_VERSION, "incidents": list }));
+    } else {
+        print!("{}", render(&found));
+    }
+    Ok(ExitStatus::Success)
+}
+
+fn incident_json(incident: &Incident) -> serde_json::Value {
+    let prefixes: Vec<serde_json::Value> = incident
+        .prefixes
+        .iter()
+        .map(|p| serde_json::json!({ "prefix": p.prefix, "devices": p.devices, "share": p.share }))
+        .collect();
+    let codes: Vec<serde_json::Value> = incident
+        .codes
+        .iter()
+        .map(|c| {
+            serde_json::json!({
+                "code": c.code,
+                "disconnects": c.disconnects,
+                "failed_connects": c.failed_connects,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "start": incident.start.to_string(),
+        "end": incident.end.to_string(),
+        "devices": incident.devices,
+        "disconnects": incident.disconnects,
+        "failed_connects": incident.failed_connects,
+        "peak_minute": incident.peak_minute.to_string(),
+        "peak_devices": incident.peak_devices,
+        "baseline": incident.baseline,
+        "threshold": incident.threshold,
+        "prefixes": prefixes,
+        "codes": codes,
+    })
+}
+
+/// A table for people: one incident per line, with its top prefixes and codes.
+fn render(found: &[Incident]) -> String {
+    let Some(first) = found.first() else {
+        return "no incidents: no minute had disconnects far above the fleet's baseline\n"
+            .to_owned();
+    };
+    let mut out = format!(
+        "{} incident(s); baseline {:.1} disconnecting device(s) per minute, a minute is hot from {}\n",
+        found.len(),
+        first.baseline,
+        first.threshold
+    );
+    let _ = writeln!(
+        out,
+        "{:<20}  {:<20}  {:>7}  {:>11}  {:>6}  {:>8}  {:<32}  {}",
+        "start", "end", "devices", "disconnects", "failed", "peak/min", "networks (/24)", "codes"
+    );
+    for incident in found {
+        let prefixes: Vec<String> = incident
+            .prefixes
+            .iter()
+            .take(3)
+            .map(|p| format!("{} {:.0}%", p.prefix, p.share * 100.0))
+            .collect();
+        let codes: Vec<String> = incident
+            .codes
+            .iter()
+            .take(4)
+            .map(|c| {
+                let code = c.code.map_or_else(|| "info".to_owned(), |c| c.to_string());
+                format!("{code}x{}", c.disconnects + c.failed_connects)
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "{:<20}  {:<20}  {:>7}  {:>11}  {:>6}  {:>8}  {:<32}  {}",
+            incident.start.to_rfc3339(0),
+            incident.end.to_rfc3339(0),
+            incident.devices,
+            incident.disconnects,
+            incident.failed_connects,
+            incident.peak_devices,
+            prefixes.join(", "),
+            codes.join(", ")
+        );
+    }
+    out
 }

@@ -1,12 +1,155 @@
-//! `dropscope ingest` and `dropscope inspect`, and the input loading every command shares.
+//! `dropscope ingest` and `dropscope inspect`, and [`load`], the input loading every command shares.
 
-use crate::args::{IngestArgs, InspectArgs};
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+use anyhow::Context as _;
+use dropscope_formats::Ingested;
+use dropscope_formats::ingest::{self, IngestConfig};
+use dropscope_model::Timestamp;
+
+use crate::args::{IngestArgs, InputArgs, InspectArgs};
 use crate::{Context, ExitStatus};
 
-pub(crate) fn run(_args: &IngestArgs, _ctx: &Context) -> anyhow::Result<ExitStatus> {
-    anyhow::bail!("`dropscope ingest` is not built yet")
+/// Reads the inputs, writes the rejects file if asked, prints the summary on stderr (unless
+/// quiet), and fails under `--strict` when anything was rejected.
+pub(crate) fn load(input: &InputArgs, ctx: &Context) -> anyhow::Result<Ingested> {
+    let bar = ctx.progress_bar(0, "reading");
+    let on_progress = |bytes: u64| bar.inc(bytes);
+    let config = IngestConfig { progress: Some(&on_progress), ..IngestConfig::default() };
+    let ingested = ingest::ingest(&input.inputs, &config).context("reading the inputs")?;
+    bar.finish_and_clear();
+    if let Some(path) = &input.rejects {
+        write_rejects(path, &ingested).with_context(|| format!("writing {}", path.display()))?;
+    }
+    if !ctx.quiet {
+        eprint!("{}", human_summary(&ingested));
+    }
+    if input.strict && ingested.stats.rejected > 0 {
+        let first = &ingested.rejects[0];
+        anyhow::bail!(
+            "{} record(s) rejected under --strict; the first: {}:{}: {} ({})\nhint: run with --rejects rejects.csv to list them all",
+            ingested.stats.rejected,
+            source_name(&ingested, first.source),
+            first.line,
+            first.reason.as_str(),
+            first.detail,
+        );
+    }
+    Ok(ingested)
 }
 
-pub(crate) fn run_inspect(_args: &InspectArgs, _ctx: &Context) -> anyhow::Result<ExitStatus> {
-    anyhow::bail!("`dropscope inspect` is not built yet")
+pub(crate) fn run(args: &IngestArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
+    let ingested = load(&args.input, ctx)?;
+    dropscope_formats::frame::write_events(&args.output, &ingested.events)
+        .with_context(|| format!("writing {}", args.output.display()))?;
+    if args.json {
+        println!("{}", summary_json(&ingested));
+    }
+    if !ctx.quiet {
+        eprintln!("wrote {} events to {}", ingested.events.len(), args.output.display());
+    }
+    Ok(ExitStatus::Success)
+}
+
+pub(crate) fn run_inspect(args: &InspectArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
+    let ingested = load(&args.input, ctx)?;
+    if args.json {
+        println!("{}", summary_json(&ingested));
+    }
+    Ok(ExitStatus::Success)
+}
+
+pub(crate) fn source_name(ingested: &Ingested, source: u32) -> String {
+    ingested.sources.get(source as usize).map_or_else(|| format!("#{source}"), |p| p.display().to_string())
+}
+
+struct Extent {
+    devices: usize,
+    hubs: Vec<String>,
+    time_min: Option<Timestamp>,
+    time_max: Option<Timestamp>,
+}
+
+fn extent(ingested: &Ingested) -> Extent {
+    let devices: BTreeSet<(&str, &str)> =
+        ingested.events.iter().map(|e| (e.hub.as_str(), e.device_id.as_str())).collect();
+    let hubs: BTreeSet<&str> = ingested.events.iter().map(|e| e.hub.as_str()).collect();
+    Extent {
+        devices: devices.len(),
+        hubs: hubs.into_iter().map(str::to_owned).collect(),
+        time_min: ingested.events.iter().map(|e| e.time).min(),
+        time_max: ingested.events.iter().map(|e| e.time).max(),
+    }
+}
+
+/// The summary as one JSON object (keys sorted, so the output is stable).
+pub(crate) fn summary_json(ingested: &Ingested) -> serde_json::Value {
+    let stats = &ingested.stats;
+    let extent = extent(ingested);
+    let reasons: serde_json::Map<String, serde_json::Value> =
+        stats.reject_reasons.iter().map(|(reason, n)| (reason.as_str().to_owned(), (*n).into())).collect();
+    let forms: serde_json::Map<String, serde_json::Value> =
+        stats.forms.iter().map(|(form, n)| (form.as_str().to_owned(), (*n).into())).collect();
+    serde_json::json!({
+        "files": stats.files,
+        "records_read": stats.records_read,
+        "parsed": stats.parsed,
+        "duplicates": stats.duplicates,
+        "rejected": stats.rejected,
+        "reject_reasons": reasons,
+        "forms": forms,
+        "devices": extent.devices,
+        "hubs": extent.hubs.len(),
+        "hub_names": extent.hubs,
+        "time_min": extent.time_min.map(|t| t.to_string()),
+        "time_max": extent.time_max.map(|t| t.to_string()),
+    })
+}
+
+/// The summary for people, several lines on stderr.
+pub(crate) fn human_summary(ingested: &Ingested) -> String {
+    let stats = &ingested.stats;
+    let extent = extent(ingested);
+    let mut out = format!(
+        "read {} file(s): {} records: {} parsed, {} duplicates, {} rejected\n",
+        stats.files, stats.records_read, stats.parsed, stats.duplicates, stats.rejected
+    );
+    if !stats.reject_reasons.is_empty() {
+        let reasons: Vec<String> =
+            stats.reject_reasons.iter().map(|(reason, n)| format!("{} {n}", reason.as_str())).collect();
+        out.push_str(&format!("  rejected by reason: {}\n", reasons.join(", ")));
+    }
+    if !stats.forms.is_empty() {
+        let forms: Vec<String> = stats.forms.iter().map(|(form, n)| format!("{form} {n}")).collect();
+        out.push_str(&format!("  forms: {}\n", forms.join(", ")));
+    }
+    if let (Some(min), Some(max)) = (extent.time_min, extent.time_max) {
+        out.push_str(&format!("  time range: {min} .. {max}\n"));
+    }
+    out.push_str(&format!("  {} device(s) on {} hub(s)", extent.devices, extent.hubs.len()));
+    if !extent.hubs.is_empty() && extent.hubs.len() <= 5 {
+        out.push_str(&format!(": {}", extent.hubs.join(", ")));
+    }
+    out.push('\n');
+    out
+}
+
+fn write_rejects(path: &Path, ingested: &Ingested) -> anyhow::Result<()> {
+    let file = File::create(path)?;
+    let mut writer = csv::Writer::from_writer(BufWriter::new(file));
+    writer.write_record(["file", "line", "reason", "detail", "text"])?;
+    for reject in &ingested.rejects {
+        writer.write_record([
+            dropscope_formats::frame::spreadsheet_safe(&source_name(ingested, reject.source)),
+            reject.line.to_string(),
+            reject.reason.as_str().to_owned(),
+            dropscope_formats::frame::spreadsheet_safe(&reject.detail),
+            dropscope_formats::frame::spreadsheet_safe(&reject.text),
+        ])?;
+    }
+    writer.into_inner().map_err(|err| anyhow::anyhow!("{err}"))?.flush()?;
+    Ok(())
 }

@@ -1,8 +1,86 @@
-//! `dropscope sessions`: not built yet (see the open issues).
+//! `dropscope sessions`: rebuilds every device's sessions and writes the sessions table.
+
+use std::fmt::Write as _;
+
+use anyhow::Context as _;
+use dropscope_engine::sessions::{self, SessionSummary, SessionTable};
+use dropscope_model::Event;
 
 use crate::args::SessionsArgs;
+use crate::commands::ingest::load;
 use crate::{Context, ExitStatus};
 
-pub(crate) fn run(_args: &SessionsArgs, _ctx: &Context) -> anyhow::Result<ExitStatus> {
-    anyhow::bail!("`dropscope sessions` is not built yet")
+pub(crate) fn run(args: &SessionsArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
+    let ingested = load(&args.input, ctx)?;
+    let table = rebuild(&ingested.events, ctx);
+    dropscope_formats::frame::write_sessions(&args.output, &table.sessions)
+        .with_context(|| format!("writing {}", args.output.display()))?;
+    if args.json {
+        println!("{}", summary_json(&table.summary));
+    }
+    if !ctx.quiet {
+        eprint!("{}", human_summary(&table.summary));
+        eprintln!("wrote {} sessions to {}", table.sessions.len(), args.output.display());
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// Rebuilds the sessions on the current pool, with a progress spinner on stderr.
+pub(crate) fn rebuild(events: &[Event], ctx: &Context) -> SessionTable {
+    let bar = ctx.progress_bar(events.len() as u64, "sessions");
+    let table = sessions::build(events);
+    bar.finish_and_clear();
+    table
+}
+
+/// The summary as one JSON object (keys sorted, so the output is stable).
+pub(crate) fn summary_json(summary: &SessionSummary) -> serde_json::Value {
+    serde_json::json!({
+        "events": summary.events,
+        "sessions": summary.sessions,
+        "devices": summary.devices,
+        "open_at_start": summary.open_at_start,
+        "open_at_end": summary.open_at_end,
+        "failed_connects": summary.failed_connects,
+        "trailing_failed_connects": summary.trailing_failed_connects,
+        "reordered_events": summary.reordered_events,
+        "repairs": {
+            "missing_connect": summary.missing_connect,
+            "lost_connect": summary.lost_connects,
+            "missing_disconnect": summary.missing_disconnect,
+            "lost_disconnect": summary.lost_disconnects,
+            "overlap": summary.overlaps,
+            "merged_end": summary.merged_ends,
+            "reordered": summary.reordered_sessions,
+        },
+    })
+}
+
+/// The summary for people, a few lines on stderr.
+pub(crate) fn human_summary(summary: &SessionSummary) -> String {
+    let mut out = format!(
+        "rebuilt {} session(s) of {} device(s): {} open at the start, {} open at the end, {} failed connect(s)\n",
+        summary.sessions,
+        summary.devices,
+        summary.open_at_start,
+        summary.open_at_end,
+        summary.failed_connects,
+    );
+    let repairs = [
+        ("missing connect", summary.missing_connect),
+        ("of which lost mid-window", summary.lost_connects),
+        ("missing disconnect", summary.missing_disconnect),
+        ("of which lost mid-window", summary.lost_disconnects),
+        ("overlap", summary.overlaps),
+        ("merged end (401003+404104)", summary.merged_ends),
+        ("reordered", summary.reordered_sessions),
+    ];
+    let repairs: Vec<String> =
+        repairs.iter().filter(|(_, n)| *n > 0).map(|(name, n)| format!("{name} {n}")).collect();
+    if repairs.is_empty() {
+        out.push_str("  repairs: none\n");
+    } else {
+        let _ = writeln!(out, "  repairs: {}", repairs.join(", "));
+    }
+    out
 }

@@ -1,1 +1,444 @@
 //! The root-cause classifier: one cause and a confidence for every disconnect and failed connect.
+//!
+//! The error code narrows the candidates; the evidence around the record decides. Each piece of
+//! evidence is a named detector ([`Rule`]), and every verdict says which one decided it:
+//!
+//! - session age against the device's own token lifetime, learned per device and per SDK family
+//!   ([`Rule::PeriodicRenewal`], `classify/lifetime.rs`);
+//! - what follows: a quick reconnect, a run of refused connects, no success at all
+//!   ([`Rule::CredentialsRejected`]);
+//! - correlation across devices and networks: a masked-IP /24 losing many devices at once
+//!   ([`Rule::SharedNetworkBurst`]) against many networks at once ([`Rule::FleetWideBurst`]),
+//!   `classify/burst.rs`;
+//! - IP or SDK alternation and repetition on 400027/409002 ([`Rule::IdentityAlternation`]) against
+//!   a one-off conflict right after another error ([`Rule::ConflictAfterError`]).
+//!
+//! ```
+//! use dropscope_engine::classify::{ClassifyConfig, classify};
+//! use dropscope_model::{Cause, Event, Level, Operation, Timestamp};
+//!
+//! let mut drop = Event::new(Timestamp::from_secs(600), "hub", "d1", Operation::Disconnect);
+//! drop.level = Level::Error;
+//! drop.result_type = Some(404_104);
+//! let events = [Event::new(Timestamp::from_secs(0), "hub", "d1", Operation::Connect), drop];
+//! let verdicts = classify(&events, &ClassifyConfig::default());
+//! assert_eq!(verdicts[0].cause, Cause::KeepaliveTimeout);
+//! ```
+
+mod burst;
+pub(crate) mod codes;
+mod lifetime;
+pub(crate) mod timeline;
+
+use std::collections::{HashMap, HashSet};
+
+use dropscope_model::{Cause, Event, Operation};
+use rayon::prelude::*;
+
+use crate::classify::burst::{Burst, BurstConfig, Drop};
+use crate::classify::lifetime::{Lifetimes, RenewalKind};
+use crate::classify::timeline::{Context, is_informational};
+
+const SECOND: i64 = 1_000_000_000;
+const MINUTE: i64 = 60 * SECOND;
+/// An SDK renewing its token reconnects at once ("successfully connecting shortly after").
+const RENEWAL_RECONNECT: i64 = MINUTE;
+
+/// The classifier's thresholds. The defaults follow the documented behaviour
+/// (research/iothub-logs.md, research/simulator-facts.md), not any one data set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClassifyConfig {
+    /// A reconnect this soon after a disconnect is a renewal's, ns (the docs: "within ~1 min").
+    pub quick_reconnect: i64,
+    /// A 401003 and a 404104 this close, with no connect between, end one connection, ns.
+    pub pair_window: i64,
+    /// A conflict this soon after another error of the device is a reconnect race, ns.
+    pub prior_error_window: i64,
+    /// Conflicts and connects this close are looked at together for alternation, ns.
+    pub conflict_window: i64,
+    /// Half-width of the cross-device correlation window, ns: covers 1.5 x the longest default
+    /// keep-alive (.NET, 450 s) after the outage's start.
+    pub burst_window: i64,
+    /// Fewest drops behind one /24 that make a shared-network burst.
+    pub burst_min_devices: usize,
+    /// Smallest share of a /24's devices that make a shared-network burst.
+    pub burst_min_share: f64,
+}
+
+impl Default for ClassifyConfig {
+    fn default() -> ClassifyConfig {
+        ClassifyConfig {
+            quick_reconnect: 2 * MINUTE,
+            pair_window: MINUTE,
+            prior_error_window: 10 * MINUTE,
+            conflict_window: 60 * MINUTE,
+            burst_window: 8 * MINUTE,
+            burst_min_devices: 3,
+            burst_min_share: 0.25,
+        }
+    }
+}
+
+/// The detector that decided a verdict, named after the condition it found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Rule {
+    /// 401003 with the device back soon: the hub closed an expired token's connection.
+    HubTokenExpiry,
+    /// A 404104 completing a 401003 of the same connection: takes the 401003's cause.
+    TokenRenewalPair,
+    /// The session ended at the device's learned renewal age.
+    PeriodicRenewal,
+    /// Age unknown (the connect is before the window), but the device renews this way and the
+    /// window is younger than its renewal age.
+    UnseenRenewal,
+    /// A 401003 after which the device is never seen again, with no refused retries.
+    ExpiredWithoutReturn,
+    /// Repeated refused connects (401xxx, 403012, 404001), or refusals with no success after.
+    CredentialsRejected,
+    /// A single refused connect, followed by a success.
+    OneOffAuthReject,
+    /// 400029/400030: service and platform upgrade.
+    UpgradeClose,
+    /// 500xxx/503xxx/504xxx/404012: the hub's side failed.
+    ServerFault,
+    /// 429xxx; its confidence is higher during a reconnect wave.
+    ReconnectWaveThrottle,
+    /// Unexplained 404104s behind one /24 at once: a shared network path failed.
+    SharedNetworkBurst,
+    /// Unexplained 404104s across many networks at once: the hub's side failed.
+    FleetWideBurst,
+    /// An unexplained 404104 no other device shares: one device went silent.
+    IsolatedSilence,
+    /// 400027/409002 while the identity's connects alternate between IPs or SDKs.
+    IdentityAlternation,
+    /// 400027/409002 repeated within the conflict window.
+    RepeatedConflict,
+    /// A single 400027/409002 right after another error of the device.
+    ConflictAfterError,
+    /// A single 400027/409002 with no other evidence.
+    LoneConflict,
+    /// An informational disconnect away from any renewal age.
+    CleanClose,
+    /// A code no rule knows, or an error with no code.
+    UnrecognisedCode,
+}
+
+impl Rule {
+    /// The detector's name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Rule::HubTokenExpiry => "HubTokenExpiry",
+            Rule::TokenRenewalPair => "TokenRenewalPair",
+            Rule::PeriodicRenewal => "PeriodicRenewal",
+            Rule::UnseenRenewal => "UnseenRenewal",
+            Rule::ExpiredWithoutReturn => "ExpiredWithoutReturn",
+            Rule::CredentialsRejected => "CredentialsRejected",
+            Rule::OneOffAuthReject => "OneOffAuthReject",
+            Rule::UpgradeClose => "UpgradeClose",
+            Rule::ServerFault => "ServerFault",
+            Rule::ReconnectWaveThrottle => "ReconnectWaveThrottle",
+            Rule::SharedNetworkBurst => "SharedNetworkBurst",
+            Rule::FleetWideBurst => "FleetWideBurst",
+            Rule::IsolatedSilence => "IsolatedSilence",
+            Rule::IdentityAlternation => "IdentityAlternation",
+            Rule::RepeatedConflict => "RepeatedConflict",
+            Rule::ConflictAfterError => "ConflictAfterError",
+            Rule::LoneConflict => "LoneConflict",
+            Rule::CleanClose => "CleanClose",
+            Rule::UnrecognisedCode => "UnrecognisedCode",
+        }
+    }
+}
+
+/// The cause of one classified record.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Verdict {
+    /// Index of the record in the events slice.
+    pub event: usize,
+    /// The cause.
+    pub cause: Cause,
+    /// How sure, in `[0, 1]`.
+    pub confidence: f64,
+    /// The detector that decided.
+    pub rule: Rule,
+    /// Time since the device's last successful connect, ns, when one was seen.
+    pub session_age: Option<i64>,
+    /// Time until the device's next successful connect, ns, when one was seen.
+    pub reconnect_delay: Option<i64>,
+}
+
+/// A decision, or a 404104 left for the cross-device detectors.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Stage {
+    Decided(Cause, f64, Rule),
+    Silent,
+}
+
+/// Classifies every disconnect and failed connect of `events` (distinct records, in input order).
+/// Returns one verdict per classified record, in input order. The output does not depend on the
+/// thread count of the rayon pool it runs in.
+pub fn classify(events: &[Event], config: &ClassifyConfig) -> Vec<Verdict> {
+    let devices = timeline::devices(events);
+    let contexts = timeline::contexts(events, &devices, config);
+    let lifetimes = Lifetimes::learn(events, &contexts, config.quick_reconnect);
+    let window_start = events.iter().map(|e| e.time.nanos()).min().unwrap_or(0);
+    let waves = ConnectWaves::new(events);
+    let evidence = Evidence {
+        events,
+        contexts: &contexts,
+        lifetimes: &lifetimes,
+        window_start,
+        waves: &waves,
+        config,
+    };
+
+    let classified: Vec<usize> = (0..events.len()).filter(|&i| contexts[i].is_some()).collect();
+    let stages: Vec<Stage> = classified.par_iter().map(|&idx| evidence.decide(idx)).collect();
+
+    // The silent drops go to the cross-device detectors together.
+    let silent: Vec<usize> = classified
+        .iter()
+        .zip(&stages)
+        .filter(|(_, s)| **s == Stage::Silent)
+        .map(|(&i, _)| i)
+        .collect();
+    let drops: Vec<Drop<'_>> = silent
+        .iter()
+        .map(|&idx| Drop {
+            time: events[idx].time.nanos(),
+            prefix: contexts[idx].as_ref().and_then(|c| c.ip).and_then(burst::prefix),
+        })
+        .collect();
+    let burst_config = BurstConfig {
+        window: config.burst_window,
+        min_devices: config.burst_min_devices,
+        min_share: config.burst_min_share,
+    };
+    let bursts = burst::bursts(&drops, &devices_behind(events, &devices), burst_config);
+    let burst_of: HashMap<usize, Option<Burst>> = silent.into_iter().zip(bursts).collect();
+
+    classified
+        .iter()
+        .zip(stages)
+        .map(|(&idx, stage)| {
+            let (cause, confidence, rule) = match stage {
+                Stage::Decided(cause, confidence, rule) => (cause, confidence, rule),
+                Stage::Silent => silent_drop(burst_of.get(&idx).copied().flatten()),
+            };
+            let context = contexts[idx].as_ref();
+            Verdict {
+                event: idx,
+                cause,
+                confidence: confidence.clamp(0.0, 1.0),
+                rule,
+                session_age: context.and_then(|c| c.age),
+                reconnect_delay: context.and_then(|c| c.reconnect),
+            }
+        })
+        .collect()
+}
+
+/// The cause of an unexplained 404104 from the cross-device evidence.
+fn silent_drop(burst: Option<Burst>) -> (Cause, f64, Rule) {
+    match burst {
+        Some(Burst::SharedNetwork { share }) => {
+            (Cause::NetworkOutage, 0.7 + 0.25 * share, Rule::SharedNetworkBurst)
+        }
+        Some(Burst::FleetWide { .. }) => (Cause::ServerError, 0.7, Rule::FleetWideBurst),
+        None => (Cause::KeepaliveTimeout, 0.8, Rule::IsolatedSilence),
+    }
+}
+
+/// Distinct devices seen behind each masked-IP /24, over every record.
+fn devices_behind<'a>(events: &'a [Event], devices: &[Vec<usize>]) -> HashMap<&'a str, usize> {
+    let mut pairs: HashSet<(&'a str, usize)> = HashSet::new();
+    for (device, order) in devices.iter().enumerate() {
+        for &idx in order {
+            if let Some(prefix) = events[idx].masked_ip.as_deref().and_then(burst::prefix) {
+                pairs.insert((prefix, device));
+            }
+        }
+    }
+    let mut counts = HashMap::new();
+    for (prefix, _) in pairs {
+        *counts.entry(prefix).or_insert(0) += 1;
+    }
+    counts
+}
+
+/// Connect attempts over time, to tell a reconnect wave from the background.
+struct ConnectWaves {
+    times: Vec<i64>,
+    per_window: f64,
+}
+
+const WAVE_HALF_WIDTH: i64 = 5 * MINUTE;
+
+impl ConnectWaves {
+    fn new(events: &[Event]) -> ConnectWaves {
+        let mut times: Vec<i64> = events
+            .iter()
+            .filter(|e| e.operation == Operation::Connect)
+            .map(|e| e.time.nanos())
+            .collect();
+        times.par_sort_unstable();
+        let span = match (times.first(), times.last()) {
+            (Some(first), Some(last)) => (last - first).max(2 * WAVE_HALF_WIDTH),
+            _ => 2 * WAVE_HALF_WIDTH,
+        };
+        let per_window = times.len() as f64 * (2 * WAVE_HALF_WIDTH) as f64 / span as f64;
+        ConnectWaves { times, per_window }
+    }
+
+    /// Whether connect attempts around `time` run at three times their mean rate or more.
+    fn in_wave(&self, time: i64) -> bool {
+        let lo = self.times.partition_point(|&t| t < time - WAVE_HALF_WIDTH);
+        let hi = self.times.partition_point(|&t| t <= time + WAVE_HALF_WIDTH);
+        (hi - lo) as f64 >= 3.0 * self.per_window && hi - lo >= 10
+    }
+}
+
+/// Everything the per-record rules look at.
+struct Evidence<'e, 'a> {
+    events: &'a [Event],
+    contexts: &'e [Option<Context<'a>>],
+    lifetimes: &'e Lifetimes<'a>,
+    window_start: i64,
+    waves: &'e ConnectWaves,
+    config: &'e ClassifyConfig,
+}
+
+impl Evidence<'_, '_> {
+    fn decide(&self, idx: usize) -> Stage {
+        let event = &self.events[idx];
+        let Some(context) = self.contexts[idx].as_ref() else {
+            return Stage::Decided(Cause::Unknown, 0.0, Rule::UnrecognisedCode);
+        };
+        let decided = |(cause, confidence, rule)| Stage::Decided(cause, confidence, rule);
+        let Some(code) = event.result_type else {
+            if event.operation == Operation::Disconnect && is_informational(event) {
+                return decided(self.informational_disconnect(event.time.nanos(), context));
+            }
+            return decided((Cause::Unknown, 0.2, Rule::UnrecognisedCode));
+        };
+        if codes::is_upgrade(code) {
+            return decided((Cause::ServiceUpgrade, 0.95, Rule::UpgradeClose));
+        }
+        if codes::is_server(code) {
+            return decided((Cause::ServerError, 0.95, Rule::ServerFault));
+        }
+        if codes::is_throttling(code) {
+            let confidence = if self.waves.in_wave(event.time.nanos()) { 0.97 } else { 0.85 };
+            return decided((Cause::Throttling, confidence, Rule::ReconnectWaveThrottle));
+        }
+        if codes::is_conflict(code) {
+            return decided(conflict(context));
+        }
+        if codes::is_auth(code) {
+            return decided(if event.operation == Operation::Connect {
+                refused_connect(context)
+            } else {
+                self.auth_disconnect(code, context)
+            });
+        }
+        if code == codes::DEVICE_CONNECTION_CLOSED_REMOTELY
+            && event.operation == Operation::Disconnect
+        {
+            if let Some(pair) = context.paired_expiry
+                && let (Some(pair_event), Some(Some(pair_context))) =
+                    (self.events.get(pair), self.contexts.get(pair))
+            {
+                let code = pair_event.result_type.unwrap_or(codes::IOTHUB_UNAUTHORIZED);
+                let (cause, confidence, _) = self.auth_disconnect(code, pair_context);
+                return decided((cause, confidence, Rule::TokenRenewalPair));
+            }
+            let renews = context
+                .age
+                .zip(self.lifetimes.band(context, RenewalKind::HubExpiry))
+                .is_some_and(|(age, band)| band.contains(age));
+            if renews && context.reconnect.is_some_and(|r| r <= self.config.quick_reconnect) {
+                return decided((Cause::TokenExpiry, 0.75, Rule::PeriodicRenewal));
+            }
+            return Stage::Silent;
+        }
+        decided((Cause::Unknown, 0.2, Rule::UnrecognisedCode))
+    }
+
+    /// An informational disconnect: the SDK's own renewal when it ends the session at the
+    /// device's renewal age, else a clean close.
+    fn informational_disconnect(&self, time: i64, context: &Context<'_>) -> (Cause, f64, Rule) {
+        let band = self.lifetimes.band(context, RenewalKind::ClientRenewal);
+        match (context.age, band) {
+            // An SDK renews by reconnecting at once; a restart at the renewal age by chance
+            // takes longer to come back.
+            (Some(age), Some(band)) if band.contains(age) => match context.reconnect {
+                Some(r) if r <= RENEWAL_RECONNECT => {
+                    (Cause::TokenExpiry, 0.9, Rule::PeriodicRenewal)
+                }
+                Some(_) => (Cause::ClientClose, 0.55, Rule::CleanClose),
+                None => (Cause::TokenExpiry, 0.7, Rule::PeriodicRenewal),
+            },
+            (Some(_), Some(_)) => (Cause::ClientClose, 0.85, Rule::CleanClose),
+            (Some(_), None) => (Cause::ClientClose, 0.75, Rule::CleanClose),
+            (None, Some(band))
+                if time - self.window_start <= band.hi + MINUTE
+                    && context.reconnect.is_none_or(|r| r <= RENEWAL_RECONNECT) =>
+            {
+                (Cause::TokenExpiry, 0.55, Rule::UnseenRenewal)
+            }
+            (None, _) => (Cause::ClientClose, 0.5, Rule::CleanClose),
+        }
+    }
+
+    /// A disconnect with an auth code: a renewal the device recovers from, or credentials it
+    /// cannot get past.
+    fn auth_disconnect(&self, code: u32, context: &Context<'_>) -> (Cause, f64, Rule) {
+        let refused = context.auth_failures_after;
+        if refused >= 2 || (refused >= 1 && !context.success_after) {
+            return (Cause::AuthFailure, 0.9, Rule::CredentialsRejected);
+        }
+        if code != codes::IOTHUB_UNAUTHORIZED {
+            return (Cause::AuthFailure, 0.7, Rule::CredentialsRejected);
+        }
+        if !context.success_after {
+            return (Cause::TokenExpiry, 0.6, Rule::ExpiredWithoutReturn);
+        }
+        let in_band = context
+            .age
+            .zip(self.lifetimes.band(context, RenewalKind::HubExpiry))
+            .is_none_or(|(age, band)| band.contains(age));
+        (Cause::TokenExpiry, if in_band { 0.95 } else { 0.8 }, Rule::HubTokenExpiry)
+    }
+}
+
+/// A refused connect: repeated refusals, or refusals never followed by a success, are bad
+/// credentials; a single refusal the device gets past is weak evidence of the same.
+fn refused_connect(context: &Context<'_>) -> (Cause, f64, Rule) {
+    if context.auth_run >= 3 || (context.auth_run >= 1 && !context.success_after) {
+        (Cause::AuthFailure, 0.95, Rule::CredentialsRejected)
+    } else if context.auth_run == 2 {
+        (Cause::AuthFailure, 0.85, Rule::CredentialsRejected)
+    } else {
+        (Cause::AuthFailure, 0.5, Rule::OneOffAuthReject)
+    }
+}
+
+/// A 400027/409002: two clients on one identity keep kicking each other out (alternating IPs or
+/// SDKs, repeated conflicts); a device that reconnected before the hub saw its old link drop
+/// conflicts once, usually right after another error.
+fn conflict(context: &Context<'_>) -> (Cause, f64, Rule) {
+    if context.alternating {
+        (Cause::DuplicateIdentity, 0.95, Rule::IdentityAlternation)
+    } else if context.conflicts_near >= 3 {
+        (Cause::DuplicateIdentity, 0.8, Rule::RepeatedConflict)
+    } else if context.prior_error {
+        (Cause::ReconnectRace, 0.85, Rule::ConflictAfterError)
+    } else if context.conflicts_near == 2 {
+        (Cause::DuplicateIdentity, 0.55, Rule::RepeatedConflict)
+    } else {
+        (Cause::ReconnectRace, 0.6, Rule::LoneConflict)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests;

@@ -1,1 +1,351 @@
 //! Scoring a classifier against ground-truth labels: accuracy, macro-F1, per-class figures, confusion.
+//!
+//! Rows are matched on `(device_id, time, operation, occurrence)`, `time` as an instant. A truth
+//! row with no prediction counts as a miss (it lowers accuracy and its class's recall); a
+//! prediction with no truth row cannot be scored and is only counted. Macro-F1 is the mean of the
+//! per-class F1 over the causes present in the truth, as DESIGN.md defines it.
+//!
+//! [`baseline`] is the error-code-only rule of DESIGN.md, scored beside every classifier.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use dropscope_model::{Cause, Event, Level, Operation, Timestamp};
+use serde::Serialize;
+
+/// One labelled record: a row of `labels.csv` or `predictions.csv` without the confidence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Labelled {
+    /// The device identity.
+    pub device_id: String,
+    /// The record's time.
+    pub time: Timestamp,
+    /// Connect (a failed connect) or disconnect.
+    pub operation: Operation,
+    /// The index among the distinct records with the same `(device_id, time, operation)`.
+    pub occurrence: u32,
+    /// The cause.
+    pub cause: Cause,
+}
+
+/// Precision, recall, F1 and support of one cause.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClassScores {
+    /// Correct predictions of this cause over all matched predictions of it.
+    pub precision: f64,
+    /// Correct predictions of this cause over its truth rows.
+    pub recall: f64,
+    /// The harmonic mean of precision and recall (0 when both are 0).
+    pub f1: f64,
+    /// Truth rows of this cause.
+    pub support: u64,
+}
+
+/// Rows that could not be matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct Unmatched {
+    /// Truth rows with no prediction (scored as misses).
+    pub truth: u64,
+    /// Predictions with no truth row (not scored).
+    pub predictions: u64,
+}
+
+/// The scores of one classifier.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Scores {
+    /// Correct predictions over truth rows.
+    pub accuracy: f64,
+    /// The mean F1 over the causes present in the truth.
+    pub macro_f1: f64,
+    /// Per cause present in the truth or the predictions, by name.
+    pub per_class: BTreeMap<String, ClassScores>,
+    /// `confusion[truth][predicted]` = matched rows, over the causes of `per_class`.
+    pub confusion: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Rows left unmatched on each side.
+    pub unmatched: Unmatched,
+}
+
+/// What `evaluate --json` prints: our scores, with the baseline's beside them when the logs
+/// were given (a bare predictions file has no error codes to run the baseline on).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Evaluation {
+    /// See [`Scores::accuracy`].
+    pub accuracy: f64,
+    /// See [`Scores::macro_f1`].
+    pub macro_f1: f64,
+    /// See [`Scores::per_class`].
+    pub per_class: BTreeMap<String, ClassScores>,
+    /// See [`Scores::confusion`].
+    pub confusion: BTreeMap<String, BTreeMap<String, u64>>,
+    /// The error-code-only baseline on the same records.
+    pub baseline: Option<Scores>,
+    /// See [`Scores::unmatched`].
+    pub unmatched: Unmatched,
+}
+
+impl Evaluation {
+    /// Puts a classifier's scores and the baseline's together.
+    pub fn new(ours: Scores, baseline: Option<Scores>) -> Evaluation {
+        Evaluation {
+            accuracy: ours.accuracy,
+            macro_f1: ours.macro_f1,
+            per_class: ours.per_class,
+            confusion: ours.confusion,
+            baseline,
+            unmatched: ours.unmatched,
+        }
+    }
+}
+
+type Key<'a> = (&'a str, i64, Operation, u32);
+
+fn key(row: &Labelled) -> Key<'_> {
+    (row.device_id.as_str(), row.time.nanos(), row.operation, row.occurrence)
+}
+
+/// Scores `predictions` against `truth`.
+pub fn score(truth: &[Labelled], predictions: &[Labelled]) -> Scores {
+    // Each prediction can match one truth row; a repeated key in the predictions is unmatched.
+    let mut predicted: HashMap<Key<'_>, (Cause, bool)> = HashMap::with_capacity(predictions.len());
+    let mut unmatched = Unmatched::default();
+    for row in predictions {
+        if predicted.insert(key(row), (row.cause, false)).is_some() {
+            unmatched.predictions += 1;
+        }
+    }
+    let mut pairs: BTreeMap<(Cause, Cause), u64> = BTreeMap::new();
+    let mut support: BTreeMap<Cause, u64> = BTreeMap::new();
+    let mut correct = 0_u64;
+    for row in truth {
+        *support.entry(row.cause).or_default() += 1;
+        match predicted.get_mut(&key(row)) {
+            Some((cause, used)) if !*used => {
+                *used = true;
+                *pairs.entry((row.cause, *cause)).or_default() += 1;
+                correct += u64::from(*cause == row.cause);
+            }
+            _ => unmatched.truth += 1,
+        }
+    }
+    unmatched.predictions += predicted.values().filter(|(_, used)| !used).count() as u64;
+
+    let classes: BTreeSet<Cause> =
+        support.keys().copied().chain(pairs.keys().map(|&(_, predicted)| predicted)).collect();
+    let mut per_class = BTreeMap::new();
+    let mut f1_sum = 0.0;
+    for &class in &classes {
+        let hits = pairs.get(&(class, class)).copied().unwrap_or(0);
+        let n_predicted: u64 = pairs.iter().filter(|((_, p), _)| *p == class).map(|(_, n)| n).sum();
+        let n_truth = support.get(&class).copied().unwrap_or(0);
+        let precision = ratio(hits, n_predicted);
+        let recall = ratio(hits, n_truth);
+        let f1 = if precision + recall > 0.0 {
+            2.0 * precision * recall / (precision + recall)
+        } else {
+            0.0
+        };
+        if n_truth > 0 {
+            f1_sum += f1;
+        }
+        per_class.insert(
+            class.as_str().to_owned(),
+            ClassScores { precision, recall, f1, support: n_truth },
+        );
+    }
+    let confusion = classes
+        .iter()
+        .map(|&t| {
+            let row = classes
+                .iter()
+                .map(|&p| (p.as_str().to_owned(), pairs.get(&(t, p)).copied().unwrap_or(0)))
+                .collect();
+            (t.as_str().to_owned(), row)
+        })
+        .collect();
+    Scores {
+        accuracy: ratio(correct, truth.len() as u64),
+        macro_f1: if support.is_empty() { 0.0 } else { f1_sum / support.len() as f64 },
+        per_class,
+        confusion,
+        unmatched,
+    }
+}
+
+fn ratio(numerator: u64, denominator: u64) -> f64 {
+    if denominator == 0 { 0.0 } else { numerator as f64 / denominator as f64 }
+}
+
+/// Whether a record gets a cause: every disconnect and every failed connect.
+pub fn is_classified(event: &Event) -> bool {
+    event.operation == Operation::Disconnect || event.is_failed_connect()
+}
+
+/// The `occurrence` of every event: its 0-based index among the distinct records with the same
+/// `(device_id, time, operation)`, in the order of `events` (which is input order).
+pub fn occurrences(events: &[Event]) -> Vec<u32> {
+    let mut seen: HashMap<(&str, i64, Operation), u32> = HashMap::with_capacity(events.len());
+    events
+        .iter()
+        .map(|event| {
+            let count = seen
+                .entry((event.device_id.as_str(), event.time.nanos(), event.operation))
+                .or_default();
+            let occurrence = *count;
+            *count += 1;
+            occurrence
+        })
+        .collect()
+}
+
+/// Labels every classified record (see [`is_classified`]) with `cause_of(index)`, in input order.
+pub fn labelled(events: &[Event], mut cause_of: impl FnMut(usize) -> Cause) -> Vec<Labelled> {
+    let occurrence = occurrences(events);
+    events
+        .iter()
+        .enumerate()
+        .filter(|(_, event)| is_classified(event))
+        .map(|(idx, event)| Labelled {
+            device_id: event.device_id.clone(),
+            time: event.time,
+            operation: event.operation,
+            occurrence: occurrence[idx],
+            cause: cause_of(idx),
+        })
+        .collect()
+}
+
+/// The error-code-only rule of DESIGN.md: 404104 keep-alive, 401003 token expiry, 401002/403012
+/// auth failure, 400027/409002 duplicate identity, 500001/500008/503xxx server error,
+/// 400029/400030 upgrade, 429xxx throttling, informational client close; anything else unknown.
+pub fn baseline_cause(event: &Event) -> Cause {
+    match event.result_type {
+        Some(404_104) => Cause::KeepaliveTimeout,
+        Some(401_003) => Cause::TokenExpiry,
+        Some(401_002 | 403_012) => Cause::AuthFailure,
+        Some(400_027 | 409_002) => Cause::DuplicateIdentity,
+        Some(500_001 | 500_008 | 503_000..=503_999) => Cause::ServerError,
+        Some(400_029 | 400_030) => Cause::ServiceUpgrade,
+        Some(429_000..=429_999) => Cause::Throttling,
+        Some(_) => Cause::Unknown,
+        None if event.level == Level::Information => Cause::ClientClose,
+        None => Cause::Unknown,
+    }
+}
+
+/// The baseline's labels for every classified record of `events`.
+pub fn baseline(events: &[Event]) -> Vec<Labelled> {
+    labelled(events, |idx| events.get(idx).map_or(Cause::Unknown, baseline_cause))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(device: &str, secs: i64, occurrence: u32, cause: Cause) -> Labelled {
+        Labelled {
+            device_id: device.to_owned(),
+            time: Timestamp::from_secs(secs),
+            operation: Operation::Disconnect,
+            occurrence,
+            cause,
+        }
+    }
+
+    fn check(truth: &[Labelled], predictions: &[Labelled], expected: &str) {
+        let scores = score(truth, predictions);
+        let mut got = format!(
+            "acc={:.3} macro_f1={:.3} unmatched={}/{}",
+            scores.accuracy, scores.macro_f1, scores.unmatched.truth, scores.unmatched.predictions
+        );
+        for (name, class) in &scores.per_class {
+            got.push_str(&format!(
+                "\n{name}: p={:.3} r={:.3} f1={:.3} n={}",
+                class.precision, class.recall, class.f1, class.support
+            ));
+        }
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn perfect_and_partial_scores() {
+        use Cause::{ClientClose, KeepaliveTimeout, TokenExpiry};
+        let truth = [
+            row("a", 0, 0, TokenExpiry),
+            row("a", 0, 1, TokenExpiry),
+            row("b", 5, 0, KeepaliveTimeout),
+        ];
+        check(
+            &truth,
+            &truth,
+            "acc=1.000 macro_f1=1.000 unmatched=0/0\nkeepalive_timeout: p=1.000 r=1.000 f1=1.000 n=1\ntoken_expiry: p=1.000 r=1.000 f1=1.000 n=2",
+        );
+        // One wrong, one missing, one extra: the missing row is a miss, the extra is only counted.
+        let predictions =
+            [row("a", 0, 0, TokenExpiry), row("b", 5, 0, ClientClose), row("c", 9, 0, TokenExpiry)];
+        check(
+            &truth,
+            &predictions,
+            "acc=0.333 macro_f1=0.333 unmatched=1/1\nclient_close: p=0.000 r=0.000 f1=0.000 n=0\nkeepalive_timeout: p=0.000 r=0.000 f1=0.000 n=1\ntoken_expiry: p=1.000 r=0.500 f1=0.667 n=2",
+        );
+        check(&[], &[], "acc=0.000 macro_f1=0.000 unmatched=0/0");
+    }
+
+    #[test]
+    fn matches_by_instant_and_occurrence() {
+        let mut prediction = row("a", 0, 1, Cause::ServerError);
+        prediction.time = Timestamp::parse_rfc3339("1970-01-01T00:00:00.0000000+00:00").unwrap();
+        check(
+            &[row("a", 0, 1, Cause::ServerError)],
+            &[prediction.clone(), prediction],
+            "acc=1.000 macro_f1=1.000 unmatched=0/1\nserver_error: p=1.000 r=1.000 f1=1.000 n=1",
+        );
+    }
+
+    #[test]
+    fn occurrence_counts_same_device_time_operation() {
+        let t = Timestamp::from_secs(10);
+        let events = [
+            Event::new(t, "hub", "a", Operation::Disconnect),
+            Event::new(t, "hub", "a", Operation::Connect),
+            Event::new(t, "hub", "b", Operation::Disconnect),
+            Event::new(t, "hub", "a", Operation::Disconnect),
+            Event::new(Timestamp::from_secs(11), "hub", "a", Operation::Disconnect),
+        ];
+        assert_eq!(occurrences(&events), [0, 0, 0, 1, 0]);
+        // The informational connect is not classified.
+        let labels = baseline(&events);
+        assert_eq!(labels.iter().map(|l| l.occurrence).collect::<Vec<_>>(), [0, 0, 1, 0]);
+    }
+
+    #[test]
+    fn baseline_follows_the_code_table() {
+        let cases = [
+            (Some(404_104), Level::Error, Cause::KeepaliveTimeout),
+            (Some(401_003), Level::Error, Cause::TokenExpiry),
+            (Some(403_012), Level::Error, Cause::AuthFailure),
+            (Some(409_002), Level::Error, Cause::DuplicateIdentity),
+            (Some(503_005), Level::Error, Cause::ServerError),
+            (Some(400_030), Level::Error, Cause::ServiceUpgrade),
+            (Some(429_002), Level::Error, Cause::Throttling),
+            (Some(404_001), Level::Error, Cause::Unknown),
+            (None, Level::Information, Cause::ClientClose),
+            (None, Level::Error, Cause::Unknown),
+        ];
+        for (code, level, expected) in cases {
+            let mut event = Event::new(Timestamp::from_secs(0), "hub", "a", Operation::Disconnect);
+            event.result_type = code;
+            event.level = level;
+            assert_eq!(baseline_cause(&event), expected, "{code:?}");
+        }
+    }
+
+    #[test]
+    fn json_has_the_documented_keys() {
+        let truth = [row("a", 0, 0, Cause::TokenExpiry)];
+        let evaluation = Evaluation::new(score(&truth, &truth), Some(score(&truth, &[])));
+        let json = serde_json::to_string(&evaluation).unwrap();
+        assert_eq!(
+            json,
+            r#"{"accuracy":1.0,"macro_f1":1.0,"per_class":{"token_expiry":{"precision":1.0,"recall":1.0,"f1":1.0,"support":1}},"confusion":{"token_expiry":{"token_expiry":1}},"baseline":{"accuracy":0.0,"macro_f1":0.0,"per_class":{"token_expiry":{"precision":0.0,"recall":0.0,"f1":0.0,"support":1}},"confusion":{"token_expiry":{"token_expiry":0}},"unmatched":{"truth":1,"predictions":0}},"unmatched":{"truth":0,"predictions":0}}"#
+        );
+    }
+}

@@ -1,1 +1,418 @@
 //! Ranking causes by impact, with evidence statements and documented resolutions.
+//!
+//! Impact is device-hours offline, then devices affected, then records. A device's offline time
+//! runs from a disconnect to its next successful connect (or the window's end) and is charged to
+//! the latest classified record in that gap, so a throttled reconnect wave's time goes to
+//! throttling and a device locked out by bad credentials charges auth_failure. Benign causes
+//! (token renewals, clean closes, upgrades) are ranked apart so nobody is paged for them.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use dropscope_model::{Cause, Event, Operation};
+use serde::Serialize;
+
+use crate::classify::timeline::{devices, sdk_family};
+use crate::classify::{Rule, Verdict};
+
+const SECOND: f64 = 1e9;
+
+/// One cause's line in the ranking.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RankedCause {
+    /// The cause's label name.
+    pub cause: &'static str,
+    /// Disconnects given this cause.
+    pub disconnects: u64,
+    /// Failed connects given this cause.
+    pub failed_connects: u64,
+    /// Its records over all classified records.
+    pub share: f64,
+    /// Distinct devices.
+    pub devices: u64,
+    /// Offline time charged to it, in device-hours.
+    pub device_hours: f64,
+    /// Median time from its disconnects to the device's next successful connect, seconds.
+    pub median_reconnect_secs: Option<f64>,
+    /// Mean classifier confidence.
+    pub confidence: f64,
+    /// One sentence of measured evidence.
+    pub evidence: String,
+    /// The documented resolution.
+    pub resolution: &'static str,
+}
+
+/// Token renewals the devices came back from at once: counted, never alerted on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct BenignChurn {
+    /// Renewal disconnects followed by a reconnect within two minutes.
+    pub disconnects: u64,
+    /// Devices with at least one.
+    pub devices: u64,
+}
+
+/// The causes of a window's disconnects, most harmful first.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Ranking {
+    /// Classified records: disconnects plus failed connects.
+    pub records: u64,
+    /// Real problems, by impact.
+    pub problems: Vec<RankedCause>,
+    /// Benign causes (token expiry, client close, service upgrade), by impact.
+    pub benign: Vec<RankedCause>,
+    /// The quick token renewals inside `benign`.
+    pub churn: BenignChurn,
+}
+
+/// The documented resolution of a cause (research/iothub-logs.md §3, DESIGN.md).
+pub fn resolution(cause: Cause) -> &'static str {
+    match cause {
+        Cause::TokenExpiry => {
+            "Benign churn: filter it from alerts (a disconnect followed by a connect within a minute); if the volume matters, renew before expiry (the C SDK does) or use AMQP, which refreshes tokens without disconnecting."
+        }
+        Cause::AuthFailure => {
+            "Check the device's keys and certificates (expired, thumbprint registered), clock drift over 5 minutes (NTP), and that the device is enabled."
+        }
+        Cause::KeepaliveTimeout => {
+            "Check device connectivity and application health; do not raise the keep-alive on unreliable networks, and use the latest SDK."
+        }
+        Cause::NetworkOutage => {
+            "Check the site's network (ISP, cellular cell, firewall); the hub is not at fault."
+        }
+        Cause::ServerError => {
+            "Transient hub-side fault: retry with back-off (at least 5 s), check Resource Health and Azure Status; fail over manually if it persists."
+        }
+        Cause::ServiceUpgrade => "None needed: planned service upgrade, retries succeed.",
+        Cause::Throttling => {
+            "Reconnect with back-off and jitter; compare the connection rate with the tier's limit (S1: max(100, 12 x units)/s) and add units if needed."
+        }
+        Cause::DuplicateIdentity => "Give each client its own device identity.",
+        Cause::ReconnectRace => {
+            "Look at the primary error before the conflict; open a new connection only after the old one has dropped."
+        }
+        Cause::ClientClose => "None: the device closed its connection (shutdown, restart, deploy).",
+        Cause::Unknown => "Not enough evidence: inspect the device's timeline.",
+    }
+}
+
+#[derive(Default)]
+struct Tally {
+    disconnects: u64,
+    failed_connects: u64,
+    devices: BTreeSet<usize>,
+    offline_ns: i64,
+    reconnects: Vec<i64>,
+    ages: Vec<i64>,
+    confidence: f64,
+    rules: BTreeMap<Rule, u64>,
+    codes: BTreeMap<u32, u64>,
+    prefixes: BTreeMap<String, u64>,
+    sdks: BTreeMap<String, u64>,
+    first: i64,
+    last: i64,
+}
+
+/// Ranks the causes of `verdicts` (from [`crate::classify::classify`] on the same `events`).
+pub fn rank(events: &[Event], verdicts: &[Verdict]) -> Ranking {
+    let device_groups = devices(events);
+    let mut device_of = vec![0_usize; events.len()];
+    for (device, order) in device_groups.iter().enumerate() {
+        for &idx in order {
+            device_of[idx] = device;
+        }
+    }
+    let mut verdict_of: Vec<Option<&Verdict>> = vec![None; events.len()];
+    for verdict in verdicts {
+        if let Some(slot) = verdict_of.get_mut(verdict.event) {
+            *slot = Some(verdict);
+        }
+    }
+    let window_end = events.iter().map(|e| e.time.nanos()).max().unwrap_or(0);
+
+    let mut tallies: BTreeMap<Cause, Tally> = BTreeMap::new();
+    let mut churn_devices = BTreeSet::new();
+    let mut churn = BenignChurn::default();
+    for verdict in verdicts {
+        let Some(event) = events.get(verdict.event) else { continue };
+        let tally = tallies.entry(verdict.cause).or_default();
+        let time = event.time.nanos();
+        if tally.disconnects + tally.failed_connects == 0 {
+            tally.first = time;
+        }
+        tally.first = tally.first.min(time);
+        tally.last = tally.last.max(time);
+        if event.operation == Operation::Disconnect {
+            tally.disconnects += 1;
+            tally.reconnects.extend(verdict.reconnect_delay);
+            tally.ages.extend(verdict.session_age);
+        } else {
+            tally.failed_connects += 1;
+        }
+        tally.devices.insert(device_of[verdict.event]);
+        tally.confidence += verdict.confidence;
+        *tally.rules.entry(verdict.rule).or_default() += 1;
+        *tally.codes.entry(event.result_type.unwrap_or(0)).or_default() += 1;
+        if let Some(prefix) = event.masked_ip.as_deref() {
+            *tally.prefixes.entry(prefix.to_owned()).or_default() += 1;
+        }
+        if verdict.cause == Cause::TokenExpiry
+            && verdict.reconnect_delay.is_some_and(|r| r <= 120_000_000_000)
+        {
+            churn.disconnects += 1;
+            churn_devices.insert(device_of[verdict.event]);
+        }
+    }
+    churn.devices = churn_devices.len() as u64;
+
+    // Offline time and SDKs, walking each device in time order.
+    for order in &device_groups {
+        let mut charged: Option<(Cause, i64)> = None;
+        let mut sdk: Option<&str> = None;
+        for &idx in order {
+            let event = &events[idx];
+            let time = event.time.nanos();
+            if event.operation == Operation::Connect && !event.level.is_error() {
+                if let Some((cause, since)) = charged.take() {
+                    tallies.entry(cause).or_default().offline_ns += time - since;
+                }
+                sdk = event.sdk_version.as_deref().map(sdk_family).or(sdk);
+                continue;
+            }
+            let Some(verdict) = verdict_of[idx] else { continue };
+            if let Some((cause, since)) = charged.replace((verdict.cause, time)) {
+                tallies.entry(cause).or_default().offline_ns += time - since;
+            }
+            if let Some(family) = sdk {
+                *tallies
+                    .entry(verdict.cause)
+                    .or_default()
+                    .sdks
+                    .entry(family.to_owned())
+                    .or_default() += 1;
+            }
+        }
+        if let Some((cause, since)) = charged {
+            tallies.entry(cause).or_default().offline_ns += window_end - since;
+        }
+    }
+
+    let records = verdicts.len() as u64;
+    let mut problems = Vec::new();
+    let mut benign = Vec::new();
+    for (cause, mut tally) in tallies {
+        let n = tally.disconnects + tally.failed_connects;
+        if n == 0 {
+            continue;
+        }
+        tally.reconnects.sort_unstable();
+        tally.ages.sort_unstable();
+        let ranked = RankedCause {
+            cause: cause.as_str(),
+            disconnects: tally.disconnects,
+            failed_connects: tally.failed_connects,
+            share: n as f64 / records.max(1) as f64,
+            devices: tally.devices.len() as u64,
+            device_hours: tally.offline_ns as f64 / SECOND / 3600.0,
+            median_reconnect_secs: median(&tally.reconnects).map(|ns| ns as f64 / SECOND),
+            confidence: tally.confidence / n as f64,
+            evidence: evidence(cause, &tally),
+            resolution: resolution(cause),
+        };
+        if cause.is_benign() { benign.push(ranked) } else { problems.push(ranked) }
+    }
+    let by_impact = |a: &RankedCause, b: &RankedCause| {
+        b.device_hours
+            .total_cmp(&a.device_hours)
+            .then(b.devices.cmp(&a.devices))
+            .then((b.disconnects + b.failed_connects).cmp(&(a.disconnects + a.failed_connects)))
+            .then(a.cause.cmp(b.cause))
+    };
+    problems.sort_by(by_impact);
+    benign.sort_by(by_impact);
+    Ranking { records, problems, benign, churn }
+}
+
+fn median(sorted: &[i64]) -> Option<i64> {
+    sorted.get(sorted.len() / 2).copied()
+}
+
+fn percent(part: u64, whole: u64) -> u64 {
+    if whole == 0 { 0 } else { (part * 100 + whole / 2) / whole }
+}
+
+/// `90 s`, `12 min`, `3.5 h`.
+pub fn human_duration(secs: f64) -> String {
+    if secs < 120.0 {
+        format!("{secs:.0} s")
+    } else if secs < 7200.0 {
+        format!("{:.0} min", secs / 60.0)
+    } else {
+        format!("{:.1} h", secs / 3600.0)
+    }
+}
+
+fn top<K: Clone + Ord>(counts: &BTreeMap<K, u64>, n: usize) -> Vec<(K, u64)> {
+    let mut items: Vec<(K, u64)> = counts.iter().map(|(k, v)| (k.clone(), *v)).collect();
+    items.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    items.truncate(n);
+    items
+}
+
+fn and_list(names: &[String]) -> String {
+    match names {
+        [] => "unidentified".to_owned(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+/// One sentence of measured figures for a cause.
+fn evidence(cause: Cause, tally: &Tally) -> String {
+    let n = tally.disconnects + tally.failed_connects;
+    let devices = tally.devices.len();
+    let rule_share = |rules: &[Rule]| {
+        percent(rules.iter().map(|r| tally.rules.get(r).copied().unwrap_or(0)).sum(), n)
+    };
+    let median_reconnect = median(&tally.reconnects)
+        .map_or("never".to_owned(), |ns| format!("after {}", human_duration(ns as f64 / SECOND)));
+    let sdks: Vec<String> = top(&tally.sdks, 2).into_iter().map(|(name, _)| name).collect();
+    let span = human_duration((tally.last - tally.first) as f64 / SECOND);
+    match cause {
+        Cause::TokenExpiry => {
+            let (lo, hi) = match tally.ages.len() {
+                0 => (0, 0),
+                len => (tally.ages[len / 10], tally.ages[(len * 9 / 10).min(len - 1)]),
+            };
+            let in_range = tally.ages.iter().filter(|&&a| a >= lo && a <= hi).count() as u64;
+            format!(
+                "{}% of these disconnects come {:.0}–{:.0} min after connect on {} devices, and the median reconnect is {}: SAS token renewal.",
+                percent(in_range, tally.ages.len() as u64),
+                lo as f64 / SECOND / 60.0,
+                hi as f64 / SECOND / 60.0,
+                and_list(&sdks),
+                median_reconnect.trim_start_matches("after ")
+            )
+        }
+        Cause::AuthFailure => format!(
+            "{devices} devices were refused {n} times ({}% in runs of repeated refusals), median reconnect {median_reconnect}: credentials the hub rejects.",
+            rule_share(&[Rule::CredentialsRejected])
+        ),
+        Cause::KeepaliveTimeout => format!(
+            "{n} silent drops (404104) on {devices} devices, each alone on its network at the time, median reconnect {median_reconnect}: devices that went quiet."
+        ),
+        Cause::NetworkOutage => {
+            let networks: Vec<String> =
+                top(&tally.prefixes, 2).into_iter().map(|(p, _)| p).collect();
+            format!(
+                "{n} drops on {devices} devices behind {} within {span}, other networks unaffected; median reconnect {median_reconnect}.",
+                and_list(&networks)
+            )
+        }
+        Cause::ServerError => format!(
+            "{}% carry hub-side codes (5xx) and {}% are simultaneous drops across many networks, on {devices} devices within {span}.",
+            rule_share(&[Rule::ServerFault]),
+            rule_share(&[Rule::FleetWideBurst])
+        ),
+        Cause::ServiceUpgrade => format!(
+            "{n} upgrade closures and refusals (400029/400030) on {devices} devices within {span}, median reconnect {median_reconnect}."
+        ),
+        Cause::Throttling => format!(
+            "{n} 429xxx refusals on {devices} devices within {span}, {}% of them during a reconnect wave.",
+            percent(tally.rules.get(&Rule::ReconnectWaveThrottle).copied().unwrap_or(0), n)
+        ),
+        Cause::DuplicateIdentity => format!(
+            "{n} connection conflicts (400027/409002) on {devices} devices; {}% while the identity's connects alternated between IPs or SDKs.",
+            rule_share(&[Rule::IdentityAlternation])
+        ),
+        Cause::ReconnectRace => format!(
+            "{n} one-off conflicts on {devices} devices, {}% within 10 min of another error on the same device.",
+            rule_share(&[Rule::ConflictAfterError])
+        ),
+        Cause::ClientClose => format!(
+            "{n} informational disconnects on {devices} devices away from any renewal age, median reconnect {median_reconnect}."
+        ),
+        Cause::Unknown => {
+            let codes: Vec<String> = top(&tally.codes, 3)
+                .into_iter()
+                .map(|(code, _)| if code == 0 { "no code".to_owned() } else { code.to_string() })
+                .collect();
+            format!(
+                "{n} records on {devices} devices with codes no rule explains ({}).",
+                and_list(&codes)
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classify::tests::events;
+    use crate::classify::{ClassifyConfig, classify};
+
+    fn check(lines: &[&str], expected: &str) {
+        let events = events(lines);
+        let verdicts = classify(&events, &ClassifyConfig::default());
+        let ranking = rank(&events, &verdicts);
+        let line = |r: &RankedCause| {
+            format!(
+                "{} n={}+{} dev={} h={:.2} med={:?}",
+                r.cause,
+                r.disconnects,
+                r.failed_connects,
+                r.devices,
+                r.device_hours,
+                r.median_reconnect_secs
+            )
+        };
+        let mut got: Vec<String> = ranking.problems.iter().map(line).collect();
+        got.push("--".to_owned());
+        got.extend(ranking.benign.iter().map(line));
+        got.push(format!("churn={}/{}", ranking.churn.disconnects, ranking.churn.devices));
+        assert_eq!(got.join("\n"), expected);
+        for ranked in ranking.problems.iter().chain(&ranking.benign) {
+            assert!(ranked.evidence.ends_with('.'), "{}", ranked.evidence);
+            assert!(!ranked.resolution.is_empty());
+        }
+    }
+
+    #[test]
+    fn ranks_by_offline_time_and_sets_churn_apart() {
+        check(
+            &[
+                "a 0 c 10.0.1.XXX",
+                "a 1h d 404104",
+                "a 1h30m c",
+                "b 0 c 10.0.2.XXX",
+                "b 1h d 401003",
+                "b 1h1s f 401003",
+                "b 1h2s f 401003",
+                "b 3h f 401003",
+                "c 0 c 10.0.3.XXX sdk=.NET",
+                "c 1h6m d 401003",
+                "c 1h6m d 404104",
+                "c 1h6m5s c",
+                "c 2h d",
+                "c 2h10m c",
+            ],
+            "auth_failure n=1+3 dev=1 h=2.00 med=None\n\
+             keepalive_timeout n=1+0 dev=1 h=0.50 med=Some(1800.0)\n\
+             --\n\
+             client_close n=1+0 dev=1 h=0.17 med=Some(600.0)\n\
+             token_expiry n=2+0 dev=1 h=0.00 med=Some(5.0)\n\
+             churn=2/1",
+        );
+    }
+
+    #[test]
+    fn evidence_quotes_the_measured_figures() {
+        let events = events(&["a 0 c 10.0.1.XXX", "a 1h d 400029", "a 1h5s c"]);
+        let verdicts = classify(&events, &ClassifyConfig::default());
+        let ranking = rank(&events, &verdicts);
+        assert_eq!(
+            ranking.benign[0].evidence,
+            "1 upgrade closures and refusals (400029/400030) on 1 devices within 0 s, median reconnect after 5 s."
+        );
+        assert_eq!(human_duration(5400.0), "90 min");
+        assert_eq!(human_duration(9000.0), "2.5 h");
+    }
+}

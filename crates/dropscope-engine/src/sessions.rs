@@ -1,1 +1,388 @@
 //! Session reconstruction: per-device timelines with repairs, computed in parallel.
+//!
+//! [`build`] turns the events (as the loader returns them: duplicates removed, in input order) into
+//! a [`SessionTable`]: one [`Session`] per reconstructed connection, sorted by
+//! `(hub, device_id, module_id, session_id)`, plus the role of every event (which session it
+//! opened or ended, or which session a failed connect preceded) and a [`SessionSummary`].
+//!
+//! # How one device's events are ordered
+//!
+//! Events are partitioned by device (`hub`, `device_id`, `module_id`) and sorted by `time`, then by
+//! Event Grid's `seq` when present (compared as numbers: shorter is smaller), then by content (level,
+//! code, ...), so the order never depends on the input order or the thread count. Events that
+//! share `(time, seq)`, which whole-second timestamps make common, form a *tie group* whose order
+//! is chosen by state while walking: while a session is open its disconnects come first (a
+//! disconnect and a reconnect in the same second close the old session before opening the new
+//! one); while none is open, failed connects, then a connect, come first (a connect and a
+//! disconnect in the same second are one short session).
+//!
+//! # Repairs (each flagged on the session and counted in the summary)
+//!
+//! - A disconnect with no open session is a session with a null `connect_time`
+//!   ([`Repairs::MISSING_CONNECT`]): the window opened mid-session (first session of the device)
+//!   or the connect record was lost.
+//! - Two connects in a row: if a `400027`/`409002` disconnect follows within
+//!   [`OVERLAP_WINDOW_NS`] (before any other connect or disconnect), the second connection
+//!   overlapped the first: that disconnect ends the first session and the second session has
+//!   `overlap` set and a zero gap. Otherwise the first session's disconnect was lost: it ends at
+//!   the second connect (an upper bound) with [`Repairs::MISSING_DISCONNECT`], and the next gap is
+//!   unknown. A session that follows a `400027`/`409002` end at the same instant is an overlap too.
+//! - A connect never closed is open at the window's end: null `disconnect_time`,
+//!   [`Repairs::MISSING_DISCONNECT`].
+//! - The .NET/Java token pattern, `401003` then `404104` within [`MERGE_WINDOW_NS`] with nothing
+//!   in between, is one session end with two records ([`Repairs::MERGED_END`]); the session keeps
+//!   the first record's time and code.
+//! - A failed connect (a connect at level Error or Critical) is not a session: it counts into the
+//!   next session's `failed_connects_before`.
+//! - A session with a record that arrived out of time order in the input (an earlier input
+//!   record of the same device has a later time) is flagged [`Repairs::REORDERED`].
+//!
+//! [`Repairs::DUPLICATE_DROPPED`] is never set here: the loader drops duplicates before the events
+//! reach the engine and does not say which record they copied.
+
+mod walk;
+
+#[cfg(test)]
+pub(crate) mod tests;
+
+use std::cmp::Ordering;
+
+use dropscope_model::{Event, Operation, Repairs, Session, Timestamp};
+use rayon::prelude::*;
+
+/// Two end records of one session (`401003` then `404104`) are merged when at most this far apart.
+pub const MERGE_WINDOW_NS: i64 = 60 * 1_000_000_000;
+
+/// A `400027`/`409002` disconnect at most this long after a second connect marks an overlap.
+pub const OVERLAP_WINDOW_NS: i64 = 60 * 1_000_000_000;
+
+/// The error codes the hub logs when it closes a connection because another one opened.
+pub const CONFLICT_CODES: [u32; 2] = [400_027, 409_002];
+
+/// The time span the logs cover: the first to the last event time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// The earliest event time.
+    pub start: Timestamp,
+    /// The latest event time.
+    pub end: Timestamp,
+}
+
+/// The longest window, in minutes (ten years), that per-minute results ([`crate::curve`],
+/// [`crate::incidents`]) cover; a longer one (a stray timestamp decades off) yields none, so
+/// hostile input cannot exhaust memory.
+pub const MAX_WINDOW_MINUTES: i64 = 10 * 366 * 24 * 60;
+
+impl Window {
+    /// The number of UTC minutes the window touches, or `None` when over [`MAX_WINDOW_MINUTES`].
+    pub fn minutes(self) -> Option<usize> {
+        const MINUTE_NS: i64 = 60 * 1_000_000_000;
+        let n = self.end.0.div_euclid(MINUTE_NS) - self.start.0.div_euclid(MINUTE_NS) + 1;
+        (1..=MAX_WINDOW_MINUTES).contains(&n).then_some(n as usize)
+    }
+
+    /// The window of `events`, or `None` when there are none.
+    pub fn of(events: &[Event]) -> Option<Window> {
+        let start = events.par_iter().map(|e| e.time).min()?;
+        let end = events.par_iter().map(|e| e.time).max()?;
+        Some(Window { start, end })
+    }
+}
+
+/// What one event is in the rebuilt timelines. Session numbers index [`SessionTable::sessions`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventRole {
+    /// A successful connect that opened this session.
+    Opened(u32),
+    /// The disconnect that ended this session (for a merged end, the first of the two records).
+    Ended(u32),
+    /// The second record of a merged end (`404104` after `401003`) of this session.
+    MergedEnd(u32),
+    /// A failed connect, counted into the next session of the device, if there is one.
+    FailedConnect {
+        /// The session it preceded.
+        next_session: Option<u32>,
+    },
+}
+
+/// Counts over a [`SessionTable`]: what was rebuilt and what was repaired.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionSummary {
+    /// Events read.
+    pub events: u64,
+    /// Sessions rebuilt.
+    pub sessions: u64,
+    /// Distinct devices (hub, device, module).
+    pub devices: u64,
+    /// Devices already connected when the window opened (first session has no connect).
+    pub open_at_start: u64,
+    /// Sessions still open at the window's end (null `disconnect_time`).
+    pub open_at_end: u64,
+    /// Failed connects.
+    pub failed_connects: u64,
+    /// Failed connects after the device's last session (no session to count them into).
+    pub trailing_failed_connects: u64,
+    /// Sessions with [`Repairs::MISSING_CONNECT`] (including those open at the start).
+    pub missing_connect: u64,
+    /// Of those, connects lost in the middle of the window (not the device's first session).
+    pub lost_connects: u64,
+    /// Sessions with [`Repairs::MISSING_DISCONNECT`] (including those open at the end).
+    pub missing_disconnect: u64,
+    /// Of those, disconnects lost in the middle of the window (a second connect followed).
+    pub lost_disconnects: u64,
+    /// Sessions with `overlap`.
+    pub overlaps: u64,
+    /// Sessions with [`Repairs::MERGED_END`].
+    pub merged_ends: u64,
+    /// Sessions with [`Repairs::REORDERED`].
+    pub reordered_sessions: u64,
+    /// Events that arrived after a later event of the same device.
+    pub reordered_events: u64,
+}
+
+/// The rebuilt sessions of every device, with the role of every event.
+#[derive(Debug, Clone, Default)]
+pub struct SessionTable {
+    /// Sorted by `(hub, device_id, module_id, session_id)`.
+    pub sessions: Vec<Session>,
+    /// One per input event, in input order.
+    pub roles: Vec<EventRole>,
+    /// The device number of every input event (index into the sorted distinct devices).
+    pub event_device: Vec<u32>,
+    /// For device number `d`, its sessions are `sessions[device_sessions[d]..device_sessions[d + 1]]`.
+    pub device_sessions: Vec<u32>,
+    /// The first to the last event time; `None` when there are no events.
+    pub window: Option<Window>,
+    /// The counts.
+    pub summary: SessionSummary,
+}
+
+/// What the classifier needs about the session a disconnect ended.
+#[derive(Debug, Clone, Copy)]
+pub struct Ending<'a> {
+    /// Index of the session in [`SessionTable::sessions`].
+    pub session_idx: usize,
+    /// The session the disconnect ended.
+    pub session: &'a Session,
+    /// The device's next session, if any.
+    pub next: Option<&'a Session>,
+    /// Whether the event is the second record of a merged end.
+    pub merged_second: bool,
+}
+
+impl Ending<'_> {
+    /// The session's age when it ended (`duration`), in ns, when its connect is known.
+    pub fn age_ns(&self) -> Option<i64> {
+        self.session.duration_ns
+    }
+
+    /// Offline time until the device's next successful connect, in ns (0 for an overlap).
+    pub fn gap_to_next_ns(&self) -> Option<i64> {
+        let next = self.next?;
+        if next.overlap {
+            return Some(0);
+        }
+        Some(next.connect_time?.0 - self.session.disconnect_time?.0)
+    }
+
+    /// Failed connects before the device's next session (or after this one, when none followed).
+    pub fn next_failed_connects(&self) -> Option<u32> {
+        self.next.map(|next| next.failed_connects_before)
+    }
+}
+
+impl SessionTable {
+    /// The session that the disconnect at `event_idx` ended, with its successor; `None` for
+    /// connects, failed connects and out-of-range indexes.
+    pub fn ending(&self, event_idx: usize) -> Option<Ending<'_>> {
+        let (session, merged_second) = match *self.roles.get(event_idx)? {
+            EventRole::Ended(s) => (s as usize, false),
+            EventRole::MergedEnd(s) => (s as usize, true),
+            EventRole::Opened(_) | EventRole::FailedConnect { .. } => return None,
+        };
+        Some(Ending {
+            session_idx: session,
+            session: self.sessions.get(session)?,
+            next: self.next_of(session),
+            merged_second,
+        })
+    }
+
+    /// The session at index `session_idx`'s successor on the same device.
+    pub fn next_of(&self, session_idx: usize) -> Option<&Session> {
+        let current = self.sessions.get(session_idx)?;
+        let next = self.sessions.get(session_idx + 1)?;
+        (next.session_id == current.session_id + 1 && same_device_session(current, next))
+            .then_some(next)
+    }
+
+    /// The sessions of the device number `device`.
+    pub fn device(&self, device: usize) -> &[Session] {
+        match (self.device_sessions.get(device), self.device_sessions.get(device + 1)) {
+            (Some(&start), Some(&end)) => {
+                self.sessions.get(start as usize..end as usize).unwrap_or_default()
+            }
+            _ => &[],
+        }
+    }
+
+    /// Number of distinct devices.
+    pub fn n_devices(&self) -> usize {
+        self.device_sessions.len().saturating_sub(1)
+    }
+}
+
+fn same_device_session(a: &Session, b: &Session) -> bool {
+    a.device_id == b.device_id && a.hub == b.hub && a.module_id == b.module_id
+}
+
+/// Whether two events belong to the same device (hub, device id, module id).
+pub(crate) fn same_device(a: &Event, b: &Event) -> bool {
+    a.device_id == b.device_id && a.hub == b.hub && a.module_id == b.module_id
+}
+
+fn cmp_device(a: &Event, b: &Event) -> Ordering {
+    a.hub
+        .cmp(&b.hub)
+        .then_with(|| a.device_id.cmp(&b.device_id))
+        .then_with(|| a.module_id.cmp(&b.module_id))
+}
+
+/// Event Grid sequence numbers are decimal or fixed-width hex strings: shorter is smaller, then
+/// byte order. An event without one sorts first.
+pub(crate) fn cmp_seq(a: Option<&str>, b: Option<&str>) -> Ordering {
+    match (a, b) {
+        (None, None) => Ordering::Equal,
+        (None, Some(_)) => Ordering::Less,
+        (Some(_), None) => Ordering::Greater,
+        (Some(x), Some(y)) => x.len().cmp(&y.len()).then_with(|| x.cmp(y)),
+    }
+}
+
+/// Whether two events of one device fall in the same tie group: same time and sequence number.
+pub(crate) fn same_tie(a: &Event, b: &Event) -> bool {
+    a.time == b.time && cmp_seq(a.seq.as_deref(), b.seq.as_deref()) == Ordering::Equal
+}
+
+/// A total order on event content (every field but the device and the position in the input),
+/// used inside a tie group so the order never depends on the input order.
+pub(crate) fn cmp_content(a: &Event, b: &Event) -> Ordering {
+    a.operation
+        .cmp(&b.operation)
+        .then_with(|| a.level.cmp(&b.level))
+        .then_with(|| a.result_type.cmp(&b.result_type))
+        .then_with(|| a.result_description.cmp(&b.result_description))
+        .then_with(|| a.protocol.cmp(&b.protocol))
+        .then_with(|| a.masked_ip.cmp(&b.masked_ip))
+        .then_with(|| a.sdk_version.cmp(&b.sdk_version))
+        .then_with(|| a.auth_type.cmp(&b.auth_type))
+        .then_with(|| a.status_code.cmp(&b.status_code))
+}
+
+fn cmp_timeline(a: &Event, b: &Event) -> Ordering {
+    a.time
+        .cmp(&b.time)
+        .then_with(|| cmp_seq(a.seq.as_deref(), b.seq.as_deref()))
+        .then_with(|| cmp_content(a, b))
+}
+
+/// Rebuilds every device's sessions from `events` (any order; duplicates already removed).
+///
+/// Runs on the current rayon pool; the result is identical at any thread count, and for any
+/// input order except the [`Repairs::REORDERED`] flags, which describe the input order.
+pub fn build(events: &[Event]) -> SessionTable {
+    let n_events = events.len();
+    let mut order: Vec<u32> = (0..n_events as u32).collect();
+    order.par_sort_unstable_by(|&x, &y| {
+        let (a, b) = (&events[x as usize], &events[y as usize]);
+        cmp_device(a, b)
+            .then_with(|| cmp_timeline(a, b))
+            .then_with(|| a.source.cmp(&b.source))
+            .then_with(|| a.source_line.cmp(&b.source_line))
+            .then_with(|| x.cmp(&y))
+    });
+
+    // Runs of one device each, in device order.
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    let mut start = 0;
+    for pos in 1..=order.len() {
+        let boundary = pos == order.len()
+            || !same_device(&events[order[pos - 1] as usize], &events[order[pos] as usize]);
+        if boundary {
+            runs.push((start, pos));
+            start = pos;
+        }
+    }
+
+    let per_device: Vec<walk::DeviceTimeline> =
+        runs.par_iter().map(|&(start, end)| walk::walk(events, &order[start..end])).collect();
+
+    let mut table = SessionTable {
+        sessions: Vec::with_capacity(per_device.iter().map(|d| d.sessions.len()).sum()),
+        roles: vec![EventRole::FailedConnect { next_session: None }; n_events],
+        event_device: vec![0; n_events],
+        device_sessions: Vec::with_capacity(per_device.len() + 1),
+        window: Window::of(events),
+        summary: SessionSummary::default(),
+    };
+    let summary = &mut table.summary;
+    summary.events = n_events as u64;
+    summary.devices = per_device.len() as u64;
+    for (device, ((start, end), timeline)) in runs.iter().zip(per_device).enumerate() {
+        let offset = table.sessions.len() as u32;
+        table.device_sessions.push(offset);
+        for &event_idx in &order[*start..*end] {
+            table.event_device[event_idx as usize] = device as u32;
+        }
+        for (event_idx, role) in timeline.roles {
+            let shift = |s: u32| s + offset;
+            table.roles[event_idx as usize] = match role {
+                EventRole::Opened(s) => EventRole::Opened(shift(s)),
+                EventRole::Ended(s) => EventRole::Ended(shift(s)),
+                EventRole::MergedEnd(s) => EventRole::MergedEnd(shift(s)),
+                EventRole::FailedConnect { next_session } => {
+                    summary.failed_connects += 1;
+                    if next_session.is_none() {
+                        summary.trailing_failed_connects += 1;
+                    }
+                    EventRole::FailedConnect { next_session: next_session.map(shift) }
+                }
+            };
+        }
+        summary.reordered_events += timeline.reordered_events;
+        summary.lost_disconnects += timeline.lost_disconnects;
+        for session in &timeline.sessions {
+            count_session(summary, session);
+        }
+        table.sessions.extend(timeline.sessions);
+    }
+    table.device_sessions.push(table.sessions.len() as u32);
+    table
+}
+
+fn count_session(summary: &mut SessionSummary, session: &Session) {
+    summary.sessions += 1;
+    let repaired = session.repaired;
+    if session.connect_time.is_none() {
+        summary.missing_connect += 1;
+        if session.session_id == 0 {
+            summary.open_at_start += 1;
+        } else {
+            summary.lost_connects += 1;
+        }
+    }
+    if repaired.contains(Repairs::MISSING_DISCONNECT) {
+        summary.missing_disconnect += 1;
+    }
+    if session.disconnect_time.is_none() {
+        summary.open_at_end += 1;
+    }
+    summary.overlaps += u64::from(session.overlap);
+    summary.merged_ends += u64::from(repaired.contains(Repairs::MERGED_END));
+    summary.reordered_sessions += u64::from(repaired.contains(Repairs::REORDERED));
+}
+
+/// Whether `event` is a successful connect.
+pub(crate) fn is_connect(event: &Event) -> bool {
+    event.operation == Operation::Connect && !event.level.is_error()
+}

@@ -1,11 +1,26 @@
 //! Reading inputs: files, directories and stdin -> events plus rejects, every record accounted for.
+//!
+//! [`ingest`] expands directories (recursively, files in byte-wise order of their path relative to
+//! the input root, hidden entries skipped), reads `-` as stdin, gunzips by magic bytes, detects each
+//! file's form, parses files in parallel (and big JSON Lines files in parallel chunks of blocks read
+//! as a stream, so a multi-gigabyte tree is never held as text), then removes duplicate records
+//! across all inputs, keeping the first copy in input order.
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::collections::hash_map::{DefaultHasher, Entry};
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::fs::{self, File};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::io::{self, Cursor, Read};
+use std::path::{Path, PathBuf};
 
 use dropscope_model::Event;
+use flate2::read::MultiGzDecoder;
+use rayon::prelude::*;
 
-use crate::Form;
+use crate::detect::{self, Layout};
+use crate::read::{self, Parsed};
+use crate::{Error, Form, Result};
 
 /// Why a record was rejected. Each reason has a stable name ([`RejectReason::as_str`]) used as a
 /// key in summaries and in the rejects CSV.
@@ -88,4 +103,431 @@ pub struct Ingested {
     pub stats: IngestStats,
     /// The input files, indexed by `Event::source` and `Reject::source` (`-` for stdin).
     pub sources: Vec<PathBuf>,
+    /// Inputs skipped because their bytes match no export form (a README or a binary file beside
+    /// the logs), as indexes into `sources`. They hold no records, so they are not rejects; show
+    /// them to the user.
+    pub unrecognised: Vec<u32>,
+}
+
+/// How to read inputs.
+#[derive(Clone, Copy)]
+pub struct IngestConfig<'a> {
+    /// Called with the number of input bytes just read (as stored: compressed bytes for gzip
+    /// inputs), from any thread; the sum over a run is the inputs' total size.
+    pub progress: Option<&'a (dyn Fn(u64) + Sync)>,
+    /// The size of the blocks big JSON Lines inputs are streamed in. Memory holds about one block
+    /// per file being read.
+    pub block_size: usize,
+}
+
+impl IngestConfig<'_> {
+    /// The default block size: 32 MiB.
+    pub const DEFAULT_BLOCK_SIZE: usize = 32 << 20;
+}
+
+impl Default for IngestConfig<'_> {
+    fn default() -> Self {
+        IngestConfig { progress: None, block_size: IngestConfig::DEFAULT_BLOCK_SIZE }
+    }
+}
+
+impl fmt::Debug for IngestConfig<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IngestConfig")
+            .field("progress", &self.progress.map(|_| "Fn(u64)"))
+            .field("block_size", &self.block_size)
+            .finish()
+    }
+}
+
+/// The files `inputs` stand for, in reading order: each input in the order given; a directory
+/// replaced by the files below it, in byte-wise order of their path relative to it, hidden
+/// entries (names starting with `.`) and symbolic links to directories skipped; `-` kept as
+/// stdin.
+pub fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for input in inputs {
+        if input.as_os_str() == "-" {
+            files.push(input.clone());
+            continue;
+        }
+        let metadata =
+            fs::metadata(input).map_err(|source| Error::Read { path: input.clone(), source })?;
+        if metadata.is_dir() {
+            let mut below = Vec::new();
+            walk(input, Path::new(""), &mut below)?;
+            below.sort_by(|a, b| {
+                a.as_os_str().as_encoded_bytes().cmp(b.as_os_str().as_encoded_bytes())
+            });
+            files.extend(below.into_iter().map(|relative| input.join(relative)));
+        } else {
+            files.push(input.clone());
+        }
+    }
+    Ok(files)
+}
+
+fn walk(root: &Path, relative: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    let dir = root.join(relative);
+    let entries = fs::read_dir(&dir).map_err(|source| Error::Walk { path: dir.clone(), source })?;
+    for entry in entries {
+        let entry = entry.map_err(|source| Error::Walk { path: dir.clone(), source })?;
+        let name = entry.file_name();
+        if name.as_encoded_bytes().starts_with(b".") {
+            continue;
+        }
+        let file_type =
+            entry.file_type().map_err(|source| Error::Walk { path: entry.path(), source })?;
+        let path = relative.join(&name);
+        if file_type.is_dir() {
+            walk(root, &path, out)?;
+        } else if file_type.is_symlink() {
+            // Follow links to files; links to directories could loop.
+            if fs::metadata(entry.path()).is_ok_and(|m| m.is_file()) {
+                out.push(path);
+            }
+        } else {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Reads every input (files, directories, `-` for stdin) into distinct events and rejects.
+///
+/// Only IO failures are errors (a missing file, an unreadable directory; Parquet or Arrow IPC
+/// without the `polars` feature). Bad records are rejects, and
+/// `parsed + duplicates + rejected == records_read` holds in the returned stats.
+pub fn ingest(inputs: &[PathBuf], config: &IngestConfig<'_>) -> Result<Ingested> {
+    let sources = expand_inputs(inputs)?;
+    let parts: Vec<Result<Parsed>> = sources
+        .par_iter()
+        .enumerate()
+        .map(|(idx, path)| read_path(path, idx as u32, config))
+        .collect();
+    let parts = parts.into_iter().collect::<Result<Vec<Parsed>>>()?;
+    Ok(assemble(sources, parts))
+}
+
+/// Reads one input held in memory (gzip-compressed or not), named `name` in
+/// [`Ingested::sources`]. Never fails: what [`ingest`] would return as an error becomes a reject.
+pub fn ingest_bytes(name: &str, bytes: &[u8]) -> Ingested {
+    let path = PathBuf::from(name);
+    let parsed = read_stream(bytes, &path, 0, &IngestConfig::default()).unwrap_or_else(|error| {
+        let mut parsed = Parsed::default();
+        parsed.reject(0, 1, RejectReason::BadField, error.to_string(), b"");
+        parsed
+    });
+    assemble(vec![path], vec![parsed])
+}
+
+fn read_path(path: &Path, source: u32, config: &IngestConfig<'_>) -> Result<Parsed> {
+    if path.as_os_str() == "-" {
+        return read_stream(io::stdin(), path, source, config);
+    }
+    let file = File::open(path).map_err(|source| Error::Read { path: path.to_owned(), source })?;
+    read_stream(file, path, source, config)
+}
+
+/// Counts bytes read for the progress callback.
+struct Counting<'a, R> {
+    inner: R,
+    progress: Option<&'a (dyn Fn(u64) + Sync)>,
+}
+
+impl<R: Read> Read for Counting<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let (Some(progress), true) = (self.progress, n > 0) {
+            progress(n as u64);
+        }
+        Ok(n)
+    }
+}
+
+/// A decompressed input. A gzip stream that ends early or is corrupt ends the input there (the
+/// records before it are kept) and remembers why.
+struct Input<'a> {
+    inner: Box<dyn Read + Send + 'a>,
+    gzip: bool,
+    broken: Option<io::Error>,
+}
+
+impl Input<'_> {
+    /// Appends up to `want` bytes to `buf`; `true` at the end of the input.
+    fn fill(&mut self, buf: &mut Vec<u8>, want: usize) -> io::Result<bool> {
+        let start = buf.len();
+        match (&mut self.inner).take(want as u64).read_to_end(buf) {
+            Ok(_) => Ok(buf.len() - start < want),
+            Err(error) if self.gzip => {
+                self.broken = Some(error);
+                Ok(true)
+            }
+            Err(error) => Err(error),
+        }
+    }
+}
+
+impl Read for Input<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.broken.is_some() {
+            return Ok(0);
+        }
+        match self.inner.read(buf) {
+            Err(error) if self.gzip => {
+                self.broken = Some(error);
+                Ok(0)
+            }
+            other => other,
+        }
+    }
+}
+
+fn read_stream<'a>(
+    reader: impl Read + Send + 'a,
+    path: &Path,
+    source: u32,
+    config: &IngestConfig<'a>,
+) -> Result<Parsed> {
+    let io_error = |source: io::Error| Error::Read { path: path.to_owned(), source };
+    let mut reader = Counting { inner: reader, progress: config.progress };
+    let mut magic = Vec::with_capacity(2);
+    (&mut reader).take(2).read_to_end(&mut magic).map_err(io_error)?;
+    let gzip = magic == [0x1f, 0x8b];
+    let chained = Cursor::new(magic).chain(reader);
+    let inner: Box<dyn Read + Send + 'a> =
+        if gzip { Box::new(MultiGzDecoder::new(chained)) } else { Box::new(chained) };
+    let mut input = Input { inner, gzip, broken: None };
+    let block = config.block_size.max(1 << 10);
+
+    let mut buf = Vec::new();
+    let mut eof = input.fill(&mut buf, block).map_err(io_error)?;
+    if buf.starts_with(b"\xEF\xBB\xBF") {
+        buf.drain(..3);
+    }
+    let mut parsed = match detect::sniff(&buf) {
+        // The first block decides; the rest of a file of no known form is not read.
+        None => read::unrecognised(&buf),
+        Some((_, Layout::Lines)) => {
+            let mut parsed = Parsed::default();
+            let mut line = 1;
+            loop {
+                if eof {
+                    let cut = !buf.ends_with(b"\n");
+                    parsed.append(read::parse_lines_parallel(&buf, source, line, cut).0);
+                    break;
+                }
+                if let Some(last_newline) = memchr::memrchr(b'\n', &buf) {
+                    let (part, newlines) =
+                        read::parse_lines_parallel(&buf[..=last_newline], source, line, false);
+                    parsed.append(part);
+                    line += newlines;
+                    buf.drain(..=last_newline);
+                }
+                eof = input.fill(&mut buf, block).map_err(io_error)?;
+            }
+            parsed
+        }
+        Some((_, Layout::Csv)) => {
+            read::read_csv_stream(Cursor::new(buf).chain(&mut input), source).map_err(io_error)?
+        }
+        Some((_, Layout::Document)) => {
+            input.read_to_end(&mut buf).map_err(io_error)?;
+            read::read_json_document(&buf, source)
+        }
+        Some((form, Layout::Columnar)) => {
+            input.read_to_end(&mut buf).map_err(io_error)?;
+            columnar(form, &buf, path, source)?
+        }
+    };
+    if let Some(error) = input.broken
+        && parsed.rejects.last().is_none_or(|r| r.reason != RejectReason::Truncated)
+    {
+        let line = parsed
+            .events
+            .last()
+            .map(|e| e.source_line)
+            .max(parsed.rejects.last().map(|r| r.line))
+            .map_or(1, |line| line + 1);
+        parsed.reject(
+            source,
+            line,
+            RejectReason::Truncated,
+            format!("the gzip stream ends early: {error}"),
+            b"",
+        );
+    }
+    Ok(parsed)
+}
+
+#[cfg(feature = "polars")]
+fn columnar(form: Form, bytes: &[u8], _path: &Path, source: u32) -> Result<Parsed> {
+    let events = crate::frame::read_events(bytes, source)?;
+    let mut parsed = Parsed::default();
+    parsed.forms.insert(form, events.len() as u64);
+    parsed.events = events;
+    Ok(parsed)
+}
+
+#[cfg(not(feature = "polars"))]
+fn columnar(form: Form, _bytes: &[u8], path: &Path, _source: u32) -> Result<Parsed> {
+    Err(Error::Read {
+        path: path.to_owned(),
+        source: io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!("{form} input needs dropscope-formats built with the `polars` feature"),
+        ),
+    })
+}
+
+/// A hasher for keys that are already hashes.
+#[derive(Default)]
+struct PreHashed(u64);
+
+impl Hasher for PreHashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = (self.0 << 8) | u64::from(byte);
+        }
+    }
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
+    }
+}
+
+/// A hash of the fields [`Event::same_record`] compares.
+fn record_hash(event: &Event) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    event.time.hash(&mut hasher);
+    event.operation.hash(&mut hasher);
+    event.level.hash(&mut hasher);
+    event.result_type.hash(&mut hasher);
+    event.device_id.hash(&mut hasher);
+    event.hub.hash(&mut hasher);
+    event.module_id.hash(&mut hasher);
+    event.result_description.hash(&mut hasher);
+    event.protocol.hash(&mut hasher);
+    event.masked_ip.hash(&mut hasher);
+    event.sdk_version.hash(&mut hasher);
+    event.auth_type.hash(&mut hasher);
+    event.status_code.hash(&mut hasher);
+    event.seq.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// Which events are the first copy of their record, in order.
+fn first_copies(events: &[Event]) -> Vec<bool> {
+    let hashes: Vec<u64> = events.par_iter().map(record_hash).collect();
+    let mut first: HashMap<u64, usize, BuildHasherDefault<PreHashed>> =
+        HashMap::with_capacity_and_hasher(events.len(), BuildHasherDefault::default());
+    // Distinct records whose hashes collide with an earlier record's: almost always empty.
+    let mut collided: HashMap<u64, Vec<usize>> = HashMap::new();
+    let mut keep = Vec::with_capacity(events.len());
+    for (idx, (&hash, event)) in hashes.iter().zip(events).enumerate() {
+        let is_first = match first.entry(hash) {
+            Entry::Vacant(slot) => {
+                slot.insert(idx);
+                true
+            }
+            Entry::Occupied(slot) => {
+                if events[*slot.get()].same_record(event) {
+                    false
+                } else {
+                    let others = collided.entry(hash).or_default();
+                    if others.iter().any(|&other| events[other].same_record(event)) {
+                        false
+                    } else {
+                        others.push(idx);
+                        true
+                    }
+                }
+            }
+        };
+        keep.push(is_first);
+    }
+    keep
+}
+
+/// Merges the inputs' results in order, removes duplicates and counts.
+fn assemble(sources: Vec<PathBuf>, parts: Vec<Parsed>) -> Ingested {
+    let mut all = Parsed::default();
+    let mut unrecognised = Vec::new();
+    for (idx, part) in parts.into_iter().enumerate() {
+        if part.unrecognised {
+            unrecognised.push(idx as u32);
+        }
+        all.append(part);
+    }
+    let records_read = all.records_read();
+    let keep = first_copies(&all.events);
+    let events: Vec<Event> = all
+        .events
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(event, keep)| keep.then_some(event))
+        .collect();
+    let mut reject_reasons = BTreeMap::new();
+    for reject in &all.rejects {
+        *reject_reasons.entry(reject.reason).or_default() += 1;
+    }
+    let rejected = all.rejects.len() as u64;
+    let parsed = events.len() as u64;
+    let stats = IngestStats {
+        files: sources.len(),
+        records_read,
+        parsed,
+        duplicates: records_read - rejected - parsed,
+        rejected,
+        forms: all.forms,
+        reject_reasons,
+    };
+    Ingested { events, rejects: all.rejects, stats, sources, unrecognised }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fmt::Write as _;
+
+    use super::*;
+
+    fn check(input: &[u8], expected: &str) {
+        let ingested = ingest_bytes("x", input);
+        let s = &ingested.stats;
+        let mut got = format!(
+            "read={} parsed={} dup={} rej={}",
+            s.records_read, s.parsed, s.duplicates, s.rejected
+        );
+        for r in &ingested.rejects {
+            let _ = write!(got, " {}:{}", r.line, r.reason.as_str());
+        }
+        assert_eq!(got, expected);
+    }
+
+    const REC: &str = r#"{"time":"2020-01-01T00:00:00Z","operationName":"deviceConnect","properties":"{\"deviceId\":\"a\"}"}"#;
+
+    #[test]
+    fn counts_duplicates_and_rejects() {
+        check(format!("{REC}\n{REC}\nnope\n").as_bytes(), "read=3 parsed=1 dup=1 rej=1 3:bad_json");
+        check(b"", "read=0 parsed=0 dup=0 rej=0");
+        check(b"\x00\x01binary", "read=0 parsed=0 dup=0 rej=0");
+        assert_eq!(ingest_bytes("x", b"# README").unrecognised, vec![0]);
+        assert_eq!(ingest_bytes("x", b" \n").unrecognised, Vec::<u32>::new());
+        check(b"PAR1", "read=1 parsed=0 dup=0 rej=1 1:bad_field");
+    }
+
+    #[test]
+    fn streams_in_small_blocks() {
+        let text = format!("{REC}\n").repeat(100) + &REC[..40];
+        let config = IngestConfig { block_size: 1024, ..IngestConfig::default() };
+        let parsed = read_stream(text.as_bytes(), Path::new("x"), 0, &config).unwrap_or_default();
+        assert_eq!(parsed.events.len(), 100);
+        assert_eq!(parsed.events.last().map(|e| e.source_line), Some(100));
+        assert_eq!(
+            parsed.rejects.iter().map(|r| (r.line, r.reason)).collect::<Vec<_>>(),
+            vec![(101, RejectReason::Truncated)]
+        );
+    }
 }

@@ -19,6 +19,7 @@
 mod cause;
 pub mod columns;
 mod event;
+pub mod findings;
 mod session;
 #[cfg(feature = "proptest")]
 pub mod proptest;

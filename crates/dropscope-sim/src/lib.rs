@@ -1,5 +1,251 @@
-//! The disconnect-storm simulator: (seed, scenario) -> connection logs plus ground truth.
+//! The disconnect-storm simulator: (seed, scenario) -> `IoT Hub` connection logs plus ground truth.
 //!
-//! This crate will own fleet generation, per-SDK keep-alive, token and retry behaviour, timed
-//! incidents and export faults; it writes through dropscope-formats so that the reader reads
-//! exactly what the simulator writes.
+//! A [`Scenario`] (TOML; the named ones ship in `data/scenarios/` and are embedded) sets a fleet,
+//! a window, background behaviour, timed incidents and export faults. [`simulate`] walks every
+//! device through the window in parallel, each from its own random stream keyed by the seed
+//! and its index, after planning the incidents that close many connections at once and
+//! admitting their reconnects at the hub tier's connection-rate limit. The result, a
+//! [`Simulation`], holds compact records; [`Simulation::write`] streams them hour by hour
+//! through dropscope-formats' writers into the real export layout, applies the export faults,
+//! and writes the ground truth (`labels.csv`, `sessions.csv`, `incidents.csv`) of DESIGN.md.
+//!
+//! Output depends only on (seed, scenario): never on the thread count or the wall clock.
+//!
+//! ```
+//! use dropscope_sim::{Scenario, SimOptions, simulate};
+//!
+//! let mut scenario = Scenario::named("token-churn").unwrap();
+//! scenario.fleet.devices = 20;
+//! scenario.window.hours = 2;
+//! let sim = simulate(&scenario, &SimOptions { seed: 1, frac_digits: 0 }).unwrap();
+//! assert!(sim.events().any(|e| e.cause == Some(dropscope_model::Cause::TokenExpiry)));
+//! ```
+#![warn(clippy::disallowed_methods, reason = "output must depend only on (seed, scenario)")]
+
+mod fleet;
+mod output;
+mod plan;
+mod rng;
+mod scenario;
+mod sdk;
+mod truth;
+mod walk;
+
+use std::path::PathBuf;
+
+use dropscope_model::{Cause, Event, Level, Operation, Timestamp};
+use rayon::prelude::*;
+
+pub use crate::output::{LogForm, OutputConfig, Summary, TableWriter};
+pub use crate::scenario::{
+    Background, ExportFaults, Fleet, Incident, Scenario, SdkMix, Site, Window,
+};
+pub use crate::sdk::{Auth, Protocol, Sdk};
+pub use crate::truth::{IncidentTruth, TrueSession};
+
+use crate::fleet::Device;
+use crate::walk::{Op, Rec, Silence, WalkContext};
+
+/// Why a simulation could not run or be written.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The scenario is not valid TOML or has unknown or mistyped fields.
+    #[error("scenario {origin}: {source}")]
+    ScenarioToml {
+        /// The scenario name or path.
+        origin: String,
+        /// The TOML error, with its line and column.
+        source: toml::de::Error,
+    },
+    /// A scenario field is out of range.
+    #[error("scenario {origin}: {field}: {message}")]
+    ScenarioInvalid {
+        /// The scenario name or path.
+        origin: String,
+        /// The offending field.
+        field: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// Neither a named scenario nor a readable file.
+    #[error("no scenario named {} and cannot read it as a file (named scenarios: {})", path.display(), Scenario::names().collect::<Vec<_>>().join(", "))]
+    ScenarioRead {
+        /// The name or path given.
+        path: PathBuf,
+        /// The IO error from reading it as a file.
+        source: std::io::Error,
+    },
+    /// Writing an output file failed.
+    #[error("writing {}: {source}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The IO error.
+        source: std::io::Error,
+    },
+    /// Writing a Parquet or Arrow file failed.
+    #[error("writing {}: {source}", path.display())]
+    Table {
+        /// The file.
+        path: PathBuf,
+        /// The writer's error.
+        source: dropscope_formats::Error,
+    },
+}
+
+/// The result type of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// How to generate: the seed, and the timestamp precision (0 = whole seconds, as diagnostic
+/// settings write; 7 = .NET ticks). Times are generated at that precision, so a label's time is
+/// exactly the record's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SimOptions {
+    /// The random seed.
+    pub seed: u64,
+    /// Fractional digits of timestamps (0 to 7).
+    pub frac_digits: u32,
+}
+
+/// A generated day: every record the hub logged (before export faults), with its true cause.
+#[derive(Debug)]
+pub struct Simulation {
+    scenario: Scenario,
+    options: SimOptions,
+    start: Timestamp,
+    hub: String,
+    devices: Vec<Device>,
+    /// Sorted by (time, device, seq).
+    records: Vec<Rec>,
+    sessions: Vec<TrueSession>,
+    incidents: Vec<IncidentTruth>,
+    #[cfg_attr(not(test), expect(dead_code, reason = "read by the behaviour tests"))]
+    silences: Vec<(u32, Silence)>,
+}
+
+/// One record as the hub logged it, with its true cause (disconnects and failed connects).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabelledEvent {
+    /// The record.
+    pub event: Event,
+    /// The true cause; `None` for accepted connects.
+    pub cause: Option<Cause>,
+}
+
+/// Generates the scenario: plans incidents, then walks every device in parallel and merges
+/// the records in (time, device, sequence) order.
+pub fn simulate(scenario: &Scenario, options: &SimOptions) -> Result<Simulation> {
+    scenario.validate(&scenario.name)?;
+    let scenario = scenario.clone();
+    let start = scenario.start()?;
+    let seed = options.seed;
+    let frac_digits = options.frac_digits.min(7);
+    let window_secs = f64::from(scenario.window.hours) * 3600.0;
+    let devices: Vec<Device> = (0..scenario.fleet.devices)
+        .into_par_iter()
+        .map(|idx| Device::build(&scenario, seed, idx))
+        .collect();
+    let interruptions = plan::plan(&scenario, seed, &devices, window_secs);
+    let ctx = WalkContext {
+        scenario: &scenario,
+        seed,
+        start_ns: start.nanos(),
+        res_ns: 10_i64.pow(9 - frac_digits),
+        window_secs,
+    };
+    let logs: Vec<walk::DeviceLog> = devices
+        .par_iter()
+        .zip(interruptions.par_iter())
+        .enumerate()
+        .map(|(idx, (device, ints))| walk::walk(&ctx, idx as u32, device, ints))
+        .collect();
+    let sessions: Vec<TrueSession> = logs
+        .par_iter()
+        .enumerate()
+        .flat_map_iter(|(idx, log)| truth::sessions_of(idx as u32, &log.recs))
+        .collect();
+    let incidents = truth::incidents(&scenario, start, window_secs, &logs);
+    let silences: Vec<(u32, Silence)> = logs
+        .iter()
+        .enumerate()
+        .flat_map(|(idx, log)| log.silences.iter().map(move |s| (idx as u32, *s)))
+        .collect();
+    let mut records: Vec<Rec> = logs.into_iter().flat_map(|log| log.recs).collect();
+    records.par_sort_unstable_by_key(|r| (r.time, r.device, r.seq));
+    Ok(Simulation {
+        hub: scenario.fleet.hub.to_ascii_lowercase(),
+        scenario,
+        options: SimOptions { seed, frac_digits },
+        start,
+        devices,
+        records,
+        sessions,
+        incidents,
+        silences,
+    })
+}
+
+impl Simulation {
+    /// The scenario as simulated.
+    pub fn scenario(&self) -> &Scenario {
+        &self.scenario
+    }
+
+    /// The seed and precision used.
+    pub fn options(&self) -> SimOptions {
+        self.options
+    }
+
+    /// The window start.
+    pub fn start(&self) -> Timestamp {
+        self.start
+    }
+
+    /// The number of records the hub logged (before export faults).
+    pub fn n_records(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Every record the hub logged, in time order, with its true cause (a lossless export).
+    pub fn events(&self) -> impl Iterator<Item = LabelledEvent> + '_ {
+        self.records.iter().map(|rec| LabelledEvent {
+            event: self.event(rec),
+            cause: (rec.op != Op::Connect).then_some(rec.cause),
+        })
+    }
+
+    /// The true connectivity intervals, by device then time.
+    pub fn sessions(&self) -> &[TrueSession] {
+        &self.sessions
+    }
+
+    /// The injected incidents.
+    pub fn incidents(&self) -> &[IncidentTruth] {
+        &self.incidents
+    }
+
+    fn event(&self, rec: &Rec) -> Event {
+        let device = &self.devices[rec.device as usize];
+        let operation =
+            if rec.op == Op::Disconnect { Operation::Disconnect } else { Operation::Connect };
+        let mut event = Event::new(Timestamp(rec.time), &self.hub, &device.id, operation);
+        let client = usize::from(rec.client.min(1));
+        if rec.code != 0 {
+            let (description, status) = sdk::code_info(rec.code);
+            event.level = Level::Error;
+            event.result_type = Some(rec.code);
+            event.result_description = Some(description.to_owned());
+            event.status_code = Some(status.to_owned());
+        }
+        event.protocol = Some(device.protocol.logged().to_owned());
+        event.masked_ip = Some(device.ips[client].clone());
+        if operation == Operation::Connect {
+            event.sdk_version = Some(device.agents[client].clone());
+            event.auth_type = Some(device.auth.auth_type().to_owned());
+        }
+        event
+    }
+}
+
+#[cfg(test)]
+mod tests;

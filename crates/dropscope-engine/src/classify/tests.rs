@@ -1,0 +1,371 @@
+//! Tests of the classifier's rules on small hand-written fleets.
+
+use dropscope_model::{Event, Level, Operation, Timestamp};
+
+use crate::classify::{ClassifyConfig, Rule, classify};
+
+/// Parses `device time op [code] [ip] [sdk=NAME]`; `op` is `c` (connect), `f` (failed connect)
+/// or `d` (disconnect); time is `90s`, `65m`, `1h5m` or `65m30s`.
+pub(crate) fn events(lines: &[&str]) -> Vec<Event> {
+    lines
+        .iter()
+        .enumerate()
+        .map(|(line_no, line)| {
+            let mut words = line.split_whitespace();
+            let device = words.next().unwrap();
+            let time = parse_time(words.next().unwrap());
+            let op = words.next().unwrap();
+            let operation = if op == "d" { Operation::Disconnect } else { Operation::Connect };
+            let mut event =
+                Event::new(Timestamp::from_secs(1_800_000_000 + time), "hub", device, operation);
+            event.source_line = line_no as u64 + 1;
+            if op == "f" {
+                event.level = Level::Error;
+            }
+            for word in words {
+                if let Ok(code) = word.parse::<u32>() {
+                    event.result_type = Some(code);
+                    event.level = Level::Error;
+                } else if let Some(sdk) = word.strip_prefix("sdk=") {
+                    event.sdk_version = Some(format!("{sdk}/1.0 (test)"));
+                } else {
+                    event.masked_ip = Some(word.to_owned());
+                }
+            }
+            event
+        })
+        .collect()
+}
+
+fn parse_time(text: &str) -> i64 {
+    let mut total = 0;
+    let mut number = 0;
+    for c in text.chars() {
+        match c {
+            '0'..='9' => number = number * 10 + i64::from(c as u8 - b'0'),
+            'h' => (total, number) = (total + number * 3600, 0),
+            'm' => (total, number) = (total + number * 60, 0),
+            _ => (total, number) = (total + number, 0),
+        }
+    }
+    total + number
+}
+
+/// Classifies `lines` and compares the causes of the classified records, in input order.
+fn check(lines: &[&str], expected: &str) {
+    let verdicts = classify(&events(lines), &ClassifyConfig::default());
+    let got: Vec<&str> = verdicts.iter().map(|v| v.cause.as_str()).collect();
+    let rules: Vec<&str> = verdicts.iter().map(|v| v.rule.name()).collect();
+    assert_eq!(got.join(" "), expected, "rules: {rules:?}");
+    assert!(verdicts.iter().all(|v| (0.0..=1.0).contains(&v.confidence)));
+}
+
+/// `cycles` renewals of a device, `period` seconds apart, with the given end records.
+fn renewals(device: &str, ip: &str, sdk: &str, periods: &[i64], ends: &[&str]) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut t = 0;
+    for &period in periods {
+        lines.push(format!("{device} {t}s c {ip} sdk={sdk}"));
+        t += period;
+        for end in ends {
+            lines.push(format!("{device} {t}s d {end}"));
+        }
+        t += 3;
+    }
+    lines.push(format!("{device} {t}s c {ip} sdk={sdk}"));
+    lines
+}
+
+fn owned(lines: &[String]) -> Vec<&str> {
+    lines.iter().map(String::as_str).collect()
+}
+
+#[test]
+fn hub_side_token_expiry_pairs() {
+    // .NET: 401003 then 404104 at 60 min + grace, reconnect within seconds.
+    let lines = renewals("net1", "10.0.1.XXX", ".NET", &[3960, 4100, 4020], &["401003", "404104"]);
+    check(&owned(&lines), &["token_expiry"; 6].join(" "));
+}
+
+#[test]
+fn lost_401003_is_still_a_renewal_at_the_learned_age() {
+    let mut lines =
+        renewals("net1", "10.0.1.XXX", ".NET", &[3960, 4100, 4020, 4050], &["401003", "404104"]);
+    // Drop the last 401003: its 404104 alone ends the session at the learned age.
+    let last_expiry = lines.iter().rposition(|l| l.ends_with("401003")).unwrap();
+    lines.remove(last_expiry);
+    check(&owned(&lines), &["token_expiry"; 7].join(" "));
+}
+
+#[test]
+fn client_renewals_are_periodic_and_restarts_are_not() {
+    // Node renews every 45 min with informational disconnects; a restart at 20 min is a close.
+    let mut lines =
+        renewals("node1", "10.0.2.XXX", "azure-iot-device", &[2700, 2700, 1200, 2700, 2700], &[""]);
+    lines.iter_mut().for_each(|l| *l = l.trim_end().to_owned());
+    check(&owned(&lines), "token_expiry token_expiry client_close token_expiry token_expiry");
+}
+
+#[test]
+fn informational_disconnects_without_renewals_are_closes() {
+    check(
+        &["amqp1 0 c 10.0.3.XXX", "amqp1 50m d", "amqp1 51m c", "amqp1 3h d", "amqp1 3h1m c"],
+        "client_close client_close",
+    );
+}
+
+#[test]
+fn refused_credentials_are_auth_failures() {
+    check(
+        &[
+            "bad1 0 c 10.0.4.XXX",
+            "bad1 30m d 401003",
+            "bad1 30m1s f 401003",
+            "bad1 30m3s f 401003",
+            "bad1 30m9s f 401003",
+            "ok1 0 c 10.0.5.XXX",
+            "ok1 20m f 401002",
+            "ok1 21m c",
+        ],
+        "auth_failure auth_failure auth_failure auth_failure auth_failure",
+    );
+}
+
+#[test]
+fn isolated_silence_is_a_keepalive_timeout() {
+    check(
+        &[
+            "d1 0 c 10.0.1.XXX",
+            "d1 17m d 404104",
+            "d1 25m c",
+            "d2 0 c 10.0.1.XXX",
+            "d3 0 c 10.0.1.XXX",
+        ],
+        "keepalive_timeout",
+    );
+}
+
+#[test]
+fn one_site_dropping_is_a_network_outage() {
+    let mut lines = Vec::new();
+    for (i, offset) in [200, 260, 330, 400].iter().enumerate() {
+        lines.push(format!("site{i} 0 c 10.0.7.XXX"));
+        lines.push(format!("site{i} {}s d 404104", 3600 + offset));
+        lines.push(format!("site{i} 80m c 10.0.7.XXX"));
+    }
+    for i in 0..6 {
+        lines.push(format!("other{i} 0 c 10.0.{}.XXX", 20 + i));
+    }
+    lines.push("lone 0 c 10.0.20.XXX".to_owned());
+    lines.push("lone 2h d 404104".to_owned());
+    check(
+        &owned(&lines),
+        "network_outage network_outage network_outage network_outage keepalive_timeout",
+    );
+}
+
+#[test]
+fn many_networks_dropping_at_once_is_the_hub() {
+    let mut lines = Vec::new();
+    for net in 0..4 {
+        for i in 0..3 {
+            lines.push(format!("n{net}d{i} 0 c 10.1.{net}.XXX"));
+            lines.push(format!("n{net}d{i} {}s d 404104", 3600 + 20 * i));
+        }
+    }
+    lines.push("x 0 c 10.1.0.XXX".to_owned());
+    lines.push("x 4000s d 500001".to_owned());
+    check(&owned(&lines), &["server_error"; 13].join(" "));
+}
+
+#[test]
+fn conflicts_alternating_or_one_off() {
+    check(
+        &[
+            "twin 0 c 10.0.8.XXX",
+            "twin 1s c 10.0.9.XXX",
+            "twin 1s d 400027",
+            "twin 2s c 10.0.8.XXX",
+            "twin 2s d 400027",
+            "twin 3s c 10.0.9.XXX",
+            "twin 3s d 400027",
+            "racer 0 c 10.0.10.XXX",
+            "racer 30m d 500001",
+            "racer 30m2s c 10.0.10.XXX",
+            "racer 30m3s d 409002",
+            "racer 30m4s c 10.0.10.XXX",
+        ],
+        "duplicate_identity duplicate_identity duplicate_identity server_error reconnect_race",
+    );
+}
+
+#[test]
+fn upgrade_throttling_and_unknown_codes() {
+    check(
+        &[
+            "u 0 c",
+            "u 1h d 400029",
+            "u 1h f 400030",
+            "u 1h1s c",
+            "t 0 f 429001",
+            "t 10s c",
+            "z 0 c",
+            "z 1h d 403002",
+        ],
+        "service_upgrade service_upgrade throttling unknown",
+    );
+}
+
+#[test]
+fn every_rule_has_a_distinct_name() {
+    let names: std::collections::BTreeSet<&str> = [
+        Rule::HubTokenExpiry,
+        Rule::TokenRenewalPair,
+        Rule::PeriodicRenewal,
+        Rule::UnseenRenewal,
+        Rule::ExpiredWithoutReturn,
+        Rule::CredentialsRejected,
+        Rule::OneOffAuthReject,
+        Rule::UpgradeClose,
+        Rule::ServerFault,
+        Rule::ReconnectWaveThrottle,
+        Rule::SharedNetworkBurst,
+        Rule::FleetWideBurst,
+        Rule::IsolatedSilence,
+        Rule::IdentityAlternation,
+        Rule::RepeatedConflict,
+        Rule::ConflictAfterError,
+        Rule::LoneConflict,
+        Rule::CleanClose,
+        Rule::UnrecognisedCode,
+    ]
+    .iter()
+    .map(|r| r.name())
+    .collect();
+    assert_eq!(names.len(), 19);
+}
+
+#[test]
+fn same_verdicts_at_any_thread_count() {
+    let mut lines = renewals("net1", "10.0.1.XXX", ".NET", &[3960, 4100], &["401003", "404104"]);
+    lines.extend(renewals("node1", "10.0.2.XXX", "azure-iot-device", &[2700, 2700, 1000], &[""]));
+    lines.iter_mut().for_each(|l| *l = l.trim_end().to_owned());
+    lines.push("site 50m d 404104".to_owned());
+    let events = events(&owned(&lines));
+    let run = |threads| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| classify(&events, &ClassifyConfig::default()))
+    };
+    assert_eq!(run(1), run(4));
+}
+
+/// Simulates a named scenario and scores the classifier and the baseline against its truth.
+pub(crate) fn simulated_scores(
+    name: &str,
+    devices: u32,
+    hours: u32,
+    seed: u64,
+) -> (crate::evaluate::Scores, crate::evaluate::Scores) {
+    use crate::evaluate::{baseline, labelled, score};
+    let mut scenario = dropscope_sim::Scenario::named(name).unwrap();
+    scenario.fleet.devices = devices;
+    scenario.window.hours = hours;
+    let sim =
+        dropscope_sim::simulate(&scenario, &dropscope_sim::SimOptions { seed, frac_digits: 0 })
+            .unwrap();
+    let (events, causes): (Vec<Event>, Vec<Option<dropscope_model::Cause>>) =
+        sim.events().map(|e| (e.event, e.cause)).unzip();
+    let truth = labelled(&events, |i| causes[i].unwrap_or(dropscope_model::Cause::Unknown));
+    let verdicts = classify(&events, &ClassifyConfig::default());
+    let mut cause_of = vec![dropscope_model::Cause::Unknown; events.len()];
+    for verdict in &verdicts {
+        cause_of[verdict.event] = verdict.cause;
+    }
+    let ours = labelled(&events, |i| cause_of[i]);
+    (score(&truth, &ours), score(&truth, &baseline(&events)))
+}
+
+fn describe(scores: &crate::evaluate::Scores) -> String {
+    let mut out = format!("acc={:.4} macro_f1={:.4}\n", scores.accuracy, scores.macro_f1);
+    for (name, class) in &scores.per_class {
+        out.push_str(&format!(
+            "  {name:<20} p={:.3} r={:.3} f1={:.3} n={}\n",
+            class.precision, class.recall, class.f1, class.support
+        ));
+    }
+    for (truth, row) in &scores.confusion {
+        let cells: Vec<String> =
+            row.iter().filter(|(_, n)| **n > 0).map(|(p, n)| format!("{p}={n}")).collect();
+        out.push_str(&format!("  {truth:<20} -> {}\n", cells.join(" ")));
+    }
+    out
+}
+
+#[test]
+fn measure_scenarios() {
+    let Ok(spec) = std::env::var("DROPSCOPE_MEASURE") else { return };
+    let mut report = String::new();
+    for item in spec.split(';') {
+        let parts: Vec<&str> = item.split(',').collect();
+        let (ours, base) = simulated_scores(
+            parts[0],
+            parts[1].parse().unwrap(),
+            parts[2].parse().unwrap(),
+            parts[3].parse().unwrap(),
+        );
+        report.push_str(&format!(
+            "== {item}\nours {}baseline {}",
+            describe(&ours),
+            describe(&base)
+        ));
+    }
+    std::fs::write("/tmp/diagnosis-measure.txt", report).unwrap();
+}
+
+#[test]
+fn dump_misclassified() {
+    let Ok(spec) = std::env::var("DROPSCOPE_DUMP") else { return };
+    let parts: Vec<&str> = spec.split(',').collect();
+    let mut scenario = dropscope_sim::Scenario::named(parts[0]).unwrap();
+    scenario.fleet.devices = parts[1].parse().unwrap();
+    scenario.window.hours = parts[2].parse().unwrap();
+    let sim = dropscope_sim::simulate(
+        &scenario,
+        &dropscope_sim::SimOptions { seed: parts[3].parse().unwrap(), frac_digits: 0 },
+    )
+    .unwrap();
+    let (events, causes): (Vec<Event>, Vec<Option<dropscope_model::Cause>>) =
+        sim.events().map(|e| (e.event, e.cause)).unzip();
+    let verdicts = classify(&events, &ClassifyConfig::default());
+    let mut out = String::new();
+    for v in &verdicts {
+        let truth = causes[v.event].unwrap_or(dropscope_model::Cause::Unknown);
+        if truth != v.cause {
+            let e = &events[v.event];
+            out.push_str(&format!(
+                "{} {} {} truth={} got={} rule={} age={:?} rec={:?}\n",
+                e.device_id,
+                e.time,
+                e.result_type.unwrap_or(0),
+                truth,
+                v.cause,
+                v.rule.name(),
+                v.session_age.map(|a| a / 1_000_000_000),
+                v.reconnect_delay.map(|a| a / 1_000_000_000)
+            ));
+            for other in events.iter().enumerate().filter(|(_, o)| o.device_id == e.device_id) {
+                out.push_str(&format!(
+                    "    {} {} {:?} {} {:?} {:?} truth={:?}\n",
+                    other.1.time,
+                    other.1.operation,
+                    other.1.level,
+                    other.1.result_type.unwrap_or(0),
+                    other.1.masked_ip,
+                    other.1.sdk_version,
+                    causes[other.0]
+                ));
+            }
+        }
+    }
+    std::fs::write("/tmp/diagnosis-dump.txt", out).unwrap();
+}

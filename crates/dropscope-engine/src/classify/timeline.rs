@@ -1,0 +1,276 @@
+//! Per-device context of each classified record: session age, what follows, what came before.
+//!
+//! Each device's records are put in time order (ties keep input order) and walked a few times;
+//! devices are independent, so they are processed in parallel and the result does not depend on
+//! the thread count.
+
+use std::collections::HashMap;
+
+use dropscope_model::{Event, Level, Operation};
+use rayon::prelude::*;
+
+use crate::classify::ClassifyConfig;
+use crate::classify::codes;
+use crate::evaluate::is_classified;
+
+/// What the device's own history says around one classified record.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Context<'a> {
+    /// Index of the device (dense, in order of first appearance).
+    pub(crate) device: usize,
+    /// Time since the device's last successful connect, when one was seen.
+    pub(crate) age: Option<i64>,
+    /// Time until the device's next successful connect, when one was seen.
+    pub(crate) reconnect: Option<i64>,
+    /// Failed connects with an auth code between this record and the next successful connect.
+    pub(crate) auth_failures_after: u32,
+    /// For a failed auth connect: the length of its run of failed auth connects.
+    pub(crate) auth_run: u32,
+    /// A successful connect follows this record.
+    pub(crate) success_after: bool,
+    /// For a 404104: a 401003 of the same connection within the pair window.
+    pub(crate) paired_expiry: Option<usize>,
+    /// Another (non-conflict) error of the device shortly before.
+    pub(crate) prior_error: bool,
+    /// Conflict disconnects (400027/409002) of the device within the conflict window.
+    pub(crate) conflicts_near: u32,
+    /// The device's connects within the conflict window alternate between IPs or SDKs.
+    pub(crate) alternating: bool,
+    /// The masked IP of the record, else of the last connect.
+    pub(crate) ip: Option<&'a str>,
+    /// The SDK family (user-agent product) of the last connect.
+    pub(crate) sdk: Option<&'a str>,
+    /// The protocol of the record or of the last connect.
+    pub(crate) protocol: Option<&'a str>,
+}
+
+/// The events of each device (hub, device, module), each in time order. Devices are numbered in
+/// order of first appearance in `events`.
+pub(crate) fn devices(events: &[Event]) -> Vec<Vec<usize>> {
+    let mut ids: HashMap<(&str, &str, Option<&str>), usize> = HashMap::new();
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for (idx, event) in events.iter().enumerate() {
+        let key = (event.hub.as_str(), event.device_id.as_str(), event.module_id.as_deref());
+        let next = groups.len();
+        let id = *ids.entry(key).or_insert(next);
+        if id == next {
+            groups.push(Vec::new());
+        }
+        groups[id].push(idx);
+    }
+    groups.par_iter_mut().for_each(|group| group.sort_by_key(|&idx| (events[idx].time, idx)));
+    groups
+}
+
+/// The context of every classified record, indexed like `events` (`None` for the others).
+pub(crate) fn contexts<'a>(
+    events: &'a [Event],
+    devices: &[Vec<usize>],
+    config: &ClassifyConfig,
+) -> Vec<Option<Context<'a>>> {
+    let per_device: Vec<Vec<(usize, Context<'a>)>> = devices
+        .par_iter()
+        .enumerate()
+        .map(|(device, order)| device_contexts(events, device, order, config))
+        .collect();
+    let mut out = vec![None; events.len()];
+    for (idx, context) in per_device.into_iter().flatten() {
+        out[idx] = Some(context);
+    }
+    out
+}
+
+fn is_success(event: &Event) -> bool {
+    event.operation == Operation::Connect && !event.level.is_error()
+}
+
+fn is_auth_failed_connect(event: &Event) -> bool {
+    event.is_failed_connect() && event.result_type.is_some_and(codes::is_auth)
+}
+
+/// The product part of a user agent: `.NET/1.21.2 (...)` -> `.NET`.
+pub(crate) fn sdk_family(sdk_version: &str) -> &str {
+    let end = sdk_version.find(['/', ' ', '(']).unwrap_or(sdk_version.len());
+    sdk_version[..end].trim()
+}
+
+fn device_contexts<'a>(
+    events: &'a [Event],
+    device: usize,
+    order: &[usize],
+    config: &ClassifyConfig,
+) -> Vec<(usize, Context<'a>)> {
+    let n = order.len();
+    let ev = |pos: usize| &events[order[pos]];
+    let time = |pos: usize| events[order[pos]].time.nanos();
+
+    // Backward pass: next success, auth failures until it, backward run of auth failures.
+    let mut next_success = vec![None; n];
+    let mut auth_after = vec![0_u32; n];
+    let mut run_back = vec![0_u32; n];
+    let mut next: Option<i64> = None;
+    let mut count = 0_u32;
+    let mut run = 0_u32;
+    for pos in (0..n).rev() {
+        let event = ev(pos);
+        next_success[pos] = next;
+        auth_after[pos] = count;
+        if is_success(event) {
+            next = Some(time(pos));
+            count = 0;
+            run = 0;
+        } else if is_auth_failed_connect(event) {
+            count += 1;
+            run += 1;
+            run_back[pos] = run;
+        }
+    }
+
+    let conflict_times: Vec<i64> = (0..n)
+        .filter(|&pos| {
+            ev(pos).operation == Operation::Disconnect
+                && ev(pos).result_type.is_some_and(codes::is_conflict)
+        })
+        .map(time)
+        .collect();
+    let connects: Vec<(i64, Option<&str>, Option<&str>)> = (0..n)
+        .filter(|&pos| is_success(ev(pos)))
+        .map(|pos| (time(pos), ev(pos).masked_ip.as_deref(), ev(pos).sdk_version.as_deref()))
+        .collect();
+
+    // Before the device's first connect in the window, its first connect says which SDK and
+    // network it uses.
+    let first_connect = (0..n).find(|&pos| is_success(ev(pos)));
+    let mut out = Vec::new();
+    let mut last_connect: Option<usize> = None;
+    let mut run_forward = 0_u32;
+    for pos in 0..n {
+        let event = ev(pos);
+        let t = time(pos);
+        if is_success(event) {
+            last_connect = Some(pos);
+            run_forward = 0;
+            continue;
+        }
+        if is_auth_failed_connect(event) {
+            run_forward += 1;
+        }
+        if !is_classified(event) {
+            continue;
+        }
+        let connect = last_connect.or(first_connect).map(ev);
+        let mut context = Context {
+            device,
+            age: last_connect.map(|c| t - time(c)),
+            reconnect: next_success[pos].map(|s| s - t),
+            auth_failures_after: auth_after[pos],
+            auth_run: if is_auth_failed_connect(event) {
+                run_forward + run_back[pos] - 1
+            } else {
+                0
+            },
+            success_after: next_success[pos].is_some(),
+            ip: event.masked_ip.as_deref().or(connect.and_then(|c| c.masked_ip.as_deref())),
+            sdk: connect
+                .and_then(|c| c.sdk_version.as_deref())
+                .or(event.sdk_version.as_deref())
+                .map(sdk_family),
+            protocol: event.protocol.as_deref().or(connect.and_then(|c| c.protocol.as_deref())),
+            ..Context::default()
+        };
+        if event.result_type == Some(codes::DEVICE_CONNECTION_CLOSED_REMOTELY) {
+            context.paired_expiry = paired_expiry(events, order, pos, config.pair_window);
+        }
+        context.prior_error =
+            (0..pos).rev().take_while(|&p| t - time(p) <= config.prior_error_window).any(|p| {
+                let before = ev(p);
+                before.level.is_error()
+                    && !before.result_type.is_some_and(codes::is_conflict)
+                    && !is_success(before)
+            });
+        if event.result_type.is_some_and(codes::is_conflict) {
+            let lo = conflict_times.partition_point(|&c| c < t - config.conflict_window);
+            let hi = conflict_times.partition_point(|&c| c <= t + config.conflict_window);
+            context.conflicts_near = (hi - lo) as u32;
+            let lo = connects.partition_point(|c| c.0 < t - config.conflict_window);
+            let hi = connects.partition_point(|c| c.0 <= t + config.conflict_window);
+            context.alternating = alternates(&connects[lo..hi]);
+        }
+        out.push((order[pos], context));
+    }
+    out
+}
+
+/// A 401003 disconnect of the same connection within `window` of the 404104 at `pos`: no
+/// successful connect between them.
+fn paired_expiry(events: &[Event], order: &[usize], pos: usize, window: i64) -> Option<usize> {
+    let t = events[order[pos]].time.nanos();
+    let is_expiry = |event: &Event| {
+        event.operation == Operation::Disconnect && event.result_type.is_some_and(codes::is_auth)
+    };
+    let backward = (0..pos).rev().map(|p| order[p]);
+    let forward = (pos + 1..order.len()).map(|p| order[p]);
+    for idx in backward {
+        let event = &events[idx];
+        if t - event.time.nanos() > window || is_success(event) {
+            break;
+        }
+        if is_expiry(event) {
+            return Some(idx);
+        }
+    }
+    // Whole-second timestamps can put the 401003 after the 404104 in the same second.
+    for idx in forward {
+        let event = &events[idx];
+        if event.time.nanos() - t > window.min(1_000_000_000) || is_success(event) {
+            break;
+        }
+        if is_expiry(event) {
+            return Some(idx);
+        }
+    }
+    None
+}
+
+/// Two or more clients on one identity: the connects switch between (IP, SDK) pairs at least
+/// twice and come back to a pair seen before (A, B, A), which one device moving networks does not.
+pub(crate) fn alternates(connects: &[(i64, Option<&str>, Option<&str>)]) -> bool {
+    let keys: Vec<(Option<&str>, Option<&str>)> = connects.iter().map(|c| (c.1, c.2)).collect();
+    keys.windows(3).any(|w| w[0] != w[1] && w[2] == w[0])
+        || keys.windows(2).filter(|w| w[0] != w[1]).count() >= 3
+}
+
+/// Whether the record is at level Information or Warning (no error).
+pub(crate) fn is_informational(event: &Event) -> bool {
+    matches!(event.level, Level::Information | Level::Warning)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(keys: &[(&str, &str)], expected: bool) {
+        let connects: Vec<_> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, (ip, sdk))| (i as i64, Some(*ip), Some(*sdk)))
+            .collect();
+        assert_eq!(alternates(&connects), expected, "{keys:?}");
+    }
+
+    #[test]
+    fn alternation_needs_a_return() {
+        check(&[("1.2.3.XXX", "C"), ("1.2.3.XXX", "C")], false);
+        check(&[("1.2.3.XXX", "C"), ("5.6.7.XXX", "C"), ("5.6.7.XXX", "C")], false);
+        check(&[("1.2.3.XXX", "C"), ("5.6.7.XXX", "C"), ("1.2.3.XXX", "C")], true);
+        check(&[("1.2.3.XXX", "C"), ("1.2.3.XXX", ".NET"), ("1.2.3.XXX", "C")], true);
+    }
+
+    #[test]
+    fn sdk_family_is_the_product() {
+        assert_eq!(sdk_family(".NET/1.21.2 (.NET Framework 4.8)"), ".NET");
+        assert_eq!(sdk_family("azure-iot-device/1.17.1 (node v10.16.0)"), "azure-iot-device");
+        assert_eq!(sdk_family("iothubclient"), "iothubclient");
+        assert_eq!(sdk_family(""), "");
+    }
+}

@@ -1,0 +1,7 @@
+//! Integration tests of dropscope-formats' readers: golden fixtures, whole-directory ingest,
+//! edge cases of inputs, properties over arbitrary bytes, and fuzz regressions.
+
+mod golden;
+mod inputs;
+mod no_panic;
+mod regressions;

@@ -1,0 +1,58 @@
+//! The fleet: one profile per device (SDK, protocol, auth, site, IPs, user agents), drawn from
+//! the device's own random stream.
+
+use crate::rng::Rng;
+use crate::scenario::Scenario;
+use crate::sdk::{Auth, Protocol, Sdk};
+
+/// Purpose tags of the random streams, so each purpose of each device has its own stream.
+pub(crate) mod tag {
+    pub(crate) const PROFILE: u64 = 1;
+    pub(crate) const WALK: u64 = 2;
+    pub(crate) const INCIDENT: u64 = 3;
+    pub(crate) const SELECT: u64 = 4;
+    pub(crate) const EXPORT: u64 = 5;
+    pub(crate) const MALFORMED: u64 = 6;
+}
+
+/// One simulated device.
+#[derive(Debug, Clone)]
+pub(crate) struct Device {
+    pub(crate) id: String,
+    pub(crate) sdk: Sdk,
+    pub(crate) protocol: Protocol,
+    pub(crate) auth: Auth,
+    pub(crate) site: usize,
+    /// The masked IPs of the device (0) and of its twin, when it has one (1).
+    pub(crate) ips: [String; 2],
+    /// The `sdkVersion` of the device (0) and of its twin (1).
+    pub(crate) agents: [String; 2],
+}
+
+impl Device {
+    pub(crate) fn build(scenario: &Scenario, seed: u64, index: u32) -> Device {
+        let mut rng = Rng::new(&[seed, tag::PROFILE, u64::from(index)]);
+        let mix = scenario.fleet.sdk_mix.weights();
+        let weights: Vec<f64> = mix.iter().map(|(_, w)| *w).collect();
+        let sdk = mix[rng.weighted(&weights)].0;
+        let amqp = rng.chance(scenario.fleet.amqp_share);
+        let protocol = if sdk != Sdk::Python && amqp { Protocol::Amqp } else { Protocol::Mqtt };
+        let auth = if rng.chance(scenario.fleet.x509_share) { Auth::X509 } else { Auth::Sas };
+        let shares: Vec<f64> = scenario.fleet.sites.iter().map(|s| s.share).collect();
+        let site = rng.weighted(&shares);
+        let prefix = scenario.fleet.sites.get(site).map_or("10.0.0", |s| s.prefix.as_str());
+        // The twin sits on another network: a public prefix of its own.
+        let twin_ip = format!("{}.{}.{}.XXX", 31 + rng.below(190), rng.below(256), rng.below(256));
+        let variant = rng.next_u64();
+        let twin_sdk = mix[rng.weighted(&weights)].0;
+        Device {
+            id: format!("{}{index:06}", scenario.fleet.device_prefix),
+            sdk,
+            protocol,
+            auth,
+            site,
+            ips: [format!("{prefix}.XXX"), twin_ip],
+            agents: [sdk.user_agent(variant), twin_sdk.user_agent(variant.rotate_left(17))],
+        }
+    }
+}

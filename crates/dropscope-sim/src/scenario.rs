@@ -1,0 +1,528 @@
+//! Scenarios: the TOML that sets a fleet, a window, background behaviour, timed incidents and
+//! export faults; and the library of named scenarios shipped in data/scenarios/.
+
+use std::path::Path;
+
+use dropscope_model::Timestamp;
+use serde::Deserialize;
+
+use crate::sdk::Sdk;
+use crate::{Error, Result};
+
+/// The named scenarios, embedded so the binary works from any directory.
+const NAMED: [(&str, &str); 8] = [
+    ("quiet-day", include_str!("../../../data/scenarios/quiet-day.toml")),
+    ("token-churn", include_str!("../../../data/scenarios/token-churn.toml")),
+    ("site-outage-storm", include_str!("../../../data/scenarios/site-outage-storm.toml")),
+    ("hub-fault", include_str!("../../../data/scenarios/hub-fault.toml")),
+    ("upgrade", include_str!("../../../data/scenarios/upgrade.toml")),
+    ("duplicate-identity", include_str!("../../../data/scenarios/duplicate-identity.toml")),
+    ("bad-credentials", include_str!("../../../data/scenarios/bad-credentials.toml")),
+    ("mixed-day", include_str!("../../../data/scenarios/mixed-day.toml")),
+];
+
+/// A whole scenario, as read from TOML.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// A short name, used in messages.
+    pub name: String,
+    /// The default seed; the CLI's `--seed` overrides it.
+    #[serde(default)]
+    pub seed: u64,
+    /// The devices and the hub.
+    pub fleet: Fleet,
+    /// The simulated time window.
+    pub window: Window,
+    /// What every device does on an ordinary day.
+    #[serde(default)]
+    pub background: Background,
+    /// Timed incidents.
+    #[serde(default)]
+    pub incidents: Vec<Incident>,
+    /// How lossy the export is.
+    #[serde(default)]
+    pub export: ExportFaults,
+}
+
+/// The fleet and its hub.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fleet {
+    /// How many devices.
+    pub devices: u32,
+    /// Device ids are this prefix and a 6-digit index: `sensor-000042`.
+    #[serde(default = "default_prefix")]
+    pub device_prefix: String,
+    /// The `IoT Hub` name.
+    #[serde(default = "default_hub")]
+    pub hub: String,
+    /// The hub tier: F1, B1, B2, B3, S1, S2 or S3.
+    #[serde(default = "default_tier")]
+    pub tier: String,
+    /// The number of units of the tier.
+    #[serde(default = "one")]
+    pub units: u32,
+    /// Shares of each SDK (normalised).
+    #[serde(default)]
+    pub sdk_mix: SdkMix,
+    /// The share of non-Python devices on AMQP (Python has no AMQP).
+    #[serde(default)]
+    pub amqp_share: f64,
+    /// The share of devices authenticating with X.509 (no token renewal).
+    #[serde(default)]
+    pub x509_share: f64,
+    /// SAS token lifetime in seconds (60 min by default across SDKs).
+    #[serde(default = "default_ttl")]
+    pub token_ttl_secs: f64,
+    /// Sites and networks: each a masked-IP /24 prefix with a share of the fleet.
+    #[serde(default = "default_sites")]
+    pub sites: Vec<Site>,
+}
+
+/// Shares of each SDK in the fleet.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SdkMix {
+    /// azure-iot-sdk-c.
+    #[serde(default)]
+    pub c: f64,
+    /// azure-iot-sdk-csharp.
+    #[serde(default)]
+    pub dotnet: f64,
+    /// azure-iot-sdk-java.
+    #[serde(default)]
+    pub java: f64,
+    /// azure-iot-sdk-node.
+    #[serde(default)]
+    pub node: f64,
+    /// azure-iot-sdk-python.
+    #[serde(default)]
+    pub python: f64,
+}
+
+impl Default for SdkMix {
+    fn default() -> SdkMix {
+        SdkMix { c: 0.2, dotnet: 0.3, java: 0.15, node: 0.2, python: 0.15 }
+    }
+}
+
+impl SdkMix {
+    pub(crate) fn weights(&self) -> [(Sdk, f64); 5] {
+        [
+            (Sdk::C, self.c),
+            (Sdk::Dotnet, self.dotnet),
+            (Sdk::Java, self.java),
+            (Sdk::Node, self.node),
+            (Sdk::Python, self.python),
+        ]
+    }
+}
+
+/// A site or network: devices behind it share a masked-IP /24 prefix.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Site {
+    /// The site's name, referenced by incidents.
+    pub name: String,
+    /// The first three octets, e.g. `24.9.142`.
+    pub prefix: String,
+    /// Its share of the fleet (normalised over all sites).
+    pub share: f64,
+}
+
+/// The simulated window.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Window {
+    /// RFC 3339 start, e.g. `2026-11-26T00:00:00Z`.
+    pub start: String,
+    /// Length in hours.
+    pub hours: u32,
+}
+
+/// Background behaviour of every device (rates per device per day).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Background {
+    /// Isolated network losses that end in a keep-alive timeout (404104).
+    #[serde(default = "default_keepalive_rate")]
+    pub keepalive_timeouts_per_day: f64,
+    /// Clean client closes and restarts (informational disconnects).
+    #[serde(default = "default_restart_rate")]
+    pub restarts_per_day: f64,
+    /// One-off reconnect races (409002 on AMQP, 400027 on MQTT).
+    #[serde(default = "default_race_rate")]
+    pub reconnect_races_per_day: f64,
+}
+
+impl Default for Background {
+    fn default() -> Background {
+        Background {
+            keepalive_timeouts_per_day: default_keepalive_rate(),
+            restarts_per_day: default_restart_rate(),
+            reconnect_races_per_day: default_race_rate(),
+        }
+    }
+}
+
+/// A timed incident. `at` is the start as a fraction of the window (0.5 = the middle), so a
+/// scenario keeps its shape when `--hours` changes it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Incident {
+    /// The named sites lose their network: their devices go silent, the hub closes them with
+    /// 404104 at 1.5 × keep-alive, and they come back in a wave, throttled at the tier's rate.
+    SiteOutage {
+        /// Start, as a fraction of the window.
+        at: f64,
+        /// Duration in minutes.
+        minutes: f64,
+        /// The sites that go down.
+        sites: Vec<String>,
+    },
+    /// A transient hub-side fault: a share of the fleet, across all networks, is closed with
+    /// 500001/500008; retries during the fault may fail the same way.
+    HubFault {
+        /// Start, as a fraction of the window.
+        at: f64,
+        /// Duration in minutes.
+        minutes: f64,
+        /// The share of devices hit.
+        share: f64,
+        /// The chance that a retry during the fault fails too.
+        #[serde(default = "half")]
+        retry_fail: f64,
+    },
+    /// A rolling service upgrade: open connections closed with 400029, immediate retries
+    /// rejected with 400030.
+    Upgrade {
+        /// Start, as a fraction of the window.
+        at: f64,
+        /// Duration in minutes over which connections are closed.
+        minutes: f64,
+        /// The share of devices hit.
+        #[serde(default = "one_f")]
+        share: f64,
+        /// The chance that the immediate retry is rejected with 400030.
+        #[serde(default = "third")]
+        reject: f64,
+    },
+    /// Devices whose identity a second client also uses: every connect of one closes the other
+    /// (400027 on MQTT, 409002 on AMQP), with alternating IPs.
+    DuplicateIdentity {
+        /// Start, as a fraction of the window.
+        at: f64,
+        /// Duration in minutes.
+        minutes: f64,
+        /// The share of devices with a twin (at least one device when above 0).
+        share: f64,
+        /// The range of seconds a kicked client waits before reconnecting.
+        #[serde(default = "default_kick")]
+        kick_secs: [f64; 2],
+    },
+    /// Devices whose credentials are revoked: closed with 401003, then failed connects with
+    /// 401003 whenever the application retries, never connecting again.
+    BadCredentials {
+        /// Start, as a fraction of the window.
+        at: f64,
+        /// The share of devices hit (at least one device when above 0).
+        share: f64,
+    },
+}
+
+impl Incident {
+    pub(crate) fn at(&self) -> f64 {
+        match self {
+            Incident::SiteOutage { at, .. }
+            | Incident::HubFault { at, .. }
+            | Incident::Upgrade { at, .. }
+            | Incident::DuplicateIdentity { at, .. }
+            | Incident::BadCredentials { at, .. } => *at,
+        }
+    }
+
+    pub(crate) fn minutes(&self) -> f64 {
+        match self {
+            Incident::SiteOutage { minutes, .. }
+            | Incident::HubFault { minutes, .. }
+            | Incident::Upgrade { minutes, .. }
+            | Incident::DuplicateIdentity { minutes, .. } => *minutes,
+            Incident::BadCredentials { .. } => 0.0,
+        }
+    }
+}
+
+/// How lossy the export is: rates per record, and a count of malformed lines.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportFaults {
+    /// The chance a record is lost.
+    #[serde(default)]
+    pub drop_rate: f64,
+    /// The chance a record is written twice (overlapping exports).
+    #[serde(default)]
+    pub duplicate_rate: f64,
+    /// The chance a record is filed in the next hour's blob (blobs are filed by time received).
+    #[serde(default)]
+    pub late_rate: f64,
+    /// Malformed lines (cut-off records) written into JSON Lines blobs.
+    #[serde(default)]
+    pub malformed_lines: u32,
+}
+
+fn default_prefix() -> String {
+    "sensor-".to_owned()
+}
+fn default_hub() -> String {
+    "contoso-hub".to_owned()
+}
+fn default_tier() -> String {
+    "S1".to_owned()
+}
+const fn one() -> u32 {
+    1
+}
+const fn one_f() -> f64 {
+    1.0
+}
+const fn half() -> f64 {
+    0.5
+}
+const fn third() -> f64 {
+    0.3
+}
+const fn default_ttl() -> f64 {
+    3600.0
+}
+const fn default_keepalive_rate() -> f64 {
+    0.05
+}
+const fn default_restart_rate() -> f64 {
+    0.1
+}
+const fn default_race_rate() -> f64 {
+    0.02
+}
+const fn default_kick() -> [f64; 2] {
+    [1.0, 10.0]
+}
+fn default_sites() -> Vec<Site> {
+    [("plant-a", "24.9.142", 0.4), ("plant-b", "67.176.115", 0.3), ("cellular", "100.64.17", 0.3)]
+        .into_iter()
+        .map(|(name, prefix, share)| Site {
+            name: name.to_owned(),
+            prefix: prefix.to_owned(),
+            share,
+        })
+        .collect()
+}
+
+impl Scenario {
+    /// The names of the shipped scenarios.
+    pub fn names() -> impl Iterator<Item = &'static str> {
+        NAMED.iter().map(|(name, _)| *name)
+    }
+
+    /// A shipped scenario by name.
+    pub fn named(name: &str) -> Option<Scenario> {
+        let (_, text) = NAMED.iter().find(|(n, _)| *n == name)?;
+        Scenario::from_toml(name, text).ok()
+    }
+
+    /// Parses and validates a scenario; `origin` names it in errors.
+    pub fn from_toml(origin: &str, text: &str) -> Result<Scenario> {
+        let scenario: Scenario = toml::from_str(text)
+            .map_err(|source| Error::ScenarioToml { origin: origin.to_owned(), source })?;
+        scenario.validate(origin)?;
+        Ok(scenario)
+    }
+
+    /// A shipped scenario when `name_or_path` names one, else the TOML file at that path.
+    pub fn load(name_or_path: &str) -> Result<Scenario> {
+        if let Some((name, text)) = NAMED.iter().find(|(n, _)| *n == name_or_path) {
+            return Scenario::from_toml(name, text);
+        }
+        let path = Path::new(name_or_path);
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| Error::ScenarioRead { path: path.to_path_buf(), source })?;
+        Scenario::from_toml(name_or_path, &text)
+    }
+
+    /// The window start.
+    pub fn start(&self) -> Result<Timestamp> {
+        Timestamp::parse_rfc3339(&self.window.start).map_err(|err| Error::ScenarioInvalid {
+            origin: self.name.clone(),
+            field: "window.start",
+            message: err.to_string(),
+        })
+    }
+
+    /// The hub's limit on new device connections per second (iot-hub-devguide-quotas-throttling):
+    /// F1/B1/S1 max(100, 12 × units), B2/S2 120 × units, B3/S3 6 000 × units.
+    pub fn connect_limit_per_sec(&self) -> u32 {
+        let units = self.fleet.units.max(1);
+        match self.fleet.tier.to_ascii_uppercase().as_str() {
+            "B2" | "S2" => 120 * units,
+            "B3" | "S3" => 6000 * units,
+            _ => (12 * units).max(100),
+        }
+    }
+
+    pub(crate) fn validate(&self, origin: &str) -> Result<()> {
+        let invalid = |field: &'static str, message: &str| Error::ScenarioInvalid {
+            origin: origin.to_owned(),
+            field,
+            message: message.to_owned(),
+        };
+        let share_ok = |x: f64| (0.0..=1.0).contains(&x);
+        if self.fleet.devices == 0 {
+            return Err(invalid("fleet.devices", "must be at least 1"));
+        }
+        if self.fleet.devices > 10_000_000 {
+            return Err(invalid("fleet.devices", "must be at most 10 000 000"));
+        }
+        if self.window.hours == 0 || self.window.hours > 24 * 366 {
+            return Err(invalid("window.hours", "must be between 1 and 8784"));
+        }
+        self.start()?;
+        if !["F1", "B1", "B2", "B3", "S1", "S2", "S3"]
+            .contains(&self.fleet.tier.to_ascii_uppercase().as_str())
+        {
+            return Err(invalid("fleet.tier", "must be one of F1, B1, B2, B3, S1, S2, S3"));
+        }
+        if !(self.fleet.token_ttl_secs >= 60.0 && self.fleet.token_ttl_secs <= 365.0 * 86_400.0) {
+            return Err(invalid("fleet.token_ttl_secs", "must be between 60 and 31536000"));
+        }
+        if !share_ok(self.fleet.amqp_share) || !share_ok(self.fleet.x509_share) {
+            return Err(invalid("fleet", "amqp_share and x509_share must be in [0, 1]"));
+        }
+        let mix = self.fleet.sdk_mix.weights();
+        if mix.iter().any(|(_, w)| !(*w >= 0.0 && w.is_finite()))
+            || mix.iter().map(|(_, w)| w).sum::<f64>() <= 0.0
+        {
+            return Err(invalid("fleet.sdk_mix", "shares must be ≥ 0 with a positive sum"));
+        }
+        if self.fleet.sites.is_empty()
+            || self.fleet.sites.iter().any(|s| !(s.share >= 0.0 && s.share.is_finite()))
+            || self.fleet.sites.iter().map(|s| s.share).sum::<f64>() <= 0.0
+        {
+            return Err(invalid(
+                "fleet.sites",
+                "need at least one site and a positive total share",
+            ));
+        }
+        for site in &self.fleet.sites {
+            let octets: Vec<&str> = site.prefix.split('.').collect();
+            if octets.len() != 3 || octets.iter().any(|o| o.parse::<u8>().is_err()) {
+                return Err(invalid("fleet.sites.prefix", "must be three octets like 24.9.142"));
+            }
+        }
+        let bg = &self.background;
+        for rate in [bg.keepalive_timeouts_per_day, bg.restarts_per_day, bg.reconnect_races_per_day]
+        {
+            if !(0.0..=1000.0).contains(&rate) {
+                return Err(invalid("background", "rates must be in [0, 1000] per day"));
+            }
+        }
+        for incident in &self.incidents {
+            if !share_ok(incident.at()) || !(0.0..=100_000.0).contains(&incident.minutes()) {
+                return Err(invalid("incidents", "`at` must be in [0, 1] and minutes ≥ 0"));
+            }
+            match incident {
+                Incident::SiteOutage { sites, .. } => {
+                    if let Some(bad) =
+                        sites.iter().find(|name| !self.fleet.sites.iter().any(|s| &s.name == *name))
+                    {
+                        return Err(invalid(
+                            "incidents.sites",
+                            &format!("no site named {bad:?} in fleet.sites"),
+                        ));
+                    }
+                }
+                Incident::HubFault { share, retry_fail: p, .. }
+                | Incident::Upgrade { share, reject: p, .. } => {
+                    if !share_ok(*share) || !share_ok(*p) {
+                        return Err(invalid("incidents", "shares and chances must be in [0, 1]"));
+                    }
+                }
+                Incident::DuplicateIdentity { share, kick_secs, .. } => {
+                    if !share_ok(*share)
+                        || kick_secs[0] < 1.0
+                        || kick_secs[1] < kick_secs[0]
+                        || kick_secs[1].is_nan()
+                    {
+                        return Err(invalid(
+                            "incidents",
+                            "share must be in [0, 1] and kick_secs an increasing pair ≥ 1",
+                        ));
+                    }
+                }
+                Incident::BadCredentials { share, .. } => {
+                    if !share_ok(*share) {
+                        return Err(invalid("incidents", "share must be in [0, 1]"));
+                    }
+                }
+            }
+        }
+        if self.incidents.len() > 64 {
+            return Err(invalid("incidents", "at most 64 incidents"));
+        }
+        let ex = &self.export;
+        if !share_ok(ex.drop_rate) || !share_ok(ex.duplicate_rate) || !share_ok(ex.late_rate) {
+            return Err(invalid("export", "rates must be in [0, 1]"));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::scenario::Scenario;
+
+    fn check(text: &str, expected_error: Option<&str>) {
+        let got = Scenario::from_toml("test", text).err().map(|e| e.to_string());
+        match (got, expected_error) {
+            (None, None) => {}
+            (Some(got), Some(want)) => assert!(got.contains(want), "{got}"),
+            (got, want) => panic!("got {got:?}, want {want:?}"),
+        }
+    }
+
+    const MINIMAL: &str = "name = \"t\"\n[fleet]\ndevices = 3\n[window]\nstart = \"2026-11-26T00:00:00Z\"\nhours = 1\n";
+
+    #[test]
+    fn every_named_scenario_parses() {
+        for name in Scenario::names() {
+            assert!(Scenario::named(name).is_some(), "{name}");
+            assert!(Scenario::load(name).is_ok(), "{name}");
+        }
+    }
+
+    #[test]
+    fn validates_fields() {
+        check(MINIMAL, None);
+        check(&MINIMAL.replace("devices = 3", "devices = 0"), Some("fleet.devices"));
+        check(&MINIMAL.replace("2026-11-26T00:00:00Z", "yesterday"), Some("window.start"));
+        check(
+            &format!(
+                "{MINIMAL}[[incidents]]\nkind = \"site_outage\"\nat = 0.5\nminutes = 5\nsites = [\"nowhere\"]\n"
+            ),
+            Some("nowhere"),
+        );
+        check(&format!("{MINIMAL}[[incidents]]\nkind = \"meteor\"\nat = 0.5\n"), Some("meteor"));
+        check(&format!("{MINIMAL}[export]\ndrop_rate = 2.0\n"), Some("export"));
+    }
+
+    #[test]
+    fn connect_limits_follow_the_tier() {
+        let mut scenario = Scenario::from_toml("t", MINIMAL).unwrap_or_else(|e| panic!("{e}"));
+        for (tier, units, limit) in
+            [("S1", 1, 100), ("S1", 9, 108), ("S2", 2, 240), ("S3", 1, 6000)]
+        {
+            scenario.fleet.tier = tier.to_owned();
+            scenario.fleet.units = units;
+            assert_eq!(scenario.connect_limit_per_sec(), limit, "{tier} {units}");
+        }
+    }
+}

@@ -1,0 +1,262 @@
+//! Per-SDK behaviour, from research/simulator-facts.md: keep-alive, token renewal, retry back-off,
+//! the `sdkVersion` user agent; and the `IoT Hub` error codes the simulator writes.
+
+use serde::Deserialize;
+
+use crate::rng::Rng;
+
+/// A device SDK.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sdk {
+    /// azure-iot-sdk-c.
+    C,
+    /// azure-iot-sdk-csharp (v1).
+    Dotnet,
+    /// azure-iot-sdk-java.
+    Java,
+    /// azure-iot-sdk-node.
+    Node,
+    /// azure-iot-sdk-python (v2); MQTT only.
+    Python,
+}
+
+/// The transport protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// MQTT (logged `Mqtt`).
+    Mqtt,
+    /// AMQP (logged `Amqp`).
+    Amqp,
+}
+
+impl Protocol {
+    pub(crate) const fn logged(self) -> &'static str {
+        match self {
+            Protocol::Mqtt => "Mqtt",
+            Protocol::Amqp => "Amqp",
+        }
+    }
+}
+
+/// How a device authenticates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Auth {
+    /// Shared access signature tokens: renewed, and they expire.
+    Sas,
+    /// X.509 certificates: no token renewal.
+    X509,
+}
+
+impl Auth {
+    /// The `authType` JSON text `IoT Hub` logs.
+    pub(crate) const fn auth_type(self) -> &'static str {
+        match self {
+            Auth::Sas => {
+                r#"{"scope":"device","type":"sas","issuer":"iothub","acceptingIpFilterRule":null}"#
+            }
+            Auth::X509 => {
+                r#"{"scope":"device","type":"x509Certificate","issuer":"external","acceptingIpFilterRule":null}"#
+            }
+        }
+    }
+}
+
+/// The hub's idle timeout cap for MQTT: 29.45 min (iot-mqtt-connect-to-iot-hub.md).
+pub(crate) const IDLE_CAP_SECS: f64 = 1767.0;
+/// The AMQP "remote idle" the hub applies (4 min, `iothub_client_options.h` comment).
+pub(crate) const AMQP_IDLE_SECS: f64 = 240.0;
+/// C#, Java and Node give up reconnecting after the 4-min operation timeout.
+pub(crate) const GIVE_UP_SECS: f64 = 240.0;
+
+/// What happens on an MQTT + SAS connection when its token must be renewed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Renewal {
+    /// The client disconnects (informational) this many seconds after connecting, and reconnects.
+    ClientReconnect(f64),
+    /// The client keeps the connection; the hub closes it with 401003 then 404104 at token
+    /// expiry plus a 5–10 min grace (.NET and Java).
+    HubCloses,
+}
+
+impl Sdk {
+    /// The MQTT keep-alive default in seconds.
+    pub(crate) const fn keepalive_secs(self) -> f64 {
+        match self {
+            Sdk::C => 240.0,
+            Sdk::Dotnet => 300.0,
+            Sdk::Java => 230.0,
+            Sdk::Node => 180.0,
+            Sdk::Python => 60.0,
+        }
+    }
+
+    /// How often the client sends a packet when otherwise idle: .NET pings 4× per keep-alive.
+    pub(crate) const fn ping_interval_secs(self) -> f64 {
+        match self {
+            Sdk::Dotnet => 75.0,
+            other => other.keepalive_secs(),
+        }
+    }
+
+    /// When the hub closes a silent MQTT connection after its last packet: 1.5 × keep-alive,
+    /// capped at 1 767 s. AMQP links use the hub's 4-min remote idle.
+    pub(crate) fn idle_close_secs(self, protocol: Protocol) -> f64 {
+        match protocol {
+            Protocol::Mqtt => (1.5 * self.keepalive_secs()).min(IDLE_CAP_SECS),
+            Protocol::Amqp => AMQP_IDLE_SECS,
+        }
+    }
+
+    /// The renewal behaviour on MQTT + SAS for a token life of `ttl` seconds.
+    pub(crate) fn renewal(self, ttl: f64) -> Renewal {
+        match self {
+            Sdk::C => Renewal::ClientReconnect(0.8 * ttl),
+            Sdk::Node => Renewal::ClientReconnect((ttl - 900.0).max(0.5 * ttl)),
+            Sdk::Python => Renewal::ClientReconnect((ttl - 120.0).max(0.5 * ttl)),
+            Sdk::Dotnet | Sdk::Java => Renewal::HubCloses,
+        }
+    }
+
+    /// Whether the SDK stops retrying after [`GIVE_UP_SECS`] (the application then recreates the
+    /// client later).
+    pub(crate) const fn gives_up(self) -> bool {
+        matches!(self, Sdk::Dotnet | Sdk::Java | Sdk::Node)
+    }
+
+    /// The delay in seconds before retry number `attempt` (0 = the first retry after a drop),
+    /// with each SDK's default policy and jitter. `throttled` selects Node's throttling policy.
+    pub(crate) fn retry_delay_secs(self, attempt: u32, throttled: bool, rng: &mut Rng) -> f64 {
+        let n = attempt.min(30);
+        let pow = f64::from(1u32 << n.min(20));
+        match self {
+            // iothub_client_retry_control.c: first retry immediate, then
+            // min(2^(n-1) s, 30 s) × (1 + U[0, 0.05]).
+            Sdk::C => {
+                if n == 0 {
+                    0.0
+                } else {
+                    (pow / 2.0).min(30.0) * (1.0 + rng.range(0.0, 0.05))
+                }
+            }
+            // ExponentialBackoff(100 ms, 10 s, 100 ms): min((2^n − 1) × U[80,120) ms + 100 ms, 10 s).
+            Sdk::Dotnet => ((pow - 1.0) * rng.range(0.080, 0.120) + 0.100).min(10.0),
+            // ExponentialBackoffWithJitter, first fast retry.
+            Sdk::Java => {
+                if n == 0 {
+                    0.0
+                } else {
+                    (0.100 + (pow - 1.0) * rng.range(0.080, 0.120)).min(10.0)
+                }
+            }
+            // retry_policy.ts: the jitter term is Math.random() × 0.25 c.
+            Sdk::Node => {
+                let half = pow / 2.0;
+                if throttled {
+                    (10.0 + (half - 1.0).max(0.0) * rng.range(0.0, 1.25)).min(60.0)
+                } else if n == 0 {
+                    0.0
+                } else {
+                    (0.100 + (half - 1.0).max(0.0) * rng.range(0.0, 0.025)).min(10.0)
+                }
+            }
+            // Python v2: a fixed 10 s interval.
+            Sdk::Python => 10.0,
+        }
+    }
+
+    /// A realistic user agent for `sdkVersion`; `guid` personalises the .NET form as the real
+    /// one carries an installation id.
+    pub(crate) fn user_agent(self, variant: u64) -> String {
+        match self {
+            Sdk::C => format!("iothubclient/1.{}.0 (native; Linux; x86_64)", 11 + variant % 3),
+            Sdk::Dotnet => format!(
+                ".NET/1.{}.0 (.NET 6.0.{}; Linux 5.15.0-1052-azure #60-Ubuntu SMP; X64; {{{}}})",
+                38 + variant % 5,
+                20 + variant % 7,
+                guid(variant)
+            ),
+            Sdk::Java => format!(
+                "com.microsoft.azure.sdk.iot.iot-device-client/1.{}.0 (Linux; amd64; 17.0.{})",
+                30 + variant % 5,
+                8 + variant % 3
+            ),
+            Sdk::Node => format!(
+                "azure-iot-device/1.{}.0 (node v18.{}.0; Linux 5.15.0; x64)",
+                17 + variant % 3,
+                16 + variant % 4
+            ),
+            Sdk::Python => format!(
+                "azure-iot-device-iothub-py/2.{}.0 (3.10.{}; Linux-5.15.0-x86_64; x86_64)",
+                10 + variant % 4,
+                12 + variant % 3
+            ),
+        }
+    }
+}
+
+fn guid(variant: u64) -> String {
+    let a = crate::rng::mix(&[variant, 1]);
+    let b = crate::rng::mix(&[variant, 2]);
+    format!(
+        "{:08X}-{:04X}-{:04X}-{:04X}-{:012X}",
+        a >> 32,
+        (a >> 16) & 0xFFFF,
+        a & 0xFFFF,
+        b >> 48,
+        b & 0xFFFF_FFFF_FFFF
+    )
+}
+
+/// The `IoT Hub` error codes the simulator writes: (`resultType`, `resultDescription`, `statusCode`).
+pub(crate) const fn code_info(code: u32) -> (&'static str, &'static str) {
+    match code {
+        400_027 => ("ConnectionForcefullyClosedOnNewConnection", "400"),
+        400_029 => ("ConnectionForcefullyClosedOnFaultInjection", "400"),
+        400_030 => ("ConnectionRejectedOnFaultInjection", "400"),
+        401_003 => ("IoTHubUnauthorized", "401"),
+        404_104 => ("DeviceConnectionClosedRemotely", "404"),
+        409_002 => ("LinkCreationConflict", "409"),
+        429_001 => ("ThrottlingException", "429"),
+        429_002 => ("ThrottleBacklogLimitExceeded", "429"),
+        500_001 => ("ServerError", "500"),
+        500_008 => ("GenericTimeout", "500"),
+        _ => ("", ""),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::rng::Rng;
+    use crate::sdk::{Protocol, Renewal, Sdk};
+
+    fn check(sdk: Sdk, idle: f64, renewal: Renewal) {
+        assert!((sdk.idle_close_secs(Protocol::Mqtt) - idle).abs() < 1e-9, "{sdk:?}");
+        assert_eq!(sdk.renewal(3600.0), renewal, "{sdk:?}");
+    }
+
+    #[test]
+    fn documented_defaults() {
+        check(Sdk::C, 360.0, Renewal::ClientReconnect(2880.0));
+        check(Sdk::Dotnet, 450.0, Renewal::HubCloses);
+        check(Sdk::Java, 345.0, Renewal::HubCloses);
+        check(Sdk::Node, 270.0, Renewal::ClientReconnect(2700.0));
+        check(Sdk::Python, 90.0, Renewal::ClientReconnect(3480.0));
+    }
+
+    #[test]
+    fn back_off_is_capped_per_sdk() {
+        let mut rng = Rng::new(&[3]);
+        for attempt in 0..40 {
+            assert!(Sdk::C.retry_delay_secs(attempt, false, &mut rng) <= 31.5);
+            assert!(Sdk::Dotnet.retry_delay_secs(attempt, false, &mut rng) <= 10.0);
+            assert!(Sdk::Java.retry_delay_secs(attempt, false, &mut rng) <= 10.0);
+            assert!(Sdk::Node.retry_delay_secs(attempt, true, &mut rng) <= 60.0);
+            assert!((Sdk::Python.retry_delay_secs(attempt, false, &mut rng) - 10.0).abs() < 1e-9);
+        }
+        assert!(Sdk::C.retry_delay_secs(0, false, &mut rng).abs() < 1e-9);
+        assert!(Sdk::Node.retry_delay_secs(0, true, &mut rng) >= 10.0);
+    }
+}

@@ -1,0 +1,348 @@
+//! One device's day: a walk from the window start through its sessions, emitting the records
+//! the hub logs. Background behaviour (token renewal, keep-alive timeouts, restarts, reconnect
+//! races) comes from the device's own stream; incidents come from the plan.
+
+use dropscope_model::Cause;
+
+use crate::fleet::{Device, tag};
+use crate::plan::{Interruption, Kind};
+use crate::rng::Rng;
+use crate::scenario::{Incident, Scenario};
+use crate::sdk::{Auth, Protocol, Renewal};
+
+/// What a record says: an accepted connect, a failed connect, or a disconnect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum Op {
+    Connect,
+    Failed,
+    Disconnect,
+}
+
+/// One generated record, compact (the strings live in the device profile), so 100 M fit in
+/// memory. `code` 0 is an informational record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Rec {
+    pub(crate) time: i64,
+    pub(crate) device: u32,
+    pub(crate) seq: u32,
+    pub(crate) code: u32,
+    pub(crate) op: Op,
+    /// 0: the device; 1: its twin (duplicate identity).
+    pub(crate) client: u8,
+    /// The true cause, for disconnects and failed connects.
+    pub(crate) cause: Cause,
+}
+
+/// A keep-alive timeout as the hub saw it: the 404104's time and the device's last packet.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Silence {
+    pub(crate) close_ns: i64,
+    pub(crate) idle_secs: f64,
+    pub(crate) last_packet_ns: i64,
+}
+
+/// Everything one device's walk produces.
+#[derive(Debug, Default)]
+pub(crate) struct DeviceLog {
+    pub(crate) recs: Vec<Rec>,
+    /// Bit i: incident i hit this device.
+    pub(crate) hit: u64,
+    pub(crate) silences: Vec<Silence>,
+}
+
+/// The fixed inputs of every walk.
+pub(crate) struct WalkContext<'a> {
+    pub(crate) scenario: &'a Scenario,
+    pub(crate) seed: u64,
+    pub(crate) start_ns: i64,
+    /// The timestamp resolution in ns (1 s for whole seconds, 100 ns for 7 digits).
+    pub(crate) res_ns: i64,
+    pub(crate) window_secs: f64,
+}
+
+struct Walk<'a> {
+    ctx: &'a WalkContext<'a>,
+    device: &'a Device,
+    index: u32,
+    rng: Rng,
+    log: DeviceLog,
+    ints: &'a [Interruption],
+    next_int: usize,
+    revoke_at: f64,
+    revoke_bit: u64,
+    done: bool,
+}
+
+const DAY: f64 = 86_400.0;
+
+/// Walks one device through the window.
+pub(crate) fn walk(
+    ctx: &WalkContext<'_>,
+    index: u32,
+    device: &Device,
+    ints: &[Interruption],
+) -> DeviceLog {
+    let scenario = ctx.scenario;
+    let n_devices = scenario.fleet.devices;
+    let mut revoke: Option<(u8, f64)> = None;
+    let mut dups: Vec<(u8, f64, f64, [f64; 2])> = Vec::new();
+    for (inc_idx, incident) in scenario.incidents.iter().enumerate() {
+        let start = incident.at() * ctx.window_secs;
+        let chosen = |share: f64| {
+            let mut select = Rng::new(&[ctx.seed, tag::SELECT, inc_idx as u64, u64::from(index)]);
+            let forced =
+                Rng::new(&[ctx.seed, tag::SELECT, inc_idx as u64]).below(u64::from(n_devices));
+            select.chance(share) || (share > 0.0 && forced == u64::from(index))
+        };
+        match incident {
+            Incident::BadCredentials { share, .. }
+                if chosen(*share) && revoke.is_none_or(|(_, at)| start < at) =>
+            {
+                revoke = Some((inc_idx as u8, start));
+            }
+            Incident::DuplicateIdentity { share, minutes, kick_secs, .. } if chosen(*share) => {
+                dups.push((inc_idx as u8, start, start + minutes * 60.0, *kick_secs));
+            }
+            _ => {}
+        }
+    }
+    let mut w = Walk {
+        ctx,
+        device,
+        index,
+        rng: Rng::new(&[ctx.seed, tag::WALK, u64::from(index)]),
+        log: DeviceLog::default(),
+        ints,
+        next_int: 0,
+        revoke_at: revoke.map_or(f64::INFINITY, |(_, at)| at),
+        revoke_bit: revoke.map_or(0, |(idx, _)| 1 << idx),
+        done: false,
+    };
+    w.run(&dups);
+    w.log
+}
+
+impl Walk<'_> {
+    fn run(&mut self, dups: &[(u8, f64, f64, [f64; 2])]) {
+        let scenario = self.ctx.scenario;
+        let ttl = scenario.fleet.token_ttl_secs;
+        let renews = self.device.protocol == Protocol::Mqtt && self.device.auth == Auth::Sas;
+        let renewal = self.device.sdk.renewal(ttl);
+        let session_period = |rng: &mut Rng| match renewal {
+            Renewal::ClientReconnect(after) => after,
+            Renewal::HubCloses => ttl + rng.range(300.0, 600.0),
+        };
+        let bg = &scenario.background;
+        let mean = |rate: f64| if rate > 0.0 { DAY / rate } else { f64::INFINITY };
+        let (ka_mean, restart_mean, race_mean) = (
+            mean(bg.keepalive_timeouts_per_day),
+            mean(bg.restarts_per_day),
+            mean(bg.reconnect_races_per_day),
+        );
+        // Connected at the window start, with a session of random age.
+        let first_period = session_period(&mut self.rng);
+        let mut renew_at =
+            if renews { first_period * (1.0 - self.rng.unit()) } else { f64::INFINITY };
+        let mut now = 0.0;
+        let mut next_dup = 0;
+        let w_end = self.ctx.window_secs;
+        while !self.done {
+            while self.ints.get(self.next_int).is_some_and(|i| i.close < now) {
+                self.next_int += 1;
+            }
+            while dups.get(next_dup).is_some_and(|d| d.1 < now) {
+                next_dup += 1;
+            }
+            let ka = now + self.rng.exp(ka_mean);
+            let restart = now + self.rng.exp(restart_mean);
+            let race = now + self.rng.exp(race_mean);
+            let int = self.ints.get(self.next_int).map_or(f64::INFINITY, |i| i.close);
+            let revoke = if self.revoke_at >= now { self.revoke_at } else { now };
+            let dup = dups.get(next_dup).map_or(f64::INFINITY, |d| d.1);
+            let candidates = [renew_at, ka, restart, race, int, revoke, dup];
+            let (which, at) = candidates
+                .iter()
+                .copied()
+                .enumerate()
+                .min_by(|a, b| a.1.total_cmp(&b.1))
+                .unwrap_or((0, f64::INFINITY));
+            if at >= w_end {
+                break;
+            }
+            let reconnect_at = match which {
+                0 => self.renewal(at, renewal),
+                1 => self.keepalive_timeout(at),
+                2 => {
+                    self.emit(at, Op::Disconnect, 0, Cause::ClientClose, 0);
+                    Some(at + self.rng.range(5.0, 120.0))
+                }
+                3 => self.race(at),
+                4 => self.interruption(),
+                5 => {
+                    self.revoked(at, true);
+                    None
+                }
+                _ => {
+                    let d = dups[next_dup];
+                    next_dup += 1;
+                    self.duplicate(d.0, at, d.2, d.3)
+                }
+            };
+            let Some(r) = reconnect_at else { break };
+            match self.reconnect(r) {
+                Some(t) => {
+                    now = t;
+                    renew_at =
+                        if renews { t + session_period(&mut self.rng) } else { f64::INFINITY };
+                }
+                None => break,
+            }
+        }
+    }
+
+    /// Emits a record at `t` (seconds into the window) unless the window is over.
+    fn emit(&mut self, t: f64, op: Op, code: u32, cause: Cause, client: u8) -> Option<f64> {
+        if self.done || t >= self.ctx.window_secs {
+            self.done = true;
+            return None;
+        }
+        let res = self.ctx.res_ns;
+        let mut ns = self.ctx.start_ns + ((t * 1e9) as i64).div_euclid(res) * res;
+        if let Some(prev) = self.log.recs.last() {
+            ns = ns.max(prev.time);
+            // Two identical records would be one record to a reader: keep them a tick apart.
+            if prev.time == ns && prev.op == op && prev.code == code && prev.client == client {
+                ns += res;
+            }
+        }
+        let seq = self.log.recs.len() as u32;
+        self.log.recs.push(Rec { time: ns, device: self.index, seq, code, op, client, cause });
+        Some(t)
+    }
+
+    fn renewal(&mut self, at: f64, renewal: Renewal) -> Option<f64> {
+        match renewal {
+            Renewal::ClientReconnect(_) => {
+                self.emit(at, Op::Disconnect, 0, Cause::TokenExpiry, 0)?;
+                Some(at + self.rng.range(0.5, 3.0))
+            }
+            Renewal::HubCloses => {
+                self.emit(at, Op::Disconnect, 401_003, Cause::TokenExpiry, 0)?;
+                let completes = at + self.rng.range(0.0, 1.0);
+                self.emit(completes, Op::Disconnect, 404_104, Cause::TokenExpiry, 0)?;
+                Some(at + self.rng.range(2.0, 60.0))
+            }
+        }
+    }
+
+    fn keepalive_timeout(&mut self, lost: f64) -> Option<f64> {
+        let sdk = self.device.sdk;
+        let last = (lost - self.rng.range(0.0, sdk.ping_interval_secs())).max(0.0);
+        let idle = sdk.idle_close_secs(self.device.protocol);
+        let close = last + idle;
+        self.emit(close, Op::Disconnect, 404_104, Cause::KeepaliveTimeout, 0)?;
+        let close_ns = self.log.recs.last().map_or(0, |r| r.time);
+        let last_packet_ns = self.ctx.start_ns + (last * 1e9) as i64;
+        self.log.silences.push(Silence { close_ns, idle_secs: idle, last_packet_ns });
+        let back = lost + self.rng.log_uniform(60.0, 1800.0);
+        Some((back + self.rng.range(0.0, 10.0)).max(close + 1.0))
+    }
+
+    fn race(&mut self, at: f64) -> Option<f64> {
+        let mut t = at;
+        if self.rng.chance(0.5) {
+            t += self.rng.range(0.2, 2.0);
+            self.emit(t, Op::Failed, 500_008, Cause::ServerError, 0)?;
+        }
+        t += self.rng.range(1.0, 3.0);
+        let code = self.conflict_code();
+        self.emit(t, Op::Disconnect, code, Cause::ReconnectRace, 0)?;
+        Some(t)
+    }
+
+    fn conflict_code(&self) -> u32 {
+        match self.device.protocol {
+            Protocol::Mqtt => 400_027,
+            Protocol::Amqp => 409_002,
+        }
+    }
+
+    /// The hub closes the device for an incident; the device retries as planned.
+    fn interruption(&mut self) -> Option<f64> {
+        let int = self.ints.get(self.next_int)?.clone();
+        self.next_int += 1;
+        self.log.hit |= 1 << int.incident;
+        self.emit(int.close, Op::Disconnect, int.close_code, int.cause, 0)?;
+        if int.kind == Kind::Outage {
+            let close_ns = self.log.recs.last().map_or(0, |r| r.time);
+            let last_packet_ns = self.ctx.start_ns + (int.last_packet * 1e9) as i64;
+            let idle_secs = int.close - int.last_packet;
+            self.log.silences.push(Silence { close_ns, idle_secs, last_packet_ns });
+        }
+        for (t, code, cause) in &int.attempts {
+            self.emit(*t, Op::Failed, *code, *cause, 0)?;
+        }
+        Some(int.connect)
+    }
+
+    /// Connects at `r`, unless an incident or a revocation got in the way while offline.
+    fn reconnect(&mut self, mut r: f64) -> Option<f64> {
+        while let Some(int) = self.ints.get(self.next_int).filter(|i| i.close < r) {
+            self.next_int += 1;
+            // The site is still down when the device tries: it joins the reconnect wave.
+            if int.kind == Kind::Outage && int.connect > r {
+                let int = int.clone();
+                self.log.hit |= 1 << int.incident;
+                for (t, code, cause) in &int.attempts {
+                    if *t > r {
+                        self.emit(*t, Op::Failed, *code, *cause, 0)?;
+                    }
+                }
+                r = int.connect;
+            }
+        }
+        if self.revoke_at <= r {
+            self.revoked(r.max(self.revoke_at), false);
+            return None;
+        }
+        self.emit(r, Op::Connect, 0, Cause::Unknown, 0)
+    }
+
+    /// Credentials revoked: closed with 401003 (when connected), then a failed connect with
+    /// 401003 each time the application recreates the client (the SDKs treat authentication
+    /// errors as unrecoverable), for the rest of the window.
+    fn revoked(&mut self, at: f64, connected: bool) {
+        self.log.hit |= self.revoke_bit;
+        let mut t = at;
+        if connected {
+            if self.emit(t, Op::Disconnect, 401_003, Cause::AuthFailure, 0).is_none() {
+                return;
+            }
+            t += self.rng.range(1.0, 10.0);
+        }
+        while self.emit(t, Op::Failed, 401_003, Cause::AuthFailure, 0).is_some() {
+            t += self.rng.range(60.0, 600.0);
+        }
+        self.done = true;
+    }
+
+    /// A twin uses the identity from `start` to about `end`: each connect closes the other.
+    /// The episode ends when the device kicks the twin out after `end` (the twin is switched
+    /// off); the device's final connect is emitted by [`Walk::reconnect`].
+    fn duplicate(&mut self, incident: u8, start: f64, end: f64, kick: [f64; 2]) -> Option<f64> {
+        self.log.hit |= 1 << incident;
+        let code = self.conflict_code();
+        let mut holder = 0u8;
+        let mut t = start;
+        loop {
+            self.emit(t, Op::Disconnect, code, Cause::DuplicateIdentity, holder)?;
+            let next = holder ^ 1;
+            if next == 0 && t >= end {
+                return Some(t);
+            }
+            self.emit(t, Op::Connect, 0, Cause::Unknown, next)?;
+            holder = next;
+            t += self.rng.range(kick[0], kick[1]);
+        }
+    }
+}
