@@ -341,7 +341,7 @@ fn format_seconds(ns: i64) -> String {
 }
 
 fn write_text_table(out: &mut dyn Write, df: &DataFrame, json: bool) -> std::io::Result<()> {
-    let names: Vec<String> = df.get_column_names().iter().map(|n| n.to_string()).collect();
+    let names: Vec<String> = df.get_column_names().iter().map(ToString::to_string).collect();
     let mut cols = Vec::with_capacity(names.len());
     let mut numeric = Vec::with_capacity(names.len());
     for column in df.columns() {
@@ -353,13 +353,13 @@ fn write_text_table(out: &mut dyn Write, df: &DataFrame, json: bool) -> std::io:
         for row_idx in 0..df.height() {
             line.clear();
             line.push(b'{');
-            for (col_idx, name) in names.iter().enumerate() {
+            for (col_idx, (name, col)) in names.iter().zip(&cols).enumerate() {
                 if col_idx > 0 {
                     line.push(b',');
                 }
                 crate::write::push_json_str(&mut line, name);
                 line.push(b':');
-                match &cols[col_idx][row_idx] {
+                match &col[row_idx] {
                     None => line.extend_from_slice(b"null"),
                     Some(text) if numeric[col_idx] => line.extend_from_slice(text.as_bytes()),
                     Some(text) => crate::write::push_json_str(&mut line, text),
