@@ -1,5 +1,5 @@
 //! Tidy checks over the source tree: `//!` headers, workspace lints, dependency edges, and no
-//! `#[ignore]` or `#[should_panic]`.
+//! ignored or should-panic tests.
 
 use std::path::{Path, PathBuf};
 

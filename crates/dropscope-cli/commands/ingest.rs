@@ -106,6 +106,11 @@ pub(crate) fn summary_json(ingested: &Ingested) -> serde_json::Value {
         "hub_names": extent.hubs,
         "time_min": extent.time_min.map(|t| t.to_string()),
         "time_max": extent.time_max.map(|t| t.to_string()),
+        "unrecognised_files": ingested
+            .unrecognised
+            .iter()
+            .map(|&source| source_name(ingested, source))
+            .collect::<Vec<_>>(),
     })
 }
 
@@ -128,6 +133,15 @@ pub(crate) fn human_summary(ingested: &Ingested) -> String {
     }
     if let (Some(min), Some(max)) = (extent.time_min, extent.time_max) {
         out.push_str(&format!("  time range: {min} .. {max}\n"));
+    }
+    if !ingested.unrecognised.is_empty() {
+        let names: Vec<String> =
+            ingested.unrecognised.iter().map(|&source| source_name(ingested, source)).collect();
+        out.push_str(&format!(
+            "  skipped {} file(s) in no known export form: {}\n",
+            names.len(),
+            names.join(", ")
+        ));
     }
     out.push_str(&format!("  {} device(s) on {} hub(s)", extent.devices, extent.hubs.len()));
     if !extent.hubs.is_empty() && extent.hubs.len() <= 5 {

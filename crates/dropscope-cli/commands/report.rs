@@ -1,8 +1,126 @@
-//! `dropscope report`: not built yet (see the open issues).
+//! `dropscope report`: the post-mortem report (HTML, Markdown or JSON, by the output's extension),
+//! and [`analyse`], the whole analysis the report and the demo share.
+
+use std::path::Path;
+
+use anyhow::Context as _;
+use dropscope_engine::classify::{ClassifyConfig, classify};
+use dropscope_engine::findings::{FindingsInput, assemble};
+use dropscope_engine::incidents::{IncidentConfig, detect};
+use dropscope_engine::{curve, rank, sessions};
+use dropscope_formats::Ingested;
+use dropscope_model::findings::{DataQuality, Findings, RejectExample};
+use dropscope_report::Format;
+use dropscope_report::alert::{AlertConfig, parse_duration, replay};
 
 use crate::args::ReportArgs;
+use crate::commands::ingest::{load, source_name};
 use crate::{Context, ExitStatus};
 
-pub(crate) fn run(_args: &ReportArgs, _ctx: &Context) -> anyhow::Result<ExitStatus> {
-    anyhow::bail!("`dropscope report` is not built yet")
+/// Rejected records shown as examples in the report.
+const REJECT_EXAMPLES: usize = 5;
+
+pub(crate) fn run(args: &ReportArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
+    // Check the flags before the (long) read, so a typo fails at once.
+    let format = format_of(&args.output)?;
+    let alert = alert_config(args)?;
+    let ingested = load(&args.input, ctx)?;
+    let findings = analyse(&ingested, alert, ctx);
+    write_report(&args.output, format, &findings)?;
+    if !ctx.quiet {
+        eprintln!("wrote {}", args.output.display());
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// The alert rule of `--alert-below` and `--alert-for`.
+fn alert_config(args: &ReportArgs) -> anyhow::Result<AlertConfig> {
+    let for_ns = match args.alert_for.as_deref() {
+        Some(text) => Some(parse_duration(text).context("reading --alert-for")?),
+        None => None,
+    };
+    Ok(AlertConfig { below: args.alert_below, for_ns })
+}
+
+/// The report form `path` asks for, or an error with a hint.
+pub(crate) fn format_of(path: &Path) -> anyhow::Result<Format> {
+    Format::from_path(path).with_context(|| {
+        format!(
+            "cannot tell the report form from {}\nhint: name the output .html, .md or .json",
+            path.display()
+        )
+    })
+}
+
+/// Renders `findings` in `format` and writes them to `path`.
+pub(crate) fn write_report(path: &Path, format: Format, findings: &Findings) -> anyhow::Result<()> {
+    let text = dropscope_report::render(format, findings);
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+}
+
+/// Runs every analysis over the loaded events (sessions, curve, incidents, causes, ranking) and
+/// joins them into the report's findings, with the alert replayed.
+pub(crate) fn analyse(ingested: &Ingested, alert: AlertConfig, ctx: &Context) -> Findings {
+    const STEPS: u64 = 6;
+    let events = &ingested.events;
+    let bar = ctx.progress_bar(STEPS, "sessions");
+    let table = sessions::build(events);
+    bar.inc(1);
+    bar.set_message("curve");
+    let curve = table
+        .window
+        .map(|window| curve::connected_devices(&table.sessions, window))
+        .unwrap_or_default();
+    bar.inc(1);
+    bar.set_message("incidents");
+    let incidents = detect(events, &table, &IncidentConfig::default());
+    bar.inc(1);
+    bar.set_message("classifying");
+    let verdicts = classify(events, &ClassifyConfig::default());
+    bar.inc(1);
+    bar.set_message("ranking");
+    let ranking = rank::rank(events, &verdicts);
+    bar.inc(1);
+    bar.set_message("assembling");
+    let quality = quality(ingested);
+    let mut findings = assemble(FindingsInput {
+        events,
+        table: &table,
+        curve: &curve,
+        incidents: &incidents,
+        verdicts: &verdicts,
+        ranking: &ranking,
+        quality: &quality,
+    });
+    findings.alert = replay(&findings.curve, &findings.incidents, alert);
+    bar.inc(1);
+    bar.finish_and_clear();
+    findings
+}
+
+/// What the reader counted, as the report shows it.
+fn quality(ingested: &Ingested) -> DataQuality {
+    let stats = &ingested.stats;
+    let mut quality = DataQuality {
+        files: stats.files as u64,
+        records_read: stats.records_read,
+        parsed: stats.parsed,
+        duplicates: stats.duplicates,
+        ..DataQuality::default()
+    };
+    for (reason, n) in &stats.reject_reasons {
+        *quality.rejected.entry(reason.as_str().to_owned()).or_default() += n;
+    }
+    let mut rejects: Vec<_> = ingested.rejects.iter().collect();
+    rejects.sort_by_key(|reject| (reject.source, reject.line));
+    quality.reject_examples = rejects
+        .into_iter()
+        .take(REJECT_EXAMPLES)
+        .map(|reject| RejectExample {
+            file: source_name(ingested, reject.source),
+            line: reject.line,
+            reason: reject.reason.as_str().to_owned(),
+        })
+        .collect();
+    quality
 }

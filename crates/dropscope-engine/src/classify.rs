@@ -260,6 +260,7 @@ fn devices_behind<'a>(events: &'a [Event], devices: &[Vec<usize>]) -> HashMap<&'
         }
     }
     let mut counts = HashMap::new();
+    #[allow(clippy::iter_over_hash_type, reason = "counting: the order cannot reach the output")]
     for (prefix, _) in pairs {
         *counts.entry(prefix).or_insert(0) += 1;
     }

@@ -225,9 +225,8 @@ pub fn baseline_cause(event: &Event) -> Cause {
         Some(500_001 | 500_008 | 503_000..=503_999) => Cause::ServerError,
         Some(400_029 | 400_030) => Cause::ServiceUpgrade,
         Some(429_000..=429_999) => Cause::Throttling,
-        Some(_) => Cause::Unknown,
         None if event.level == Level::Information => Cause::ClientClose,
-        None => Cause::Unknown,
+        Some(_) | None => Cause::Unknown,
     }
 }
 
@@ -238,6 +237,8 @@ pub fn baseline(events: &[Event]) -> Vec<Labelled> {
 
 #[cfg(test)]
 mod tests {
+    use std::fmt::Write as _;
+
     use super::*;
 
     fn row(device: &str, secs: i64, occurrence: u32, cause: Cause) -> Labelled {
@@ -257,10 +258,11 @@ mod tests {
             scores.accuracy, scores.macro_f1, scores.unmatched.truth, scores.unmatched.predictions
         );
         for (name, class) in &scores.per_class {
-            got.push_str(&format!(
+            let _ = write!(
+                got,
                 "\n{name}: p={:.3} r={:.3} f1={:.3} n={}",
                 class.precision, class.recall, class.f1, class.support
-            ));
+            );
         }
         assert_eq!(got, expected);
     }

@@ -7,6 +7,7 @@ pub mod classify;
 pub mod curve;
 mod error;
 pub mod evaluate;
+pub mod findings;
 pub mod incidents;
 pub mod rank;
 pub mod sessions;

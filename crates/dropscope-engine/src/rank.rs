@@ -3,7 +3,7 @@
 //! Impact is device-hours offline, then devices affected, then records. A device's offline time
 //! runs from a disconnect to its next successful connect (or the window's end) and is charged to
 //! the latest classified record in that gap, so a throttled reconnect wave's time goes to
-//! throttling and a device locked out by bad credentials charges auth_failure. Benign causes
+//! throttling and a device locked out by bad credentials charges `auth_failure`. Benign causes
 //! (token renewals, clean closes, upgrades) are ranked apart so nobody is paged for them.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -31,7 +31,7 @@ pub struct RankedCause {
     pub devices: u64,
     /// Offline time charged to it, in device-hours.
     pub device_hours: f64,
-    /// Median time from its disconnects to the device's next successful connect, seconds.
+    /// Median time from its records to the device's next successful connect, seconds.
     pub median_reconnect_secs: Option<f64>,
     /// Mean classifier confidence.
     pub confidence: f64,
@@ -142,11 +142,11 @@ pub fn rank(events: &[Event], verdicts: &[Verdict]) -> Ranking {
         tally.last = tally.last.max(time);
         if event.operation == Operation::Disconnect {
             tally.disconnects += 1;
-            tally.reconnects.extend(verdict.reconnect_delay);
             tally.ages.extend(verdict.session_age);
         } else {
             tally.failed_connects += 1;
         }
+        tally.reconnects.extend(verdict.reconnect_delay);
         tally.devices.insert(device_of[verdict.event]);
         tally.confidence += verdict.confidence;
         *tally.rules.entry(verdict.rule).or_default() += 1;
@@ -236,7 +236,7 @@ fn median(sorted: &[i64]) -> Option<i64> {
 }
 
 fn percent(part: u64, whole: u64) -> u64 {
-    if whole == 0 { 0 } else { (part * 100 + whole / 2) / whole }
+    (part * 100 + whole / 2).checked_div(whole).unwrap_or(0)
 }
 
 /// `90 s`, `12 min`, `3.5 h`.

@@ -155,7 +155,7 @@ fn write_rows<W: Write>(
         if with_confidence {
             confidence.clear();
             if let Some(value) = label.confidence {
-                confidence.push_str(&format!("{:.3}", value.clamp(0.0, 1.0)));
+                confidence = format!("{:.3}", value.clamp(0.0, 1.0));
             }
             row.push(confidence.as_str());
         }
@@ -168,10 +168,10 @@ fn write_rows<W: Write>(
 mod tests {
     use super::*;
 
-    fn check(
-        input: &str,
-        expected: std::result::Result<Vec<(&str, &str, &str, u32, &str, Option<f64>)>, &str>,
-    ) {
+    /// A label as (device, time, operation, occurrence, cause, confidence).
+    type Row<'a> = (&'a str, &'a str, &'a str, u32, &'a str, Option<f64>);
+
+    fn check(input: &str, expected: std::result::Result<Vec<Row<'_>>, &str>) {
         let got = parse_labels(input.as_bytes(), Path::new("labels.csv"));
         match (got, expected) {
             (Ok(labels), Ok(rows)) => {

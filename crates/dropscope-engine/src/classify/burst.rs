@@ -3,8 +3,8 @@
 //! A silent drop is logged as 404104 when the hub's idle timer fires, 1.5 x keep-alive after the
 //! last packet, so one outage spreads its 404104s over a few minutes. When a large share of the
 //! devices behind one masked-IP /24 drop within that window, a shared network path failed
-//! (network_outage). When the same happens behind many /24s at once, or the whole fleet's rate of
-//! unexplained drops jumps with no network standing out, the hub's side failed (server_error).
+//! (`network_outage`). When the same happens behind many /24s at once, or the whole fleet's rate of
+//! unexplained drops jumps with no network standing out, the hub's side failed (`server_error`).
 
 use std::collections::{BTreeMap, HashMap};
 

@@ -1,18 +1,18 @@
 //! IoT Hub result codes seen on connection records, grouped as the error-code reference groups them
 //! (research/iothub-logs.md §3.2).
 
-/// 404104 DeviceConnectionClosedRemotely: the hub closed a connection it lost.
+/// 404104 `DeviceConnectionClosedRemotely`: the hub closed a connection it lost.
 pub(crate) const DEVICE_CONNECTION_CLOSED_REMOTELY: u32 = 404_104;
-/// 401003 IoTHubUnauthorized: an expired or rejected token.
+/// 401003 `IoTHubUnauthorized`: an expired or rejected token.
 pub(crate) const IOTHUB_UNAUTHORIZED: u32 = 401_003;
 
-/// 401xxx, 403012 DeviceDisabled and 404001 DeviceNotFound: the hub refused the credentials or
+/// 401xxx, 403012 `DeviceDisabled` and 404001 `DeviceNotFound`: the hub refused the credentials or
 /// the identity. 403002 (daily quota) is not an auth failure.
 pub(crate) fn is_auth(code: u32) -> bool {
     matches!(code, 401_000..=401_999 | 403_012 | 404_001)
 }
 
-/// 400027 ConnectionForcefullyClosedOnNewConnection (MQTT) and 409002 LinkCreationConflict (AMQP):
+/// 400027 `ConnectionForcefullyClosedOnNewConnection` (MQTT) and 409002 `LinkCreationConflict` (AMQP):
 /// a new connection for an identity that already had one.
 pub(crate) fn is_conflict(code: u32) -> bool {
     matches!(code, 400_027 | 409_002)
@@ -28,7 +28,7 @@ pub(crate) fn is_throttling(code: u32) -> bool {
     (429_000..=429_999).contains(&code)
 }
 
-/// 500xxx, 503xxx, 504xxx and 404012 IotHubFailingOver: the hub's side failed.
+/// 500xxx, 503xxx, 504xxx and 404012 `IotHubFailingOver`: the hub's side failed.
 pub(crate) fn is_server(code: u32) -> bool {
     matches!(code, 500_000..=500_999 | 503_000..=504_999 | 404_012)
 }

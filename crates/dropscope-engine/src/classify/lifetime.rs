@@ -7,7 +7,7 @@
 //! holds enough of them, is the device's renewal band. Devices with too little history borrow the
 //! band of their SDK family and protocol, pooled over the fleet.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use dropscope_model::{Event, Operation};
 
@@ -17,7 +17,7 @@ use crate::classify::timeline::{Context, is_informational};
 const MINUTE: i64 = 60_000_000_000;
 
 /// Which renewal a band describes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) enum RenewalKind {
     /// The hub closes the expired connection (401003, then 404104): .NET, Java.
     HubExpiry,
@@ -78,11 +78,14 @@ pub(crate) fn densest_band(samples: &mut [i64], kind: RenewalKind) -> Option<Ban
     best
 }
 
+/// An SDK family and protocol, and the renewal kind.
+type SdkKey<'a> = (Option<&'a str>, Option<&'a str>, RenewalKind);
+
 /// The learned renewal bands of every device and SDK family.
 #[derive(Debug, Default)]
 pub(crate) struct Lifetimes<'a> {
     device: HashMap<(usize, RenewalKind), Band>,
-    sdk: HashMap<(Option<&'a str>, Option<&'a str>, RenewalKind), Band>,
+    sdk: HashMap<SdkKey<'a>, Band>,
 }
 
 impl<'a> Lifetimes<'a> {
@@ -92,9 +95,8 @@ impl<'a> Lifetimes<'a> {
         contexts: &[Option<Context<'a>>],
         quick: i64,
     ) -> Lifetimes<'a> {
-        let mut per_device: HashMap<(usize, RenewalKind), Vec<i64>> = HashMap::new();
-        let mut per_sdk: HashMap<(Option<&'a str>, Option<&'a str>, RenewalKind), Vec<i64>> =
-            HashMap::new();
+        let mut per_device: BTreeMap<(usize, RenewalKind), Vec<i64>> = BTreeMap::new();
+        let mut per_sdk: BTreeMap<SdkKey<'a>, Vec<i64>> = BTreeMap::new();
         let mut device_sdk: HashMap<usize, (Option<&'a str>, Option<&'a str>)> = HashMap::new();
         for (event, context) in events.iter().zip(contexts) {
             let Some(context) = context else { continue };

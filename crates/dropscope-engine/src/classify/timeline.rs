@@ -105,18 +105,29 @@ fn device_contexts<'a>(
     let time = |pos: usize| events[order[pos]].time.nanos();
 
     // Backward pass: next success, auth failures until it, backward run of auth failures.
+    // A disconnect before the next success (other than the 404104 completing a 401003) means the
+    // export lost that connect: the reconnect delay is then unknown.
     let mut next_success = vec![None; n];
     let mut auth_after = vec![0_u32; n];
     let mut run_back = vec![0_u32; n];
     let mut next: Option<i64> = None;
+    let mut next_end: Option<i64> = None;
     let mut count = 0_u32;
     let mut run = 0_u32;
     for pos in (0..n).rev() {
         let event = ev(pos);
-        next_success[pos] = next;
+        let t = time(pos);
+        next_success[pos] = match next_end {
+            Some(end) if end - t > config.pair_window => None,
+            _ => next,
+        };
         auth_after[pos] = count;
+        if event.operation == Operation::Disconnect {
+            next_end = Some(t);
+        }
         if is_success(event) {
-            next = Some(time(pos));
+            next = Some(t);
+            next_end = None;
             count = 0;
             run = 0;
         } else if is_auth_failed_connect(event) {
@@ -143,12 +154,17 @@ fn device_contexts<'a>(
     let first_connect = (0..n).find(|&pos| is_success(ev(pos)));
     let mut out = Vec::new();
     let mut last_connect: Option<usize> = None;
+    // The last disconnect since the last connect: a second one (not the 404104 completing a
+    // 401003) means the export lost the connect between them, which renewals make within
+    // seconds, so the session's age is counted from that disconnect.
+    let mut last_end: Option<i64> = None;
     let mut run_forward = 0_u32;
     for pos in 0..n {
         let event = ev(pos);
         let t = time(pos);
         if is_success(event) {
             last_connect = Some(pos);
+            last_end = None;
             run_forward = 0;
             continue;
         }
@@ -161,7 +177,14 @@ fn device_contexts<'a>(
         let connect = last_connect.or(first_connect).map(ev);
         let mut context = Context {
             device,
-            age: last_connect.map(|c| t - time(c)),
+            age: match last_end {
+                Some(end)
+                    if event.operation == Operation::Disconnect && t - end > config.pair_window =>
+                {
+                    Some(t - end)
+                }
+                _ => last_connect.map(|c| t - time(c)),
+            },
             reconnect: next_success[pos].map(|s| s - t),
             auth_failures_after: auth_after[pos],
             auth_run: if is_auth_failed_connect(event) {
@@ -195,6 +218,9 @@ fn device_contexts<'a>(
             let lo = connects.partition_point(|c| c.0 < t - config.conflict_window);
             let hi = connects.partition_point(|c| c.0 <= t + config.conflict_window);
             context.alternating = alternates(&connects[lo..hi]);
+        }
+        if event.operation == Operation::Disconnect {
+            last_end = Some(t);
         }
         out.push((order[pos], context));
     }

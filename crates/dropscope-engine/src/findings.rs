@@ -1,0 +1,986 @@
+//! Assembling [`dropscope_model::findings::Findings`] from the engine results: what a report shows.
+//!
+//! The engine's passes each answer one question (sessions, the curve, incidents, a cause per
+//! record, a ranking); [`assemble`] joins their results into the one value the report crate
+//! renders, and measures what only the join can: the dominant cause of each incident, the
+//! duplicate-identity suspects with the IPs and SDKs they alternate between, the flapping
+//! devices, the breakdowns by SDK family and protocol, and the session-length histogram.
+//!
+//! Offline time is charged like [`crate::rank`] charges it: from a disconnect or failed connect
+//! to the device's next classified record or successful connect (or the window's end), to the
+//! cause of the record that opened the gap. So a throttled reconnect wave's time goes to
+//! throttling. Here the walk also knows the sessions: a conflict that ended a session overlapped
+//! by the next one (a second client took the identity) leaves the device connected, and at one
+//! instant disconnects come before connects. The causes, the benign churn and the breakdowns all
+//! use this one accounting, so their device-hours add up.
+//!
+//! Everything is sorted or kept in `BTreeMap`s: the output depends neither on the input order of
+//! equal keys nor on the thread count.
+//!
+//! The alert replay ([`Findings::alert`]) is left empty: it depends on the user's alert rule, and
+//! `dropscope_report::alert::replay` fills it from the assembled curve and incidents.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use dropscope_model::findings::{
+    BenignChurn, Breakdown, CodeCount, CurvePoint, DataQuality, DuplicateSuspect, Findings,
+    FlappingDevice, HistogramBucket, Incident, MINUTE_NS, NetworkShare, RankedCause,
+};
+use dropscope_model::{Cause, Event, Operation, Session, Timestamp};
+use rayon::prelude::*;
+
+use crate::classify::Verdict;
+use crate::curve;
+use crate::incidents;
+use crate::rank::Ranking;
+use crate::sessions::{EventRole, SessionTable};
+
+/// Flapping devices kept in [`Findings::flapping`].
+pub const TOP_FLAPPING: usize = 10;
+
+/// A device needs at least this many problem disconnects to count as flapping: one drop in a
+/// fleet-wide outage is not flapping.
+pub const MIN_FLAPPING_DISCONNECTS: u64 = 2;
+
+/// Networks kept per incident.
+pub const TOP_NETWORKS: usize = 5;
+
+/// The session-length histogram has one-minute buckets up to this many minutes, then one
+/// open-ended bucket.
+pub const HISTOGRAM_MINUTES: i64 = 180;
+
+/// The key of a breakdown row when the SDK or protocol is unknown.
+pub const NONE_KEY: &str = "(none)";
+
+const HOUR_NS: f64 = 3_600e9;
+
+/// Everything [`assemble`] joins, as the engine's passes returned it for one events slice.
+#[derive(Debug, Clone, Copy)]
+pub struct FindingsInput<'a> {
+    /// The distinct events, in input order (the slice every other field was computed from).
+    pub events: &'a [Event],
+    /// [`crate::sessions::build`] of `events`.
+    pub table: &'a SessionTable,
+    /// [`crate::curve::connected_devices`] of the table's sessions over its window (empty when
+    /// there is no window).
+    pub curve: &'a [curve::CurvePoint],
+    /// [`crate::incidents::detect`] of `events`.
+    pub incidents: &'a [incidents::Incident],
+    /// [`crate::classify::classify`] of `events`.
+    pub verdicts: &'a [Verdict],
+    /// [`crate::rank::rank`] of `events` and `verdicts`.
+    pub ranking: &'a Ranking,
+    /// What the reader counted: files, records read, parsed, duplicates, rejects by reason and
+    /// a few reject examples. [`assemble`] adds the reordered records and the session repairs.
+    pub quality: &'a DataQuality,
+}
+
+/// Joins the engine's results into the findings a report shows. The alert replay is left at its
+/// default (see the module docs).
+pub fn assemble(input: FindingsInput<'_>) -> Findings {
+    let join = Join::new(&input);
+    let mut findings = Findings::new(&title(input.events));
+    findings.hubs = hubs(input.events);
+    findings.window_start = input.table.window.map(|w| w.start);
+    findings.window_end = input.table.window.map(|w| w.end);
+    findings.devices = input.table.summary.devices;
+    findings.sessions = input.table.summary.sessions;
+    findings.disconnects =
+        input.events.iter().filter(|e| e.operation == Operation::Disconnect).count() as u64;
+    findings.failed_connects = input.events.iter().filter(|e| e.is_failed_connect()).count() as u64;
+    findings.quality = quality(&input);
+    findings.causes = ranked_causes(&input, &join);
+    findings.benign = benign_churn(&input, &join);
+    findings.curve = input.curve.iter().map(curve_point).collect();
+    let mut timed: Vec<(Timestamp, Cause)> = input
+        .verdicts
+        .iter()
+        .filter_map(|v| Some((input.events.get(v.event)?.time, v.cause)))
+        .collect();
+    timed.par_sort_unstable();
+    findings.incidents = input.incidents.iter().map(|i| incident(&timed, i)).collect();
+    findings.duplicate_suspects = duplicate_suspects(&input, &join);
+    findings.flapping = flapping(&input, &join);
+    findings.by_sdk =
+        breakdown(&input, &join, &|s| s.sdk_version.as_deref().map(sdk_family), &|e| {
+            e.sdk_version.as_deref().map(sdk_family)
+        });
+    findings.by_protocol =
+        breakdown(&input, &join, &|s| s.protocol.as_deref(), &|e| e.protocol.as_deref());
+    findings.session_lengths = session_lengths(&input.table.sessions);
+    findings
+}
+
+/// The SDK family of an `sdkVersion` user agent (research/iothub-logs.md, "SDK version in IoT
+/// Hub logs"): `.NET`, `Java`, `Node.js`, `Python`, `C`; another agent's product token (the
+/// text before the first `/`, space or `(`) as is; [`NONE_KEY`] when empty.
+pub fn sdk_family(user_agent: &str) -> &str {
+    let agent = user_agent.trim();
+    let lower = |prefix: &str| {
+        agent.len() >= prefix.len()
+            && agent.is_char_boundary(prefix.len())
+            && agent[..prefix.len()].eq_ignore_ascii_case(prefix)
+    };
+    if lower(".NET") || lower("microsoft.azure.devices") {
+        ".NET"
+    } else if lower("com.microsoft.azure.sdk.iot") || lower("com.microsoft.azure.iothub") {
+        "Java"
+    } else if lower("azure-iot-device-iothub-py") || lower("azure-iot-device-py") {
+        "Python"
+    } else if lower("azure-iot-device") || lower("azure-iothub") {
+        "Node.js"
+    } else if lower("iothubclient") || lower("azure-iot-sdk-c") || agent == "C" || lower("C +") {
+        "C"
+    } else {
+        let end = agent.find(['/', ' ', '(']).unwrap_or(agent.len());
+        let product = agent[..end].trim();
+        if product.is_empty() { NONE_KEY } else { product }
+    }
+}
+
+/// Per-event facts every section needs: the device, the verdict, the offline time charged.
+struct Join {
+    /// The device number of each event (as in [`SessionTable::event_device`]).
+    device: Vec<u32>,
+    /// The index into the verdicts of each event's verdict.
+    verdict: Vec<Option<u32>>,
+    /// Offline time charged to each classified event, in ns.
+    offline_ns: Vec<i64>,
+    /// Per device: its display name (`device` or `device/module`).
+    names: Vec<String>,
+}
+
+impl Join {
+    fn new(input: &FindingsInput<'_>) -> Join {
+        let n_events = input.events.len();
+        let table = input.table;
+        let device: Vec<u32> = if table.event_device.len() == n_events {
+            table.event_device.clone()
+        } else {
+            device_numbers(input.events)
+        };
+        let mut verdict = vec![None; n_events];
+        for (verdict_idx, v) in input.verdicts.iter().enumerate() {
+            if let Some(slot) = verdict.get_mut(v.event) {
+                *slot = Some(verdict_idx as u32);
+            }
+        }
+        let n_devices = device.iter().max().map_or(0, |&d| d as usize + 1);
+        let mut names = vec![String::new(); n_devices];
+        for (event, &d) in input.events.iter().zip(&device) {
+            let name = &mut names[d as usize];
+            if name.is_empty() {
+                *name = device_name(event);
+            }
+        }
+        let window_end = table
+            .window
+            .map(|w| w.end.0)
+            .or_else(|| input.events.iter().map(|e| e.time.0).max())
+            .unwrap_or(0);
+        let offline_ns = charge_offline(input.events, table, &device, &verdict, window_end);
+        Join { device, verdict, offline_ns, names }
+    }
+
+    fn verdict<'v>(&self, verdicts: &'v [Verdict], event_idx: usize) -> Option<&'v Verdict> {
+        let idx = (*self.verdict.get(event_idx)?)?;
+        verdicts.get(idx as usize)
+    }
+
+    fn name(&self, device: u32) -> &str {
+        self.names.get(device as usize).map_or("", String::as_str)
+    }
+}
+
+/// `device` or `device/module`.
+fn device_name(event: &Event) -> String {
+    match &event.module_id {
+        Some(module) => format!("{}/{module}", event.device_id),
+        None => event.device_id.clone(),
+    }
+}
+
+/// Device numbers by sorted (hub, device, module), when the table does not have them.
+fn device_numbers(events: &[Event]) -> Vec<u32> {
+    let keys: BTreeSet<(&str, &str, Option<&str>)> = events
+        .iter()
+        .map(|e| (e.hub.as_str(), e.device_id.as_str(), e.module_id.as_deref()))
+        .collect();
+    let numbers: BTreeMap<_, u32> = keys.into_iter().zip(0..).collect();
+    events
+        .iter()
+        .map(|e| numbers[&(e.hub.as_str(), e.device_id.as_str(), e.module_id.as_deref())])
+        .collect()
+}
+
+/// Walks each device in time order and charges every gap (from a classified record to the next
+/// classified record or successful connect, or the window's end) to the record that opened it.
+/// At one instant, disconnects come before connects (a reconnect in the same second ends the
+/// gap), and a disconnect that ended a session overlapped by the next one (a second client took
+/// the identity over) opens no gap: the device stayed connected.
+fn charge_offline(
+    events: &[Event],
+    table: &SessionTable,
+    device: &[u32],
+    verdict: &[Option<u32>],
+    window_end: i64,
+) -> Vec<i64> {
+    let is_connect =
+        |event: &Event| event.operation == Operation::Connect && !event.level.is_error();
+    let mut order: Vec<u32> = (0..events.len() as u32).collect();
+    order.par_sort_unstable_by_key(|&idx| {
+        let event = &events[idx as usize];
+        (device[idx as usize], event.time, is_connect(event), idx)
+    });
+    let overlapped = |idx: usize| match table.roles.get(idx) {
+        Some(EventRole::Ended(s)) => table.next_of(*s as usize).is_some_and(|next| next.overlap),
+        _ => false,
+    };
+    let mut offline = vec![0_i64; events.len()];
+    let mut charged: Option<(usize, i64)> = None;
+    let mut current_device = None;
+    for &idx in &order {
+        let idx = idx as usize;
+        let (event, d) = (&events[idx], device[idx]);
+        if current_device != Some(d) {
+            if let Some((opened, since)) = charged.take() {
+                offline[opened] += (window_end - since).max(0);
+            }
+            current_device = Some(d);
+        }
+        let time = event.time.0;
+        if is_connect(event) {
+            if let Some((opened, since)) = charged.take() {
+                offline[opened] += (time - since).max(0);
+            }
+        } else if verdict[idx].is_some()
+            && !overlapped(idx)
+            && let Some((opened, since)) = charged.replace((idx, time))
+        {
+            offline[opened] += (time - since).max(0);
+        }
+    }
+    if let Some((opened, since)) = charged {
+        offline[opened] += (window_end - since).max(0);
+    }
+    offline
+}
+
+fn title(events: &[Event]) -> String {
+    let hubs = hubs(events);
+    match hubs.len() {
+        0 => "Disconnect post-mortem".to_owned(),
+        1..=3 => format!("Disconnect post-mortem: {}", hubs.join(", ")),
+        n => format!("Disconnect post-mortem: {n} hubs"),
+    }
+}
+
+fn hubs(events: &[Event]) -> Vec<String> {
+    let hubs: BTreeSet<&str> = events.iter().map(|e| e.hub.as_str()).collect();
+    hubs.into_iter().map(str::to_owned).collect()
+}
+
+/// The reader's counts, plus the reordered records and the session repairs. Sessions cut by the
+/// window's edges (open at its start or end) are not repairs and are not counted; a connect or
+/// disconnect lost in the middle of the window is.
+fn quality(input: &FindingsInput<'_>) -> DataQuality {
+    let summary = &input.table.summary;
+    let mut quality = input.quality.clone();
+    quality.reordered = summary.reordered_events;
+    let repairs = [
+        ("missing_connect", summary.lost_connects),
+        ("missing_disconnect", summary.lost_disconnects),
+        ("merged_end", summary.merged_ends),
+        ("overlap", summary.overlaps),
+        ("reordered", summary.reordered_sessions),
+    ];
+    for (name, n) in repairs {
+        if n > 0 {
+            quality.repairs.insert(name.to_owned(), n);
+        }
+    }
+    quality
+}
+
+/// The ranking's rows, with the offline time of [`charge_offline`], so that the causes, the
+/// benign churn and the breakdowns share one accounting (and it does not depend on the input
+/// order of records that share a timestamp).
+fn ranked_causes(input: &FindingsInput<'_>, join: &Join) -> Vec<RankedCause> {
+    let mut offline_ns: BTreeMap<Cause, i64> = BTreeMap::new();
+    for verdict in input.verdicts {
+        if let Some(ns) = join.offline_ns.get(verdict.event) {
+            *offline_ns.entry(verdict.cause).or_default() += ns;
+        }
+    }
+    let mut causes: Vec<RankedCause> = input
+        .ranking
+        .problems
+        .iter()
+        .chain(&input.ranking.benign)
+        .filter_map(|ranked| {
+            let cause = Cause::parse(ranked.cause)?;
+            let mut row = RankedCause::new(cause);
+            row.disconnects = ranked.disconnects;
+            row.failed_connects = ranked.failed_connects;
+            row.devices = ranked.devices;
+            row.device_hours_offline =
+                offline_ns.get(&cause).map_or(0.0, |&ns| ns as f64 / HOUR_NS);
+            row.share = ranked.share;
+            row.mean_confidence = ranked.confidence;
+            row.median_reconnect_delay_ns =
+                ranked.median_reconnect_secs.map(|secs| (secs * 1e9).round() as i64);
+            row.evidence.clone_from(&ranked.evidence);
+            ranked.resolution.clone_into(&mut row.resolution);
+            Some(row)
+        })
+        .collect();
+    causes.sort_by(|a, b| {
+        b.device_hours_offline
+            .total_cmp(&a.device_hours_offline)
+            .then(b.devices.cmp(&a.devices))
+            .then(b.events().cmp(&a.events()))
+            .then(a.cause.cmp(&b.cause))
+    });
+    causes
+}
+
+fn benign_churn(input: &FindingsInput<'_>, join: &Join) -> BenignChurn {
+    let mut churn = BenignChurn::default();
+    let mut devices = BTreeSet::new();
+    let mut offline_ns: i64 = 0;
+    for verdict in input.verdicts.iter().filter(|v| v.cause.is_benign()) {
+        let Some(&device) = join.device.get(verdict.event) else { continue };
+        churn.events += 1;
+        *churn.by_cause.entry(verdict.cause).or_default() += 1;
+        devices.insert(device);
+        offline_ns += join.offline_ns[verdict.event];
+    }
+    churn.devices = devices.len() as u64;
+    churn.device_hours_offline = offline_ns as f64 / HOUR_NS;
+    churn
+}
+
+fn curve_point(point: &curve::CurvePoint) -> CurvePoint {
+    CurvePoint { minute: point.minute, min: point.min, avg: point.avg, max: point.max }
+}
+
+/// The most frequent cause of `causes` and its share; ties go to taxonomy order.
+fn dominant(causes: &BTreeMap<Cause, u64>) -> Option<(Cause, f64)> {
+    let total: u64 = causes.values().sum();
+    let (&cause, &n) = causes.iter().rev().max_by_key(|(_, n)| **n)?;
+    Some((cause, n as f64 / total.max(1) as f64))
+}
+
+/// One incident, with the dominant cause of the classified records inside it (`timed`: their
+/// times and causes, sorted).
+fn incident(timed: &[(Timestamp, Cause)], found: &incidents::Incident) -> Incident {
+    let from = timed.partition_point(|(time, _)| *time < found.start);
+    let to = timed.partition_point(|(time, _)| *time < found.end);
+    let mut causes: BTreeMap<Cause, u64> = BTreeMap::new();
+    for (_, cause) in timed.get(from..to).unwrap_or_default() {
+        *causes.entry(*cause).or_default() += 1;
+    }
+    let (dominant_cause, dominant_share) = dominant(&causes).unwrap_or((Cause::Unknown, 0.0));
+    let mut networks: Vec<NetworkShare> = found
+        .prefixes
+        .iter()
+        .map(|p| NetworkShare { prefix: p.prefix.clone(), devices: p.devices, share: p.share })
+        .collect();
+    networks.sort_by(|a, b| b.devices.cmp(&a.devices).then_with(|| a.prefix.cmp(&b.prefix)));
+    networks.truncate(TOP_NETWORKS);
+    let mut codes: Vec<CodeCount> = found
+        .codes
+        .iter()
+        .map(|c| CodeCount { code: c.code, count: c.disconnects + c.failed_connects })
+        .collect();
+    codes.sort_by(|a, b| b.count.cmp(&a.count).then(a.code.cmp(&b.code)));
+    Incident {
+        start: found.start,
+        end: found.end,
+        events: found.disconnects + found.failed_connects,
+        devices: found.devices,
+        networks,
+        dominant_cause,
+        dominant_share,
+        codes,
+    }
+}
+
+/// Devices with a disconnect classified `duplicate_identity`, with the IPs and SDKs their
+/// sessions alternate between.
+fn duplicate_suspects(input: &FindingsInput<'_>, join: &Join) -> Vec<DuplicateSuspect> {
+    let suspects: BTreeSet<u32> = input
+        .verdicts
+        .iter()
+        .filter(|v| v.cause == Cause::DuplicateIdentity)
+        .filter_map(|v| join.device.get(v.event).copied())
+        .collect();
+    if suspects.is_empty() {
+        return Vec::new();
+    }
+    // Conflicts, and the classified times as a fallback when no conflict code was logged.
+    let mut conflicts: BTreeMap<u32, (u64, Timestamp, Timestamp)> = BTreeMap::new();
+    let mut classified: BTreeMap<u32, (Timestamp, Timestamp)> = BTreeMap::new();
+    for (idx, event) in input.events.iter().enumerate() {
+        let device = join.device[idx];
+        if !suspects.contains(&device) {
+            continue;
+        }
+        let time = event.time;
+        if event.operation == Operation::Disconnect
+            && event.result_type.is_some_and(|code| crate::sessions::CONFLICT_CODES.contains(&code))
+        {
+            let entry = conflicts.entry(device).or_insert((0, time, time));
+            entry.0 += 1;
+            entry.1 = entry.1.min(time);
+            entry.2 = entry.2.max(time);
+        }
+        if join.verdict(input.verdicts, idx).is_some_and(|v| v.cause == Cause::DuplicateIdentity) {
+            let entry = classified.entry(device).or_insert((time, time));
+            entry.0 = entry.0.min(time);
+            entry.1 = entry.1.max(time);
+        }
+    }
+    let mut rows: Vec<DuplicateSuspect> = suspects
+        .iter()
+        .filter_map(|&device| {
+            let (n_conflicts, first_seen, last_seen) = if let Some(&found) = conflicts.get(&device)
+            {
+                found
+            } else {
+                let &(first, last) = classified.get(&device)?;
+                (0, first, last)
+            };
+            let sessions = input.table.device(device as usize);
+            let masked_ips: BTreeSet<&str> =
+                sessions.iter().filter_map(|s| s.masked_ip.as_deref()).collect();
+            let sdk_versions: BTreeSet<&str> =
+                sessions.iter().filter_map(|s| s.sdk_version.as_deref()).collect();
+            let mut alternations = 0;
+            let mut previous: Option<(Option<&str>, Option<&str>)> = None;
+            for session in sessions {
+                let current = (session.masked_ip.as_deref(), session.sdk_version.as_deref());
+                if current == (None, None) {
+                    continue;
+                }
+                if let Some(before) = previous
+                    && before != current
+                {
+                    alternations += 1;
+                }
+                previous = Some(current);
+            }
+            Some(DuplicateSuspect {
+                device_id: join.name(device).to_owned(),
+                conflicts: n_conflicts,
+                alternations,
+                masked_ips: masked_ips.into_iter().map(str::to_owned).collect(),
+                sdk_versions: sdk_versions.into_iter().map(str::to_owned).collect(),
+                first_seen,
+                last_seen,
+            })
+        })
+        .collect();
+    rows.sort_by(|a, b| b.conflicts.cmp(&a.conflicts).then_with(|| a.device_id.cmp(&b.device_id)));
+    rows
+}
+
+/// The devices with the most problem disconnects (at least [`MIN_FLAPPING_DISCONNECTS`]).
+fn flapping(input: &FindingsInput<'_>, join: &Join) -> Vec<FlappingDevice> {
+    let mut per_device: BTreeMap<u32, BTreeMap<Cause, u64>> = BTreeMap::new();
+    for verdict in input.verdicts.iter().filter(|v| !v.cause.is_benign()) {
+        let Some(event) = input.events.get(verdict.event) else { continue };
+        if event.operation != Operation::Disconnect {
+            continue;
+        }
+        // The second record of a merged end is the same disconnect.
+        if matches!(input.table.roles.get(verdict.event), Some(EventRole::MergedEnd(_))) {
+            continue;
+        }
+        *per_device
+            .entry(join.device[verdict.event])
+            .or_default()
+            .entry(verdict.cause)
+            .or_default() += 1;
+    }
+    let mut rows: Vec<FlappingDevice> = per_device
+        .into_iter()
+        .filter_map(|(device, causes)| {
+            let disconnects: u64 = causes.values().sum();
+            if disconnects < MIN_FLAPPING_DISCONNECTS {
+                return None;
+            }
+            let (dominant_cause, _) = dominant(&causes)?;
+            let sessions = input.table.device(device as usize);
+            let mut lengths: Vec<i64> = sessions.iter().filter_map(|s| s.duration_ns).collect();
+            lengths.sort_unstable();
+            let last = sessions.last();
+            Some(FlappingDevice {
+                device_id: join.name(device).to_owned(),
+                disconnects,
+                sessions: sessions.len() as u64,
+                median_session_ns: lengths.get(lengths.len() / 2).copied(),
+                dominant_cause,
+                masked_ip: last.and_then(|s| s.masked_ip.clone()),
+                sdk_version: last.and_then(|s| s.sdk_version.clone()),
+            })
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        b.disconnects
+            .cmp(&a.disconnects)
+            .then(b.sessions.cmp(&a.sessions))
+            .then_with(|| a.device_id.cmp(&b.device_id))
+    });
+    rows.truncate(TOP_FLAPPING);
+    rows
+}
+
+#[derive(Default)]
+struct Group {
+    devices: BTreeSet<u32>,
+    sessions: u64,
+    events: u64,
+    problem_events: u64,
+    offline_ns: i64,
+    causes: BTreeMap<Cause, u64>,
+}
+
+type SessionKey<'k> = dyn Fn(&'k Session) -> Option<&'k str> + 'k;
+type EventKey<'k> = dyn Fn(&'k Event) -> Option<&'k str> + 'k;
+
+/// Devices, sessions and classified events grouped by a key of the session (or, for an event,
+/// of the record itself, then of its session, then of the device's first session that has one).
+fn breakdown<'k>(
+    input: &FindingsInput<'k>,
+    join: &Join,
+    session_key: &SessionKey<'k>,
+    event_key: &EventKey<'k>,
+) -> Vec<Breakdown> {
+    let table = input.table;
+    let mut groups: BTreeMap<&'k str, Group> = BTreeMap::new();
+    let mut device_key: Vec<Option<&'k str>> = Vec::with_capacity(table.n_devices());
+    for device in 0..table.n_devices() {
+        let sessions = table.device(device);
+        let fallback = sessions.iter().find_map(session_key);
+        device_key.push(fallback);
+        for session in sessions {
+            let key = session_key(session).or(fallback).unwrap_or(NONE_KEY);
+            let group = groups.entry(key).or_default();
+            group.sessions += 1;
+            group.devices.insert(device as u32);
+        }
+    }
+    for verdict in input.verdicts {
+        let Some(event) = input.events.get(verdict.event) else { continue };
+        let device = join.device[verdict.event];
+        let session = match table.roles.get(verdict.event) {
+            Some(
+                EventRole::Ended(s)
+                | EventRole::MergedEnd(s)
+                | EventRole::Opened(s)
+                | EventRole::FailedConnect { next_session: Some(s) },
+            ) => table.sessions.get(*s as usize),
+            _ => None,
+        };
+        let key = event_key(event)
+            .or_else(|| session.and_then(session_key))
+            .or_else(|| device_key.get(device as usize).copied().flatten())
+            .unwrap_or(NONE_KEY);
+        let group = groups.entry(key).or_default();
+        group.devices.insert(device);
+        group.events += 1;
+        if !verdict.cause.is_benign() {
+            group.problem_events += 1;
+            group.offline_ns += join.offline_ns[verdict.event];
+            *group.causes.entry(verdict.cause).or_default() += 1;
+        }
+    }
+    let mut rows: Vec<Breakdown> = groups
+        .into_iter()
+        .map(|(key, group)| Breakdown {
+            key: key.to_owned(),
+            devices: group.devices.len() as u64,
+            sessions: group.sessions,
+            events: group.events,
+            problem_events: group.problem_events,
+            device_hours_offline: group.offline_ns as f64 / HOUR_NS,
+            top_cause: dominant(&group.causes).map(|(cause, _)| cause),
+        })
+        .collect();
+    rows.sort_by(|a, b| b.events.cmp(&a.events).then_with(|| a.key.cmp(&b.key)));
+    rows
+}
+
+/// One-minute buckets of closed sessions up to [`HISTOGRAM_MINUTES`], then one open bucket;
+/// empty when no session has both ends.
+fn session_lengths(sessions: &[Session]) -> Vec<HistogramBucket> {
+    let n_buckets = HISTOGRAM_MINUTES as usize + 1;
+    let mut counts = vec![0_u64; n_buckets];
+    let mut any = false;
+    for length in sessions.iter().filter_map(|s| s.duration_ns) {
+        let bucket = (length.max(0) / MINUTE_NS).min(HISTOGRAM_MINUTES) as usize;
+        counts[bucket] += 1;
+        any = true;
+    }
+    if !any {
+        return Vec::new();
+    }
+    counts
+        .into_iter()
+        .enumerate()
+        .map(|(bucket, sessions)| {
+            let lower_ns = bucket as i64 * MINUTE_NS;
+            let upper_ns =
+                if bucket as i64 == HISTOGRAM_MINUTES { i64::MAX } else { lower_ns + MINUTE_NS };
+            HistogramBucket { lower_ns, upper_ns, sessions }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fmt::Write as _;
+
+    use dropscope_model::Level;
+
+    use super::*;
+    use crate::classify::Rule;
+    use crate::incidents::IncidentConfig;
+    use crate::rank::rank;
+    use crate::sessions::build;
+
+    // A whole UTC minute, so incident bounds read as whole minutes.
+    const BASE_NS: i64 = 1_699_999_980 * 1_000_000_000;
+
+    fn agent(short: &str) -> Option<String> {
+        let agent = match short {
+            "net" => ".NET/1.38.0 (.NET 6.0.20; Linux; X64; {FF88E933})",
+            "java" => "com.microsoft.azure.sdk.iot.iot-device-client/1.30.0 (Linux; amd64)",
+            "node" => "azure-iot-device/1.17.0 (node v18.16.0; Linux 5.15.0; x64)",
+            "py" => "azure-iot-device-iothub-py/2.10.0 (3.10.12; Linux-5.15.0-x86_64; x86_64)",
+            "c" => "iothubclient/1.11.0 (native; Linux; x86_64)",
+            _ => return None,
+        };
+        Some(agent.to_owned())
+    }
+
+    /// Parses `"<device> <minutes> <C|D|F> [code] [ip] [sdk] [protocol] [cause]"` lines (`-` for
+    /// an absent field; `F` is a failed connect; a code makes the record an error). The cause,
+    /// on a disconnect or failed connect, is its verdict.
+    fn parse(text: &str) -> (Vec<Event>, Vec<Verdict>) {
+        let mut events = Vec::new();
+        let mut verdicts = Vec::new();
+        for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let field = |idx: usize| fields.get(idx).copied().filter(|f| *f != "-");
+            let minutes: f64 = fields[1].parse().unwrap();
+            let time = Timestamp(BASE_NS + (minutes * 60e9).round() as i64);
+            let operation =
+                if fields[2] == "D" { Operation::Disconnect } else { Operation::Connect };
+            let mut event = Event::new(time, "contoso-hub", fields[0], operation);
+            if fields[2] == "F" {
+                event.level = Level::Error;
+            }
+            if let Some(code) = field(3) {
+                event.result_type = Some(code.parse().unwrap());
+                event.level = Level::Error;
+            }
+            event.masked_ip = field(4).map(str::to_owned);
+            event.sdk_version = field(5).and_then(agent);
+            event.protocol = field(6).map(str::to_owned);
+            if let Some(cause) = field(7) {
+                verdicts.push(Verdict {
+                    event: events.len(),
+                    cause: Cause::parse(cause).unwrap(),
+                    confidence: 0.5,
+                    rule: Rule::UnrecognisedCode,
+                    session_age: None,
+                    reconnect_delay: None,
+                });
+            }
+            events.push(event);
+        }
+        (events, verdicts)
+    }
+
+    fn at(t: Timestamp) -> String {
+        let secs = (t.0 - BASE_NS) / 1_000_000_000;
+        format!("{}:{:02}", secs / 60, secs % 60)
+    }
+
+    fn minutes(ns: i64) -> String {
+        format!("{:.1}m", ns as f64 / 60e9)
+    }
+
+    fn render(f: &Findings) -> String {
+        let mut out = String::new();
+        let q = &f.quality;
+        let _ = writeln!(
+            out,
+            "{} | hubs {:?} | {}..{} | devices {} sessions {} disconnects {} failed {}",
+            f.title,
+            f.hubs,
+            f.window_start.map_or("-".to_owned(), at),
+            f.window_end.map_or("-".to_owned(), at),
+            f.devices,
+            f.sessions,
+            f.disconnects,
+            f.failed_connects
+        );
+        let _ = writeln!(
+            out,
+            "quality: files {} read {} parsed {} dup {} rejected {:?} reordered {} repairs {:?}",
+            q.files, q.records_read, q.parsed, q.duplicates, q.rejected, q.reordered, q.repairs
+        );
+        for c in &f.causes {
+            let _ = writeln!(
+                out,
+                "cause {} disc {} failed {} devices {} hours {:.3} share {:.2} benign {}",
+                c.cause,
+                c.disconnects,
+                c.failed_connects,
+                c.devices,
+                c.device_hours_offline,
+                c.share,
+                c.benign
+            );
+        }
+        let b = &f.benign;
+        let _ = writeln!(
+            out,
+            "benign: events {} devices {} hours {:.3} {:?}",
+            b.events, b.devices, b.device_hours_offline, b.by_cause
+        );
+        let low = f.curve.iter().map(|p| p.min).min();
+        let high = f.curve.iter().map(|p| p.max).max();
+        let _ = writeln!(out, "curve: {} points, min {low:?} max {high:?}", f.curve.len());
+        for i in &f.incidents {
+            let networks: Vec<String> =
+                i.networks.iter().map(|n| format!("{}={}", n.prefix, n.devices)).collect();
+            let codes: Vec<String> =
+                i.codes.iter().map(|c| format!("{:?}x{}", c.code, c.count)).collect();
+            let _ = writeln!(
+                out,
+                "incident {}..{} events {} devices {} {} {:.2} nets {networks:?} codes {codes:?}",
+                at(i.start),
+                at(i.end),
+                i.events,
+                i.devices,
+                i.dominant_cause,
+                i.dominant_share
+            );
+        }
+        for s in &f.duplicate_suspects {
+            let sdks: Vec<&str> = s.sdk_versions.iter().map(|v| sdk_family(v)).collect();
+            let _ = writeln!(
+                out,
+                "suspect {} conflicts {} alternations {} ips {:?} sdks {sdks:?} {}..{}",
+                s.device_id,
+                s.conflicts,
+                s.alternations,
+                s.masked_ips,
+                at(s.first_seen),
+                at(s.last_seen)
+            );
+        }
+        for d in &f.flapping {
+            let _ = writeln!(
+                out,
+                "flapping {} disc {} sessions {} median {} {} ip {:?}",
+                d.device_id,
+                d.disconnects,
+                d.sessions,
+                d.median_session_ns.map_or("-".to_owned(), minutes),
+                d.dominant_cause,
+                d.masked_ip
+            );
+        }
+        for (name, rows) in [("sdk", &f.by_sdk), ("protocol", &f.by_protocol)] {
+            for r in rows {
+                let _ = writeln!(
+                    out,
+                    "{name} {} devices {} sessions {} events {} problems {} hours {:.3} top {:?}",
+                    r.key,
+                    r.devices,
+                    r.sessions,
+                    r.events,
+                    r.problem_events,
+                    r.device_hours_offline,
+                    r.top_cause.map(Cause::as_str)
+                );
+            }
+        }
+        let bars: Vec<String> = f
+            .session_lengths
+            .iter()
+            .filter(|b| b.sessions > 0)
+            .map(|b| format!("{}={}", b.lower_ns / MINUTE_NS, b.sessions))
+            .collect();
+        let _ = writeln!(out, "lengths: {} buckets {bars:?}", f.session_lengths.len());
+        out
+    }
+
+    fn check(text: &str, expected: &str) {
+        let (events, verdicts) = parse(text);
+        let table = build(&events);
+        let curve = table
+            .window
+            .map(|window| curve::connected_devices(&table.sessions, window))
+            .unwrap_or_default();
+        let config = IncidentConfig { k: 1.0, min_devices: 2, max_gap_minutes: 1 };
+        let incidents = incidents::detect(&events, &table, &config);
+        let ranking = rank(&events, &verdicts);
+        let mut quality = DataQuality {
+            files: 1,
+            records_read: events.len() as u64 + 1,
+            parsed: events.len() as u64,
+            ..DataQuality::default()
+        };
+        quality.rejected.insert("truncated".to_owned(), 1);
+        let findings = assemble(FindingsInput {
+            events: &events,
+            table: &table,
+            curve: &curve,
+            incidents: &incidents,
+            verdicts: &verdicts,
+            ranking: &ranking,
+            quality: &quality,
+        });
+        let actual = render(&findings);
+        let expected: String = expected
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .flat_map(|l| [l, "\n"])
+            .collect();
+        assert_eq!(actual, expected, "\nactual:\n{actual}");
+        // Input order does not matter.
+        let mut reversed = events.clone();
+        reversed.reverse();
+        let n = events.len();
+        let reversed_verdicts: Vec<Verdict> =
+            verdicts.iter().map(|v| Verdict { event: n - 1 - v.event, ..*v }).collect();
+        let table = build(&reversed);
+        let incidents = incidents::detect(&reversed, &table, &config);
+        let ranking = rank(&reversed, &reversed_verdicts);
+        let again = assemble(FindingsInput {
+            events: &reversed,
+            table: &table,
+            curve: &curve,
+            incidents: &incidents,
+            verdicts: &reversed_verdicts,
+            ranking: &ranking,
+            quality: &quality,
+        });
+        let mut again = render(&again);
+        // Reordering is measured on the input order, so it differs by design.
+        again =
+            again.replace(&first_line_of(&again, "quality:"), &first_line_of(&actual, "quality:"));
+        assert_eq!(again, actual, "the input order changed the findings");
+    }
+
+    fn first_line_of(text: &str, prefix: &str) -> String {
+        text.lines().find(|l| l.starts_with(prefix)).unwrap_or_default().to_owned()
+    }
+
+    #[test]
+    fn empty_input_has_no_findings() {
+        check(
+            "",
+            "
+            Disconnect post-mortem | hubs [] | -..- | devices 0 sessions 0 disconnects 0 failed 0
+            quality: files 1 read 1 parsed 0 dup 0 rejected {\"truncated\": 1} reordered 0 repairs {}
+            benign: events 0 devices 0 hours 0.000 {}
+            curve: 0 points, min None max None
+            lengths: 0 buckets []
+            ",
+        );
+    }
+
+    #[test]
+    fn a_small_day() {
+        check(
+            "
+            # A site outage at minute 10 on 10.0.1.
+            n1 0 C - 10.0.1.XXX net Mqtt
+            n2 0 C - 10.0.1.XXX net Mqtt
+            n3 0 C - 10.0.1.XXX node Amqp
+            n4 0 C - 10.0.1.XXX node Amqp
+            n1 10 D 404104 10.0.1.XXX - Mqtt network_outage
+            n2 10 D 404104 10.0.1.XXX - Mqtt network_outage
+            n3 10 D 404104 10.0.1.XXX - Amqp network_outage
+            n4 10.5 D 404104 10.0.1.XXX - Amqp network_outage
+            n1 14 C - 10.0.1.XXX net Mqtt
+            n2 14 C - 10.0.1.XXX net Mqtt
+            n3 15 C - 10.0.1.XXX node Amqp
+            n4 30 C - 10.0.1.XXX node Amqp
+            # Two clients on one identity.
+            dup 1 C - 81.2.69.XXX java Mqtt
+            dup 3 C - 81.2.69.XXX net Mqtt
+            dup 3 D 400027 81.2.69.XXX - Mqtt duplicate_identity
+            dup 5 C - 24.9.142.XXX java Mqtt
+            dup 5 D 400027 24.9.142.XXX - Mqtt duplicate_identity
+            # A device that keeps going silent.
+            flap 0 C - 67.176.115.XXX py Mqtt
+            flap 4 D 404104 67.176.115.XXX - Mqtt keepalive_timeout
+            flap 6 C - 67.176.115.XXX py Mqtt
+            flap 9 D 404104 67.176.115.XXX - Mqtt keepalive_timeout
+            flap 12 C - 67.176.115.XXX py Mqtt
+            flap 16 D 404104 67.176.115.XXX - Mqtt keepalive_timeout
+            flap 20 C - 67.176.115.XXX py Mqtt
+            # A token renewal, and a device with bad credentials.
+            tok 0 C - 100.64.17.XXX c Mqtt
+            tok 20 D - 100.64.17.XXX - Mqtt token_expiry
+            tok 20.5 C - 100.64.17.XXX c Mqtt
+            bad 2 F 401003 - - Mqtt auth_failure
+            bad 3 F 401003 - - Mqtt auth_failure
+            ",
+            r#"
+            Disconnect post-mortem: contoso-hub | hubs ["contoso-hub"] | 0:00..30:00 | devices 8 sessions 17 disconnects 10 failed 2
+            quality: files 1 read 30 parsed 29 dup 0 rejected {"truncated": 1} reordered 0 repairs {"overlap": 2}
+            cause network_outage disc 4 failed 0 devices 4 hours 0.542 share 0.33 benign false
+            cause auth_failure disc 0 failed 2 devices 1 hours 0.467 share 0.17 benign false
+            cause keepalive_timeout disc 3 failed 0 devices 1 hours 0.150 share 0.25 benign false
+            cause token_expiry disc 1 failed 0 devices 1 hours 0.008 share 0.08 benign true
+            cause duplicate_identity disc 2 failed 0 devices 1 hours 0.000 share 0.17 benign false
+            benign: events 1 devices 1 hours 0.008 {TokenExpiry: 1}
+            curve: 31 points, min Some(2) max Some(7)
+            incident 10:00..11:00 events 4 devices 4 network_outage 1.00 nets ["10.0.1=4"] codes ["Some(404104)x4"]
+            suspect dup conflicts 2 alternations 2 ips ["24.9.142.XXX", "81.2.69.XXX"] sdks [".NET", "Java"] 3:00..5:00
+            flapping flap disc 3 sessions 4 median 4.0m keepalive_timeout ip Some("67.176.115.XXX")
+            flapping dup disc 2 sessions 3 median 2.0m duplicate_identity ip Some("24.9.142.XXX")
+            sdk .NET devices 3 sessions 5 events 3 problems 3 hours 0.133 top Some("network_outage")
+            sdk Python devices 1 sessions 4 events 3 problems 3 hours 0.150 top Some("keepalive_timeout")
+            sdk (none) devices 1 sessions 0 events 2 problems 2 hours 0.467 top Some("auth_failure")
+            sdk Node.js devices 2 sessions 4 events 2 problems 2 hours 0.408 top Some("network_outage")
+            sdk C devices 1 sessions 2 events 1 problems 0 hours 0.000 top None
+            sdk Java devices 1 sessions 2 events 1 problems 1 hours 0.000 top Some("duplicate_identity")
+            protocol Mqtt devices 6 sessions 13 events 10 problems 9 hours 0.750 top Some("keepalive_timeout")
+            protocol Amqp devices 2 sessions 4 events 2 problems 2 hours 0.408 top Some("network_outage")
+            lengths: 181 buckets ["2=2", "3=1", "4=2", "10=4", "20=1"]
+            "#,
+        );
+    }
+
+    #[test]
+    fn sdk_families() {
+        let agents = [
+            (".NET/1.21.2 (.NET Framework 4.8.4200.0; Microsoft Windows 10.0.17763)", ".NET"),
+            ("Microsoft.Azure.Devices.Client/1.5.1", ".NET"),
+            ("com.microsoft.azure.sdk.iot.iot-device-client/1.30.0 (Linux; amd64)", "Java"),
+            ("com.microsoft.azure.iothub-java-client/1.1.1", "Java"),
+            ("azure-iot-device/1.17.1 (node v10.16.0; Windows_NT 10.0.18363; x64)", "Node.js"),
+            ("azure-iot-device-iothub-py/2.10.0 (3.10.12; Linux)", "Python"),
+            ("iothubclient/1.11.0 (native; Linux; x86_64)", "C"),
+            ("C + (OSSimplified = Eclipse ThreadX)", "C"),
+            ("C", "C"),
+            ("my-gateway/2.0 (custom)", "my-gateway"),
+            ("  ", NONE_KEY),
+            ("é", "é"),
+        ];
+        for (agent, family) in agents {
+            assert_eq!(sdk_family(agent), family, "{agent}");
+        }
+    }
+}
