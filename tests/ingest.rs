@@ -18,9 +18,14 @@ fn inspect_accounts_for_every_fixture_record() {
     assert_eq!(summary["time_min"], "2017-09-27T12:11:56.7184728Z");
     assert_eq!(summary["time_max"], "2023-09-21T22:33:34Z");
     let read = summary["records_read"].as_u64().expect("a count");
-    let accounted = ["parsed", "duplicates", "rejected"].map(|k| summary[k].as_u64().expect("a count"));
+    let accounted =
+        ["parsed", "duplicates", "rejected"].map(|k| summary[k].as_u64().expect("a count"));
     assert_eq!(accounted.iter().sum::<u64>(), read);
-    assert!(run.stderr.contains("27 records: 13 parsed, 13 duplicates, 1 rejected"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("27 records: 13 parsed, 13 duplicates, 1 rejected"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -45,7 +50,10 @@ fn ingest_writes_every_table_form_and_reads_it_back() {
     let dir = tempfile::tempdir().expect("a temp dir");
     let fixtures = data("golden/fixtures");
     for out in ["e.parquet", "e.arrow", "e.csv", "e.jsonl"] {
-        let run = dropscope(dir.path(), &["--quiet", "ingest", fixtures.to_str().expect("utf-8"), "-o", out]);
+        let run = dropscope(
+            dir.path(),
+            &["--quiet", "ingest", fixtures.to_str().expect("utf-8"), "-o", out],
+        );
         assert_eq!(run.code, 0, "{out}: {}", run.stderr);
     }
     // Parquet and Arrow are input forms too: reading them back loses and adds nothing.
@@ -59,5 +67,7 @@ fn ingest_writes_every_table_form_and_reads_it_back() {
     }
     let csv = std::fs::read_to_string(dir.path().join("e.csv")).expect("csv written");
     assert!(csv.starts_with("time,hub,device_id,module_id,operation,level,result_type,"), "{csv}");
-    assert!(csv.contains("2023-09-21T22:33:34Z,iot-training-dm092121,sensor-th-2001,,disconnect,Error,404104,"));
+    assert!(csv.contains(
+        "2023-09-21T22:33:34Z,iot-training-dm092121,sensor-th-2001,,disconnect,Error,404104,"
+    ));
 }

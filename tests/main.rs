@@ -1,5 +1,8 @@
 //! Integration tests of the `dropscope` binary: one module per subcommand, plus tidy checks.
 
+mod diagnose;
 mod ingest;
+mod sessions;
+mod simulate;
 mod tidy;
 mod util;

@@ -75,7 +75,11 @@ fn manifests() -> Vec<PathBuf> {
 fn every_manifest_uses_workspace_lints() {
     for manifest in manifests() {
         let text = std::fs::read_to_string(&manifest).expect("readable");
-        assert!(text.contains("[lints]\nworkspace = true"), "{} lacks `[lints] workspace = true`", manifest.display());
+        assert!(
+            text.contains("[lints]\nworkspace = true"),
+            "{} lacks `[lints] workspace = true`",
+            manifest.display()
+        );
     }
 }
 
@@ -94,7 +98,8 @@ fn internal_dependency_edges_go_one_way() {
     for (krate, deps) in allowed {
         let manifest = root().join("crates").join(krate).join("Cargo.toml");
         let text = std::fs::read_to_string(&manifest).expect("readable");
-        let normal = text.split("\n[").find(|section| section.starts_with("dependencies]")).unwrap_or("");
+        let normal =
+            text.split("\n[").find(|section| section.starts_with("dependencies]")).unwrap_or("");
         for line in normal.lines().skip(1) {
             let name = line.split(['=', '.', ' ']).next().unwrap_or("");
             if name.starts_with("dropscope-") {

@@ -1,0 +1,1 @@
+//! `dropscope diagnose` end to end (being written).

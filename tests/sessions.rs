@@ -1,0 +1,1 @@
+//! `dropscope sessions` end to end (being written).

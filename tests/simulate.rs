@@ -1,0 +1,1 @@
+//! `dropscope simulate` end to end (being written).
