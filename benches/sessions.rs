@@ -18,7 +18,6 @@ fn sessions(c: &mut Criterion) {
         .expect("the scenario is valid");
     let events: Vec<Event> = sim.events().map(|labelled| labelled.event).collect();
     drop(sim);
-    eprintln!("sessions bench: {} events", events.len());
     let mut group = c.benchmark_group("sessions");
     group.sample_size(10);
     group.throughput(Throughput::Elements(events.len() as u64));

@@ -16,7 +16,6 @@ fn simulate(c: &mut Criterion) {
     scenario.fleet.devices = devices();
     let options = SimOptions { seed: 42, frac_digits: 0 };
     let n_records = dropscope_sim::simulate(&scenario, &options).expect("valid").n_records();
-    eprintln!("simulate bench: {n_records} records");
     let mut group = c.benchmark_group("simulate");
     group.sample_size(10);
     group.throughput(Throughput::Elements(n_records as u64));

@@ -25,12 +25,12 @@ SELECT CAST(time AS TIMESTAMPTZ) AS time,
        json_extract_string(properties, '$.protocol') AS protocol,
        json_extract_string(properties, '$.maskedIpAddress') AS masked_ip,
        json_extract_string(properties, '$.sdkVersion') AS sdk_version
-FROM read_json(?, format = 'newline_delimited', columns = {COLUMNS})
+FROM read_json(?, format = 'newline_delimited', columns = {COLUMNS}, ignore_errors = true)
 """
 
 SESSIONS = """
 COPY (
-  SELECT device_id, time AS connect_time, next_time AS disconnect_time, next_time - time AS duration
+  SELECT device_id, time AS connect_time, next_time AS disconnect_time, epoch_ms(next_time) - epoch_ms(time) AS duration_ms
   FROM (
     SELECT device_id, time, operation,
            lead(time) OVER (PARTITION BY device_id ORDER BY time) AS next_time,
@@ -47,7 +47,7 @@ def main():
     con.execute("SET threads = 2")
     start = time.perf_counter()
     if mode == "sessions-parquet":
-        con.execute("CREATE TABLE events AS SELECT device_id, time, operation FROM read_parquet(?)", [path])
+        con.execute("CREATE TABLE events AS SELECT device_id, CAST(time AS TIMESTAMPTZ) AS time, CASE operation WHEN 'connect' THEN 'deviceConnect' ELSE 'deviceDisconnect' END AS operation FROM read_parquet(?)", [path])
     else:
         con.execute(EVENTS, [path])
     rows = con.execute("SELECT count(*) FROM events").fetchone()[0]

@@ -20,13 +20,14 @@ if [ ! -x "$here/.venv/bin/python" ]; then
     python3 -m venv "$here/.venv"
     "$here/.venv/bin/pip" install --quiet duckdb
 fi
-(cd "$root" && cargo build --release --quiet)
-bin="$root/target/release/dropscope"
+bin="${DROPSCOPE:-$root/target/release/dropscope}"
+[ -n "${DROPSCOPE:-}" ] || (cd "$root" && cargo build --release --quiet)
+
 
 data="$out/bench-$records.jsonl"
 if [ ! -s "$data" ]; then
-    # mixed-day yields roughly 55 records per device-day; size the fleet for the record count.
-    devices=$(( records / 55 + 1 ))
+    # mixed-day yields roughly 63 records per device-day; size the fleet for the record count.
+    devices=$(( records / 63 + 1 ))
     "$bin" --quiet simulate --scenario mixed-day --devices "$devices" --hours 24 --seed 42 -o "$out/sim"
     find "$out/sim/logs" -name '*.json' | LC_ALL=C sort | xargs cat > "$data"
     rm -rf "$out/sim"

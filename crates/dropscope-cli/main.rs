@@ -117,8 +117,19 @@ fn run(command: &Command, ctx: &Context) -> anyhow::Result<ExitStatus> {
     }
 }
 
+/// Writes `text` to stdout. Unlike `print!`, a closed pipe (`dropscope ... | head`) is an error
+/// the caller returns, which `main` turns into a quiet exit 0, instead of a panic.
+pub(crate) fn print_out(text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(text.as_bytes())?;
+    stdout.flush()
+}
+
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|cause| {
-        cause.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
     })
 }

@@ -23,9 +23,9 @@ pub(crate) fn run(args: &DiagnoseArgs, ctx: &Context) -> anyhow::Result<ExitStat
         if let Some(object) = value.as_object_mut() {
             object.insert("schema_version".to_owned(), SCHEMA_VERSION.into());
         }
-        println!("{value}");
+        crate::print_out(&format!("{value}\n"))?;
     } else {
-        print!("{}", render(&ranking));
+        crate::print_out(&render(&ranking))?;
     }
     Ok(ExitStatus::Success)
 }

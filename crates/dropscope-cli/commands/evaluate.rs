@@ -37,9 +37,12 @@ pub(crate) fn run(args: &EvaluateArgs, ctx: &Context) -> anyhow::Result<ExitStat
         )
     };
     if args.json {
-        println!("{}", serde_json::to_string(&evaluation).context("rendering the scores")?);
+        crate::print_out(&format!(
+            "{}\n",
+            serde_json::to_string(&evaluation).context("rendering the scores")?
+        ))?;
     } else {
-        print!("{}", render(&evaluation));
+        crate::print_out(&render(&evaluation))?;
     }
     Ok(ExitStatus::Success)
 }

@@ -18,9 +18,12 @@ pub(crate) fn run(args: &IncidentsArgs, ctx: &Context) -> anyhow::Result<ExitSta
     let found = incidents::detect(&ingested.events, &table, &IncidentConfig::default());
     if args.json {
         let list: Vec<serde_json::Value> = found.iter().map(incident_json).collect();
-        println!("{}", serde_json::json!({ "schema_version": SCHEMA_VERSION, "incidents": list }));
+        crate::print_out(&format!(
+            "{}\n",
+            serde_json::json!({ "schema_version": SCHEMA_VERSION, "incidents": list })
+        ))?;
     } else {
-        print!("{}", render(&found));
+        crate::print_out(&render(&found))?;
     }
     Ok(ExitStatus::Success)
 }
@@ -71,8 +74,8 @@ fn render(found: &[Incident]) -> String {
     );
     let _ = writeln!(
         out,
-        "{:<20}  {:<20}  {:>7}  {:>11}  {:>6}  {:>8}  {:<32}  {}",
-        "start", "end", "devices", "disconnects", "failed", "peak/min", "networks (/24)", "codes"
+        "{:<20}  {:<20}  {:>7}  {:>11}  {:>6}  {:>8}  {:<32}  codes",
+        "start", "end", "devices", "disconnects", "failed", "peak/min", "networks (/24)"
     );
     for incident in found {
         let prefixes: Vec<String> = incident

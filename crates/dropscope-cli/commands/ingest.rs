@@ -1,6 +1,7 @@
 //! `dropscope ingest` and `dropscope inspect`, and [`load`], the input loading every command shares.
 
 use std::collections::BTreeSet;
+use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
@@ -46,7 +47,7 @@ pub(crate) fn run(args: &IngestArgs, ctx: &Context) -> anyhow::Result<ExitStatus
     dropscope_formats::frame::write_events(&args.output, &ingested.events)
         .with_context(|| format!("writing {}", args.output.display()))?;
     if args.json {
-        println!("{}", summary_json(&ingested));
+        crate::print_out(&format!("{}\n", summary_json(&ingested)))?;
     }
     if !ctx.quiet {
         eprintln!("wrote {} events to {}", ingested.events.len(), args.output.display());
@@ -57,13 +58,16 @@ pub(crate) fn run(args: &IngestArgs, ctx: &Context) -> anyhow::Result<ExitStatus
 pub(crate) fn run_inspect(args: &InspectArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     let ingested = load(&args.input, ctx)?;
     if args.json {
-        println!("{}", summary_json(&ingested));
+        crate::print_out(&format!("{}\n", summary_json(&ingested)))?;
     }
     Ok(ExitStatus::Success)
 }
 
 pub(crate) fn source_name(ingested: &Ingested, source: u32) -> String {
-    ingested.sources.get(source as usize).map_or_else(|| format!("#{source}"), |p| p.display().to_string())
+    ingested
+        .sources
+        .get(source as usize)
+        .map_or_else(|| format!("#{source}"), |p| p.display().to_string())
 }
 
 struct Extent {
@@ -89,8 +93,11 @@ fn extent(ingested: &Ingested) -> Extent {
 pub(crate) fn summary_json(ingested: &Ingested) -> serde_json::Value {
     let stats = &ingested.stats;
     let extent = extent(ingested);
-    let reasons: serde_json::Map<String, serde_json::Value> =
-        stats.reject_reasons.iter().map(|(reason, n)| (reason.as_str().to_owned(), (*n).into())).collect();
+    let reasons: serde_json::Map<String, serde_json::Value> = stats
+        .reject_reasons
+        .iter()
+        .map(|(reason, n)| (reason.as_str().to_owned(), (*n).into()))
+        .collect();
     let forms: serde_json::Map<String, serde_json::Value> =
         stats.forms.iter().map(|(form, n)| (form.as_str().to_owned(), (*n).into())).collect();
     serde_json::json!({
@@ -123,29 +130,34 @@ pub(crate) fn human_summary(ingested: &Ingested) -> String {
         stats.files, stats.records_read, stats.parsed, stats.duplicates, stats.rejected
     );
     if !stats.reject_reasons.is_empty() {
-        let reasons: Vec<String> =
-            stats.reject_reasons.iter().map(|(reason, n)| format!("{} {n}", reason.as_str())).collect();
-        out.push_str(&format!("  rejected by reason: {}\n", reasons.join(", ")));
+        let reasons: Vec<String> = stats
+            .reject_reasons
+            .iter()
+            .map(|(reason, n)| format!("{} {n}", reason.as_str()))
+            .collect();
+        let _ = writeln!(out, "  rejected by reason: {}", reasons.join(", "));
     }
     if !stats.forms.is_empty() {
-        let forms: Vec<String> = stats.forms.iter().map(|(form, n)| format!("{form} {n}")).collect();
-        out.push_str(&format!("  forms: {}\n", forms.join(", ")));
+        let forms: Vec<String> =
+            stats.forms.iter().map(|(form, n)| format!("{form} {n}")).collect();
+        let _ = writeln!(out, "  forms: {}", forms.join(", "));
     }
     if let (Some(min), Some(max)) = (extent.time_min, extent.time_max) {
-        out.push_str(&format!("  time range: {min} .. {max}\n"));
+        let _ = writeln!(out, "  time range: {min} .. {max}");
     }
     if !ingested.unrecognised.is_empty() {
         let names: Vec<String> =
             ingested.unrecognised.iter().map(|&source| source_name(ingested, source)).collect();
-        out.push_str(&format!(
-            "  skipped {} file(s) in no known export form: {}\n",
+        let _ = writeln!(
+            out,
+            "  skipped {} file(s) in no known export form: {}",
             names.len(),
             names.join(", ")
-        ));
+        );
     }
-    out.push_str(&format!("  {} device(s) on {} hub(s)", extent.devices, extent.hubs.len()));
+    let _ = write!(out, "  {} device(s) on {} hub(s)", extent.devices, extent.hubs.len());
     if !extent.hubs.is_empty() && extent.hubs.len() <= 5 {
-        out.push_str(&format!(": {}", extent.hubs.join(", ")));
+        let _ = write!(out, ": {}", extent.hubs.join(", "));
     }
     out.push('\n');
     out

@@ -16,7 +16,7 @@ pub(crate) fn run(args: &SessionsArgs, ctx: &Context) -> anyhow::Result<ExitStat
     dropscope_formats::frame::write_sessions(&args.output, &table.sessions)
         .with_context(|| format!("writing {}", args.output.display()))?;
     if args.json {
-        println!("{}", summary_json(&table.summary));
+        crate::print_out(&format!("{}\n", summary_json(&table.summary)))?;
     }
     if !ctx.quiet {
         eprint!("{}", human_summary(&table.summary));

@@ -34,6 +34,11 @@ pub(crate) fn run(args: &SimulateArgs, ctx: &Context) -> anyhow::Result<ExitStat
             LogForm::Table { extension: "arrow", write: dropscope_formats::frame::write_events_ipc }
         }
     };
+    if args.gzip && matches!(args.format, SimFormat::Parquet | SimFormat::Arrow) {
+        anyhow::bail!(
+            "--gzip applies to the text forms only\nhint: Parquet and Arrow files are compressed inside; drop --gzip"
+        );
+    }
     let config =
         OutputConfig { form, gzip: args.gzip, truth: args.truth, write: WriteOptions::default() };
 

@@ -22,7 +22,7 @@ pub(crate) fn run(args: &TimelineArgs, ctx: &Context) -> anyhow::Result<ExitStat
         );
     }
     let table = sessions::build(&events);
-    print!("{}", render(&events, &table));
+    crate::print_out(&render(&events, &table))?;
     Ok(ExitStatus::Success)
 }
 
@@ -156,7 +156,7 @@ fn human_duration(ns: i64) -> String {
         format!("{sign}{h}h{m:02}m{s:02}s")
     } else if m > 0 {
         format!("{sign}{m}m{s:02}s")
-    } else if ns % 1_000_000_000 == 0 {
+    } else if ns.is_multiple_of(1_000_000_000) {
         format!("{sign}{s}s")
     } else {
         format!("{sign}{:.3}s", ns as f64 / 1e9)

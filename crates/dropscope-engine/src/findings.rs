@@ -138,6 +138,23 @@ pub fn sdk_family(user_agent: &str) -> &str {
     }
 }
 
+/// An `sdkVersion` user agent without its platform details: the product and version
+/// (`.NET/1.38.0`), plus the start of the installation id the .NET SDK appends
+/// (`.NET/1.38.0 {76F30A12}`), which tells two installs of one version apart.
+pub fn short_agent(user_agent: &str) -> String {
+    let agent = user_agent.trim();
+    let product = agent.split_whitespace().next().unwrap_or_default();
+    let install = agent
+        .rfind('{')
+        .map(|open| &agent[open + 1..])
+        .and_then(|rest| rest.split(['}', '-']).next())
+        .filter(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_hexdigit()));
+    match install {
+        Some(id) => format!("{product} {{{id}}}"),
+        None => product.to_owned(),
+    }
+}
+
 /// Per-event facts every section needs: the device, the verdict, the offline time charged.
 struct Join {
     /// The device number of each event (as in [`SessionTable::event_device`]).
@@ -173,12 +190,7 @@ impl Join {
                 *name = device_name(event);
             }
         }
-        let window_end = table
-            .window
-            .map(|w| w.end.0)
-            .or_else(|| input.events.iter().map(|e| e.time.0).max())
-            .unwrap_or(0);
-        let offline_ns = charge_offline(input.events, table, &device, &verdict, window_end);
+        let offline_ns = charge_offline(input.events, table, &device, &verdict);
         Join { device, verdict, offline_ns, names }
     }
 
@@ -214,8 +226,9 @@ fn device_numbers(events: &[Event]) -> Vec<u32> {
 }
 
 /// Walks each device in time order and charges every gap (from a classified record to the next
-/// classified record or successful connect, or the window's end) to the record that opened it.
-/// At one instant, disconnects come before connects (a reconnect in the same second ends the
+/// classified record or successful connect, or the end of the device's hub's records) to the
+/// record that opened it. The end is per hub so that the logs of an old, small hub read with a
+/// recent one do not charge years of offline time. At one instant, disconnects come before connects (a reconnect in the same second ends the
 /// gap), and a disconnect that ended a session overlapped by the next one (a second client took
 /// the identity over) opens no gap: the device stayed connected.
 fn charge_offline(
@@ -223,8 +236,12 @@ fn charge_offline(
     table: &SessionTable,
     device: &[u32],
     verdict: &[Option<u32>],
-    window_end: i64,
 ) -> Vec<i64> {
+    let mut hub_end: BTreeMap<&str, i64> = BTreeMap::new();
+    for event in events {
+        let end = hub_end.entry(event.hub.as_str()).or_insert(event.time.0);
+        *end = (*end).max(event.time.0);
+    }
     let is_connect =
         |event: &Event| event.operation == Operation::Connect && !event.level.is_error();
     let mut order: Vec<u32> = (0..events.len() as u32).collect();
@@ -239,6 +256,7 @@ fn charge_offline(
     let mut offline = vec![0_i64; events.len()];
     let mut charged: Option<(usize, i64)> = None;
     let mut current_device = None;
+    let mut window_end = 0;
     for &idx in &order {
         let idx = idx as usize;
         let (event, d) = (&events[idx], device[idx]);
@@ -247,6 +265,7 @@ fn charge_offline(
                 offline[opened] += (window_end - since).max(0);
             }
             current_device = Some(d);
+            window_end = hub_end.get(event.hub.as_str()).copied().unwrap_or(event.time.0);
         }
         let time = event.time.0;
         if is_connect(event) {
@@ -275,8 +294,10 @@ fn title(events: &[Event]) -> String {
     }
 }
 
+/// The hub names, without the empty one of records that carried no resource id.
 fn hubs(events: &[Event]) -> Vec<String> {
-    let hubs: BTreeSet<&str> = events.iter().map(|e| e.hub.as_str()).collect();
+    let hubs: BTreeSet<&str> =
+        events.iter().map(|e| e.hub.as_str()).filter(|hub| !hub.is_empty()).collect();
     hubs.into_iter().map(str::to_owned).collect()
 }
 
@@ -372,15 +393,23 @@ fn dominant(causes: &BTreeMap<Cause, u64>) -> Option<(Cause, f64)> {
 }
 
 /// One incident, with the dominant cause of the classified records inside it (`timed`: their
-/// times and causes, sorted).
+/// times and causes, sorted). Benign churn goes on during an incident (token renewals never
+/// stop), so the dominant cause is taken among the real problems when there are any, and among
+/// all records only when the incident is benign through and through (an upgrade).
 fn incident(timed: &[(Timestamp, Cause)], found: &incidents::Incident) -> Incident {
     let from = timed.partition_point(|(time, _)| *time < found.start);
     let to = timed.partition_point(|(time, _)| *time < found.end);
-    let mut causes: BTreeMap<Cause, u64> = BTreeMap::new();
-    for (_, cause) in timed.get(from..to).unwrap_or_default() {
-        *causes.entry(*cause).or_default() += 1;
+    let inside = timed.get(from..to).unwrap_or_default();
+    let mut problems: BTreeMap<Cause, u64> = BTreeMap::new();
+    let mut all: BTreeMap<Cause, u64> = BTreeMap::new();
+    for (_, cause) in inside {
+        *all.entry(*cause).or_default() += 1;
+        if !cause.is_benign() {
+            *problems.entry(*cause).or_default() += 1;
+        }
     }
-    let (dominant_cause, dominant_share) = dominant(&causes).unwrap_or((Cause::Unknown, 0.0));
+    let causes = if problems.is_empty() { &all } else { &problems };
+    let (dominant_cause, dominant_share) = dominant(causes).unwrap_or((Cause::Unknown, 0.0));
     let mut networks: Vec<NetworkShare> = found
         .prefixes
         .iter()
@@ -454,8 +483,8 @@ fn duplicate_suspects(input: &FindingsInput<'_>, join: &Join) -> Vec<DuplicateSu
             let sessions = input.table.device(device as usize);
             let masked_ips: BTreeSet<&str> =
                 sessions.iter().filter_map(|s| s.masked_ip.as_deref()).collect();
-            let sdk_versions: BTreeSet<&str> =
-                sessions.iter().filter_map(|s| s.sdk_version.as_deref()).collect();
+            let sdk_versions: BTreeSet<String> =
+                sessions.iter().filter_map(|s| s.sdk_version.as_deref()).map(short_agent).collect();
             let mut alternations = 0;
             let mut previous: Option<(Option<&str>, Option<&str>)> = None;
             for session in sessions {
@@ -475,7 +504,7 @@ fn duplicate_suspects(input: &FindingsInput<'_>, join: &Join) -> Vec<DuplicateSu
                 conflicts: n_conflicts,
                 alternations,
                 masked_ips: masked_ips.into_iter().map(str::to_owned).collect(),
-                sdk_versions: sdk_versions.into_iter().map(str::to_owned).collect(),
+                sdk_versions: sdk_versions.into_iter().collect(),
                 first_seen,
                 last_seen,
             })
@@ -486,9 +515,13 @@ fn duplicate_suspects(input: &FindingsInput<'_>, join: &Join) -> Vec<DuplicateSu
 }
 
 /// The devices with the most problem disconnects (at least [`MIN_FLAPPING_DISCONNECTS`]).
+/// Duplicate-identity conflicts are left out: two clients on one identity kick each other out
+/// every few seconds, would fill the list, and have their own section
+/// ([`Findings::duplicate_suspects`]).
 fn flapping(input: &FindingsInput<'_>, join: &Join) -> Vec<FlappingDevice> {
     let mut per_device: BTreeMap<u32, BTreeMap<Cause, u64>> = BTreeMap::new();
-    for verdict in input.verdicts.iter().filter(|v| !v.cause.is_benign()) {
+    let counted = |cause: Cause| !cause.is_benign() && cause != Cause::DuplicateIdentity;
+    for verdict in input.verdicts.iter().filter(|v| counted(v.cause)) {
         let Some(event) = input.events.get(verdict.event) else { continue };
         if event.operation != Operation::Disconnect {
             continue;
@@ -522,7 +555,7 @@ fn flapping(input: &FindingsInput<'_>, join: &Join) -> Vec<FlappingDevice> {
                 median_session_ns: lengths.get(lengths.len() / 2).copied(),
                 dominant_cause,
                 masked_ip: last.and_then(|s| s.masked_ip.clone()),
-                sdk_version: last.and_then(|s| s.sdk_version.clone()),
+                sdk_version: last.and_then(|s| s.sdk_version.as_deref()).map(short_agent),
             })
         })
         .collect();
@@ -543,7 +576,22 @@ struct Group {
     events: u64,
     problem_events: u64,
     offline_ns: i64,
-    causes: BTreeMap<Cause, u64>,
+    /// Per problem cause: the devices it hit, then its events.
+    causes: BTreeMap<Cause, (BTreeSet<u32>, u64)>,
+}
+
+impl Group {
+    /// The problem cause that hit the most devices, then had the most events; ties go to
+    /// taxonomy order. By devices, because a few devices stuck in a loop (two clients on one
+    /// identity) log far more records than a fleet-wide fault.
+    fn top_cause(&self) -> Option<Cause> {
+        let (&cause, _) = self
+            .causes
+            .iter()
+            .rev()
+            .max_by_key(|(_, (devices, events))| (devices.len(), *events))?;
+        Some(cause)
+    }
 }
 
 type SessionKey<'k> = dyn Fn(&'k Session) -> Option<&'k str> + 'k;
@@ -593,7 +641,9 @@ fn breakdown<'k>(
         if !verdict.cause.is_benign() {
             group.problem_events += 1;
             group.offline_ns += join.offline_ns[verdict.event];
-            *group.causes.entry(verdict.cause).or_default() += 1;
+            let (devices, events) = group.causes.entry(verdict.cause).or_default();
+            devices.insert(device);
+            *events += 1;
         }
     }
     let mut rows: Vec<Breakdown> = groups
@@ -605,7 +655,7 @@ fn breakdown<'k>(
             events: group.events,
             problem_events: group.problem_events,
             device_hours_offline: group.offline_ns as f64 / HOUR_NS,
-            top_cause: dominant(&group.causes).map(|(cause, _)| cause),
+            top_cause: group.top_cause(),
         })
         .collect();
     rows.sort_by(|a, b| b.events.cmp(&a.events).then_with(|| a.key.cmp(&b.key)));
@@ -665,7 +715,7 @@ mod tests {
         Some(agent.to_owned())
     }
 
-    /// Parses `"<device> <minutes> <C|D|F> [code] [ip] [sdk] [protocol] [cause]"` lines (`-` for
+    /// Parses `"[<hub>:]<device> <minutes> <C|D|F> [code] [ip] [sdk] [protocol] [cause]"` lines (`-` for
     /// an absent field; `F` is a failed connect; a code makes the record an error). The cause,
     /// on a disconnect or failed connect, is its verdict.
     fn parse(text: &str) -> (Vec<Event>, Vec<Verdict>) {
@@ -678,7 +728,8 @@ mod tests {
             let time = Timestamp(BASE_NS + (minutes * 60e9).round() as i64);
             let operation =
                 if fields[2] == "D" { Operation::Disconnect } else { Operation::Connect };
-            let mut event = Event::new(time, "contoso-hub", fields[0], operation);
+            let (hub, device) = fields[0].split_once(':').unwrap_or(("contoso-hub", fields[0]));
+            let mut event = Event::new(time, hub, device, operation);
             if fields[2] == "F" {
                 event.level = Level::Error;
             }
@@ -935,30 +986,60 @@ mod tests {
             tok 20.5 C - 100.64.17.XXX c Mqtt
             bad 2 F 401003 - - Mqtt auth_failure
             bad 3 F 401003 - - Mqtt auth_failure
+            # A renewal during the outage does not make it benign.
+            tok2 0 C - 100.64.17.XXX c Mqtt
+            tok2 10 D - 100.64.17.XXX - Mqtt token_expiry
+            tok2 10.5 C - 100.64.17.XXX c Mqtt
             ",
             r#"
-            Disconnect post-mortem: contoso-hub | hubs ["contoso-hub"] | 0:00..30:00 | devices 8 sessions 17 disconnects 10 failed 2
-            quality: files 1 read 30 parsed 29 dup 0 rejected {"truncated": 1} reordered 0 repairs {"overlap": 2}
-            cause network_outage disc 4 failed 0 devices 4 hours 0.542 share 0.33 benign false
-            cause auth_failure disc 0 failed 2 devices 1 hours 0.467 share 0.17 benign false
-            cause keepalive_timeout disc 3 failed 0 devices 1 hours 0.150 share 0.25 benign false
-            cause token_expiry disc 1 failed 0 devices 1 hours 0.008 share 0.08 benign true
-            cause duplicate_identity disc 2 failed 0 devices 1 hours 0.000 share 0.17 benign false
-            benign: events 1 devices 1 hours 0.008 {TokenExpiry: 1}
-            curve: 31 points, min Some(2) max Some(7)
-            incident 10:00..11:00 events 4 devices 4 network_outage 1.00 nets ["10.0.1=4"] codes ["Some(404104)x4"]
+            Disconnect post-mortem: contoso-hub | hubs ["contoso-hub"] | 0:00..30:00 | devices 9 sessions 19 disconnects 11 failed 2
+            quality: files 1 read 33 parsed 32 dup 0 rejected {"truncated": 1} reordered 0 repairs {"overlap": 2}
+            cause network_outage disc 4 failed 0 devices 4 hours 0.542 share 0.31 benign false
+            cause auth_failure disc 0 failed 2 devices 1 hours 0.467 share 0.15 benign false
+            cause keepalive_timeout disc 3 failed 0 devices 1 hours 0.150 share 0.23 benign false
+            cause token_expiry disc 2 failed 0 devices 2 hours 0.017 share 0.15 benign true
+            cause duplicate_identity disc 2 failed 0 devices 1 hours 0.000 share 0.15 benign false
+            benign: events 2 devices 2 hours 0.017 {TokenExpiry: 2}
+            curve: 31 points, min Some(3) max Some(8)
+            incident 10:00..11:00 events 5 devices 5 network_outage 1.00 nets ["10.0.1=4", "100.64.17=1"] codes ["Some(404104)x4", "Nonex1"]
             suspect dup conflicts 2 alternations 2 ips ["24.9.142.XXX", "81.2.69.XXX"] sdks [".NET", "Java"] 3:00..5:00
             flapping flap disc 3 sessions 4 median 4.0m keepalive_timeout ip Some("67.176.115.XXX")
-            flapping dup disc 2 sessions 3 median 2.0m duplicate_identity ip Some("24.9.142.XXX")
             sdk .NET devices 3 sessions 5 events 3 problems 3 hours 0.133 top Some("network_outage")
             sdk Python devices 1 sessions 4 events 3 problems 3 hours 0.150 top Some("keepalive_timeout")
             sdk (none) devices 1 sessions 0 events 2 problems 2 hours 0.467 top Some("auth_failure")
+            sdk C devices 2 sessions 4 events 2 problems 0 hours 0.000 top None
             sdk Node.js devices 2 sessions 4 events 2 problems 2 hours 0.408 top Some("network_outage")
-            sdk C devices 1 sessions 2 events 1 problems 0 hours 0.000 top None
             sdk Java devices 1 sessions 2 events 1 problems 1 hours 0.000 top Some("duplicate_identity")
-            protocol Mqtt devices 6 sessions 13 events 10 problems 9 hours 0.750 top Some("keepalive_timeout")
+            protocol Mqtt devices 7 sessions 15 events 11 problems 9 hours 0.750 top Some("network_outage")
             protocol Amqp devices 2 sessions 4 events 2 problems 2 hours 0.408 top Some("network_outage")
-            lengths: 181 buckets ["2=2", "3=1", "4=2", "10=4", "20=1"]
+            lengths: 181 buckets ["2=2", "3=1", "4=2", "10=5", "20=1"]
+            "#,
+        );
+    }
+
+    #[test]
+    fn offline_time_ends_with_the_hub_records() {
+        check(
+            "
+            old:a 0 C - 10.0.0.XXX - Mqtt
+            old:a 5 D 404104 10.0.0.XXX - Mqtt keepalive_timeout
+            old:b 10 C - 10.0.0.XXX - Mqtt
+            :e 11 C - - - -
+            new:c 1000 C - 10.0.0.XXX c Mqtt
+            new:c 1010 D - 10.0.0.XXX - Mqtt client_close
+            ",
+            r#"
+            Disconnect post-mortem: new, old | hubs ["new", "old"] | 0:00..1010:00 | devices 4 sessions 4 disconnects 2 failed 0
+            quality: files 1 read 7 parsed 6 dup 0 rejected {"truncated": 1} reordered 0 repairs {}
+            cause keepalive_timeout disc 1 failed 0 devices 1 hours 0.083 share 0.50 benign false
+            cause client_close disc 1 failed 0 devices 1 hours 0.000 share 0.50 benign true
+            benign: events 1 devices 1 hours 0.000 {ClientClose: 1}
+            curve: 1011 points, min Some(0) max Some(3)
+            sdk (none) devices 3 sessions 3 events 1 problems 1 hours 0.083 top Some("keepalive_timeout")
+            sdk C devices 1 sessions 1 events 1 problems 0 hours 0.000 top None
+            protocol Mqtt devices 3 sessions 3 events 2 problems 1 hours 0.083 top Some("keepalive_timeout")
+            protocol (none) devices 1 sessions 1 events 0 problems 0 hours 0.000 top None
+            lengths: 181 buckets ["5=1", "10=1"]
             "#,
         );
     }
@@ -981,6 +1062,27 @@ mod tests {
         ];
         for (agent, family) in agents {
             assert_eq!(sdk_family(agent), family, "{agent}");
+        }
+    }
+
+    #[test]
+    fn short_agents() {
+        let agents = [
+            (
+                ".NET/1.38.0 (.NET Core 3.1.19; Microsoft Windows 10.0.22000; X64; {FF88E933-1C12-457D-A098-A5093B53FBA2})",
+                ".NET/1.38.0 {FF88E933}",
+            ),
+            (
+                "azure-iot-device/1.17.1 (node v10.16.0; Windows_NT 10.0.18363; x64)",
+                "azure-iot-device/1.17.1",
+            ),
+            ("iothubclient/1.11.0 (native; Linux; x86_64)", "iothubclient/1.11.0"),
+            ("odd {not-hex}", "odd"),
+            ("{", "{"),
+            ("", ""),
+        ];
+        for (agent, short) in agents {
+            assert_eq!(short_agent(agent), short, "{agent}");
         }
     }
 }

@@ -11,10 +11,26 @@
 //! Event Grid's `seq` when present (compared as numbers: shorter is smaller), then by content (level,
 //! code, ...), so the order never depends on the input order or the thread count. Events that
 //! share `(time, seq)`, which whole-second timestamps make common, form a *tie group* whose order
-//! is chosen by state while walking: while a session is open its disconnects come first (a
-//! disconnect and a reconnect in the same second close the old session before opening the new
-//! one); while none is open, failed connects, then a connect, come first (a connect and a
-//! disconnect in the same second are one short session).
+//! is chosen while walking, as the reading that needs the fewest repairs:
+//!
+//! - While a session is open, its disconnects come first (a disconnect and a reconnect in the
+//!   same second close the old session before opening the new one): closing costs nothing, while
+//!   a connect while open is a repair.
+//! - While none is open and the group holds both, there are two readings: failed connects and
+//!   connects first (a connect and a disconnect in the same second are one short session), or
+//!   disconnects first (the end of a session whose connect is not in the log, then a new one).
+//!   Each is tried on a copy of the state, followed by the next group holding a connect or a
+//!   disconnect (walked its cheaper way), and the cheaper wins; connect first on a tie. A repair
+//!   costs one: a disconnect with nothing open (except before the device's first session: the
+//!   window opened mid-session), a connect while open that no conflict disconnect marks as an
+//!   overlap, and a `400027`/`409002` disconnect ending a session that opened in the same instant
+//!   with no other connect of that instant after it (the conflicting connection is missing).
+//!
+//! So a device whose first records are a disconnect and a connect in one second, then a
+//! disconnect, has two sessions, `[window start, t]` and `[t, next disconnect]`, and a
+//! duplicate-identity chain (each connect's `400027` ending the previous connection in the same
+//! second) that lost one connect resumes pairing at the next second instead of reading every
+//! later pair as a zero-length session.
 //!
 //! # Repairs (each flagged on the session and counted in the summary)
 //!
@@ -22,7 +38,9 @@
 //!   ([`Repairs::MISSING_CONNECT`]): the window opened mid-session (first session of the device)
 //!   or the connect record was lost.
 //! - Two connects in a row: if a `400027`/`409002` disconnect follows within
-//!   [`OVERLAP_WINDOW_NS`] (before any other connect or disconnect), the second connection
+//!   [`OVERLAP_WINDOW_NS`] (in the next tie group holding a connect or disconnect, and more
+//!   of them there than connects: a conflict disconnect in the same instant as a connect is that
+//!   connect's kick-out of the connection before it), the second connection
 //!   overlapped the first: that disconnect ends the first session and the second session has
 //!   `overlap` set and a zero gap. Otherwise the first session's disconnect was lost: it ends at
 //!   the second connect (an upper bound) with [`Repairs::MISSING_DISCONNECT`], and the next gap is

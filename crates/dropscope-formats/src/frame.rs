@@ -45,7 +45,10 @@ fn categorical() -> DataType {
     DataType::from_categories(Categories::global())
 }
 
-fn opt_strs<'a>(events: &'a [Event], field: impl Fn(&'a Event) -> Option<&'a str>) -> Vec<Option<&'a str>> {
+fn opt_strs<'a>(
+    events: &'a [Event],
+    field: impl Fn(&'a Event) -> Option<&'a str>,
+) -> Vec<Option<&'a str>> {
     events.iter().map(field).collect()
 }
 
@@ -78,7 +81,10 @@ pub fn events_to_df(events: &[Event]) -> PolarsResult<DataFrame> {
             events.iter().map(|e| e.result_type).collect::<Vec<_>>(),
         )
         .into_column(),
-        string_column(columns::RESULT_DESCRIPTION, opt_strs(events, |e| e.result_description.as_deref())),
+        string_column(
+            columns::RESULT_DESCRIPTION,
+            opt_strs(events, |e| e.result_description.as_deref()),
+        ),
         categorical_column(columns::PROTOCOL, opt_strs(events, |e| e.protocol.as_deref()))?,
         string_column(columns::MASKED_IP, opt_strs(events, |e| e.masked_ip.as_deref())),
         string_column(columns::SDK_VERSION, opt_strs(events, |e| e.sdk_version.as_deref())),
@@ -107,7 +113,10 @@ fn strings(df: &DataFrame, name: &str) -> std::result::Result<Vec<Option<String>
     Ok(ca.iter().map(|v| v.map(str::to_owned)).collect())
 }
 
-fn optional_strings(df: &DataFrame, name: &str) -> std::result::Result<Vec<Option<String>>, String> {
+fn optional_strings(
+    df: &DataFrame,
+    name: &str,
+) -> std::result::Result<Vec<Option<String>>, String> {
     if df.column(name).is_err() {
         return Ok(vec![None; df.height()]);
     }
@@ -125,7 +134,8 @@ fn integers(df: &DataFrame, name: &str) -> std::result::Result<Vec<Option<i64>>,
             .map_err(|err| format!("column `{name}`: {err}"))?,
         _ => s.clone(),
     };
-    let s = s.cast(&DataType::Int64).map_err(|err| format!("column `{name}` is not numeric: {err}"))?;
+    let s =
+        s.cast(&DataType::Int64).map_err(|err| format!("column `{name}` is not numeric: {err}"))?;
     let ca = s.i64().map_err(|err| format!("column `{name}`: {err}"))?;
     Ok(ca.iter().collect())
 }
@@ -152,20 +162,23 @@ pub fn df_to_events(df: &DataFrame, source: u32) -> std::result::Result<Vec<Even
     for row_idx in 0..df.height() {
         let row = row_idx + 1;
         let time = time[row_idx].ok_or_else(|| format!("row {row}: null time"))?;
-        let device_id = device[row_idx].clone().ok_or_else(|| format!("row {row}: null device_id"))?;
+        let device_id =
+            device[row_idx].clone().ok_or_else(|| format!("row {row}: null device_id"))?;
         let operation = operation[row_idx]
             .as_deref()
             .and_then(Operation::parse)
             .ok_or_else(|| format!("row {row}: bad operation"))?;
         let level = match level[row_idx].as_deref() {
             None => Level::Information,
-            Some(text) => Level::parse(text).ok_or_else(|| format!("row {row}: bad level {text:?}"))?,
+            Some(text) => {
+                Level::parse(text).ok_or_else(|| format!("row {row}: bad level {text:?}"))?
+            }
         };
         let result_type = match result_type[row_idx] {
             None => None,
-            Some(code) => {
-                Some(u32::try_from(code).map_err(|_| format!("row {row}: bad result_type {code}"))?)
-            }
+            Some(code) => Some(
+                u32::try_from(code).map_err(|_| format!("row {row}: bad result_type {code}"))?,
+            ),
         };
         events.push(Event {
             time: Timestamp(time),
@@ -193,36 +206,49 @@ pub fn df_to_events(df: &DataFrame, source: u32) -> std::result::Result<Vec<Even
 pub fn read_events(bytes: &[u8], source: u32) -> Result<Vec<Event>> {
     let path = PathBuf::from(format!("input #{source}"));
     let df = if bytes.starts_with(b"PAR1") {
-        ParquetReader::new(Cursor::new(bytes))
-            .finish()
-            .map_err(|source| Error::Columnar { what: "reading Parquet", path: path.clone(), source })?
+        ParquetReader::new(Cursor::new(bytes)).finish().map_err(|source| Error::Columnar {
+            what: "reading Parquet",
+            path: path.clone(),
+            source,
+        })?
     } else {
-        IpcReader::new(Cursor::new(bytes))
-            .finish()
-            .map_err(|source| Error::Columnar { what: "reading Arrow IPC", path: path.clone(), source })?
+        IpcReader::new(Cursor::new(bytes)).finish().map_err(|source| Error::Columnar {
+            what: "reading Arrow IPC",
+            path: path.clone(),
+            source,
+        })?
     };
     df_to_events(&df, source).map_err(|reason| Error::Schema { path, reason })
 }
 
 /// Writes events as a Parquet file.
 pub fn write_events_parquet(path: &Path, events: &[Event]) -> Result<()> {
-    let mut df = events_to_df(events)
-        .map_err(|source| Error::Columnar { what: "building", path: path.to_owned(), source })?;
+    let mut df = events_to_df(events).map_err(|source| Error::Columnar {
+        what: "building",
+        path: path.to_owned(),
+        source,
+    })?;
     write_df(path, &mut df, TableFormat::Parquet)
 }
 
 /// Writes events as an Arrow IPC (Feather v2) file.
 pub fn write_events_ipc(path: &Path, events: &[Event]) -> Result<()> {
-    let mut df = events_to_df(events)
-        .map_err(|source| Error::Columnar { what: "building", path: path.to_owned(), source })?;
+    let mut df = events_to_df(events).map_err(|source| Error::Columnar {
+        what: "building",
+        path: path.to_owned(),
+        source,
+    })?;
     write_df(path, &mut df, TableFormat::ArrowIpc)
 }
 
 /// Writes the events table to `path` in the format its extension names.
 pub fn write_events(path: &Path, events: &[Event]) -> Result<()> {
     let format = table_format(path)?;
-    let mut df = events_to_df(events)
-        .map_err(|source| Error::Columnar { what: "building", path: path.to_owned(), source })?;
+    let mut df = events_to_df(events).map_err(|source| Error::Columnar {
+        what: "building",
+        path: path.to_owned(),
+        source,
+    })?;
     write_df(path, &mut df, format)
 }
 
@@ -237,7 +263,10 @@ pub fn sessions_to_df(sessions: &[Session]) -> PolarsResult<DataFrame> {
         string_column("module_id", strs(&|s| s.module_id.as_deref())),
         Series::new("session_id".into(), sessions.iter().map(|s| s.session_id).collect::<Vec<_>>())
             .into_column(),
-        time_column("connect_time", sessions.iter().map(|s| s.connect_time.map(Timestamp::nanos)).collect()),
+        time_column(
+            "connect_time",
+            sessions.iter().map(|s| s.connect_time.map(Timestamp::nanos)).collect(),
+        ),
         time_column(
             "disconnect_time",
             sessions.iter().map(|s| s.disconnect_time.map(Timestamp::nanos)).collect(),
@@ -246,8 +275,11 @@ pub fn sessions_to_df(sessions: &[Session]) -> PolarsResult<DataFrame> {
         categorical_column("protocol", strs(&|s| s.protocol.as_deref()))?,
         string_column("masked_ip", strs(&|s| s.masked_ip.as_deref())),
         string_column("sdk_version", strs(&|s| s.sdk_version.as_deref())),
-        Series::new("end_result_type".into(), sessions.iter().map(|s| s.end_result_type).collect::<Vec<_>>())
-            .into_column(),
+        Series::new(
+            "end_result_type".into(),
+            sessions.iter().map(|s| s.end_result_type).collect::<Vec<_>>(),
+        )
+        .into_column(),
         categorical_column("end_level", strs(&|s| s.end_level.map(Level::as_str)))?,
         duration_column("gap_before", sessions.iter().map(|s| s.gap_before_ns).collect()),
         Series::new(
@@ -255,10 +287,18 @@ pub fn sessions_to_df(sessions: &[Session]) -> PolarsResult<DataFrame> {
             sessions.iter().map(|s| s.failed_connects_before).collect::<Vec<_>>(),
         )
         .into_column(),
-        Series::new("overlap".into(), sessions.iter().map(|s| s.overlap).collect::<Vec<_>>()).into_column(),
+        Series::new("overlap".into(), sessions.iter().map(|s| s.overlap).collect::<Vec<_>>())
+            .into_column(),
         string_column(
             "repaired",
-            sessions.iter().map(|s| s.repaired).map(|r| r.to_string()).collect::<Vec<_>>().iter().map(|r| Some(r.as_str())).collect(),
+            sessions
+                .iter()
+                .map(|s| s.repaired)
+                .map(|r| r.to_string())
+                .collect::<Vec<_>>()
+                .iter()
+                .map(|r| Some(r.as_str()))
+                .collect(),
         ),
         categorical_column("hub", strs(&|s| Some(s.hub.as_str())))?,
     ];
@@ -274,8 +314,11 @@ fn duration_column(name: &str, values: Vec<Option<i64>>) -> Column {
 /// Writes the sessions table to `path` in the format its extension names.
 pub fn write_sessions(path: &Path, sessions: &[Session]) -> Result<()> {
     let format = table_format(path)?;
-    let mut df = sessions_to_df(sessions)
-        .map_err(|source| Error::Columnar { what: "building", path: path.to_owned(), source })?;
+    let mut df = sessions_to_df(sessions).map_err(|source| Error::Columnar {
+        what: "building",
+        path: path.to_owned(),
+        source,
+    })?;
     write_df(path, &mut df, format)
 }
 
@@ -295,10 +338,14 @@ pub fn write_df(path: &Path, df: &mut DataFrame, format: TableFormat) -> Result<
     let columnar_err = |what, source| Error::Columnar { what, path: path.to_owned(), source };
     match format {
         TableFormat::Parquet => {
-            ParquetWriter::new(&mut out).finish(df).map_err(|e| columnar_err("writing Parquet", e))?;
+            ParquetWriter::new(&mut out)
+                .finish(df)
+                .map_err(|e| columnar_err("writing Parquet", e))?;
         }
         TableFormat::ArrowIpc => {
-            IpcWriter::new(&mut out).finish(df).map_err(|e| columnar_err("writing Arrow IPC", e))?;
+            IpcWriter::new(&mut out)
+                .finish(df)
+                .map_err(|e| columnar_err("writing Arrow IPC", e))?;
         }
         TableFormat::Csv => write_text_table(&mut out, df, false).map_err(write_err)?,
         TableFormat::JsonLines => write_text_table(&mut out, df, true).map_err(write_err)?,
@@ -314,7 +361,11 @@ fn cell_texts(column: &Column) -> std::io::Result<Vec<Option<String>>> {
         DataType::Datetime(_, _) => {
             let ns = s.cast(&DataType::Datetime(TimeUnit::Nanoseconds, None)).map_err(to_io)?;
             let ns = ns.cast(&DataType::Int64).map_err(to_io)?;
-            ns.i64().map_err(to_io)?.iter().map(|v| v.map(|t| Timestamp(t).to_rfc3339_exact())).collect()
+            ns.i64()
+                .map_err(to_io)?
+                .iter()
+                .map(|v| v.map(|t| Timestamp(t).to_rfc3339_exact()))
+                .collect()
         }
         DataType::Duration(_) => {
             let ns = s.cast(&DataType::Duration(TimeUnit::Nanoseconds)).map_err(to_io)?;
@@ -387,7 +438,11 @@ fn write_text_table(out: &mut dyn Write, df: &DataFrame, json: bool) -> std::io:
 /// Guards a CSV cell against spreadsheet formula injection: a cell starting with `=`, `+`, `-`,
 /// `@`, tab or carriage return gets a leading `'` (OWASP's advice), so it is shown as text.
 pub fn spreadsheet_safe(cell: &str) -> String {
-    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{cell}") } else { cell.to_owned() }
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}")
+    } else {
+        cell.to_owned()
+    }
 }
 
 #[cfg(test)]

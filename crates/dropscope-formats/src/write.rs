@@ -179,7 +179,12 @@ pub fn error_message(result_type: Option<u32>) -> String {
     }
 }
 
-fn push_storage_record(out: &mut Vec<u8>, event: &Event, opts: &WriteOptions, indent: Option<&str>) {
+fn push_storage_record(
+    out: &mut Vec<u8>,
+    event: &Event,
+    opts: &WriteOptions,
+    indent: Option<&str>,
+) {
     let mut obj = ObjectWriter::new(out, indent);
     obj.key("time");
     push_time(obj.out, event.time, opts.frac_digits);
@@ -229,7 +234,11 @@ fn properties_json(event: &Event) -> String {
     buf.extend_from_slice(b",\"statusCode\":");
     push_opt_str(&mut buf, event.status_code.as_deref());
     buf.extend_from_slice(b",\"errorMessage\":");
-    let message = if event.level == Level::Information { String::new() } else { error_message(event.result_type) };
+    let message = if event.level == Level::Information {
+        String::new()
+    } else {
+        error_message(event.result_type)
+    };
     push_json_str(&mut buf, &message);
     buf.push(b'}');
     String::from_utf8(buf).expect("JSON built from str is UTF-8")
@@ -481,7 +490,8 @@ mod tests {
     #[test]
     fn event_grid_has_only_what_event_grid_carries() {
         let mut event = sample();
-        event.seq = Some("000000000000000001D4132452F67CE200000002000000000000000000000001".to_owned());
+        event.seq =
+            Some("000000000000000001D4132452F67CE200000002000000000000000000000001".to_owned());
         let mut out = Vec::new();
         write_events(&mut out, TextForm::EventGrid, &[event.clone()], &WriteOptions::default())
             .expect("writing to a Vec");
@@ -530,7 +540,8 @@ mod tests {
             .expect("writing to a Vec");
         let text = String::from_utf8(out).expect("utf-8");
         assert!(text.starts_with("{\n    \"time\": \"2023-09-21T22:33:34Z\",\n"));
-        let n_docs = serde_json::Deserializer::from_str(&text).into_iter::<serde_json::Value>().count();
+        let n_docs =
+            serde_json::Deserializer::from_str(&text).into_iter::<serde_json::Value>().count();
         assert_eq!(n_docs, 2);
     }
 

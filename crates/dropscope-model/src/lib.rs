@@ -20,9 +20,9 @@ mod cause;
 pub mod columns;
 mod event;
 pub mod findings;
-mod session;
 #[cfg(feature = "proptest")]
 pub mod proptest;
+mod session;
 mod time;
 
 pub use cause::Cause;

@@ -35,7 +35,12 @@ pub fn event() -> impl Strategy<Value = Event> {
             Just(Level::Critical)
         ],
         proptest::option::of((100_000_u32..600_000, "[A-Za-z]{1,30}")),
-        proptest::option::of(prop_oneof![Just("Mqtt"), Just("Amqp"), Just("MqttWs"), Just("Https")]),
+        proptest::option::of(prop_oneof![
+            Just("Mqtt"),
+            Just("Amqp"),
+            Just("MqttWs"),
+            Just("Https")
+        ]),
         proptest::option::of("[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}\\.XXX"),
         proptest::option::of(wild_text()),
         proptest::option::of(Just(

@@ -28,7 +28,9 @@ pub enum TimestampError {
 impl fmt::Display for TimestampError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            TimestampError::Shape => "not an RFC 3339 timestamp (YYYY-MM-DDTHH:MM:SS[.f][Z|±HH:MM])",
+            TimestampError::Shape => {
+                "not an RFC 3339 timestamp (YYYY-MM-DDTHH:MM:SS[.f][Z|±HH:MM])"
+            }
             TimestampError::Range => "a date or time field is out of range",
             TimestampError::Offset => "the UTC offset is not Z or ±HH:MM",
             TimestampError::OutOfRange => "the year is outside 1678..2261",

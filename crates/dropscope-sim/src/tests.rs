@@ -280,3 +280,77 @@ fn round_trip_through_the_readers() {
         .count();
     assert_eq!(labels.len(), failed);
 }
+
+/// Writes `form`, reads it back, and checks what only Event Grid forms promise: one event per
+/// connection-state change, each with a sequence number that grows per device, nothing
+/// collapsing into a duplicate but the injected copies, and labels for the written records only.
+fn check_event_grid(form: dropscope_formats::write::TextForm) {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let sim = sim("mixed-day", 120, 6, 21);
+    let config = OutputConfig { form: LogForm::Text(form), ..jsonl(true) };
+    let summary = sim.write(&config, dir.path(), &|_, _| {}).unwrap_or_else(|e| panic!("{e}"));
+    let changes = sim.records.iter().filter(|r| r.state_change).count() as u64;
+    assert_eq!(summary.records, changes, "{summary:?}");
+    assert!(changes < sim.n_records() as u64, "no failed connect or 404104 left out");
+    assert!(summary.duplicated > 0 && summary.dropped > 0, "{summary:?}");
+
+    let logs = dir.path().join("logs");
+    let ingested = ingest(&[logs], &IngestConfig::default()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(ingested.stats.rejected, 0, "{:?}", ingested.rejects);
+    assert_eq!(ingested.stats.duplicates, summary.duplicated, "{form:?}");
+    assert_eq!(ingested.stats.parsed, summary.records - summary.dropped, "{form:?}");
+    assert!(ingested.events.iter().all(|e| !e.is_failed_connect()));
+
+    // Per device, in time order, sequence numbers are 64 hex digits and strictly increasing.
+    let mut by_device: BTreeMap<&str, Vec<(i64, &str)>> = BTreeMap::new();
+    for event in &ingested.events {
+        let seq = event.seq.as_deref().unwrap_or_else(|| panic!("no seq: {event:?}"));
+        assert!(seq.len() == 64 && seq.bytes().all(|b| b.is_ascii_hexdigit()), "{seq}");
+        by_device.entry(&event.device_id).or_default().push((event.time.nanos(), seq));
+    }
+    for (device, mut events) in by_device {
+        events.sort_unstable();
+        for pair in events.windows(2) {
+            assert!(pair[0].1 < pair[1].1, "{device}: {pair:?} not increasing");
+        }
+    }
+
+    // Labels cover the written disconnects only, each pointing at a record.
+    let labels = dropscope_formats::labels::read_labels(&dir.path().join("truth/labels.csv"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let disconnects =
+        ingested.events.iter().filter(|e| e.operation == Operation::Disconnect).count();
+    assert_eq!(labels.len(), disconnects);
+    assert!(labels.iter().all(|l| l.operation == Operation::Disconnect));
+}
+
+#[test]
+fn event_grid_holds_state_changes_with_sequence_numbers() {
+    check_event_grid(dropscope_formats::write::TextForm::EventGrid);
+    check_event_grid(dropscope_formats::write::TextForm::CloudEvents);
+}
+
+fn check_seq(time: i64, seq: u32, expected: &str) {
+    let rec = crate::walk::Rec {
+        time,
+        device: 0,
+        seq,
+        code: 0,
+        op: crate::walk::Op::Connect,
+        client: 0,
+        cause: Cause::Unknown,
+        state_change: true,
+    };
+    assert_eq!(crate::output::sequence_number(&rec), expected);
+}
+
+#[test]
+fn sequence_numbers_are_filetime_then_counter() {
+    // The FILETIME of Microsoft's sample, 2018-07-03T23:19:43.2222946Z.
+    check_seq(
+        1_530_659_983_222_294_600,
+        0,
+        "000000000000000001D4132452F67CE200000002000000000000000000000001",
+    );
+    check_seq(0, 41, "0000000000000000019DB1DED53E80000000000200000000000000000000002A");
+}

@@ -31,6 +31,10 @@ pub(crate) struct Rec {
     pub(crate) client: u8,
     /// The true cause, for disconnects and failed connects.
     pub(crate) cause: Cause,
+    /// A connection-state change, which Event Grid reports: an accepted connect, or the first
+    /// disconnect of an open connection (not a failed connect, nor the 404104 that completes a
+    /// hub's 401003).
+    pub(crate) state_change: bool,
 }
 
 /// A keep-alive timeout as the hub saw it: the 404104's time and the device's last packet.
@@ -71,6 +75,8 @@ struct Walk<'a> {
     revoke_at: f64,
     revoke_bit: u64,
     done: bool,
+    /// Whether the hub holds an open connection for the identity (from its last state change).
+    connected: bool,
 }
 
 const DAY: f64 = 86_400.0;
@@ -117,6 +123,7 @@ pub(crate) fn walk(
         revoke_at: revoke.map_or(f64::INFINITY, |(_, at)| at),
         revoke_bit: revoke.map_or(0, |(idx, _)| 1 << idx),
         done: false,
+        connected: true,
     };
     w.run(&dups);
     w.log
@@ -216,7 +223,26 @@ impl Walk<'_> {
             }
         }
         let seq = self.log.recs.len() as u32;
-        self.log.recs.push(Rec { time: ns, device: self.index, seq, code, op, client, cause });
+        let state_change = match op {
+            Op::Connect => true,
+            Op::Failed => false,
+            Op::Disconnect => self.connected,
+        };
+        self.connected = match op {
+            Op::Connect => true,
+            Op::Failed => self.connected,
+            Op::Disconnect => false,
+        };
+        self.log.recs.push(Rec {
+            time: ns,
+            device: self.index,
+            seq,
+            code,
+            op,
+            client,
+            cause,
+            state_change,
+        });
         Some(t)
     }
 

@@ -221,6 +221,69 @@ fn same_second_disconnect_and_reconnect_close_then_open() {
 }
 
 #[test]
+fn same_second_disconnect_and_connect_at_the_window_start() {
+    // The device's first records: the disconnect ends a session the window opened in, and the
+    // connect opens the next one, which the later disconnect ends (no lost connect needed).
+    check(
+        "a 10 C
+         a 10 D
+         a 50 D",
+        "a#0 -..10 end=info gap=- failed=0 [missing_connect]
+         a#1 10..50 end=info gap=0 failed=0",
+    );
+    // A connect follows instead: the short session needs no repair either way; connect first.
+    check(
+        "a 10 D
+         a 10 C
+         a 50 C",
+        "a#0 10..10 end=info gap=- failed=0
+         a#1 50..- end=- gap=40 failed=0 [missing_disconnect]",
+    );
+}
+
+#[test]
+fn lost_connect_in_a_duplicate_identity_chain() {
+    // The connect at 20 is lost: only the session it opened is affected, and the chain goes on
+    // pairing each conflict end with the connect of the same second.
+    check(
+        "a 0 C
+         a 10 C
+         a 10 D 400027
+         a 20 D 400027
+         a 30 C
+         a 30 D 400027
+         a 40 C
+         a 40 D 400027",
+        "a#0 0..10 end=400027 gap=- failed=0
+         a#1 10..20 end=400027 gap=0 failed=0 overlap
+         a#2 -..30 end=400027 gap=- failed=0 [missing_connect]
+         a#3 30..40 end=400027 gap=0 failed=0 overlap
+         a#4 40..- end=- gap=0 failed=0 overlap [missing_disconnect]",
+    );
+}
+
+#[test]
+fn lost_conflict_end_in_a_duplicate_identity_chain() {
+    // The 400027 at 20 is lost: the connect at 20 ends session 1 (an upper bound), and the
+    // conflict at 30 belongs to the connect at 30, not to the one at 20.
+    check(
+        "a 0 C
+         a 10 C
+         a 10 D 400027
+         a 20 C
+         a 30 C
+         a 30 D 400027
+         a 40 C
+         a 40 D 400027",
+        "a#0 0..10 end=400027 gap=- failed=0
+         a#1 10..20 end=- gap=0 failed=0 overlap [missing_disconnect]
+         a#2 20..30 end=400027 gap=- failed=0
+         a#3 30..40 end=400027 gap=0 failed=0 overlap
+         a#4 40..- end=- gap=0 failed=0 overlap [missing_disconnect]",
+    );
+}
+
+#[test]
 fn out_of_order_records_are_sorted_and_flagged() {
     check(
         "a 10 C

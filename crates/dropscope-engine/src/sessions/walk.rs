@@ -97,55 +97,86 @@ impl Walker<'_> {
         &self.events[self.order[pos] as usize]
     }
 
-    /// Emits one tie group in the order the current state calls for.
-    fn group(&mut self, start: usize, end: usize) {
-        let mut disconnects = Vec::new();
-        let mut failed = Vec::new();
-        let mut connects = Vec::new();
+    /// Splits the unconsumed events at positions `start..end` by kind.
+    fn split(&self, start: usize, end: usize) -> TieGroup {
+        let mut group = TieGroup { end, ..TieGroup::default() };
         for pos in start..end {
             if self.consumed[pos] {
                 continue;
             }
             let event = self.event(pos);
             if event.operation == Operation::Disconnect {
-                disconnects.push(pos);
+                group.disconnects.push(pos);
             } else if is_connect(event) {
-                connects.push(pos);
+                group.connects.push(pos);
             } else {
-                failed.push(pos);
+                group.failed.push(pos);
             }
         }
-        let (mut disconnects, mut failed, mut connects) =
-            (disconnects.into_iter().peekable(), failed.into_iter(), connects.into_iter());
-        loop {
-            if self.open.is_some() {
-                if let Some(pos) = disconnects.next() {
-                    self.disconnect(pos);
-                    // The second record of a token-expiry end in the same second belongs here.
-                    while let Some(&next) = disconnects.peek() {
-                        if !self.merges(next) {
-                            break;
-                        }
-                        self.disconnect(next);
-                        disconnects.next();
-                    }
-                } else if let Some(pos) = failed.next() {
-                    self.failed_connect(pos);
-                } else if let Some(pos) = connects.next() {
-                    self.connect(pos, end);
-                } else {
-                    break;
-                }
-            } else if let Some(pos) = failed.next() {
-                self.failed_connect(pos);
-            } else if let Some(pos) = connects.next() {
-                self.connect(pos, end);
-            } else if let Some(pos) = disconnects.next() {
-                self.disconnect(pos);
-            } else {
-                break;
-            }
+        group
+    }
+
+    /// Emits one tie group in the order that needs the fewest repairs
+    /// (see [`Walker::prefers_disconnect`]).
+    fn group(&mut self, start: usize, end: usize) {
+        let group = self.split(start, end);
+        let disconnect_first = self.prefers_disconnect(&group);
+        run_group(self, &group, disconnect_first);
+    }
+
+    /// Whether, with no session open, the group's disconnects should come before its connects.
+    ///
+    /// While a session is open the order is fixed: disconnects first (closing the open session
+    /// costs nothing, a connect while open is a repair). With none open there are two readings of
+    /// a group holding both: connect first (a short session) or disconnect first (the end of a
+    /// session whose connect is not in the log, then a new one). Each reading is walked on a copy
+    /// of the state, followed by the next group holding a connect or disconnect walked its
+    /// cheaper way, and the one with fewer repairs wins; connect first on a tie. Costs:
+    /// a disconnect with nothing open, except before the device's first session (the window
+    /// opened mid-session); a connect while a session is open, unless a conflict disconnect
+    /// marks an overlap; and a `400027`/`409002` disconnect ending a session opened in the same
+    /// instant with no connect after it in that instant (the conflicting connection is missing).
+    fn prefers_disconnect(&self, group: &TieGroup) -> bool {
+        if self.open.is_some() || group.disconnects.is_empty() || group.connects.is_empty() {
+            return false;
         }
+        let before = SimState {
+            is_open: false,
+            open: None,
+            last_end: self.last_end.map(|last| (last.code, last.time)),
+            started: !self.out.sessions.is_empty(),
+            cost: 0,
+            orphan_conflict: false,
+        };
+        let next = self.next_group(group.end, i64::MAX);
+        let total = |disconnect_first: bool| {
+            let after = simulate(self, before, group, disconnect_first);
+            let next_cost = next.as_ref().map_or(0, |next| {
+                let reset = SimState { cost: 0, ..after };
+                let connect_first = simulate(self, reset, next, false).cost;
+                connect_first.min(simulate(self, reset, next, true).cost)
+            });
+            after.cost + next_cost
+        };
+        total(true) < total(false)
+    }
+
+    /// The first tie group at or after `from` that holds a connect or a disconnect, if it is at
+    /// or before the time `until`.
+    fn next_group(&self, from: usize, until: i64) -> Option<TieGroup> {
+        let mut start = from;
+        while start < self.order.len() && self.event(start).time.0 <= until {
+            let mut end = start + 1;
+            while end < self.order.len() && same_tie(self.event(start), self.event(end)) {
+                end += 1;
+            }
+            let group = self.split(start, end);
+            if !group.disconnects.is_empty() || !group.connects.is_empty() {
+                return Some(group);
+            }
+            start = end;
+        }
+        None
     }
 
     fn failed_connect(&mut self, pos: usize) {
@@ -194,33 +225,18 @@ impl Walker<'_> {
     }
 
     /// Looks ahead, from `group_end`, for a conflict disconnect (400027/409002) that ends the
-    /// open session because the connect at `time` opened a second connection. Stops at the first
-    /// tie group holding another disconnect or a connect, and after [`OVERLAP_WINDOW_NS`].
+    /// open session because the connect at `time` opened a second connection, within
+    /// [`OVERLAP_WINDOW_NS`]. Only the first later tie group holding a connect or a disconnect
+    /// is searched, and a conflict disconnect there is taken only when the group holds more of
+    /// them than connects: a conflict disconnect in the same instant as a connect is that
+    /// connect's own kick-out of the connection before it. Taking it anyway would pair every
+    /// later connect of a duplicate-identity chain with the wrong end once one record is lost.
     fn overlap_end(&self, time: i64, group_end: usize) -> Option<usize> {
-        let mut stop_at: Option<usize> = None;
-        for pos in group_end..self.order.len() {
-            let event = self.event(pos);
-            if let Some(stop) = stop_at
-                && !same_tie(self.event(stop), event)
-            {
-                return None;
-            }
-            if event.time.0 - time > OVERLAP_WINDOW_NS {
-                return None;
-            }
-            if self.consumed[pos] {
-                continue;
-            }
-            if event.operation == Operation::Disconnect
-                && event.result_type.is_some_and(|c| CONFLICT_CODES.contains(&c))
-            {
-                return Some(pos);
-            }
-            if event.operation == Operation::Disconnect || is_connect(event) {
-                stop_at.get_or_insert(pos);
-            }
-        }
-        None
+        let group = self.next_group(group_end, time.saturating_add(OVERLAP_WINDOW_NS))?;
+        let conflicts: Vec<usize> =
+            group.disconnects.iter().copied().filter(|&pos| is_conflict(self.event(pos))).collect();
+        let first = *conflicts.first()?;
+        (conflicts.len() > group.connects.len()).then_some(first)
     }
 
     fn disconnect(&mut self, pos: usize) {
@@ -247,16 +263,9 @@ impl Walker<'_> {
 
     /// Whether the disconnect at `pos` is the second record of the last session's end.
     fn merges(&self, pos: usize) -> bool {
-        const TOKEN_END: [u32; 2] = [401_003, 404_104];
         let Some(last) = self.last_end else { return false };
-        let event = self.event(pos);
-        let (Some(first), Some(second)) = (last.code, event.result_type) else { return false };
         self.open.is_none()
-            && event.operation == Operation::Disconnect
-            && first != second
-            && TOKEN_END.contains(&first)
-            && TOKEN_END.contains(&second)
-            && (0..=MERGE_WINDOW_NS).contains(&(event.time.0 - last.time))
+            && token_pair(last.code, last.time, self.event(pos))
             && !self.out.sessions[last.session].repaired.contains(Repairs::MERGED_END)
     }
 
@@ -305,6 +314,195 @@ impl Walker<'_> {
             self.out.roles.push((self.order[pos], EventRole::FailedConnect { next_session: None }));
         }
         self.out
+    }
+}
+
+/// Whether `event` is a disconnect closing a connection because another one opened.
+fn is_conflict(event: &Event) -> bool {
+    event.operation == Operation::Disconnect
+        && event.result_type.is_some_and(|c| CONFLICT_CODES.contains(&c))
+}
+
+/// Whether the disconnect `event` is the second record (`401003`/`404104`) of a session end whose
+/// first record had `first_code` at `first_time`.
+fn token_pair(first_code: Option<u32>, first_time: i64, event: &Event) -> bool {
+    const TOKEN_END: [u32; 2] = [401_003, 404_104];
+    let (Some(first), Some(second)) = (first_code, event.result_type) else { return false };
+    event.operation == Operation::Disconnect
+        && first != second
+        && TOKEN_END.contains(&first)
+        && TOKEN_END.contains(&second)
+        && (0..=MERGE_WINDOW_NS).contains(&(event.time.0 - first_time))
+}
+
+/// The unconsumed events of one tie group by kind (positions in the device's order), and the
+/// position after the group.
+#[derive(Default)]
+struct TieGroup {
+    disconnects: Vec<usize>,
+    failed: Vec<usize>,
+    connects: Vec<usize>,
+    end: usize,
+}
+
+/// The steps a tie group is walked with: the real walk, or a simulation counting repairs.
+trait Steps {
+    fn is_open(&self) -> bool;
+    fn merges(&self, pos: usize) -> bool;
+    fn disconnect(&mut self, pos: usize);
+    fn failed_connect(&mut self, pos: usize);
+    fn connect(&mut self, pos: usize, group_end: usize);
+}
+
+/// Walks one tie group: while a session is open its disconnects first (with the second record of
+/// a token-expiry end right after the first), then failed connects, then connects; while none is
+/// open, failed connects, then connects, then disconnects, or disconnects first when
+/// `disconnect_first`.
+fn run_group(steps: &mut impl Steps, group: &TieGroup, disconnect_first: bool) {
+    let mut disconnects = group.disconnects.iter().copied().peekable();
+    let mut failed = group.failed.iter().copied();
+    let mut connects = group.connects.iter().copied();
+    loop {
+        if steps.is_open() {
+            if let Some(pos) = disconnects.next() {
+                steps.disconnect(pos);
+                // The second record of a token-expiry end in the same second belongs here.
+                while let Some(&next) = disconnects.peek() {
+                    if !steps.merges(next) {
+                        break;
+                    }
+                    steps.disconnect(next);
+                    disconnects.next();
+                }
+            } else if let Some(pos) = failed.next() {
+                steps.failed_connect(pos);
+            } else if let Some(pos) = connects.next() {
+                steps.connect(pos, group.end);
+            } else {
+                break;
+            }
+        } else if let Some(pos) = disconnects.next_if(|_| disconnect_first) {
+            steps.disconnect(pos);
+        } else if let Some(pos) = failed.next() {
+            steps.failed_connect(pos);
+        } else if let Some(pos) = connects.next() {
+            steps.connect(pos, group.end);
+        } else if let Some(pos) = disconnects.next() {
+            steps.disconnect(pos);
+        } else {
+            break;
+        }
+    }
+}
+
+impl Steps for Walker<'_> {
+    fn is_open(&self) -> bool {
+        self.open.is_some()
+    }
+
+    fn merges(&self, pos: usize) -> bool {
+        Walker::merges(self, pos)
+    }
+
+    fn disconnect(&mut self, pos: usize) {
+        Walker::disconnect(self, pos);
+    }
+
+    fn failed_connect(&mut self, pos: usize) {
+        Walker::failed_connect(self, pos);
+    }
+
+    fn connect(&mut self, pos: usize, group_end: usize) {
+        Walker::connect(self, pos, group_end);
+    }
+}
+
+/// The part of the walk's state a tie group's order depends on, and the repairs counted so far.
+#[derive(Clone, Copy)]
+struct SimState {
+    is_open: bool,
+    /// The open session's connect time.
+    open: Option<i64>,
+    /// The last closed session's end `(code, time)`, while nothing else has happened since.
+    last_end: Option<(Option<u32>, i64)>,
+    /// Whether the device has a session yet.
+    started: bool,
+    cost: u32,
+    /// A conflict disconnect ended a session opened in the same instant, and no connect of that
+    /// instant has followed yet.
+    orphan_conflict: bool,
+}
+
+/// A dry run of the walk over one tie group, on a copy of its state.
+struct Sim<'w, 'a> {
+    walker: &'w Walker<'a>,
+    state: SimState,
+}
+
+/// Walks `group` in the order `disconnect_first` gives from `state`, returning the state after it
+/// with the repairs it needed added to `cost`.
+fn simulate(
+    walker: &Walker<'_>,
+    state: SimState,
+    group: &TieGroup,
+    disconnect_first: bool,
+) -> SimState {
+    let mut sim = Sim { walker, state };
+    run_group(&mut sim, group, disconnect_first);
+    let mut state = sim.state;
+    if state.orphan_conflict {
+        state.cost += 1;
+        state.orphan_conflict = false;
+    }
+    state
+}
+
+impl Steps for Sim<'_, '_> {
+    fn is_open(&self) -> bool {
+        self.state.is_open
+    }
+
+    fn merges(&self, pos: usize) -> bool {
+        let Some((code, time)) = self.state.last_end else { return false };
+        !self.state.is_open && token_pair(code, time, self.walker.event(pos))
+    }
+
+    fn disconnect(&mut self, pos: usize) {
+        let event = self.walker.event(pos);
+        let merges = self.merges(pos);
+        let state = &mut self.state;
+        if state.is_open {
+            if is_conflict(event) && state.open == Some(event.time.0) {
+                state.orphan_conflict = true;
+            }
+        } else if merges {
+            state.last_end = None;
+            return;
+        } else if state.started {
+            // A lost connect; before the device's first session the window opened mid-session.
+            state.cost += 1;
+        }
+        state.is_open = false;
+        state.open = None;
+        state.started = true;
+        state.last_end = Some((event.result_type, event.time.0));
+    }
+
+    fn failed_connect(&mut self, _pos: usize) {
+        self.state.last_end = None;
+    }
+
+    fn connect(&mut self, pos: usize, group_end: usize) {
+        let time = self.walker.event(pos).time.0;
+        let state = &mut self.state;
+        if state.is_open && self.walker.overlap_end(time, group_end).is_none() {
+            state.cost += 1;
+        }
+        state.is_open = true;
+        state.open = Some(time);
+        state.started = true;
+        state.last_end = None;
+        state.orphan_conflict = false;
     }
 }
 

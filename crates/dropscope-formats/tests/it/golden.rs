@@ -65,10 +65,10 @@ L3 asset-track8 2019-12-26T14:37:29Z disconnect Information - Amqp 67.176.115.XX
 L4 asset-track4 2019-12-26T14:37:29Z disconnect Information - Amqp 67.176.115.XXX - hub=az-220-hub-dm121619 module=- auth=- status=- desc=- seq=-
 "#;
 
-const LEARN: &str = r#"
+const LEARN: &str = r"
 L1 sensor-th-2001 2023-09-21T22:16:00Z connect Information - Mqtt 24.9.142.XXX .NET/1.38.0 (.NET Core 3.1.19; Microsoft Windows 10.0.22000 WindowsProduct:0x00000030; X64; {FF88E933-1C12-457D-A098-A5093B53FBA2}) hub=iot-training-dm092121 module=- auth=- status=- desc=- seq=-
 L2 sensor-th-2001 2023-09-21T22:33:34Z disconnect Error 404104 Mqtt 24.9.142.XXX - hub=iot-training-dm092121 module=- auth=- status=404 desc=DeviceConnectionClosedRemotely seq=-
-"#;
+";
 
 /// `text` with each `L<n>` replaced by the line numbers given, in order.
 fn with_lines(text: &str, lines: &[u64]) -> String {
@@ -116,11 +116,11 @@ fn records_envelope() {
 fn tutorial_2018_properties_object() {
     check(
         "tutorial-2018-properties-object.json",
-        r#"
+        r"
 L1 Contoso-Test-Device 2018-12-17T18:11:25Z connect Information - Mqtt 73.162.215.XXX - hub=contosotesthub module=- auth=- status=- desc=- seq=-
 L17 Contoso-Test-Device 2018-12-17T18:19:25Z disconnect Error 404104 Mqtt 73.162.215.XXX - hub=contosotesthub module=- auth=- status=404 desc=DeviceConnectionClosedRemotely seq=-
 forms pretty=2
-"#,
+",
     );
 }
 

@@ -157,7 +157,7 @@ fn progress_sees_every_byte_and_missing_inputs_are_errors() {
     assert_eq!(ingested.stats.parsed, 4);
     assert_eq!(
         total.load(Ordering::Relaxed),
-        std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0)
+        std::fs::metadata(&path).map_or(0, |m| m.len())
     );
     assert!(ingest(&[PathBuf::from("/nonexistent/x.json")], &IngestConfig::default()).is_err());
 }
