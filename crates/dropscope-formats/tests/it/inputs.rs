@@ -155,9 +155,6 @@ fn progress_sees_every_byte_and_missing_inputs_are_errors() {
     let path = data_path("golden/fixtures/az220-lab-2019.pretty.json");
     let ingested = ingest(std::slice::from_ref(&path), &config).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(ingested.stats.parsed, 4);
-    assert_eq!(
-        total.load(Ordering::Relaxed),
-        std::fs::metadata(&path).map_or(0, |m| m.len())
-    );
+    assert_eq!(total.load(Ordering::Relaxed), std::fs::metadata(&path).map_or(0, |m| m.len()));
     assert!(ingest(&[PathBuf::from("/nonexistent/x.json")], &IngestConfig::default()).is_err());
 }
