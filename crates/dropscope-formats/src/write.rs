@@ -189,7 +189,14 @@ fn push_storage_record(
     obj.key("time");
     push_time(obj.out, event.time, opts.frac_digits);
     obj.key("resourceId");
-    push_json_str(obj.out, &resource_id(&event.hub, opts));
+    RESOURCE_ID.with_borrow_mut(|(hub, cached_opts, id)| {
+        if *hub != event.hub || cached_opts != opts {
+            hub.clone_from(&event.hub);
+            cached_opts.clone_from(opts);
+            *id = resource_id(&event.hub, opts);
+        }
+        push_json_str(obj.out, id);
+    });
     obj.key("operationName");
     push_json_str(obj.out, event.operation.operation_name());
     obj.key("category");
@@ -205,43 +212,64 @@ fn push_storage_record(
         push_json_str(obj.out, description);
     }
     obj.key("properties");
-    let properties = properties_json(event);
-    push_json_str(obj.out, &properties);
+    PROPERTIES.with_borrow_mut(|properties| {
+        properties.clear();
+        push_properties(properties, event);
+        obj.out.push(b'"');
+        push_json_escaped(obj.out, properties);
+        obj.out.push(b'"');
+    });
     obj.key("location");
     push_json_str(obj.out, &opts.location);
     obj.finish();
 }
 
+thread_local! {
+    /// The `properties` text of the record being written, reused across records.
+    static PROPERTIES: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// The last hub's `resourceId`: records of one hub follow each other, so one entry serves.
+    static RESOURCE_ID: std::cell::RefCell<(String, WriteOptions, String)> =
+        std::cell::RefCell::new((String::new(), WriteOptions::default(), String::new()));
+}
+
 /// The `properties` object as IoT Hub writes it (the text that is then embedded as a string).
 fn properties_json(event: &Event) -> String {
     let mut buf = Vec::with_capacity(256);
+    push_properties(&mut buf, event);
+    String::from_utf8(buf).expect("JSON built from str is UTF-8")
+}
+
+fn push_properties(buf: &mut Vec<u8>, event: &Event) {
     buf.extend_from_slice(b"{\"deviceId\":");
-    push_json_str(&mut buf, &event.device_id);
+    push_json_str(buf, &event.device_id);
     if let Some(module_id) = &event.module_id {
         buf.extend_from_slice(b",\"moduleId\":");
-        push_json_str(&mut buf, module_id);
+        push_json_str(buf, module_id);
     }
     if let Some(sdk) = &event.sdk_version {
         buf.extend_from_slice(b",\"sdkVersion\":");
-        push_json_str(&mut buf, sdk);
+        push_json_str(buf, sdk);
     }
     buf.extend_from_slice(b",\"protocol\":");
-    push_opt_str(&mut buf, event.protocol.as_deref());
+    push_opt_str(buf, event.protocol.as_deref());
     buf.extend_from_slice(b",\"authType\":");
-    push_opt_str(&mut buf, event.auth_type.as_deref());
+    push_opt_str(buf, event.auth_type.as_deref());
     buf.extend_from_slice(b",\"maskedIpAddress\":");
-    push_opt_str(&mut buf, event.masked_ip.as_deref());
+    push_opt_str(buf, event.masked_ip.as_deref());
     buf.extend_from_slice(b",\"statusCode\":");
-    push_opt_str(&mut buf, event.status_code.as_deref());
+    push_opt_str(buf, event.status_code.as_deref());
     buf.extend_from_slice(b",\"errorMessage\":");
-    let message = if event.level == Level::Information {
-        String::new()
-    } else {
-        error_message(event.result_type)
-    };
-    push_json_str(&mut buf, &message);
+    match event.result_type {
+        Some(code) if event.level != Level::Information => {
+            buf.extend_from_slice(
+                b"\"Device disconnected, see cause and resolution at https://aka.ms/iothub",
+            );
+            buf.extend_from_slice(code.to_string().as_bytes());
+            buf.push(b'"');
+        }
+        _ => buf.extend_from_slice(b"\"\""),
+    }
     buf.push(b'}');
-    String::from_utf8(buf).expect("JSON built from str is UTF-8")
 }
 
 /// The column names of the `AzureDiagnostics` export, in the order written.
@@ -386,11 +414,16 @@ impl<'a> ObjectWriter<'a> {
 }
 
 fn push_time(out: &mut Vec<u8>, time: Timestamp, frac_digits: u32) {
-    let mut text = String::with_capacity(30);
-    time.write_rfc3339(&mut text, frac_digits);
-    out.push(b'"');
-    out.extend_from_slice(text.as_bytes());
-    out.push(b'"');
+    thread_local! {
+        static TEXT: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+    }
+    TEXT.with_borrow_mut(|text| {
+        text.clear();
+        time.write_rfc3339(text, frac_digits);
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+    });
 }
 
 fn push_opt_str(out: &mut Vec<u8>, value: Option<&str>) {
@@ -400,31 +433,52 @@ fn push_opt_str(out: &mut Vec<u8>, value: Option<&str>) {
     }
 }
 
+/// Bytes that must be escaped inside a JSON string: quotes, backslashes, control characters.
+const NEEDS_ESCAPE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = true;
+        b += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
+
 /// Appends `text` as a JSON string literal, escaping quotes, backslashes and control characters.
+/// Runs without escapes, the common case, are copied whole.
 pub fn push_json_str(out: &mut Vec<u8>, text: &str) {
+    out.reserve(text.len() + 2);
     out.push(b'"');
-    let bytes = text.as_bytes();
+    push_json_escaped(out, text.as_bytes());
+    out.push(b'"');
+}
+
+/// Appends the escaped form of `bytes` (valid UTF-8), without the surrounding quotes.
+fn push_json_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
     let mut start = 0;
     for (idx, &b) in bytes.iter().enumerate() {
-        let escape: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0..=0x1f => b"",
-            _ => continue,
-        };
+        if !NEEDS_ESCAPE[b as usize] {
+            continue;
+        }
         out.extend_from_slice(&bytes[start..idx]);
-        if escape.is_empty() {
-            out.extend_from_slice(format!("\\u{b:04x}").as_bytes());
-        } else {
-            out.extend_from_slice(escape);
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            _ => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[usize::from(b >> 4)]);
+                out.push(HEX[usize::from(b & 0xf)]);
+            }
         }
         start = idx + 1;
     }
     out.extend_from_slice(&bytes[start..]);
-    out.push(b'"');
 }
 
 fn push_csv_field(out: &mut Vec<u8>, field: &str) {

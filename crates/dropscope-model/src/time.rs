@@ -204,12 +204,25 @@ fn digits(b: &[u8]) -> Result<i64, TimestampError> {
     Ok(value)
 }
 
+/// Appends a non-negative number zero-padded to `width` digits, without allocating.
 fn push_num(out: &mut String, value: i64, width: usize) {
-    let text = value.to_string();
-    for _ in text.len()..width {
+    let mut digits = [b'0'; 20];
+    let mut n = value.unsigned_abs();
+    let mut len = 0;
+    while n > 0 || len == 0 {
+        digits[len] = b'0' + (n % 10) as u8;
+        n /= 10;
+        len += 1;
+    }
+    if value < 0 {
+        out.push('-');
+    }
+    for _ in len..width {
         out.push('0');
     }
-    out.push_str(&text);
+    for &d in digits[..len].iter().rev() {
+        out.push(char::from(d));
+    }
 }
 
 fn is_leap(year: i64) -> bool {

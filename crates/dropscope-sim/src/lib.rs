@@ -225,25 +225,49 @@ impl Simulation {
     }
 
     fn event(&self, rec: &Rec) -> Event {
-        let device = &self.devices[rec.device as usize];
-        let operation =
-            if rec.op == Op::Disconnect { Operation::Disconnect } else { Operation::Connect };
-        let mut event = Event::new(Timestamp(rec.time), &self.hub, &device.id, operation);
-        let client = usize::from(rec.client.min(1));
-        if rec.code != 0 {
-            let (description, status) = sdk::code_info(rec.code);
-            event.level = Level::Error;
-            event.result_type = Some(rec.code);
-            event.result_description = Some(description.to_owned());
-            event.status_code = Some(status.to_owned());
-        }
-        event.protocol = Some(device.protocol.logged().to_owned());
-        event.masked_ip = Some(device.ips[client].clone());
-        if operation == Operation::Connect {
-            event.sdk_version = Some(device.agents[client].clone());
-            event.auth_type = Some(device.auth.auth_type().to_owned());
-        }
+        let mut event = Event::new(Timestamp(0), "", "", Operation::Connect);
+        self.fill_event(rec, &mut event);
         event
+    }
+
+    /// Overwrites `event` with `rec`, reusing its strings' buffers: the writers take whole
+    /// events, and allocating eight strings per record would dominate the simulator's cost.
+    fn fill_event(&self, rec: &Rec, event: &mut Event) {
+        let device = &self.devices[rec.device as usize];
+        let client = usize::from(rec.client.min(1));
+        let connect = rec.op != Op::Disconnect;
+        event.time = Timestamp(rec.time);
+        set(&mut event.hub, &self.hub);
+        set(&mut event.device_id, &device.id);
+        event.module_id = None;
+        event.operation = if connect { Operation::Connect } else { Operation::Disconnect };
+        let info = (rec.code != 0).then(|| sdk::code_info(rec.code));
+        event.level = if info.is_some() { Level::Error } else { Level::Information };
+        event.result_type = info.map(|_| rec.code);
+        set_opt(&mut event.result_description, info.map(|(description, _)| description));
+        set_opt(&mut event.status_code, info.map(|(_, status)| status));
+        set_opt(&mut event.protocol, Some(device.protocol.logged()));
+        set_opt(&mut event.masked_ip, Some(&device.ips[client]));
+        set_opt(&mut event.sdk_version, connect.then_some(device.agents[client].as_str()));
+        set_opt(&mut event.auth_type, connect.then_some(device.auth.auth_type()));
+        event.source = 0;
+        event.source_line = 0;
+        event.seq = None;
+    }
+}
+
+/// Sets `field` to `value`, reusing its buffer.
+fn set(field: &mut String, value: &str) {
+    field.clear();
+    field.push_str(value);
+}
+
+/// Sets an optional field, reusing its buffer when it has one.
+fn set_opt(field: &mut Option<String>, value: Option<&str>) {
+    match (field.as_mut(), value) {
+        (Some(buf), Some(value)) => set(buf, value),
+        (None, Some(value)) => *field = Some(value.to_owned()),
+        (_, None) => *field = None,
     }
 }
 

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use dropscope_formats::write::{self as writer, TextForm, WriteOptions};
 use dropscope_model::{Cause, Event, Timestamp};
@@ -22,6 +23,9 @@ use crate::walk::{Op, Rec};
 use crate::{Error, Result, Simulation};
 
 const HOUR_NS: i64 = 3_600_000_000_000;
+
+/// The most events in one Parquet or Arrow file: a bigger hour is split into parts.
+const TABLE_PART_ROWS: usize = 1 << 20;
 
 /// The export form of the logs.
 #[derive(Debug, Clone, Copy)]
@@ -114,11 +118,127 @@ struct Fault {
     late: bool,
 }
 
-/// One hour's file: the records written, in order (`true` marks the second copy of a duplicate).
+/// One hour's file: the records written, in order (`true` marks the second copy of a duplicate),
+/// and the faults of the records the hub logged in that hour.
 struct HourOut {
     items: Vec<(u32, bool)>,
     malformed: u64,
-    file: bool,
+    files: u64,
+    dropped: u64,
+    late: u64,
+}
+
+/// What every hour's write shares.
+struct HourWrite<'a> {
+    config: &'a OutputConfig,
+    opts: &'a WriteOptions,
+    logs: &'a Path,
+    /// The first hour's start (ns).
+    base: i64,
+    /// `records[bounds[h]..bounds[h + 1]]` were logged in hour `h`.
+    bounds: &'a [usize],
+    malformed: &'a [(usize, f64)],
+    scratch: Scratch,
+}
+
+/// Event buffers reused from hour to hour (one per hour in flight), so an hour's events cost
+/// no allocation once the strings have grown.
+#[derive(Default)]
+struct Scratch(Mutex<Vec<Vec<Event>>>);
+
+impl Scratch {
+    /// A buffer whose first `items.len()` events are filled by `fill`.
+    fn fill(&self, items: &[(u32, bool)], fill: impl Fn(u32, &mut Event)) -> Vec<Event> {
+        let mut events = self.0.lock().ok().and_then(|mut pool| pool.pop()).unwrap_or_default();
+        for (pos, &(idx, _)) in items.iter().enumerate() {
+            if let Some(event) = events.get_mut(pos) {
+                fill(idx, event);
+            } else {
+                let mut event =
+                    Event::new(Timestamp(0), "", "", dropscope_model::Operation::Connect);
+                fill(idx, &mut event);
+                events.push(event);
+            }
+        }
+        events
+    }
+
+    fn put(&self, events: Vec<Event>) {
+        if let Ok(mut pool) = self.0.lock() {
+            pool.push(events);
+        }
+    }
+}
+
+/// A log file being written, plain or gzipped, through a buffer.
+struct LogFile {
+    out: Sink,
+    path: PathBuf,
+}
+
+enum Sink {
+    Plain(BufWriter<File>),
+    Gzip(GzEncoder<BufWriter<File>>),
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Sink::Plain(out) => out.write(buf),
+            Sink::Gzip(out) => out.write(buf),
+        }
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        match self {
+            Sink::Plain(out) => out.write_all(buf),
+            Sink::Gzip(out) => out.write_all(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Sink::Plain(out) => out.flush(),
+            Sink::Gzip(out) => out.flush(),
+        }
+    }
+}
+
+impl LogFile {
+    fn create(path: &Path, gzip: bool) -> Result<LogFile> {
+        if let Some(parent) = path.parent() {
+            create_dir(parent)?;
+        }
+        let path = if gzip {
+            let mut name = path.as_os_str().to_owned();
+            name.push(".gz");
+            PathBuf::from(name)
+        } else {
+            path.to_path_buf()
+        };
+        let file =
+            File::create(&path).map_err(|source| Error::Write { path: path.clone(), source })?;
+        let buf = BufWriter::with_capacity(1 << 20, file);
+        let out = if gzip {
+            Sink::Gzip(GzEncoder::new(buf, Compression::fast()))
+        } else {
+            Sink::Plain(buf)
+        };
+        Ok(LogFile { out, path })
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        self.out.write_all(bytes).map_err(|source| Error::Write { path: self.path.clone(), source })
+    }
+
+    /// Flushes, after writing the gzip trailer.
+    fn finish(self) -> Result<()> {
+        let err = |source| Error::Write { path: self.path.clone(), source };
+        match self.out {
+            Sink::Plain(mut out) => out.flush().map_err(err),
+            Sink::Gzip(out) => out.finish().and_then(|mut out| out.flush()).map_err(err),
+        }
+    }
 }
 
 impl Simulation {
@@ -145,17 +265,26 @@ impl Simulation {
         let event_grid = config.form.is_event_grid();
         let mut summary = Summary::default();
         let mut labels = Labels::new(self, config.truth, dir)?;
+        let hw = HourWrite {
+            config,
+            opts: &opts,
+            logs: &logs,
+            base,
+            bounds: &bounds,
+            malformed: &malformed,
+            scratch: Scratch::default(),
+        };
         let batch = rayon::current_num_threads().max(1) * 2;
         let hours: Vec<usize> = (0..n_hours).collect();
         for chunk in hours.chunks(batch) {
-            let outs: Vec<Result<HourOut>> = chunk
-                .par_iter()
-                .map(|&h| self.write_hour(config, &opts, &logs, base, h, &bounds, &malformed))
-                .collect();
+            let outs: Vec<Result<HourOut>> =
+                chunk.par_iter().map(|&h| self.write_hour(&hw, h)).collect();
             for (h, out) in chunk.iter().zip(outs) {
                 let out = out?;
-                summary.files += u64::from(out.file);
+                summary.files += out.files;
                 summary.malformed += out.malformed;
+                summary.dropped += out.dropped;
+                summary.late += out.late;
                 for &(idx, copy) in &out.items {
                     summary.written += 1;
                     if copy {
@@ -168,12 +297,11 @@ impl Simulation {
                 progress(*h as u64 + 1, n_hours as u64);
             }
         }
-        for rec in self.records.iter().filter(|rec| !event_grid || rec.state_change) {
-            summary.records += 1;
-            let fault = self.fault(rec);
-            summary.dropped += u64::from(fault.drop);
-            summary.late += u64::from(fault.late && !fault.drop);
-        }
+        summary.records = if event_grid {
+            self.records.iter().filter(|rec| rec.state_change).count() as u64
+        } else {
+            self.records.len() as u64
+        };
         summary.labels = labels.finish()?;
         summary.sessions = self.sessions.len() as u64;
         if config.truth {
@@ -211,20 +339,11 @@ impl Simulation {
         plan
     }
 
-    #[allow(clippy::too_many_arguments, reason = "one hour of one write: all fixed per call")]
-    fn write_hour(
-        &self,
-        config: &OutputConfig,
-        opts: &WriteOptions,
-        logs: &Path,
-        base: i64,
-        h: usize,
-        bounds: &[usize],
-        malformed: &[(usize, f64)],
-    ) -> Result<HourOut> {
+    fn write_hour(&self, hw: &HourWrite<'_>, h: usize) -> Result<HourOut> {
+        let (config, opts, bounds) = (hw.config, hw.opts, hw.bounds);
         let event_grid = config.form.is_event_grid();
-        let mut items: Vec<(u32, bool)> = Vec::new();
-        let mut push = |idx: usize, fault: Fault| {
+        let mut out = HourOut { items: Vec::new(), malformed: 0, files: 0, dropped: 0, late: 0 };
+        let push = |items: &mut Vec<(u32, bool)>, idx: usize, fault: Fault| {
             items.push((idx as u32, false));
             if fault.dup {
                 items.push((idx as u32, true));
@@ -238,7 +357,7 @@ impl Simulation {
                 }
                 let fault = self.fault(rec);
                 if fault.late && !fault.drop {
-                    push(idx, fault);
+                    push(&mut out.items, idx, fault);
                 }
             }
         }
@@ -249,69 +368,97 @@ impl Simulation {
                     continue;
                 }
                 let fault = self.fault(rec);
+                out.dropped += u64::from(fault.drop);
+                out.late += u64::from(fault.late && !fault.drop);
                 if !fault.late && !fault.drop {
-                    push(idx, fault);
+                    push(&mut out.items, idx, fault);
                 }
             }
         }
-        let cuts: Vec<f64> = malformed.iter().filter(|m| m.0 == h).map(|m| m.1).collect();
-        if items.is_empty() && cuts.is_empty() {
-            return Ok(HourOut { items, malformed: 0, file: false });
+        let cuts: Vec<f64> = hw.malformed.iter().filter(|m| m.0 == h).map(|m| m.1).collect();
+        out.malformed = cuts.len() as u64;
+        if out.items.is_empty() && cuts.is_empty() {
+            return Ok(out);
         }
-        let events: Vec<Event> = items
-            .iter()
-            .map(|&(idx, _)| {
-                let rec = &self.records[idx as usize];
-                let mut event = self.event(rec);
-                if event_grid {
-                    event.seq = Some(sequence_number(rec));
-                }
-                event
-            })
-            .collect();
-        let hour = Timestamp(base + h as i64 * HOUR_NS);
-        let (y, m, d, hh) = hour.ymdh();
-        let stem = format!("{}-{y:04}-{m:02}-{d:02}T{hh:02}", self.hub);
+        out.files = 1;
+        let hour = Timestamp(hw.base + h as i64 * HOUR_NS);
+        let (year, month, day, hh) = hour.ymdh();
+        let stem = format!("{}-{year:04}-{month:02}-{day:02}T{hh:02}", self.hub);
+        let fill = |rec: &Rec, event: &mut Event| {
+            self.fill_event(rec, event);
+            if event_grid {
+                event.seq = Some(sequence_number(rec));
+            }
+        };
         match config.form {
             LogForm::JsonLines => {
+                // Streamed record by record through one reused event: no hour held in memory.
                 let rel = writer::storage_blob_path(&self.hub, hour, opts);
-                let path = logs.join("insights-logs-connections").join(rel);
-                let mut buf = Vec::with_capacity(events.len() * 420);
+                let path = hw.logs.join("insights-logs-connections").join(rel);
+                let mut file = LogFile::create(&path, config.gzip)?;
+                let n = out.items.len();
                 let mut cut_iter = cuts.iter().peekable();
-                let mut line = Vec::with_capacity(512);
-                for (pos, event) in events.iter().enumerate() {
-                    while cut_iter.next_if(|c| **c * (events.len() as f64) <= pos as f64).is_some()
-                    {
-                        push_cut_line(&mut buf, event, opts);
+                let mut line = Vec::with_capacity(1024);
+                let mut event =
+                    Event::new(Timestamp(0), "", "", dropscope_model::Operation::Connect);
+                for (pos, &(idx, _)) in out.items.iter().enumerate() {
+                    fill(&self.records[idx as usize], &mut event);
+                    while cut_iter.next_if(|c| **c * (n as f64) <= pos as f64).is_some() {
+                        push_cut_line(&mut line, &event, opts);
+                        file.write(&line)?;
                     }
                     line.clear();
-                    writer::push_json_line(&mut line, event, opts);
-                    buf.extend_from_slice(&line);
-                    buf.push(b'\n');
+                    writer::push_json_line(&mut line, &event, opts);
+                    line.push(b'\n');
+                    file.write(&line)?;
                 }
                 for _ in cut_iter {
-                    match events.last() {
-                        Some(event) => push_cut_line(&mut buf, event, opts),
-                        None => buf.extend_from_slice(b"{\"time\":\"\n"),
+                    if n == 0 {
+                        file.write(b"{\"time\":\"\n")?;
+                    } else {
+                        push_cut_line(&mut line, &event, opts);
+                        file.write(&line)?;
                     }
                 }
-                write_file(&path, &buf, config.gzip)?;
+                file.finish()?;
             }
             LogForm::Text(form) => {
                 let ext = if form == TextForm::LogAnalyticsCsv { "csv" } else { "json" };
-                let path = logs.join(format!("{stem}.{ext}"));
-                let mut buf = Vec::with_capacity(events.len() * 500);
-                writer::write_events(&mut buf, form, &events, opts)
-                    .map_err(|source| Error::Write { path: path.clone(), source })?;
-                write_file(&path, &buf, config.gzip)?;
+                let path = hw.logs.join(format!("{stem}.{ext}"));
+                let events = hw.scratch.fill(&out.items, |idx, event| {
+                    fill(&self.records[idx as usize], event);
+                });
+                let mut file = LogFile::create(&path, config.gzip)?;
+                let written =
+                    writer::write_events(&mut file.out, form, &events[..out.items.len()], opts)
+                        .map_err(|source| Error::Write { path: path.clone(), source });
+                hw.scratch.put(events);
+                written?;
+                file.finish()?;
             }
             LogForm::Table { extension, write } => {
-                let path = logs.join(format!("{stem}.{extension}"));
-                write(&path, &events)
-                    .map_err(|source| Error::Table { path: path.clone(), source })?;
+                // A big hour goes in parts (`-p00`, `-p01` ...: path order is record order), so
+                // memory holds at most `TABLE_PART_ROWS` events per hour in flight.
+                let n_parts = out.items.len().div_ceil(TABLE_PART_ROWS);
+                out.files = n_parts as u64;
+                for (k, part) in out.items.chunks(TABLE_PART_ROWS).enumerate() {
+                    let name = if n_parts > 1 {
+                        format!("{stem}-p{k:02}.{extension}")
+                    } else {
+                        format!("{stem}.{extension}")
+                    };
+                    let path = hw.logs.join(name);
+                    let events = hw.scratch.fill(part, |idx, event| {
+                        fill(&self.records[idx as usize], event);
+                    });
+                    let written = write(&path, &events[..part.len()])
+                        .map_err(|source| Error::Table { path: path.clone(), source });
+                    hw.scratch.put(events);
+                    written?;
+                }
             }
         }
-        Ok(HourOut { items, malformed: cuts.len() as u64, file: true })
+        Ok(out)
     }
 
     fn write_truth(&self, dir: &Path, summary: &Summary) -> Result<()> {
@@ -374,12 +521,11 @@ pub(crate) fn sequence_number(rec: &Rec) -> String {
 }
 
 /// A record line cut off halfway: what an interrupted download or a torn write leaves.
-fn push_cut_line(buf: &mut Vec<u8>, event: &Event, opts: &WriteOptions) {
-    let mut line = Vec::with_capacity(512);
-    writer::push_json_line(&mut line, event, opts);
+fn push_cut_line(line: &mut Vec<u8>, event: &Event, opts: &WriteOptions) {
+    line.clear();
+    writer::push_json_line(line, event, opts);
     line.truncate(line.len() / 2);
-    buf.extend_from_slice(&line);
-    buf.push(b'\n');
+    line.push(b'\n');
 }
 
 /// Label rows in file order, with `occurrence` counted over the distinct records before them.
@@ -413,6 +559,11 @@ impl Labels {
     }
 
     fn record(&mut self, sim: &Simulation, rec: &Rec) -> Result<()> {
+        if self.out.is_none() {
+            // Only the count is asked for: no occurrence to track.
+            self.n += u64::from(rec.op != Op::Connect);
+            return Ok(());
+        }
         let key = (rec.device, rec.time, rec.op == Op::Disconnect);
         // A record's same-key siblings are in this file or, when late, in the previous one.
         let before = self.prev.get(&key).copied().unwrap_or(0);
@@ -457,25 +608,6 @@ impl Labels {
 fn create_dir(path: &Path) -> Result<()> {
     std::fs::create_dir_all(path)
         .map_err(|source| Error::Write { path: path.to_path_buf(), source })
-}
-
-fn write_file(path: &Path, bytes: &[u8], gzip: bool) -> Result<()> {
-    let err = |source| Error::Write { path: path.to_path_buf(), source };
-    if let Some(parent) = path.parent() {
-        create_dir(parent)?;
-    }
-    if gzip {
-        let mut name = path.as_os_str().to_owned();
-        name.push(".gz");
-        let gz_path = PathBuf::from(name);
-        let gz_err = |source| Error::Write { path: gz_path.clone(), source };
-        let file = File::create(&gz_path).map_err(gz_err)?;
-        let mut enc = GzEncoder::new(BufWriter::new(file), Compression::fast());
-        enc.write_all(bytes).map_err(gz_err)?;
-        enc.finish().and_then(|mut w| w.flush()).map_err(gz_err)
-    } else {
-        std::fs::write(path, bytes).map_err(err)
-    }
 }
 
 fn csv_writer(path: &Path) -> Result<csv::Writer<BufWriter<File>>> {
