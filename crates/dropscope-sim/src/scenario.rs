@@ -318,14 +318,24 @@ fn default_sites() -> Vec<Site> {
         .collect()
 }
 
+/// The shipped name an alias stands for; other names are returned as they are.
+fn canonical_name(name: &str) -> &str {
+    match name {
+        "upgrade-storm" => "upgrade",
+        other => other,
+    }
+}
+
 impl Scenario {
     /// The names of the shipped scenarios.
     pub fn names() -> impl Iterator<Item = &'static str> {
         NAMED.iter().map(|(name, _)| *name)
     }
 
-    /// A shipped scenario by name.
+    /// A shipped scenario by name (or by an alias: `upgrade-storm` is DESIGN.md's name for
+    /// `upgrade`).
     pub fn named(name: &str) -> Option<Scenario> {
+        let name = canonical_name(name);
         let (_, text) = NAMED.iter().find(|(n, _)| *n == name)?;
         Scenario::from_toml(name, text).ok()
     }
@@ -340,7 +350,8 @@ impl Scenario {
 
     /// A shipped scenario when `name_or_path` names one, else the TOML file at that path.
     pub fn load(name_or_path: &str) -> Result<Scenario> {
-        if let Some((name, text)) = NAMED.iter().find(|(n, _)| *n == name_or_path) {
+        let canonical = canonical_name(name_or_path);
+        if let Some((name, text)) = NAMED.iter().find(|(n, _)| *n == canonical) {
             return Scenario::from_toml(name, text);
         }
         let path = Path::new(name_or_path);
