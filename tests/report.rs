@@ -125,3 +125,36 @@ fn demo_writes_three_reports_and_can_run_again() {
         assert!(dir.path().join("demo").join(name).is_file(), "{name}");
     }
 }
+
+/// The Markdown and JSON of a fixed small simulated storm, as snapshots: any change to what the
+/// report says is a reviewed change (`cargo insta review`).
+#[test]
+fn report_of_a_fixed_small_storm_is_stable() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let run = dropscope(
+        dir.path(),
+        &[
+            "--quiet",
+            "simulate",
+            "--scenario",
+            "site-outage-storm",
+            "--devices",
+            "60",
+            "--hours",
+            "2",
+            "--seed",
+            "3",
+            "-o",
+            "sim",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    for out in ["r.md", "r.json"] {
+        let run = dropscope(dir.path(), &["--quiet", "report", "sim/logs", "-o", out]);
+        assert_eq!(run.code, 0, "{out}: {}", run.stderr);
+    }
+    let markdown = std::fs::read_to_string(dir.path().join("r.md")).expect("written");
+    insta::assert_snapshot!("small_storm_markdown", markdown);
+    let json = std::fs::read_to_string(dir.path().join("r.json")).expect("written");
+    insta::assert_snapshot!("small_storm_json", json);
+}
