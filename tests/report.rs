@@ -37,16 +37,18 @@ fn report_names_the_outage_in_every_form() {
         let run = dropscope(dir.path(), &["--quiet", "report", "sim/logs", "-o", out]);
         assert_eq!(run.code, 0, "{out}: {}", run.stderr);
     }
-    let json: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join("r.json")).expect("written"),
-    )
-    .expect("valid JSON");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.json")).expect("written"))
+            .expect("valid JSON");
     assert_eq!(json["schema_version"], 1);
     let text = json.to_string();
     assert!(text.contains("network_outage"), "the outage is a ranked cause");
     let quality = &json["data_quality"];
     let count = |key: &str| quality[key].as_u64().expect("a count");
-    assert_eq!(count("parsed") + count("duplicates") + count("rejected_total"), count("records_read"));
+    assert_eq!(
+        count("parsed") + count("duplicates") + count("rejected_total"),
+        count("records_read")
+    );
     let outage_incident = json["incidents"]
         .as_array()
         .expect("a list")
@@ -78,7 +80,8 @@ fn hostile_device_ids_render_as_text() {
         .to_string()
     };
     let mut lines = Vec::new();
-    for (idx, device) in ["<script>alert(1)</script>", "](javascript:alert(1))"].iter().enumerate() {
+    for (idx, device) in ["<script>alert(1)</script>", "](javascript:alert(1))"].iter().enumerate()
+    {
         lines.push(record(device, "deviceConnect", &format!("2026-11-26T10:0{idx}:00Z")));
         lines.push(record(device, "deviceDisconnect", &format!("2026-11-26T10:1{idx}:00Z")));
         lines.push(record(device, "deviceConnect", &format!("2026-11-26T10:2{idx}:00Z")));
@@ -109,7 +112,7 @@ fn bad_report_arguments_exit_2_with_a_hint() {
     assert_eq!(run.code, 0, "{}", run.stderr);
 }
 
-/// The demo takes seconds in release and longer in debug: run with DROPSCOPE_SLOW_TESTS=1.
+/// The demo takes seconds in release and longer in debug: run with `DROPSCOPE_SLOW_TESTS=1`.
 #[test]
 fn demo_writes_three_reports_and_can_run_again() {
     if std::env::var_os("DROPSCOPE_SLOW_TESTS").is_none() {

@@ -310,30 +310,26 @@ fn cmp_timeline(a: &Event, b: &Event) -> Ordering {
 /// input order except the [`Repairs::REORDERED`] flags, which describe the input order.
 pub fn build(events: &[Event]) -> SessionTable {
     let n_events = events.len();
-    let mut order: Vec<u32> = (0..n_events as u32).collect();
-    order.par_sort_unstable_by(|&x, &y| {
-        let (a, b) = (&events[x as usize], &events[y as usize]);
-        cmp_device(a, b)
-            .then_with(|| cmp_timeline(a, b))
-            .then_with(|| a.source.cmp(&b.source))
-            .then_with(|| a.source_line.cmp(&b.source_line))
-            .then_with(|| x.cmp(&y))
-    });
+    let hashes: Vec<u64> = events.par_iter().map(device_hash).collect();
+    let (mut order, runs) = device_runs(events, &hashes);
+    drop(hashes);
 
-    // Runs of one device each, in device order.
-    let mut runs: Vec<(usize, usize)> = Vec::new();
-    let mut start = 0;
-    for pos in 1..=order.len() {
-        let boundary = pos == order.len()
-            || !same_device(&events[order[pos - 1] as usize], &events[order[pos] as usize]);
-        if boundary {
-            runs.push((start, pos));
-            start = pos;
-        }
+    // Each device's events in timeline order, sorted and walked in parallel. The device's slice
+    // of `order` is its own, so every sort comparison is within one device.
+    let mut slices: Vec<&mut [u32]> = Vec::with_capacity(runs.len());
+    let mut rest = order.as_mut_slice();
+    for &(start, end) in &runs {
+        let (slice, tail) = rest.split_at_mut(end - start);
+        slices.push(slice);
+        rest = tail;
     }
-
-    let per_device: Vec<walk::DeviceTimeline> =
-        runs.par_iter().map(|&(start, end)| walk::walk(events, &order[start..end])).collect();
+    let per_device: Vec<walk::DeviceTimeline> = slices
+        .into_par_iter()
+        .map(|slice| {
+            slice.sort_unstable_by(|&x, &y| cmp_in_device(events, x, y));
+            walk::walk(events, slice)
+        })
+        .collect();
 
     let mut table = SessionTable {
         sessions: Vec::with_capacity(per_device.iter().map(|d| d.sessions.len()).sum()),
@@ -398,6 +394,108 @@ fn count_session(summary: &mut SessionSummary, session: &Session) {
     summary.overlaps += u64::from(session.overlap);
     summary.merged_ends += u64::from(repaired.contains(Repairs::MERGED_END));
     summary.reordered_sessions += u64::from(repaired.contains(Repairs::REORDERED));
+}
+
+/// A hash of an event's device (hub, device id, module id): `FxHash` over the bytes, each field
+/// length-prefixed, finished with an avalanche. Equal hashes are always confirmed by comparing the
+/// strings.
+fn device_hash(event: &Event) -> u64 {
+    const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+    let mut h = 0_u64;
+    let mut add = |word: u64| h = (h.rotate_left(5) ^ word).wrapping_mul(SEED);
+    let module = event.module_id.as_deref();
+    for field in [Some(event.hub.as_str()), Some(event.device_id.as_str()), module] {
+        let Some(text) = field else {
+            add(u64::MAX);
+            continue;
+        };
+        add(text.len() as u64);
+        let mut words = text.as_bytes().chunks_exact(8);
+        for word in &mut words {
+            let mut le = [0; 8];
+            le.copy_from_slice(word);
+            add(u64::from_le_bytes(le));
+        }
+        let tail = words.remainder();
+        if !tail.is_empty() {
+            let mut le = [0; 8];
+            le[..tail.len()].copy_from_slice(tail);
+            add(u64::from_le_bytes(le));
+        }
+    }
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
+/// Groups the events by device: returns the event indexes grouped by device, the devices in
+/// `(hub, device_id, module_id)` order (each group in input order), and each device's
+/// `start..end` range in it. `hashes[i]` is [`device_hash`] of `events[i]` (any function of the
+/// device gives the same result; a better one is faster).
+///
+/// Integer keys do the bulk of the work: the indexes are sorted by (hash, index), each run of one
+/// hash is checked to hold one device (sorted by device when a collision put several in it), and
+/// only the distinct devices are sorted by their strings.
+fn device_runs(events: &[Event], hashes: &[u64]) -> (Vec<u32>, Vec<(usize, usize)>) {
+    let mut keyed: Vec<(u64, u32)> = hashes.iter().zip(0..).map(|(&h, idx)| (h, idx)).collect();
+    keyed.par_sort_unstable();
+    let mut hash_runs: Vec<(usize, usize)> = Vec::new();
+    let mut start = 0;
+    for pos in 1..=keyed.len() {
+        if pos == keyed.len() || keyed[pos - 1].0 != keyed[pos].0 {
+            hash_runs.push((start, pos));
+            start = pos;
+        }
+    }
+    let device = |pos: usize| &events[keyed[pos].1 as usize];
+    let mixed: Vec<bool> = hash_runs
+        .par_iter()
+        .map(|&(start, end)| (start + 1..end).any(|pos| !same_device(device(start), device(pos))))
+        .collect();
+    // Runs of one device each, in hash order.
+    let mut device_runs: Vec<(usize, usize)> = Vec::with_capacity(hash_runs.len());
+    for (&(start, end), mixed) in hash_runs.iter().zip(mixed) {
+        if !mixed {
+            device_runs.push((start, end));
+            continue;
+        }
+        keyed[start..end].sort_unstable_by(|&(_, x), &(_, y)| {
+            cmp_device(&events[x as usize], &events[y as usize]).then(x.cmp(&y))
+        });
+        let mut from = start;
+        for pos in start + 1..=end {
+            if pos == end
+                || !same_device(&events[keyed[pos - 1].1 as usize], &events[keyed[pos].1 as usize])
+            {
+                device_runs.push((from, pos));
+                from = pos;
+            }
+        }
+    }
+    drop(hash_runs);
+    // Distinct devices are distinct strings, so this order is total.
+    device_runs.par_sort_unstable_by(|&(a, _), &(b, _)| {
+        cmp_device(&events[keyed[a].1 as usize], &events[keyed[b].1 as usize])
+    });
+    let mut order = Vec::with_capacity(keyed.len());
+    let mut runs = Vec::with_capacity(device_runs.len());
+    for (start, end) in device_runs {
+        let at = order.len();
+        order.extend(keyed[start..end].iter().map(|&(_, idx)| idx));
+        runs.push((at, order.len()));
+    }
+    (order, runs)
+}
+
+/// The order of two events of one device: [`cmp_timeline`], then the input position.
+fn cmp_in_device(events: &[Event], x: u32, y: u32) -> Ordering {
+    let (a, b) = (&events[x as usize], &events[y as usize]);
+    cmp_timeline(a, b)
+        .then_with(|| a.source.cmp(&b.source))
+        .then_with(|| a.source_line.cmp(&b.source_line))
+        .then_with(|| x.cmp(&y))
 }
 
 /// Whether `event` is a successful connect.

@@ -8,9 +8,11 @@
 use std::fs::File;
 use std::io::{BufWriter, Cursor, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 
 use dropscope_model::{Event, Level, Operation, Session, Timestamp, columns};
 use polars::prelude::*;
+use rayon::prelude::*;
 
 use crate::{Error, Result};
 
@@ -102,30 +104,48 @@ pub fn events_to_df(events: &[Event]) -> PolarsResult<DataFrame> {
     DataFrame::new(events.len(), cols)
 }
 
-/// Reads a column as optional strings, whatever string-like type it has (String, Categorical).
-fn strings(df: &DataFrame, name: &str) -> std::result::Result<Vec<Option<String>>, String> {
-    let column = df.column(name).map_err(|_| format!("no column `{name}`"))?;
-    let s = column
-        .as_materialized_series()
-        .cast(&DataType::String)
-        .map_err(|err| format!("column `{name}` is not text: {err}"))?;
-    let ca = s.str().map_err(|err| format!("column `{name}`: {err}"))?;
-    Ok(ca.iter().map(|v| v.map(str::to_owned)).collect())
+/// One text column's values by row, read in place: plain strings, or categorical codes looked up in
+/// their mapping (no per-row copy of the column).
+enum Texts {
+    Missing,
+    Plain(StringChunked),
+    Coded { codes: UInt32Chunked, mapping: Arc<CategoricalMapping> },
 }
 
-fn optional_strings(
-    df: &DataFrame,
-    name: &str,
-) -> std::result::Result<Vec<Option<String>>, String> {
-    if df.column(name).is_err() {
-        return Ok(vec![None; df.height()]);
+impl Texts {
+    /// The column `name` of `df` (whatever string-like type it has), or [`Texts::Missing`] when
+    /// it is absent and not `required`.
+    fn of(df: &DataFrame, name: &str, required: bool) -> std::result::Result<Texts, String> {
+        let Ok(column) = df.column(name) else {
+            return if required { Err(format!("no column `{name}`")) } else { Ok(Texts::Missing) };
+        };
+        let s = column.as_materialized_series();
+        let err = |err: PolarsError| format!("column `{name}`: {err}");
+        if let DataType::Categorical(_, mapping) | DataType::Enum(_, mapping) = s.dtype() {
+            let codes = s.to_physical_repr().cast(&DataType::UInt32).map_err(err)?;
+            let codes = codes.u32().map_err(err)?.rechunk().into_owned();
+            return Ok(Texts::Coded { codes, mapping: mapping.clone() });
+        }
+        let s = s
+            .cast(&DataType::String)
+            .map_err(|err| format!("column `{name}` is not text: {err}"))?;
+        Ok(Texts::Plain(s.str().map_err(err)?.rechunk().into_owned()))
     }
-    strings(df, name)
+
+    /// The value at `row` (below the frame's height).
+    fn get(&self, row: usize) -> Option<&str> {
+        match self {
+            Texts::Missing => None,
+            Texts::Plain(ca) => ca.get(row),
+            Texts::Coded { codes, mapping } => mapping.cat_to_str(codes.get(row)?),
+        }
+    }
 }
 
-fn integers(df: &DataFrame, name: &str) -> std::result::Result<Vec<Option<i64>>, String> {
+/// An integer (or datetime) column as `i64`, nanoseconds for datetimes; `None` when absent.
+fn integers(df: &DataFrame, name: &str) -> std::result::Result<Option<Int64Chunked>, String> {
     let Ok(column) = df.column(name) else {
-        return Ok(vec![None; df.height()]);
+        return Ok(None);
     };
     let s = column.as_materialized_series();
     let s = match s.dtype() {
@@ -137,88 +157,200 @@ fn integers(df: &DataFrame, name: &str) -> std::result::Result<Vec<Option<i64>>,
     let s =
         s.cast(&DataType::Int64).map_err(|err| format!("column `{name}` is not numeric: {err}"))?;
     let ca = s.i64().map_err(|err| format!("column `{name}`: {err}"))?;
-    Ok(ca.iter().collect())
+    Ok(Some(ca.rechunk().into_owned()))
+}
+
+/// The event field a column fills.
+type TextField = fn(&mut Event) -> &mut Option<String>;
+
+/// The optional text fields of [`Event`] other than the module, each filled from one column
+/// after the events exist (so only one such column is in memory at a time).
+const TEXT_FIELDS: [(&str, TextField); 7] = [
+    (columns::RESULT_DESCRIPTION, |e| &mut e.result_description),
+    (columns::PROTOCOL, |e| &mut e.protocol),
+    (columns::MASKED_IP, |e| &mut e.masked_ip),
+    (columns::SDK_VERSION, |e| &mut e.sdk_version),
+    (columns::AUTH_TYPE, |e| &mut e.auth_type),
+    (columns::STATUS_CODE, |e| &mut e.status_code),
+    (columns::SEQ, |e| &mut e.seq),
+];
+
+/// The columns the events are created from; the module, level and result type may be absent.
+const BASE_COLUMNS: [&str; 7] = [
+    columns::TIME,
+    columns::HUB,
+    columns::DEVICE_ID,
+    columns::MODULE_ID,
+    columns::OPERATION,
+    columns::LEVEL,
+    columns::RESULT_TYPE,
+];
+
+/// Builds the events of a table of `height` rows, reading columns through `read` (which returns
+/// the named columns that exist, `height` rows each): first [`BASE_COLUMNS`], then each of
+/// [`TEXT_FIELDS`] alone. Rows are built in parallel, straight from the columns.
+fn build_events(
+    height: usize,
+    source: u32,
+    read: &mut dyn FnMut(&[&str]) -> std::result::Result<DataFrame, String>,
+) -> std::result::Result<Vec<Event>, String> {
+    let checked = |df: DataFrame| {
+        if df.height() == height {
+            Ok(df)
+        } else {
+            Err(format!("a column has {} rows instead of {height}", df.height()))
+        }
+    };
+    let base = checked(read(&BASE_COLUMNS)?)?;
+    let time = integers(&base, columns::TIME)?;
+    let hub = Texts::of(&base, columns::HUB, true)?;
+    let device = Texts::of(&base, columns::DEVICE_ID, true)?;
+    let module = Texts::of(&base, columns::MODULE_ID, false)?;
+    let operation = Texts::of(&base, columns::OPERATION, true)?;
+    let level = Texts::of(&base, columns::LEVEL, false)?;
+    let result_type = integers(&base, columns::RESULT_TYPE)?;
+    let row_event = |row_idx: usize| -> std::result::Result<Event, String> {
+        let row = row_idx + 1;
+        let time = time
+            .as_ref()
+            .and_then(|t| t.get(row_idx))
+            .ok_or_else(|| format!("row {row}: null time"))?;
+        let device_id = device.get(row_idx).ok_or_else(|| format!("row {row}: null device_id"))?;
+        let operation = operation
+            .get(row_idx)
+            .and_then(Operation::parse)
+            .ok_or_else(|| format!("row {row}: bad operation"))?;
+        let level = match level.get(row_idx) {
+            None => Level::Information,
+            Some(text) => {
+                Level::parse(text).ok_or_else(|| format!("row {row}: bad level {text:?}"))?
+            }
+        };
+        let result_type = match result_type.as_ref().and_then(|r| r.get(row_idx)) {
+            None => None,
+            Some(code) => Some(
+                u32::try_from(code).map_err(|_| format!("row {row}: bad result_type {code}"))?,
+            ),
+        };
+        Ok(Event {
+            time: Timestamp(time),
+            hub: hub.get(row_idx).unwrap_or_default().to_owned(),
+            device_id: device_id.to_owned(),
+            module_id: module.get(row_idx).map(str::to_owned),
+            operation,
+            level,
+            result_type,
+            result_description: None,
+            protocol: None,
+            masked_ip: None,
+            sdk_version: None,
+            auth_type: None,
+            status_code: None,
+            source,
+            source_line: row as u64,
+            seq: None,
+        })
+    };
+    // Built straight into place (an indexed collect); a bad row leaves a placeholder and its
+    // number, and the first bad row is reported whichever thread saw it.
+    let first_bad = AtomicUsize::new(usize::MAX);
+    let mut events: Vec<Event> = (0..height)
+        .into_par_iter()
+        .map(|row_idx| {
+            row_event(row_idx).unwrap_or_else(|_| {
+                first_bad.fetch_min(row_idx, AtomicOrdering::Relaxed);
+                Event::new(Timestamp(0), "", "", Operation::Connect)
+            })
+        })
+        .collect();
+    let first_bad = first_bad.into_inner();
+    if first_bad != usize::MAX {
+        return Err(row_event(first_bad).err().unwrap_or_default());
+    }
+    drop(base);
+    for (name, field) in TEXT_FIELDS {
+        let df = checked(read(&[name])?)?;
+        let texts = Texts::of(&df, name, false)?;
+        if let Texts::Missing = texts {
+            continue;
+        }
+        events.par_iter_mut().enumerate().for_each(|(row_idx, event)| {
+            *field(event) = texts.get(row_idx).map(str::to_owned);
+        });
+    }
+    Ok(events)
 }
 
 /// The events of an events DataFrame (as [`events_to_df`] writes it), attributed to `source`;
 /// `source_line` is the 1-based row. Rows with a null time, device or operation are an error:
 /// dropscope never writes them.
 pub fn df_to_events(df: &DataFrame, source: u32) -> std::result::Result<Vec<Event>, String> {
-    let time = integers(df, columns::TIME)?;
-    let hub = strings(df, columns::HUB)?;
-    let device = strings(df, columns::DEVICE_ID)?;
-    let module = optional_strings(df, columns::MODULE_ID)?;
-    let operation = strings(df, columns::OPERATION)?;
-    let level = optional_strings(df, columns::LEVEL)?;
-    let result_type = integers(df, columns::RESULT_TYPE)?;
-    let description = optional_strings(df, columns::RESULT_DESCRIPTION)?;
-    let protocol = optional_strings(df, columns::PROTOCOL)?;
-    let masked_ip = optional_strings(df, columns::MASKED_IP)?;
-    let sdk = optional_strings(df, columns::SDK_VERSION)?;
-    let auth = optional_strings(df, columns::AUTH_TYPE)?;
-    let status = optional_strings(df, columns::STATUS_CODE)?;
-    let seq = optional_strings(df, columns::SEQ)?;
-    let mut events = Vec::with_capacity(df.height());
-    for row_idx in 0..df.height() {
-        let row = row_idx + 1;
-        let time = time[row_idx].ok_or_else(|| format!("row {row}: null time"))?;
-        let device_id =
-            device[row_idx].clone().ok_or_else(|| format!("row {row}: null device_id"))?;
-        let operation = operation[row_idx]
-            .as_deref()
-            .and_then(Operation::parse)
-            .ok_or_else(|| format!("row {row}: bad operation"))?;
-        let level = match level[row_idx].as_deref() {
-            None => Level::Information,
-            Some(text) => {
-                Level::parse(text).ok_or_else(|| format!("row {row}: bad level {text:?}"))?
-            }
-        };
-        let result_type = match result_type[row_idx] {
-            None => None,
-            Some(code) => Some(
-                u32::try_from(code).map_err(|_| format!("row {row}: bad result_type {code}"))?,
-            ),
-        };
-        events.push(Event {
-            time: Timestamp(time),
-            hub: hub[row_idx].clone().unwrap_or_default(),
-            device_id,
-            module_id: module[row_idx].clone(),
-            operation,
-            level,
-            result_type,
-            result_description: description[row_idx].clone(),
-            protocol: protocol[row_idx].clone(),
-            masked_ip: masked_ip[row_idx].clone(),
-            sdk_version: sdk[row_idx].clone(),
-            auth_type: auth[row_idx].clone(),
-            status_code: status[row_idx].clone(),
-            source,
-            source_line: row as u64,
-            seq: seq[row_idx].clone(),
-        });
-    }
-    Ok(events)
+    build_events(df.height(), source, &mut |names| Ok(present_columns(df, names)))
 }
 
-/// Reads an events table from the bytes of a Parquet or Arrow IPC file written by dropscope.
+/// The columns of `df` among `names`, in that order.
+fn present_columns(df: &DataFrame, names: &[&str]) -> DataFrame {
+    let cols: Vec<Column> =
+        names.iter().filter_map(|&name| df.column(name).ok().cloned()).collect();
+    DataFrame::new(df.height(), cols).unwrap_or_else(|_| DataFrame::empty_with_height(df.height()))
+}
+
+/// Reads an events table from the bytes of a Parquet or Arrow IPC file written by dropscope,
+/// a few columns at a time.
 pub fn read_events(bytes: &[u8], source: u32) -> Result<Vec<Event>> {
     let path = PathBuf::from(format!("input #{source}"));
-    let df = if bytes.starts_with(b"PAR1") {
-        ParquetReader::new(Cursor::new(bytes)).finish().map_err(|source| Error::Columnar {
-            what: "reading Parquet",
-            path: path.clone(),
-            source,
-        })?
-    } else {
-        IpcReader::new(Cursor::new(bytes)).finish().map_err(|source| Error::Columnar {
-            what: "reading Arrow IPC",
-            path: path.clone(),
-            source,
-        })?
+    let parquet = bytes.starts_with(b"PAR1");
+    let columnar = |source| Error::Columnar {
+        what: if parquet { "reading Parquet" } else { "reading Arrow IPC" },
+        path: path.clone(),
+        source,
     };
-    df_to_events(&df, source).map_err(|reason| Error::Schema { path, reason })
+    let (names, height) = if parquet {
+        let mut reader = ParquetReader::new(Cursor::new(bytes));
+        let schema = reader.schema().map_err(columnar)?;
+        (
+            schema.iter_names().map(ToString::to_string).collect::<Vec<_>>(),
+            reader.num_rows().map_err(columnar)?,
+        )
+    } else {
+        let mut reader = IpcReader::new(Cursor::new(bytes));
+        let schema = reader.schema().map_err(columnar)?;
+        let names: Vec<String> = schema.iter_names().map(ToString::to_string).collect();
+        let first = names.first().cloned().into_iter().collect();
+        let height = IpcReader::new(Cursor::new(bytes))
+            .with_columns(Some(first))
+            .finish()
+            .map_err(columnar)?
+            .height();
+        (names, height)
+    };
+    let mut failure = None;
+    let mut read = |wanted: &[&str]| {
+        let present: Vec<String> = wanted
+            .iter()
+            .filter(|&&name| names.iter().any(|n| n == name))
+            .map(|&name| name.to_owned())
+            .collect();
+        if present.is_empty() {
+            return Ok(DataFrame::empty_with_height(height));
+        }
+        let df = if parquet {
+            ParquetReader::new(Cursor::new(bytes)).with_columns(Some(present)).finish()
+        } else {
+            IpcReader::new(Cursor::new(bytes)).with_columns(Some(present)).finish()
+        };
+        df.map_err(|err| {
+            let text = err.to_string();
+            failure = Some(err);
+            text
+        })
+    };
+    let built = build_events(height, source, &mut read);
+    match (built, failure) {
+        (Ok(events), _) => Ok(events),
+        (Err(_), Some(err)) => Err(columnar(err)),
+        (Err(reason), None) => Err(Error::Schema { path, reason }),
+    }
 }
 
 /// Writes events as a Parquet file.
@@ -476,6 +608,46 @@ mod tests {
                 prop_assert_eq!(&events_round_trip(&events, format), &expected);
             }
         }
+    }
+
+    fn check_rows(times: &[Option<i64>], expected: std::result::Result<usize, &str>) {
+        let n = times.len();
+        let df = DataFrame::new(
+            n,
+            vec![
+                time_column(columns::TIME, times.to_vec()),
+                categorical_column(columns::HUB, vec![Some("hub"); n]).expect("hub"),
+                string_column(columns::DEVICE_ID, vec![Some("d"); n]),
+                categorical_column(columns::OPERATION, vec![Some("connect"); n]).expect("op"),
+                categorical_column(columns::PROTOCOL, vec![Some("Mqtt"); n]).expect("protocol"),
+            ],
+        )
+        .expect("a frame");
+        let got = df_to_events(&df, 3);
+        match expected {
+            Ok(len) => {
+                let events = got.expect("events");
+                assert_eq!(events.len(), len);
+                assert!(
+                    events.iter().all(|e| e.hub == "hub" && e.protocol.as_deref() == Some("Mqtt"))
+                );
+                assert_eq!(
+                    events.last().map(|e| (e.source, e.source_line)),
+                    (len > 0).then_some((3, len as u64))
+                );
+            }
+            Err(reason) => assert_eq!(got.err().as_deref(), Some(reason)),
+        }
+    }
+
+    #[test]
+    fn frame_rows_become_events_and_the_first_bad_row_is_reported() {
+        check_rows(&[Some(1), Some(2)], Ok(2));
+        check_rows(&[], Ok(0));
+        let mut times: Vec<Option<i64>> = (0..5000).map(Some).collect();
+        times[4000] = None;
+        times[2500] = None;
+        check_rows(&times, Err("row 2501: null time"));
     }
 
     #[test]

@@ -6,11 +6,10 @@
 //! as a stream, so a multi-gigabyte tree is never held as text), then removes duplicate records
 //! across all inputs, keeping the first copy in input order.
 
-use std::collections::hash_map::{DefaultHasher, Entry};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::fs::{self, File};
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::hash::{Hash, Hasher};
 use std::io::{self, Cursor, Read};
 use std::path::{Path, PathBuf};
 
@@ -213,20 +212,23 @@ pub fn ingest(inputs: &[PathBuf], config: &IngestConfig<'_>) -> Result<Ingested>
 /// [`Ingested::sources`]. Never fails: what [`ingest`] would return as an error becomes a reject.
 pub fn ingest_bytes(name: &str, bytes: &[u8]) -> Ingested {
     let path = PathBuf::from(name);
-    let parsed = read_stream(bytes, &path, 0, &IngestConfig::default()).unwrap_or_else(|error| {
-        let mut parsed = Parsed::default();
-        parsed.reject(0, 1, RejectReason::BadField, error.to_string(), b"");
-        parsed
-    });
+    let config = IngestConfig::default();
+    let parsed =
+        read_stream(bytes, &path, 0, &config, Some(bytes.len() as u64)).unwrap_or_else(|error| {
+            let mut parsed = Parsed::default();
+            parsed.reject(0, 1, RejectReason::BadField, error.to_string(), b"");
+            parsed
+        });
     assemble(vec![path], vec![parsed])
 }
 
 fn read_path(path: &Path, source: u32, config: &IngestConfig<'_>) -> Result<Parsed> {
     if path.as_os_str() == "-" {
-        return read_stream(io::stdin(), path, source, config);
+        return read_stream(io::stdin(), path, source, config, None);
     }
     let file = File::open(path).map_err(|source| Error::Read { path: path.to_owned(), source })?;
-    read_stream(file, path, source, config)
+    let size = file.metadata().ok().filter(fs::Metadata::is_file).map(|m| m.len());
+    read_stream(file, path, source, config, size)
 }
 
 /// Counts bytes read for the progress callback.
@@ -283,11 +285,14 @@ impl Read for Input<'_> {
     }
 }
 
+/// Reads one input. `size` is its length in bytes when known (a regular file), used to size the
+/// event list once instead of growing it.
 fn read_stream<'a>(
     reader: impl Read + Send + 'a,
     path: &Path,
     source: u32,
     config: &IngestConfig<'a>,
+    size: Option<u64>,
 ) -> Result<Parsed> {
     let io_error = |source: io::Error| Error::Read { path: path.to_owned(), source };
     let mut reader = Counting { inner: reader, progress: config.progress };
@@ -300,8 +305,9 @@ fn read_stream<'a>(
     let mut input = Input { inner, gzip, broken: None };
     let block = config.block_size.max(1 << 10);
 
-    let mut buf = Vec::new();
-    let mut eof = input.fill(&mut buf, block).map_err(io_error)?;
+    let first = size.map_or(block, |size| usize::try_from(size).unwrap_or(block).min(block));
+    let mut buf = Vec::with_capacity(first + 64);
+    let eof = input.fill(&mut buf, block).map_err(io_error)?;
     if buf.starts_with(b"\xEF\xBB\xBF") {
         buf.drain(..3);
     }
@@ -309,24 +315,8 @@ fn read_stream<'a>(
         // The first block decides; the rest of a file of no known form is not read.
         None => read::unrecognised(&buf),
         Some((_, Layout::Lines)) => {
-            let mut parsed = Parsed::default();
-            let mut line = 1;
-            loop {
-                if eof {
-                    let cut = !buf.ends_with(b"\n");
-                    parsed.append(read::parse_lines_parallel(&buf, source, line, cut).0);
-                    break;
-                }
-                if let Some(last_newline) = memchr::memrchr(b'\n', &buf) {
-                    let (part, newlines) =
-                        read::parse_lines_parallel(&buf[..=last_newline], source, line, false);
-                    parsed.append(part);
-                    line += newlines;
-                    buf.drain(..=last_newline);
-                }
-                eof = input.fill(&mut buf, block).map_err(io_error)?;
-            }
-            parsed
+            let size = size.filter(|_| !gzip);
+            read_lines(&mut input, buf, eof, block, source, size).map_err(io_error)?
         }
         Some((_, Layout::Csv)) => {
             read::read_csv_stream(Cursor::new(buf).chain(&mut input), source).map_err(io_error)?
@@ -360,6 +350,72 @@ fn read_stream<'a>(
     Ok(parsed)
 }
 
+/// Reads JSON Lines from `input`, whose first `buf` bytes are read (all of it when `eof`), in
+/// blocks of `block` bytes. Three things overlap: parsing a block (in parallel chunks), reading
+/// the next, and appending the previous block's records to the result.
+fn read_lines(
+    input: &mut Input<'_>,
+    mut buf: Vec<u8>,
+    mut eof: bool,
+    block: usize,
+    source: u32,
+    size: Option<u64>,
+) -> io::Result<Parsed> {
+    let mut parsed = Parsed::default();
+    if let Some(size) = size.filter(|_| !eof && !buf.is_empty()) {
+        // Size the event list from the first block's line density, with a little slack; pages
+        // never written are never resident, so over-estimating costs no memory.
+        let lines = memchr::memchr_iter(b'\n', &buf).count() as u64;
+        let estimate = u128::from(size) * u128::from(lines + lines / 16 + 1) / buf.len() as u128;
+        // Too big to reserve: the list grows as needed instead.
+        let _ = parsed.events.try_reserve(usize::try_from(estimate).unwrap_or(0));
+    }
+    // `buf[..len]` holds the data; both buffers stay initialised, so reads never zero memory.
+    let mut len = buf.len();
+    let mut next = Vec::new();
+    let mut pending = read::Chunks::default();
+    let mut line = 1;
+    loop {
+        if eof {
+            line += pending.append_to(line, &mut parsed);
+            let cut = !buf[..len].ends_with(b"\n");
+            read::parse_lines_parallel(&buf[..len], source, line, cut, &mut parsed);
+            return Ok(parsed);
+        }
+        let done = memchr::memrchr(b'\n', &buf[..len]).map_or(0, |i| i + 1);
+        let tail = len - done;
+        if next.len() < tail + block {
+            next.resize(tail + block, 0);
+        }
+        let previous = std::mem::take(&mut pending);
+        let (chunks, filled) = rayon::join(
+            || read::parse_chunks(&buf[..done], source, false),
+            || {
+                line += previous.append_to(line, &mut parsed);
+                next[..tail].copy_from_slice(&buf[done..len]);
+                fill_slice(input, &mut next[..tail + block], tail)
+            },
+        );
+        pending = chunks;
+        (len, eof) = filled?;
+        std::mem::swap(&mut buf, &mut next);
+    }
+}
+
+/// Reads into `buf[at..]` until it is full or the input ends. Returns the end of the data and
+/// whether the input ended.
+fn fill_slice(input: &mut Input<'_>, buf: &mut [u8], mut at: usize) -> io::Result<(usize, bool)> {
+    while at < buf.len() {
+        match input.read(&mut buf[at..]) {
+            Ok(0) => return Ok((at, true)),
+            Ok(n) => at += n,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok((at, false))
+}
+
 #[cfg(feature = "polars")]
 fn columnar(form: Form, bytes: &[u8], _path: &Path, source: u32) -> Result<Parsed> {
     let events = crate::frame::read_events(bytes, source)?;
@@ -380,27 +436,59 @@ fn columnar(form: Form, _bytes: &[u8], path: &Path, _source: u32) -> Result<Pars
     })
 }
 
-/// A hasher for keys that are already hashes.
+/// `FxHash` (as in rustc), finished with a 64-bit avalanche so the low bits index a table well.
+/// Fast and not collision-resistant: equal hashes are always confirmed by a full comparison.
 #[derive(Default)]
-struct PreHashed(u64);
+struct FxHasher(u64);
 
-impl Hasher for PreHashed {
+impl FxHasher {
+    const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(Self::SEED);
+    }
+}
+
+impl Hasher for FxHasher {
     fn finish(&self) -> u64 {
-        self.0
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
     }
     fn write(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            self.0 = (self.0 << 8) | u64::from(byte);
+        let mut words = bytes.chunks_exact(8);
+        for word in &mut words {
+            let mut le = [0; 8];
+            le.copy_from_slice(word);
+            self.add(u64::from_le_bytes(le));
+        }
+        let rest = words.remainder();
+        if !rest.is_empty() {
+            let mut le = [0; 8];
+            le[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(le));
         }
     }
+    fn write_u8(&mut self, value: u8) {
+        self.add(u64::from(value));
+    }
+    fn write_u32(&mut self, value: u32) {
+        self.add(u64::from(value));
+    }
     fn write_u64(&mut self, value: u64) {
-        self.0 = value;
+        self.add(value);
+    }
+    fn write_usize(&mut self, value: usize) {
+        self.add(value as u64);
     }
 }
 
 /// A hash of the fields [`Event::same_record`] compares.
 fn record_hash(event: &Event) -> u64 {
-    let mut hasher = DefaultHasher::new();
+    let mut hasher = FxHasher::default();
     event.time.hash(&mut hasher);
     event.operation.hash(&mut hasher);
     event.level.hash(&mut hasher);
@@ -418,33 +506,31 @@ fn record_hash(event: &Event) -> u64 {
     hasher.finish()
 }
 
-/// Which events are the first copy of their record, in order.
+/// Which events are the first copy of their record, in order. An open-addressing table of
+/// event indexes (linear probing, at most two thirds full) holds the first copies; a slot is
+/// `index + 1`, 0 when empty.
 fn first_copies(events: &[Event]) -> Vec<bool> {
     let hashes: Vec<u64> = events.par_iter().map(record_hash).collect();
-    let mut first: HashMap<u64, usize, BuildHasherDefault<PreHashed>> =
-        HashMap::with_capacity_and_hasher(events.len(), BuildHasherDefault::default());
-    // Distinct records whose hashes collide with an earlier record's: almost always empty.
-    let mut collided: HashMap<u64, Vec<usize>> = HashMap::new();
+    let slots = (events.len() + events.len() / 2).next_power_of_two().max(16);
+    let mask = slots - 1;
+    let mut table = vec![0_usize; slots];
     let mut keep = Vec::with_capacity(events.len());
     for (idx, (&hash, event)) in hashes.iter().zip(events).enumerate() {
-        let is_first = match first.entry(hash) {
-            Entry::Vacant(slot) => {
-                slot.insert(idx);
-                true
-            }
-            Entry::Occupied(slot) => {
-                if events[*slot.get()].same_record(event) {
-                    false
-                } else {
-                    let others = collided.entry(hash).or_default();
-                    if others.iter().any(|&other| events[other].same_record(event)) {
-                        false
-                    } else {
-                        others.push(idx);
-                        true
+        let mut at = hash as usize & mask;
+        let is_first = loop {
+            match table[at] {
+                0 => {
+                    table[at] = idx + 1;
+                    break true;
+                }
+                slot => {
+                    let other = slot - 1;
+                    if hashes[other] == hash && events[other].same_record(event) {
+                        break false;
                     }
                 }
             }
+            at = (at + 1) & mask;
         };
         keep.push(is_first);
     }
@@ -463,12 +549,9 @@ fn assemble(sources: Vec<PathBuf>, parts: Vec<Parsed>) -> Ingested {
     }
     let records_read = all.records_read();
     let keep = first_copies(&all.events);
-    let events: Vec<Event> = all
-        .events
-        .into_iter()
-        .zip(keep)
-        .filter_map(|(event, keep)| keep.then_some(event))
-        .collect();
+    let mut events = all.events;
+    let mut keep = keep.into_iter();
+    events.retain(|_| keep.next().unwrap_or(true));
     let mut reject_reasons = BTreeMap::new();
     for reject in &all.rejects {
         *reject_reasons.entry(reject.reason).or_default() += 1;
@@ -519,10 +602,24 @@ mod tests {
     }
 
     #[test]
+    fn any_block_size_reads_the_same() {
+        let bad = REC.replace("deviceConnect", "deviceTelemetry");
+        let text = format!("{REC}\n{bad}\n\nnope\n").repeat(40) + &REC[..50];
+        let whole = read::read_json_lines(text.as_bytes(), 0);
+        for block in [1024, 1500, 4096, 1 << 20] {
+            let config = IngestConfig { block_size: block, ..IngestConfig::default() };
+            let size = Some(text.len() as u64);
+            let parsed = read_stream(text.as_bytes(), Path::new("x"), 0, &config, size);
+            assert_eq!(parsed.ok().as_ref(), Some(&whole), "block {block}");
+        }
+    }
+
+    #[test]
     fn streams_in_small_blocks() {
         let text = format!("{REC}\n").repeat(100) + &REC[..40];
         let config = IngestConfig { block_size: 1024, ..IngestConfig::default() };
-        let parsed = read_stream(text.as_bytes(), Path::new("x"), 0, &config).unwrap_or_default();
+        let parsed =
+            read_stream(text.as_bytes(), Path::new("x"), 0, &config, None).unwrap_or_default();
         assert_eq!(parsed.events.len(), 100);
         assert_eq!(parsed.events.last().map(|e| e.source_line), Some(100));
         assert_eq!(

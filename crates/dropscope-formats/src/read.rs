@@ -8,6 +8,7 @@
 //! point at the record's first byte.
 
 mod document;
+mod fast;
 mod la_csv;
 mod lines;
 pub(crate) mod record;
@@ -21,7 +22,7 @@ use crate::detect::{self, Layout};
 use crate::{Form, Reject, RejectReason};
 
 pub(crate) use la_csv::read_csv_stream;
-pub(crate) use lines::parse_lines_parallel;
+pub(crate) use lines::{Chunks, parse_chunks, parse_lines_parallel};
 
 /// What one input (or one part of it) holds: events and rejects, each in input order, and how
 /// many records of each form were read.
@@ -46,7 +47,12 @@ impl Parsed {
 
     /// Appends `other`, which comes after `self` in the input.
     pub(crate) fn append(&mut self, other: Parsed) {
-        self.events.extend(other.events);
+        if self.events.is_empty() && self.events.capacity() < other.events.len() {
+            // Take the other's allocation instead of copying it into a new one.
+            self.events = other.events;
+        } else {
+            self.events.extend(other.events);
+        }
         self.rejects.extend(other.rejects);
         self.unrecognised |= other.unrecognised;
         for (form, n) in other.forms {
@@ -82,7 +88,9 @@ pub(crate) fn cut_text(text: &[u8]) -> String {
 /// [`RejectReason::Truncated`].
 pub fn read_json_lines(bytes: &[u8], source: u32) -> Parsed {
     let bytes = strip_bom(bytes);
-    parse_lines_parallel(bytes, source, 1, !bytes.ends_with(b"\n")).0
+    let mut parsed = Parsed::default();
+    parse_lines_parallel(bytes, source, 1, !bytes.ends_with(b"\n"), &mut parsed);
+    parsed
 }
 
 /// Reads a multi-line JSON document: pretty concatenated objects, `{"records":[...]}` envelopes,

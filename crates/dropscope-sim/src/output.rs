@@ -178,7 +178,8 @@ struct LogFile {
 
 enum Sink {
     Plain(BufWriter<File>),
-    Gzip(GzEncoder<BufWriter<File>>),
+    /// Boxed: the encoder's state is large and files are few.
+    Gzip(Box<GzEncoder<BufWriter<File>>>),
 }
 
 impl Write for Sink {
@@ -220,7 +221,7 @@ impl LogFile {
             File::create(&path).map_err(|source| Error::Write { path: path.clone(), source })?;
         let buf = BufWriter::with_capacity(1 << 20, file);
         let out = if gzip {
-            Sink::Gzip(GzEncoder::new(buf, Compression::fast()))
+            Sink::Gzip(Box::new(GzEncoder::new(buf, Compression::fast())))
         } else {
             Sink::Plain(buf)
         };

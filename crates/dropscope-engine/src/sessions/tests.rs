@@ -510,3 +510,54 @@ proptest! {
         prop_assert_eq!(&a.sessions, &build(&by_device).sessions);
     }
 }
+
+/// Events on a few hubs, devices and modules, named so that byte order and length disagree.
+fn device_mix() -> impl Strategy<Value = Vec<Event>> {
+    let event =
+        (0_usize..3, 0_usize..4, 0_usize..3, 0_i64..5).prop_map(|(hub, dev, module, secs)| {
+            let mut event = Event::new(
+                Timestamp::from_secs(BASE + secs),
+                ["hub", "hub-b", "a"][hub],
+                ["d", "d1", "c", "dd"][dev],
+                Operation::Connect,
+            );
+            event.module_id = [None, Some("m".to_owned()), Some(String::new())][module].clone();
+            event
+        });
+    proptest::collection::vec(event, 0..40)
+}
+
+/// The grouping by sorting every index by its device's strings, which [`device_runs`] replaces.
+fn reference_runs(events: &[Event]) -> (Vec<u32>, Vec<(usize, usize)>) {
+    let key = |e: &Event| (e.hub.clone(), e.device_id.clone(), e.module_id.clone());
+    let mut order: Vec<u32> = (0..events.len() as u32).collect();
+    order.sort_by_key(|&idx| (key(&events[idx as usize]), idx));
+    let mut runs = Vec::new();
+    let mut start = 0;
+    for pos in 1..=order.len() {
+        if pos == order.len()
+            || key(&events[order[pos - 1] as usize]) != key(&events[order[pos] as usize])
+        {
+            runs.push((start, pos));
+            start = pos;
+        }
+    }
+    (order, runs)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn device_runs_group_in_device_order(events in device_mix()) {
+        use crate::sessions::{device_hash, device_runs};
+        let expected = reference_runs(&events);
+        let hashes: Vec<u64> = events.iter().map(device_hash).collect();
+        prop_assert_eq!(&device_runs(&events, &hashes), &expected);
+        // Every hash colliding still gives the same grouping.
+        prop_assert_eq!(&device_runs(&events, &vec![7; events.len()]), &expected);
+        // So do hashes that collide for some devices only.
+        let coarse: Vec<u64> = events.iter().map(|e| e.device_id.len() as u64).collect();
+        prop_assert_eq!(&device_runs(&events, &coarse), &expected);
+    }
+}

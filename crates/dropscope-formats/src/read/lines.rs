@@ -1,24 +1,38 @@
-//! JSON Lines: one record per line, parsed in parallel chunks split at newlines.
+//! JSON Lines: one record per line, parsed in parallel chunks split at newlines. Each line is
+//! first tried by the hand-written [`fast`] reader, and decoded with serde when it declines.
 
 use memchr::memchr;
 use rayon::prelude::*;
 
-use crate::read::record::{RawRecord, to_event};
+use crate::read::fast::{self, Scratch};
+use crate::read::record::{RawRecord, to_event, to_event_with};
 use crate::read::{Parsed, scan};
 use crate::{Form, RejectReason};
 
 /// Chunks of about this size are parsed in parallel.
 const CHUNK: usize = 1 << 20;
 
-/// Parses `buf`, whose first line is line `first_line` of the input. `cut_at_end` says the input
-/// ends here without a newline, so a last line that fails to parse for lack of bytes is
-/// [`RejectReason::Truncated`]. Returns the records and the number of newlines in `buf`.
+/// Parses `buf`, whose first line is line `first_line` of the input, appending to `out`.
+/// `cut_at_end` says the input ends here without a newline, so a last line that fails to parse
+/// for lack of bytes is [`RejectReason::Truncated`]. Returns the number of newlines in `buf`.
 pub(crate) fn parse_lines_parallel(
     buf: &[u8],
     source: u32,
     first_line: u64,
     cut_at_end: bool,
-) -> (Parsed, u64) {
+    out: &mut Parsed,
+) -> u64 {
+    parse_chunks(buf, source, cut_at_end).append_to(first_line, out)
+}
+
+/// The records of a block of lines, parsed in chunks, each numbered from line 1, not yet
+/// appended to the input's records (so that appending, which is serial, can overlap the
+/// parsing of the next block).
+#[derive(Debug, Default)]
+pub(crate) struct Chunks(Vec<(Parsed, u64)>);
+
+/// Parses `buf` in parallel chunks; see [`parse_lines_parallel`].
+pub(crate) fn parse_chunks(buf: &[u8], source: u32, cut_at_end: bool) -> Chunks {
     let mut chunks = Vec::with_capacity(buf.len() / CHUNK + 1);
     let mut rest = buf;
     while rest.len() > CHUNK {
@@ -31,29 +45,41 @@ pub(crate) fn parse_lines_parallel(
         chunks.push(rest);
     }
     let n_chunks = chunks.len();
-    let parts: Vec<(Parsed, u64)> = chunks
-        .into_par_iter()
-        .enumerate()
-        .map(|(idx, chunk)| parse_lines(chunk, source, cut_at_end && idx + 1 == n_chunks))
-        .collect();
-    let mut out = Parsed::default();
-    let mut offset = first_line - 1;
-    for (mut part, newlines) in parts {
-        for event in &mut part.events {
-            event.source_line += offset;
-        }
-        for reject in &mut part.rejects {
-            reject.line += offset;
-        }
-        out.append(part);
-        offset += newlines;
-    }
-    (out, offset + 1 - first_line)
+    Chunks(
+        chunks
+            .into_par_iter()
+            .enumerate()
+            .map(|(idx, chunk)| parse_lines(chunk, source, cut_at_end && idx + 1 == n_chunks, true))
+            .collect(),
+    )
 }
 
-/// Parses one chunk with line numbers starting at 1.
-fn parse_lines(buf: &[u8], source: u32, cut_at_end: bool) -> (Parsed, u64) {
+impl Chunks {
+    /// Appends the records to `out`, numbering lines from `first_line`. Returns the number of
+    /// newlines in the block.
+    pub(crate) fn append_to(self, first_line: u64, out: &mut Parsed) -> u64 {
+        out.events.reserve(self.0.iter().map(|(part, _)| part.events.len()).sum());
+        let mut offset = first_line - 1;
+        for (mut part, newlines) in self.0 {
+            for event in &mut part.events {
+                event.source_line += offset;
+            }
+            for reject in &mut part.rejects {
+                reject.line += offset;
+            }
+            out.append(part);
+            offset += newlines;
+        }
+        offset + 1 - first_line
+    }
+}
+
+/// Parses one chunk with line numbers starting at 1; `fast` tries [`fast::record`] first.
+fn parse_lines(buf: &[u8], source: u32, cut_at_end: bool, fast: bool) -> (Parsed, u64) {
     let mut out = Parsed::default();
+    // Records are rarely shorter than this: one allocation per chunk, seldom a second.
+    out.events.reserve(buf.len() / 256);
+    let mut scratch = Scratch::default();
     let mut line_no = 1;
     let mut rest = buf;
     while !rest.is_empty() {
@@ -64,7 +90,10 @@ fn parse_lines(buf: &[u8], source: u32, cut_at_end: bool) -> (Parsed, u64) {
         let start = scan::skip_ws(line, 0);
         let line = line[start..].trim_ascii_end();
         if !line.is_empty() {
-            parse_line(line, source, line_no, cut_at_end && !had_newline, &mut out);
+            let cut = cut_at_end && !had_newline;
+            if !(fast && parse_fast(line, source, line_no, &mut scratch, &mut out)) {
+                parse_line(line, source, line_no, cut, &mut out);
+            }
         }
         if had_newline {
             line_no += 1;
@@ -72,6 +101,25 @@ fn parse_lines(buf: &[u8], source: u32, cut_at_end: bool) -> (Parsed, u64) {
         rest = next;
     }
     (out, line_no - 1)
+}
+
+/// Reads `line` with [`fast::record`]; `false` when it needs [`parse_line`].
+fn parse_fast(
+    line: &[u8],
+    source: u32,
+    line_no: u64,
+    scratch: &mut Scratch,
+    out: &mut Parsed,
+) -> bool {
+    let Some((rec, props)) = fast::record(line, scratch) else {
+        return false;
+    };
+    out.count(rec.form(Form::JsonLines));
+    match to_event_with(&rec, props.as_ref(), source, line_no) {
+        Ok(event) => out.events.push(event),
+        Err(rejection) => out.reject(source, line_no, rejection.reason, rejection.detail, line),
+    }
+    true
 }
 
 fn parse_line(line: &[u8], source: u32, line_no: u64, cut: bool, out: &mut Parsed) {
@@ -143,7 +191,8 @@ mod tests {
     use super::*;
 
     fn check(input: &str, expected: &str) {
-        let (parsed, _) = parse_lines_parallel(input.as_bytes(), 0, 1, !input.ends_with('\n'));
+        let mut parsed = Parsed::default();
+        parse_lines_parallel(input.as_bytes(), 0, 1, !input.ends_with('\n'), &mut parsed);
         let mut got = Vec::new();
         for e in &parsed.events {
             got.push(format!("{}:{}", e.source_line, e.device_id));
@@ -168,10 +217,102 @@ mod tests {
     #[test]
     fn chunks_keep_line_numbers() {
         let input = format!("{REC}\n").repeat(CHUNK / REC.len() * 3);
-        let (parsed, newlines) = parse_lines_parallel(input.as_bytes(), 0, 5, false);
+        let mut parsed = Parsed::default();
+        let newlines = parse_lines_parallel(input.as_bytes(), 0, 5, false, &mut parsed);
         assert_eq!(newlines, parsed.events.len() as u64);
         let lines: Vec<u64> = parsed.events.iter().map(|e| e.source_line).collect();
         let expected: Vec<u64> = (5..5 + lines.len() as u64).collect();
         assert_eq!(lines, expected);
+    }
+}
+
+#[cfg(test)]
+mod fast_path_tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::write::{WriteOptions, push_json_line};
+
+    /// Bytes that make JSON unusual when put anywhere in a record.
+    const NASTY: &[u8] = b"\"\\{}[],:nu0 \t\n/x\xC3\xFF";
+
+    fn lines(events: &[dropscope_model::Event], frac_digits: u32) -> Vec<u8> {
+        let opts = WriteOptions { frac_digits, ..WriteOptions::default() };
+        let mut out = Vec::new();
+        for event in events {
+            push_json_line(&mut out, event, &opts);
+            out.push(b'\n');
+        }
+        out
+    }
+
+    /// The fast path and the serde path read `text` the same way.
+    fn same(text: &[u8]) -> Result<(), TestCaseError> {
+        let cut = !text.ends_with(b"\n");
+        let fast = parse_lines(text, 0, cut, true);
+        let serde = parse_lines(text, 0, cut, false);
+        prop_assert_eq!(fast, serde, "{}", String::from_utf8_lossy(text));
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        #[test]
+        fn written_records_read_the_same(
+            events in proptest::collection::vec(dropscope_model::proptest::event(), 1..8),
+            frac in prop_oneof![Just(0_u32), Just(7)],
+        ) {
+            let text = lines(&events, frac);
+            same(&text)?;
+            let parsed = parse_lines(&text, 0, false, true).0;
+            prop_assert_eq!(parsed.events.len(), events.len());
+        }
+
+        #[test]
+        fn mutated_records_read_the_same(
+            events in proptest::collection::vec(dropscope_model::proptest::event(), 1..4),
+            edits in proptest::collection::vec(
+                (any::<proptest::sample::Index>(), 0..3_u8, proptest::sample::select(NASTY)),
+                1..4,
+            ),
+        ) {
+            let mut text = lines(&events, 0);
+            for (at, kind, byte) in edits {
+                let at = at.index(text.len().max(1)).min(text.len());
+                match kind {
+                    0 if at < text.len() => {
+                        text.remove(at);
+                    }
+                    1 if at < text.len() => text[at] = byte,
+                    _ => text.insert(at, byte),
+                }
+            }
+            same(&text)?;
+        }
+    }
+
+    #[test]
+    fn hand_made_oddities_read_the_same() {
+        let base = r#"{"time":"2020-01-01T00:00:00Z","operationName":"deviceConnect","properties":"{\"deviceId\":\"a\"}"}"#;
+        for line in [
+            base.to_owned(),
+            base.replace("deviceConnect", "deviceTelemetry"),
+            base.replace("2020", " UTC"),
+            base.replace(r#""time""#, r#""category":"Routes","time""#),
+            base.replace(r#""time""#, r#""level":"Verbose","time""#),
+            base.replace(r#""time""#, r#""resultType":"x","time""#),
+            base.replace(r#"\"a\""#, r#"\"a\",\"deviceId\":\"b\""#),
+            base.replace(r#"\"a\""#, r#"\"\\u0041\""#),
+            base.replace(r#"{\"deviceId\":\"a\"}"#, "  "),
+            base.replace(r#"{\"deviceId\":\"a\"}"#, r#"{\"deviceId\":"#),
+            base.replace(r#"{\"deviceId\":\"a\"}"#, r#"{\"deviceId\":null}"#),
+            base.replace(r#"\"a\""#, r#"\"a\",\"authType\":\"{\\\"s\\\":1}\""#),
+            base.replace(r#"\"a\""#, r#"\"a\\tb\\n\""#),
+            base.replace(r#"\"a\"}"#, r#"\"a\"}\n"#),
+            base.replace(r#""operationName""#, r#""eventType":"x","operationName""#),
+        ] {
+            assert!(same(format!("{line}\n{line}").as_bytes()).is_ok(), "{line}");
+        }
     }
 }

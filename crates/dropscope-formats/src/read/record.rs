@@ -562,6 +562,17 @@ fn parse_portal_time(text: &str) -> Option<Timestamp> {
 
 /// The event a record describes, or why it describes none.
 pub(crate) fn to_event(rec: &RawRecord<'_>, source: u32, line: u64) -> Result<Event, Rejection> {
+    to_event_with(rec, None, source, line)
+}
+
+/// [`to_event`], given the fields of the record's `properties` text when they are already
+/// decoded (by [`crate::read::fast`]); `None` decodes the text here.
+pub(crate) fn to_event_with(
+    rec: &RawRecord<'_>,
+    decoded: Option<&Props<'_>>,
+    source: u32,
+    line: u64,
+) -> Result<Event, Rejection> {
     if rec.is_event_grid() {
         return event_grid(rec, source, line);
     }
@@ -595,11 +606,15 @@ pub(crate) fn to_event(rec: &RawRecord<'_>, source: u32, line: u64) -> Result<Ev
         PropsValue::Null => &rec.flat,
         PropsValue::Text(text) if text.trim().is_empty() => &rec.flat,
         PropsValue::Text(text) => {
-            nested = serde_json::from_str(text).map_err(|error| Rejection {
-                reason: RejectReason::BadJson,
-                detail: format!("properties: {error}"),
-            })?;
-            &nested
+            if let Some(props) = decoded {
+                props
+            } else {
+                nested = serde_json::from_str(text).map_err(|error| Rejection {
+                    reason: RejectReason::BadJson,
+                    detail: format!("properties: {error}"),
+                })?;
+                &nested
+            }
         }
         PropsValue::Object(object) => object,
         PropsValue::Other => {
