@@ -13,7 +13,7 @@ fn devices() -> u32 {
 
 fn sessions(c: &mut Criterion) {
     let mut scenario = Scenario::named("mixed-day").expect("a shipped scenario");
-    scenario.fleet.devices = devices();
+    scenario.resize_fleet(devices());
     let sim = dropscope_sim::simulate(&scenario, &SimOptions { seed: 42, frac_digits: 0 })
         .expect("the scenario is valid");
     let events: Vec<Event> = sim.events().map(|labelled| labelled.event).collect();

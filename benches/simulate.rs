@@ -13,7 +13,7 @@ fn devices() -> u32 {
 
 fn simulate(c: &mut Criterion) {
     let mut scenario = Scenario::named("mixed-day").expect("a shipped scenario");
-    scenario.fleet.devices = devices();
+    scenario.resize_fleet(devices());
     let options = SimOptions { seed: 42, frac_digits: 0 };
     let n_records = dropscope_sim::simulate(&scenario, &options).expect("valid").n_records();
     let mut group = c.benchmark_group("simulate");

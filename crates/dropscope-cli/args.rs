@@ -211,7 +211,7 @@ pub(crate) struct SimulateArgs {
     /// upgrade, duplicate-identity, bad-credentials, mixed-day) or a path to a scenario TOML.
     #[arg(long, value_name = "NAME|FILE", default_value = "mixed-day")]
     pub(crate) scenario: String,
-    /// Override the scenario's device count.
+    /// Override the scenario's device count (the hub's units scale with it).
     #[arg(long, value_name = "N")]
     pub(crate) devices: Option<u32>,
     /// Override the scenario's window length in hours.

@@ -11,7 +11,7 @@ pub(crate) fn run(args: &SimulateArgs, ctx: &Context) -> anyhow::Result<ExitStat
     let mut scenario = Scenario::load(&args.scenario)
         .with_context(|| format!("loading scenario {}", args.scenario))?;
     if let Some(devices) = args.devices {
-        scenario.fleet.devices = devices;
+        scenario.resize_fleet(devices);
     }
     if let Some(hours) = args.hours {
         scenario.window.hours = hours;

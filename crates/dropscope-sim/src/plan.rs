@@ -150,8 +150,11 @@ fn admission_capacity(scenario: &Scenario, devices: &[Device]) -> u32 {
         * (bg.keepalive_timeouts_per_day + bg.restarts_per_day + 2.0 * bg.reconnect_races_per_day);
     let token = (scenario.fleet.token_ttl_secs * 0.75).recip();
     let rate = devices.len() as f64 * (per_day + token);
-    let reserve = (rate + 6.0 * rate.sqrt() + 2.0).ceil() as u32;
-    scenario.connect_limit_per_sec().saturating_sub(reserve).max(1)
+    let limit = scenario.connect_limit_per_sec();
+    // Never reserve more than half: a hub whose background alone needs the whole limit is
+    // undersized, and starving the wave to one connect a second would only pile up refusals.
+    let reserve = ((rate + 6.0 * rate.sqrt() + 2.0).ceil() as u32).min(limit / 2);
+    limit.saturating_sub(reserve).max(1)
 }
 
 fn pending_for(

@@ -318,6 +318,22 @@ fn default_sites() -> Vec<Site> {
         .collect()
 }
 
+impl Scenario {
+    /// Resizes the fleet to `devices` and scales the hub's units in proportion (never below the
+    /// scenario's own), as an operator would size a hub for a bigger fleet: a storm's throttled
+    /// reconnect wave then keeps the shape the scenario describes, instead of one unit's 100
+    /// connects per second admitting a 100 000-device wave over hours.
+    pub fn resize_fleet(&mut self, devices: u32) {
+        let before = self.fleet.devices.max(1);
+        if devices > before {
+            let scaled =
+                (u64::from(self.fleet.units) * u64::from(devices)).div_ceil(u64::from(before));
+            self.fleet.units = u32::try_from(scaled).unwrap_or(u32::MAX).max(self.fleet.units);
+        }
+        self.fleet.devices = devices;
+    }
+}
+
 /// The shipped name an alias stands for; other names are returned as they are.
 fn canonical_name(name: &str) -> &str {
     match name {
@@ -523,6 +539,17 @@ mod tests {
         );
         check(&format!("{MINIMAL}[[incidents]]\nkind = \"meteor\"\nat = 0.5\n"), Some("meteor"));
         check(&format!("{MINIMAL}[export]\ndrop_rate = 2.0\n"), Some("export"));
+    }
+
+    #[test]
+    fn a_bigger_fleet_gets_a_proportionally_bigger_hub() {
+        let mut scenario = Scenario::named("mixed-day").expect("shipped");
+        let (devices, units) = (scenario.fleet.devices, scenario.fleet.units);
+        scenario.resize_fleet(devices * 32);
+        assert_eq!(scenario.fleet.units, units * 32);
+        scenario.resize_fleet(10);
+        assert_eq!(scenario.fleet.units, units * 32, "a smaller fleet keeps the hub");
+        assert_eq!(scenario.fleet.devices, 10);
     }
 
     #[test]
