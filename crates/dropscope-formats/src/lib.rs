@@ -5,7 +5,7 @@
 //! [`Ingested`]: the events in input order plus every reject with its file, line and reason, so
 //! `parsed + duplicates + rejected == records_read` always holds.
 //!
-//! Writing: [`write`] renders events in each text form (JSON Lines, the records envelope, pretty
+//! Writing: [`write`](mod@write) renders events in each text form (JSON Lines, the records envelope, pretty
 //! objects, Log Analytics CSV and JSON, Event Grid and CloudEvents); with the `polars` feature,
 //! [`frame`] converts events and sessions to polars DataFrames and reads and writes Parquet and
 //! Arrow IPC. The simulator writes through this crate, so the reader reads exactly what it writes.
