@@ -16,6 +16,11 @@ use rayon::prelude::*;
 
 use crate::{Error, Result};
 
+/// 1678-01-01T00:00:00Z in nanoseconds: the earliest time the RFC 3339 parser accepts.
+const MIN_TIME_NS: i64 = -9_214_560_000_000_000_000;
+/// 2261-12-31T23:59:59.999999999Z in nanoseconds: the latest time the RFC 3339 parser accepts.
+const MAX_TIME_NS: i64 = 9_214_646_399_999_999_999;
+
 /// A table file format, chosen by extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TableFormat {
@@ -232,6 +237,11 @@ fn build_events(
                 u32::try_from(code).map_err(|_| format!("row {row}: bad result_type {code}"))?,
             ),
         };
+        // The range the RFC 3339 parser accepts (years 1678 to 2261), so every later sum of a
+        // time and a duration stays inside i64 nanoseconds.
+        if !(MIN_TIME_NS..=MAX_TIME_NS).contains(&time) {
+            return Err(format!("row {row}: time {time} ns is outside the years 1678 to 2261"));
+        }
         Ok(Event {
             time: Timestamp(time),
             hub: hub.get(row_idx).unwrap_or_default().to_owned(),
@@ -648,6 +658,20 @@ mod tests {
         times[4000] = None;
         times[2500] = None;
         check_rows(&times, Err("row 2501: null time"));
+    }
+
+    #[test]
+    fn times_outside_the_parser_range_are_a_schema_error() {
+        let mut event = Event::new(Timestamp(i64::MAX - 1), "hub", "d", Operation::Connect);
+        event.source_line = 1;
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let path = dir.path().join("e.parquet");
+        write_events(&path, &[event]).expect("write");
+        let bytes = std::fs::read(&path).expect("read back");
+        let err = read_events(&bytes, 0).expect_err("out of range");
+        assert!(err.to_string().contains("not a dropscope table"), "{err}");
+        assert_eq!(Timestamp(MIN_TIME_NS).to_rfc3339(0), "1678-01-01T00:00:00Z");
+        assert_eq!(Timestamp(MAX_TIME_NS).to_rfc3339(0), "2261-12-31T23:59:59Z");
     }
 
     #[test]

@@ -390,9 +390,9 @@ impl Scenario {
     pub fn connect_limit_per_sec(&self) -> u32 {
         let units = self.fleet.units.max(1);
         match self.fleet.tier.to_ascii_uppercase().as_str() {
-            "B2" | "S2" => 120 * units,
-            "B3" | "S3" => 6000 * units,
-            _ => (12 * units).max(100),
+            "B2" | "S2" => units.saturating_mul(120),
+            "B3" | "S3" => units.saturating_mul(6000),
+            _ => units.saturating_mul(12).max(100),
         }
     }
 
@@ -412,7 +412,15 @@ impl Scenario {
         if self.window.hours == 0 || self.window.hours > 24 * 366 {
             return Err(invalid("window.hours", "must be between 1 and 8784"));
         }
-        self.start()?;
+        let start = self.start()?;
+        // The window must end before the latest time a timestamp holds (2261-12-31).
+        let end_secs = start.secs() + i64::from(self.window.hours) * 3600 + 3600;
+        if end_secs > 9_214_646_399 {
+            return Err(invalid("window.start", "the window must end before 2262"));
+        }
+        if self.fleet.units > 1_000_000 {
+            return Err(invalid("fleet.units", "must be at most 1 000 000"));
+        }
         if !["F1", "B1", "B2", "B3", "S1", "S2", "S3"]
             .contains(&self.fleet.tier.to_ascii_uppercase().as_str())
         {
