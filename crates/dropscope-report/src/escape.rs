@@ -30,10 +30,24 @@ pub(crate) fn html(text: &str) -> String {
 
 /// Escapes text for Markdown (`CommonMark` and GitHub tables): every character that can start
 /// a link, an image, emphasis, code, raw HTML, an autolink or a table cell gets a backslash, so
-/// `](javascript:alert(1))` stays text.
+/// `](javascript:alert(1))` stays text. GitHub also links bare `https://...`, `www.` and
+/// e-mail addresses; a backslash before the `:` of `://`, the `.` of `www.` and every `@` splits
+/// the text where its autolinker would match, while the rendered text stays the same.
 pub(crate) fn markdown(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
+    for (idx, c) in text.char_indices() {
+        let rest = &text[idx..];
+        let autolink = match c {
+            ':' => rest.starts_with("://"),
+            '.' => text[..idx].to_ascii_lowercase().ends_with("www"),
+            '@' => true,
+            _ => false,
+        };
+        if autolink {
+            out.push('\\');
+            out.push(c);
+            continue;
+        }
         match c {
             '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')' | '<' | '>' | '|' | '!' | '#' | '~'
             | '&' | '{' | '}' | '"' => {
@@ -68,7 +82,7 @@ mod tests {
     #[test]
     fn markdown_escapes_links_code_html_and_tables() {
         check(markdown, "](javascript:alert(1))", "\\]\\(javascript:alert\\(1\\)\\)");
-        check(markdown, "[x](http://e)", "\\[x\\]\\(http://e\\)");
+        check(markdown, "[x](http://e)", "\\[x\\]\\(http\\://e\\)");
         check(markdown, "a|b", "a\\|b");
         check(markdown, "`code`", "\\`code\\`");
         check(markdown, "<img src=x>", "\\<img src=x\\>");
@@ -76,5 +90,13 @@ mod tests {
         check(markdown, "back\\slash", "back\\\\slash");
         check(markdown, "row\nbreak", "row break");
         check(markdown, "sensor-000042 24.9.142.XXX", "sensor-000042 24.9.142.XXX");
+    }
+
+    #[test]
+    fn markdown_breaks_github_autolinks() {
+        check(markdown, "https://evil.example/x", "https\\://evil.example/x");
+        check(markdown, "WWW.evil.example", "WWW\\.evil.example");
+        check(markdown, "ops@evil.example", "ops\\@evil.example");
+        check(markdown, "a:b", "a:b");
     }
 }
