@@ -6,8 +6,8 @@ use std::path::Path;
 use anyhow::Context as _;
 use dropscope_engine::classify::{ClassifyConfig, Verdict, classify};
 use dropscope_engine::findings::{FindingsInput, assemble};
-use dropscope_engine::incidents::{Incident, IncidentConfig, detect};
-use dropscope_engine::sessions::{SessionSummary, SessionTable};
+use dropscope_engine::incidents::{Incident, IncidentConfig, detect_among};
+use dropscope_engine::sessions::SessionTable;
 use dropscope_engine::{curve, rank, sessions};
 use dropscope_formats::Ingested;
 use dropscope_model::Event;
@@ -66,7 +66,7 @@ pub(crate) fn analyse(ingested: &Ingested, alert: AlertConfig, ctx: &Context) ->
     const STEPS: u64 = 6;
     let events = &ingested.events;
     let bar = ctx.progress_bar(STEPS, "sessions");
-    let mut table = sessions::build(events);
+    let table = sessions::build(events);
     bar.inc(1);
     bar.set_message("curve");
     let curve = table
@@ -78,7 +78,7 @@ pub(crate) fn analyse(ingested: &Ingested, alert: AlertConfig, ctx: &Context) ->
     let verdicts = classify(events, &ClassifyConfig::default());
     bar.inc(1);
     bar.set_message("incidents");
-    let incidents = problem_incidents(events, &mut table, &verdicts);
+    let incidents = problem_incidents(events, &table, &verdicts);
     bar.inc(1);
     bar.set_message("ranking");
     let ranking = rank::rank(events, &verdicts);
@@ -100,40 +100,22 @@ pub(crate) fn analyse(ingested: &Ingested, alert: AlertConfig, ctx: &Context) ->
     findings
 }
 
-/// The incidents among the real problems. Benign churn is left out of the per-minute counts:
-/// after a fleet-wide reconnect, token renewals come in synchronised waves an hour later, which
-/// would otherwise show as incidents and raise the baseline enough to hide a real hub fault.
-/// The detector runs on the problem records only, with the full table's devices, sessions and
-/// window (moved into a table over the subset and back, not copied).
+/// The incidents among the real problems: benign churn is left out of the counts
+/// ([`detect_among`] says why).
 fn problem_incidents(
     events: &[Event],
-    table: &mut SessionTable,
+    table: &SessionTable,
     verdicts: &[Verdict],
 ) -> Vec<Incident> {
-    let config = IncidentConfig::default();
-    if table.roles.len() != events.len() || table.event_device.len() != events.len() {
-        return detect(events, table, &config);
+    let mut counted = vec![false; events.len()];
+    for verdict in verdicts {
+        if !verdict.cause.is_benign()
+            && let Some(flag) = counted.get_mut(verdict.event)
+        {
+            *flag = true;
+        }
     }
-    let mut picked: Vec<usize> = verdicts
-        .iter()
-        .filter(|v| !v.cause.is_benign() && v.event < events.len())
-        .map(|v| v.event)
-        .collect();
-    picked.sort_unstable();
-    picked.dedup();
-    let subset: Vec<Event> = picked.iter().map(|&idx| events[idx].clone()).collect();
-    let mut problems = SessionTable {
-        sessions: std::mem::take(&mut table.sessions),
-        roles: picked.iter().map(|&idx| table.roles[idx]).collect(),
-        event_device: picked.iter().map(|&idx| table.event_device[idx]).collect(),
-        device_sessions: std::mem::take(&mut table.device_sessions),
-        window: table.window,
-        summary: SessionSummary::default(),
-    };
-    let incidents = detect(&subset, &problems, &config);
-    table.sessions = std::mem::take(&mut problems.sessions);
-    table.device_sessions = std::mem::take(&mut problems.device_sessions);
-    incidents
+    detect_among(events, table, &counted, &IncidentConfig::default())
 }
 
 /// What the reader counted, as the report shows it.

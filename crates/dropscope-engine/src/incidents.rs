@@ -102,6 +102,32 @@ pub struct Incident {
 /// Finds the incidents in `events`, given their session table (built from the same slice).
 /// None when the window is longer than [`crate::sessions::MAX_WINDOW_MINUTES`].
 pub fn detect(events: &[Event], table: &SessionTable, config: &IncidentConfig) -> Vec<Incident> {
+    detect_counting(events, table, |_| true, config)
+}
+
+/// Like [`detect`], but only the events whose `counted[idx]` is true take part: in the
+/// per-minute counts, the baseline and each incident's details. The report counts the real
+/// problems only, because after a fleet-wide reconnect the token renewals come back in
+/// synchronised waves an hour later, which would show as incidents and raise the baseline
+/// enough to hide a real hub fault. Empty when `counted` is not one flag per event.
+pub fn detect_among(
+    events: &[Event],
+    table: &SessionTable,
+    counted: &[bool],
+    config: &IncidentConfig,
+) -> Vec<Incident> {
+    if counted.len() != events.len() {
+        return Vec::new();
+    }
+    detect_counting(events, table, |idx| counted[idx], config)
+}
+
+fn detect_counting(
+    events: &[Event],
+    table: &SessionTable,
+    counted: impl Fn(usize) -> bool + Sync,
+    config: &IncidentConfig,
+) -> Vec<Incident> {
     let Some(window) = table.window else { return Vec::new() };
     if table.event_device.len() != events.len() {
         return Vec::new();
@@ -112,8 +138,9 @@ pub fn detect(events: &[Event], table: &SessionTable, config: &IncidentConfig) -
     let mut minute_devices: Vec<(u64, u32)> = events
         .par_iter()
         .zip(table.event_device.par_iter())
-        .filter(|(e, _)| e.operation == Operation::Disconnect)
-        .map(|(e, &d)| ((e.time.0.div_euclid(MINUTE_NS) - first_minute) as u64, d))
+        .enumerate()
+        .filter(|(idx, (e, _))| e.operation == Operation::Disconnect && counted(*idx))
+        .map(|(_, (e, &d))| ((e.time.0.div_euclid(MINUTE_NS) - first_minute) as u64, d))
         .collect();
     minute_devices.par_sort_unstable();
     minute_devices.dedup();
@@ -140,7 +167,7 @@ pub fn detect(events: &[Event], table: &SessionTable, config: &IncidentConfig) -
     let mut by_time: Vec<u32> = (0..events.len() as u32)
         .filter(|&i| {
             let e = &events[i as usize];
-            e.operation == Operation::Disconnect || e.is_failed_connect()
+            (e.operation == Operation::Disconnect || e.is_failed_connect()) && counted(i as usize)
         })
         .collect();
     by_time.par_sort_unstable_by_key(|&i| (events[i as usize].time, i));
@@ -335,6 +362,25 @@ mod tests {
             "3580..3700 dev=25 disc=25 failed=24 peak=15 thr=6 10.9.9=0.96 10.0.0=0.04 \
              404104:24/0 500001:0/24 info:1/0",
         );
+    }
+
+    #[test]
+    fn only_counted_events_make_incidents() {
+        let mut outage = String::new();
+        for d in 0..24 {
+            writeln!(outage, "site{d} 2400 C - 10.9.9.XXX").unwrap();
+            writeln!(outage, "site{d} {} D 404104 10.9.9.XXX", 3620 + d * 2).unwrap();
+        }
+        let events = events(&fleet(20, 120, &outage));
+        let table = build(&events);
+        let config = IncidentConfig::default();
+        let all = vec![true; events.len()];
+        assert_eq!(detect_among(&events, &table, &all, &config), detect(&events, &table, &config));
+        assert_eq!(detect(&events, &table, &config).len(), 1);
+        // Counting only the fleet's usual disconnects leaves the outage out.
+        let usual: Vec<bool> = events.iter().map(|e| !e.device_id.starts_with("site")).collect();
+        assert!(detect_among(&events, &table, &usual, &config).is_empty());
+        assert!(detect_among(&events, &table, &all[1..], &config).is_empty(), "one flag per event");
     }
 
     #[test]
