@@ -169,15 +169,10 @@ pub fn storage_blob_path(hub: &str, hour: Timestamp, opts: &WriteOptions) -> Str
     )
 }
 
-/// The documented `errorMessage` for a code, as IoT Hub writes it in `properties`.
-pub fn error_message(result_type: Option<u32>) -> String {
-    match result_type {
-        Some(code) => {
-            format!("Device disconnected, see cause and resolution at https://aka.ms/iothub{code}")
-        }
-        None => String::new(),
-    }
-}
+/// The documented `errorMessage` of an error record, as IoT Hub writes it in `properties`: this
+/// text followed by the code.
+const ERROR_MESSAGE_PREFIX: &str =
+    "Device disconnected, see cause and resolution at https://aka.ms/iothub";
 
 fn push_storage_record(
     out: &mut Vec<u8>,
@@ -261,9 +256,8 @@ fn push_properties(buf: &mut Vec<u8>, event: &Event) {
     buf.extend_from_slice(b",\"errorMessage\":");
     match event.result_type {
         Some(code) if event.level != Level::Information => {
-            buf.extend_from_slice(
-                b"\"Device disconnected, see cause and resolution at https://aka.ms/iothub",
-            );
+            buf.push(b'"');
+            buf.extend_from_slice(ERROR_MESSAGE_PREFIX.as_bytes());
             buf.extend_from_slice(code.to_string().as_bytes());
             buf.push(b'"');
         }
