@@ -47,7 +47,7 @@ pub(crate) fn predictions(events: &[Event], verdicts: &[Verdict]) -> Vec<Label> 
         .filter_map(|verdict| {
             let event = events.get(verdict.event)?;
             Some(Label {
-                device_id: event.device_id.clone(),
+                device_id: event.device_id.to_string(),
                 time: event.time,
                 operation: event.operation,
                 occurrence: occurrence[verdict.event],

@@ -204,7 +204,7 @@ pub fn labelled(events: &[Event], mut cause_of: impl FnMut(usize) -> Cause) -> V
         .enumerate()
         .filter(|(_, event)| is_classified(event))
         .map(|(idx, event)| Labelled {
-            device_id: event.device_id.clone(),
+            device_id: event.device_id.to_string(),
             time: event.time,
             operation: event.operation,
             occurrence: occurrence[idx],

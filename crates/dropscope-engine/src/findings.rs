@@ -208,7 +208,7 @@ impl Join {
 fn device_name(event: &Event) -> String {
     match &event.module_id {
         Some(module) => format!("{}/{module}", event.device_id),
-        None => event.device_id.clone(),
+        None => event.device_id.to_string(),
     }
 }
 
@@ -554,7 +554,7 @@ fn flapping(input: &FindingsInput<'_>, join: &Join) -> Vec<FlappingDevice> {
                 sessions: sessions.len() as u64,
                 median_session_ns: lengths.get(lengths.len() / 2).copied(),
                 dominant_cause,
-                masked_ip: last.and_then(|s| s.masked_ip.clone()),
+                masked_ip: last.and_then(|s| s.masked_ip.map(|ip| ip.to_string())),
                 sdk_version: last.and_then(|s| s.sdk_version.as_deref()).map(short_agent),
             })
         })
@@ -690,6 +690,7 @@ fn session_lengths(sessions: &[Session]) -> Vec<HistogramBucket> {
 
 #[cfg(test)]
 mod tests {
+    use dropscope_model::Sym;
     use std::fmt::Write as _;
 
     use dropscope_model::Level;
@@ -737,9 +738,9 @@ mod tests {
                 event.result_type = Some(code.parse().unwrap());
                 event.level = Level::Error;
             }
-            event.masked_ip = field(4).map(str::to_owned);
-            event.sdk_version = field(5).and_then(agent);
-            event.protocol = field(6).map(str::to_owned);
+            event.masked_ip = field(4).map(Sym::new);
+            event.sdk_version = field(5).and_then(agent).map(Sym::from);
+            event.protocol = field(6).map(Sym::new);
             if let Some(cause) = field(7) {
                 verdicts.push(Verdict {
                     event: events.len(),

@@ -10,7 +10,7 @@ use std::io::{BufWriter, Cursor, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 
-use dropscope_model::{Event, Level, Operation, Session, Timestamp, columns};
+use dropscope_model::{Event, Level, Operation, Session, Sym, Timestamp, columns};
 use polars::prelude::*;
 use rayon::prelude::*;
 
@@ -166,18 +166,18 @@ fn integers(df: &DataFrame, name: &str) -> std::result::Result<Option<Int64Chunk
 }
 
 /// The event field a column fills.
-type TextField = fn(&mut Event) -> &mut Option<String>;
+type TextField = fn(&mut Event, Option<&str>);
 
 /// The optional text fields of [`Event`] other than the module, each filled from one column
 /// after the events exist (so only one such column is in memory at a time).
 const TEXT_FIELDS: [(&str, TextField); 7] = [
-    (columns::RESULT_DESCRIPTION, |e| &mut e.result_description),
-    (columns::PROTOCOL, |e| &mut e.protocol),
-    (columns::MASKED_IP, |e| &mut e.masked_ip),
-    (columns::SDK_VERSION, |e| &mut e.sdk_version),
-    (columns::AUTH_TYPE, |e| &mut e.auth_type),
-    (columns::STATUS_CODE, |e| &mut e.status_code),
-    (columns::SEQ, |e| &mut e.seq),
+    (columns::RESULT_DESCRIPTION, |e, t| e.result_description = Sym::opt(t)),
+    (columns::PROTOCOL, |e, t| e.protocol = Sym::opt(t)),
+    (columns::MASKED_IP, |e, t| e.masked_ip = Sym::opt(t)),
+    (columns::SDK_VERSION, |e, t| e.sdk_version = Sym::opt(t)),
+    (columns::AUTH_TYPE, |e, t| e.auth_type = Sym::opt(t)),
+    (columns::STATUS_CODE, |e, t| e.status_code = Sym::opt(t)),
+    (columns::SEQ, |e, t| e.seq = t.map(Box::from)),
 ];
 
 /// The columns the events are created from; the module, level and result type may be absent.
@@ -244,9 +244,9 @@ fn build_events(
         }
         Ok(Event {
             time: Timestamp(time),
-            hub: hub.get(row_idx).unwrap_or_default().to_owned(),
-            device_id: device_id.to_owned(),
-            module_id: module.get(row_idx).map(str::to_owned),
+            hub: Sym::new(hub.get(row_idx).unwrap_or_default()),
+            device_id: Sym::new(device_id),
+            module_id: Sym::opt(module.get(row_idx)),
             operation,
             level,
             result_type,
@@ -285,7 +285,7 @@ fn build_events(
             continue;
         }
         events.par_iter_mut().enumerate().for_each(|(row_idx, event)| {
-            *field(event) = texts.get(row_idx).map(str::to_owned);
+            field(event, texts.get(row_idx));
         });
     }
     Ok(events)
@@ -677,14 +677,14 @@ mod tests {
     #[test]
     fn sessions_write_as_csv_with_rfc3339_and_seconds() {
         let session = Session {
-            hub: "hub".to_owned(),
-            device_id: "=HYPERLINK(\"x\")".to_owned(),
+            hub: "hub".into(),
+            device_id: "=HYPERLINK(\"x\")".into(),
             module_id: None,
             session_id: 0,
             connect_time: Some(Timestamp::from_secs(60)),
             disconnect_time: Some(Timestamp::from_secs(121)),
             duration_ns: Some(61_500_000_000),
-            protocol: Some("Mqtt".to_owned()),
+            protocol: Some("Mqtt".into()),
             masked_ip: None,
             sdk_version: None,
             end_result_type: Some(404_104),

@@ -13,7 +13,7 @@ use std::hash::{Hash, Hasher};
 use std::io::{self, Cursor, Read};
 use std::path::{Path, PathBuf};
 
-use dropscope_model::Event;
+use dropscope_model::{Event, FxHasher};
 use flate2::read::MultiGzDecoder;
 use rayon::prelude::*;
 
@@ -434,56 +434,6 @@ fn columnar(form: Form, _bytes: &[u8], path: &Path, _source: u32) -> Result<Pars
             format!("{form} input needs dropscope-formats built with the `polars` feature"),
         ),
     })
-}
-
-/// `FxHash` (as in rustc), finished with a 64-bit avalanche so the low bits index a table well.
-/// Fast and not collision-resistant: equal hashes are always confirmed by a full comparison.
-#[derive(Default)]
-struct FxHasher(u64);
-
-impl FxHasher {
-    const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(Self::SEED);
-    }
-}
-
-impl Hasher for FxHasher {
-    fn finish(&self) -> u64 {
-        let mut h = self.0;
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-        h ^ (h >> 33)
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        let mut words = bytes.chunks_exact(8);
-        for word in &mut words {
-            let mut le = [0; 8];
-            le.copy_from_slice(word);
-            self.add(u64::from_le_bytes(le));
-        }
-        let rest = words.remainder();
-        if !rest.is_empty() {
-            let mut le = [0; 8];
-            le[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(le));
-        }
-    }
-    fn write_u8(&mut self, value: u8) {
-        self.add(u64::from(value));
-    }
-    fn write_u32(&mut self, value: u32) {
-        self.add(u64::from(value));
-    }
-    fn write_u64(&mut self, value: u64) {
-        self.add(value);
-    }
-    fn write_usize(&mut self, value: usize) {
-        self.add(value as u64);
-    }
 }
 
 /// A hash of the fields [`Event::same_record`] compares.

@@ -7,7 +7,7 @@
 
 use std::io::{self, Write};
 
-use dropscope_model::{Event, Level, Operation, Timestamp};
+use dropscope_model::{Event, Level, Operation, Sym, Timestamp};
 
 /// How records are rendered: timestamp precision and the Azure resource they are filed under.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -185,8 +185,8 @@ fn push_storage_record(
     push_time(obj.out, event.time, opts.frac_digits);
     obj.key("resourceId");
     RESOURCE_ID.with_borrow_mut(|(hub, cached_opts, id)| {
-        if *hub != event.hub || cached_opts != opts {
-            hub.clone_from(&event.hub);
+        if *hub != Some(event.hub) || cached_opts != opts {
+            *hub = Some(event.hub);
             cached_opts.clone_from(opts);
             *id = resource_id(&event.hub, opts);
         }
@@ -223,8 +223,8 @@ thread_local! {
     /// The `properties` text of the record being written, reused across records.
     static PROPERTIES: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     /// The last hub's `resourceId`: records of one hub follow each other, so one entry serves.
-    static RESOURCE_ID: std::cell::RefCell<(String, WriteOptions, String)> =
-        std::cell::RefCell::new((String::new(), WriteOptions::default(), String::new()));
+    static RESOURCE_ID: std::cell::RefCell<(Option<Sym>, WriteOptions, String)> =
+        std::cell::RefCell::new((None, WriteOptions::default(), String::new()));
 }
 
 /// The `properties` object as IoT Hub writes it (the text that is then embedded as a string).
@@ -298,7 +298,7 @@ fn log_analytics_fields(event: &Event, opts: &WriteOptions, fields: &mut Vec<Str
     fields.push(event.operation.operation_name().to_owned());
     fields.push(event.result_type.map(|code| code.to_string()).unwrap_or_default());
     fields.push(event.level.as_str().to_owned());
-    fields.push(event.result_description.clone().unwrap_or_default());
+    fields.push(event.result_description.as_deref().unwrap_or_default().to_owned());
     fields.push(properties_json(event));
 }
 
@@ -503,10 +503,10 @@ mod tests {
         );
         event.level = Level::Error;
         event.result_type = Some(404_104);
-        event.result_description = Some("DeviceConnectionClosedRemotely".to_owned());
-        event.protocol = Some("Mqtt".to_owned());
-        event.masked_ip = Some("24.9.142.XXX".to_owned());
-        event.status_code = Some("404".to_owned());
+        event.result_description = Some("DeviceConnectionClosedRemotely".into());
+        event.protocol = Some("Mqtt".into());
+        event.masked_ip = Some("24.9.142.XXX".into());
+        event.status_code = Some("404".into());
         event
     }
 
@@ -538,8 +538,7 @@ mod tests {
     #[test]
     fn event_grid_has_only_what_event_grid_carries() {
         let mut event = sample();
-        event.seq =
-            Some("000000000000000001D4132452F67CE200000002000000000000000000000001".to_owned());
+        event.seq = Some("000000000000000001D4132452F67CE200000002000000000000000000000001".into());
         let mut out = Vec::new();
         write_events(&mut out, TextForm::EventGrid, &[event.clone()], &WriteOptions::default())
             .expect("writing to a Vec");

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::Timestamp;
+use crate::{Sym, Timestamp};
 
 /// What the record reports: a device connected or disconnected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -117,11 +117,11 @@ pub struct Event {
     /// When the hub logged it.
     pub time: Timestamp,
     /// The hub name, lower-cased (the last segment of `resourceId`, or Event Grid's `hubName`).
-    pub hub: String,
+    pub hub: Sym,
     /// The device identity.
-    pub device_id: String,
+    pub device_id: Sym,
     /// The module identity, when a module connected.
-    pub module_id: Option<String>,
+    pub module_id: Option<Sym>,
     /// Connect or disconnect.
     pub operation: Operation,
     /// Information, Warning, Error or Critical.
@@ -129,23 +129,23 @@ pub struct Event {
     /// The error code (`resultType`, e.g. 404104), absent on informational records.
     pub result_type: Option<u32>,
     /// The error name (`resultDescription`, e.g. `DeviceConnectionClosedRemotely`).
-    pub result_description: Option<String>,
+    pub result_description: Option<Sym>,
     /// `Mqtt`, `Amqp`, `MqttWs`, `AmqpWs`, `Https` ...
-    pub protocol: Option<String>,
+    pub protocol: Option<Sym>,
     /// The masked IP (`24.9.142.XXX`).
-    pub masked_ip: Option<String>,
+    pub masked_ip: Option<Sym>,
     /// The SDK's user-agent string, logged on connects.
-    pub sdk_version: Option<String>,
+    pub sdk_version: Option<Sym>,
     /// The `authType` JSON text (`{"scope":"device","type":"sas",...}`), when not null.
-    pub auth_type: Option<String>,
+    pub auth_type: Option<Sym>,
     /// `properties.statusCode` (`"404"`), when not null.
-    pub status_code: Option<String>,
+    pub status_code: Option<Sym>,
     /// The input file this record came from: its index among the inputs in path order.
     pub source: u32,
     /// The 1-based line of the record's first byte in that file (the row, for Parquet and Arrow).
     pub source_line: u64,
     /// Event Grid's `sequenceNumber`: orders one device's events when times tie.
-    pub seq: Option<String>,
+    pub seq: Option<Box<str>>,
 }
 
 impl Event {
@@ -153,8 +153,8 @@ impl Event {
     pub fn new(time: Timestamp, hub: &str, device_id: &str, operation: Operation) -> Event {
         Event {
             time,
-            hub: hub.to_owned(),
-            device_id: device_id.to_owned(),
+            hub: Sym::new(hub),
+            device_id: Sym::new(device_id),
             module_id: None,
             operation,
             level: Level::Information,
@@ -197,9 +197,15 @@ impl Event {
 
 /// The hub name of an Azure `resourceId`: its last path segment, lower-cased (resource ids
 /// differ in case between exports). `None` when the id has no non-empty last segment.
-pub fn hub_from_resource_id(resource_id: &str) -> Option<String> {
+pub fn hub_from_resource_id(resource_id: &str) -> Option<Sym> {
     let last = resource_id.trim().trim_end_matches('/').rsplit('/').next()?;
-    if last.is_empty() { None } else { Some(last.to_ascii_lowercase()) }
+    if last.is_empty() {
+        None
+    } else if last.bytes().any(|b| b.is_ascii_uppercase()) {
+        Some(Sym::new(&last.to_ascii_lowercase()))
+    } else {
+        Some(Sym::new(last))
+    }
 }
 
 #[cfg(test)]

@@ -20,12 +20,16 @@ mod cause;
 pub mod columns;
 mod event;
 pub mod findings;
+mod hash;
 #[cfg(feature = "proptest")]
 pub mod proptest;
 mod session;
+mod sym;
 mod time;
 
 pub use cause::Cause;
 pub use event::{Event, Level, Operation, hub_from_resource_id};
+pub use hash::FxHasher;
 pub use session::{Repairs, Session};
+pub use sym::Sym;
 pub use time::{Timestamp, TimestampError};

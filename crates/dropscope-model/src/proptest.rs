@@ -2,7 +2,7 @@
 
 use proptest::prelude::*;
 
-use crate::{Event, Level, Operation, Timestamp};
+use crate::{Event, Level, Operation, Sym, Timestamp};
 
 /// Timestamps between 2015 and 2035 with whole seconds or a 7-digit fraction, as IoT Hub writes.
 pub fn timestamp() -> impl Strategy<Value = Timestamp> {
@@ -65,17 +65,17 @@ pub fn event() -> impl Strategy<Value = Event> {
             )| {
                 let operation = if connect { Operation::Connect } else { Operation::Disconnect };
                 let mut event = Event::new(time, &hub, &device_id, operation);
-                event.module_id = module_id;
+                event.module_id = module_id.map(Sym::from);
                 event.level = level;
                 if let Some((code, description)) = result {
                     event.result_type = Some(code);
-                    event.result_description = Some(description);
+                    event.result_description = Some(Sym::from(description));
                 }
-                event.protocol = protocol.map(str::to_owned);
-                event.masked_ip = masked_ip;
-                event.sdk_version = sdk_version;
-                event.auth_type = auth_type.map(str::to_owned);
-                event.status_code = status_code;
+                event.protocol = protocol.map(Sym::new);
+                event.masked_ip = masked_ip.map(Sym::from);
+                event.sdk_version = sdk_version.map(Sym::from);
+                event.auth_type = auth_type.map(Sym::new);
+                event.status_code = status_code.map(Sym::from);
                 event
             },
         )

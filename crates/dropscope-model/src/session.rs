@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::{Level, Timestamp};
+use crate::{Level, Sym, Timestamp};
 
 /// What the session builder inferred or repaired for one session: a small set of flags.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -78,11 +78,11 @@ impl fmt::Display for Repairs {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
     /// The hub name.
-    pub hub: String,
+    pub hub: Sym,
     /// The device identity.
-    pub device_id: String,
+    pub device_id: Sym,
     /// The module identity, when a module connected.
-    pub module_id: Option<String>,
+    pub module_id: Option<Sym>,
     /// 0-based index of the session among the device's sessions.
     pub session_id: u32,
     /// When it connected; `None` when the window opened mid-session.
@@ -92,11 +92,11 @@ pub struct Session {
     /// `disconnect_time - connect_time` in nanoseconds, when both are known.
     pub duration_ns: Option<i64>,
     /// The protocol of the connect (or of the disconnect when the connect is missing).
-    pub protocol: Option<String>,
+    pub protocol: Option<Sym>,
     /// The masked IP of the connect (or of the disconnect).
-    pub masked_ip: Option<String>,
+    pub masked_ip: Option<Sym>,
     /// The SDK user agent logged on the connect.
-    pub sdk_version: Option<String>,
+    pub sdk_version: Option<Sym>,
     /// The error code that ended the session, if any.
     pub end_result_type: Option<u32>,
     /// The level of the record that ended the session.

@@ -1,6 +1,8 @@
 //! The fleet: one profile per device (SDK, protocol, auth, site, IPs, user agents), drawn from
 //! the device's own random stream.
 
+use dropscope_model::Sym;
+
 use crate::rng::Rng;
 use crate::scenario::Scenario;
 use crate::sdk::{Auth, Protocol, Sdk};
@@ -18,15 +20,17 @@ pub(crate) mod tag {
 /// One simulated device.
 #[derive(Debug, Clone)]
 pub(crate) struct Device {
-    pub(crate) id: String,
+    pub(crate) id: Sym,
     pub(crate) sdk: Sdk,
     pub(crate) protocol: Protocol,
     pub(crate) auth: Auth,
     pub(crate) site: usize,
     /// The masked IPs of the device (0) and of its twin, when it has one (1).
-    pub(crate) ips: [String; 2],
+    pub(crate) ips: [Sym; 2],
     /// The `sdkVersion` of the device (0) and of its twin (1).
-    pub(crate) agents: [String; 2],
+    pub(crate) agents: [Sym; 2],
+    /// The logged protocol name and `authType` text, interned once.
+    pub(crate) logged: (Sym, Sym),
 }
 
 impl Device {
@@ -46,13 +50,17 @@ impl Device {
         let variant = rng.next_u64();
         let twin_sdk = mix[rng.weighted(&weights)].0;
         Device {
-            id: format!("{}{index:06}", scenario.fleet.device_prefix),
+            id: Sym::from(format!("{}{index:06}", scenario.fleet.device_prefix)),
             sdk,
             protocol,
             auth,
             site,
-            ips: [format!("{prefix}.XXX"), twin_ip],
-            agents: [sdk.user_agent(variant), twin_sdk.user_agent(variant.rotate_left(17))],
+            ips: [Sym::from(format!("{prefix}.XXX")), Sym::from(twin_ip)],
+            agents: [
+                Sym::from(sdk.user_agent(variant)),
+                Sym::from(twin_sdk.user_agent(variant.rotate_left(17))),
+            ],
+            logged: (Sym::new(protocol.logged()), Sym::new(auth.auth_type())),
         }
     }
 }

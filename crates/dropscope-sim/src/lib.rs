@@ -33,7 +33,7 @@ mod walk;
 
 use std::path::PathBuf;
 
-use dropscope_model::{Cause, Event, Level, Operation, Timestamp};
+use dropscope_model::{Cause, Event, Level, Operation, Sym, Timestamp};
 use rayon::prelude::*;
 
 pub use crate::output::{LogForm, OutputConfig, Summary, TableWriter};
@@ -113,7 +113,7 @@ pub struct Simulation {
     scenario: Scenario,
     options: SimOptions,
     start: Timestamp,
-    hub: String,
+    hub: Sym,
     devices: Vec<Device>,
     /// Sorted by (time, device, seq).
     records: Vec<Rec>,
@@ -173,7 +173,7 @@ pub fn simulate(scenario: &Scenario, options: &SimOptions) -> Result<Simulation>
     let mut records: Vec<Rec> = logs.into_iter().flat_map(|log| log.recs).collect();
     records.par_sort_unstable_by_key(|r| (r.time, r.device, r.seq));
     Ok(Simulation {
-        hub: scenario.fleet.hub.to_ascii_lowercase(),
+        hub: Sym::from(scenario.fleet.hub.to_ascii_lowercase()),
         scenario,
         options: SimOptions { seed, frac_digits },
         start,
@@ -230,44 +230,28 @@ impl Simulation {
         event
     }
 
-    /// Overwrites `event` with `rec`, reusing its strings' buffers: the writers take whole
-    /// events, and allocating eight strings per record would dominate the simulator's cost.
+    /// Overwrites `event` with `rec`.
     fn fill_event(&self, rec: &Rec, event: &mut Event) {
         let device = &self.devices[rec.device as usize];
         let client = usize::from(rec.client.min(1));
         let connect = rec.op != Op::Disconnect;
         event.time = Timestamp(rec.time);
-        set(&mut event.hub, &self.hub);
-        set(&mut event.device_id, &device.id);
+        event.hub = self.hub;
+        event.device_id = device.id;
         event.module_id = None;
         event.operation = if connect { Operation::Connect } else { Operation::Disconnect };
         let info = (rec.code != 0).then(|| sdk::code_info(rec.code));
         event.level = if info.is_some() { Level::Error } else { Level::Information };
         event.result_type = info.map(|_| rec.code);
-        set_opt(&mut event.result_description, info.map(|(description, _)| description));
-        set_opt(&mut event.status_code, info.map(|(_, status)| status));
-        set_opt(&mut event.protocol, Some(device.protocol.logged()));
-        set_opt(&mut event.masked_ip, Some(&device.ips[client]));
-        set_opt(&mut event.sdk_version, connect.then_some(device.agents[client].as_str()));
-        set_opt(&mut event.auth_type, connect.then_some(device.auth.auth_type()));
+        event.result_description = info.map(|(description, _)| Sym::new(description));
+        event.status_code = info.map(|(_, status)| Sym::new(status));
+        event.protocol = Some(device.logged.0);
+        event.masked_ip = Some(device.ips[client]);
+        event.sdk_version = connect.then_some(device.agents[client]);
+        event.auth_type = connect.then_some(device.logged.1);
         event.source = 0;
         event.source_line = 0;
         event.seq = None;
-    }
-}
-
-/// Sets `field` to `value`, reusing its buffer.
-fn set(field: &mut String, value: &str) {
-    field.clear();
-    field.push_str(value);
-}
-
-/// Sets an optional field, reusing its buffer when it has one.
-fn set_opt(field: &mut Option<String>, value: Option<&str>) {
-    match (field.as_mut(), value) {
-        (Some(buf), Some(value)) => set(buf, value),
-        (None, Some(value)) => *field = Some(value.to_owned()),
-        (_, None) => *field = None,
     }
 }
 

@@ -388,7 +388,7 @@ impl Simulation {
         let fill = |rec: &Rec, event: &mut Event| {
             self.fill_event(rec, event);
             if event_grid {
-                event.seq = Some(sequence_number(rec));
+                event.seq = Some(sequence_number(rec).into());
             }
         };
         match config.form {

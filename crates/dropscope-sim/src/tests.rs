@@ -6,7 +6,7 @@ use std::path::Path;
 
 use dropscope_formats::ingest::{IngestConfig, ingest};
 use dropscope_formats::write::WriteOptions;
-use dropscope_model::{Cause, Operation};
+use dropscope_model::{Cause, Operation, Sym};
 
 use crate::sdk::{Protocol, Sdk};
 use crate::{LogForm, OutputConfig, Scenario, SimOptions, Simulation, simulate};
@@ -76,7 +76,7 @@ fn disconnect_times(
             && rec.cause == cause
             && keep(device.sdk, device.protocol)
         {
-            out.entry(device.id.clone())
+            out.entry(device.id.to_string())
                 .or_default()
                 .push((rec.time / 1_000_000_000, (rec.code != 0).then_some(rec.code)));
         }
@@ -220,16 +220,16 @@ fn duplicate_identity_alternates_ips() {
 #[test]
 fn revoked_devices_never_come_back() {
     let sim = sim("bad-credentials", 300, 8, 2);
-    let mut revoked: BTreeMap<String, usize> = BTreeMap::new();
-    let mut after: BTreeSet<String> = BTreeSet::new();
+    let mut revoked: BTreeMap<Sym, usize> = BTreeMap::new();
+    let mut after: BTreeSet<Sym> = BTreeSet::new();
     for e in sim.events() {
         if e.cause == Some(Cause::AuthFailure) {
             assert_eq!(e.event.result_type, Some(401_003));
-            *revoked.entry(e.event.device_id.clone()).or_default() += 1;
+            *revoked.entry(e.event.device_id).or_default() += 1;
         } else if revoked.contains_key(&e.event.device_id)
             && e.event.operation == Operation::Connect
         {
-            after.insert(e.event.device_id.clone());
+            after.insert(e.event.device_id);
         }
     }
     assert!(!revoked.is_empty());
@@ -265,7 +265,7 @@ fn round_trip_through_the_readers() {
     let mut distinct: BTreeMap<(String, i64, Operation), u32> = BTreeMap::new();
     for event in &ingested.events {
         *distinct
-            .entry((event.device_id.clone(), event.time.nanos(), event.operation))
+            .entry((event.device_id.to_string(), event.time.nanos(), event.operation))
             .or_default() += 1;
     }
     for label in &labels {

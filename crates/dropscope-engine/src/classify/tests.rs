@@ -29,9 +29,9 @@ pub(crate) fn events(lines: &[&str]) -> Vec<Event> {
                     event.result_type = Some(code);
                     event.level = Level::Error;
                 } else if let Some(sdk) = word.strip_prefix("sdk=") {
-                    event.sdk_version = Some(format!("{sdk}/1.0 (test)"));
+                    event.sdk_version = Some(format!("{sdk}/1.0 (test)").into());
                 } else {
-                    event.masked_ip = Some(word.to_owned());
+                    event.masked_ip = Some(word.into());
                 }
             }
             event

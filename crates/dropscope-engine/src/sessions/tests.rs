@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use dropscope_model::{Event, Level, Operation, Repairs, Session, Timestamp};
+use dropscope_model::{Event, Level, Operation, Repairs, Session, Sym, Timestamp};
 use proptest::prelude::*;
 
 use crate::sessions::{EventRole, SessionTable, build};
@@ -29,7 +29,7 @@ pub(crate) fn events(text: &str) -> Vec<Event> {
                 event.result_type = Some(code.parse().unwrap());
                 event.level = Level::Error;
             }
-            event.masked_ip = fields.get(4).filter(|ip| **ip != "-").map(|ip| (*ip).to_owned());
+            event.masked_ip = fields.get(4).filter(|ip| **ip != "-").map(|ip| Sym::new(ip));
             event
         })
         .collect()
@@ -438,8 +438,8 @@ fn timeline_event() -> impl Strategy<Value = Event> {
                 event.level = Level::Error;
                 event.result_type = code;
             }
-            event.seq = seq.map(|s| s.to_string());
-            event.masked_ip = Some(format!("10.0.{}.XXX", secs % 3));
+            event.seq = seq.map(|s| s.to_string().into());
+            event.masked_ip = Some(format!("10.0.{}.XXX", secs % 3).into());
             event
         })
 }
@@ -506,7 +506,7 @@ proptest! {
         prop_assert_eq!(without_reordered(&a), without_reordered(&b));
         // Interleaving devices but keeping each device's own order keeps even the flags.
         let mut by_device = events.clone();
-        by_device.sort_by(|x, y| x.device_id.cmp(&y.device_id));
+        by_device.sort_by_key(|x| x.device_id);
         prop_assert_eq!(&a.sessions, &build(&by_device).sessions);
     }
 }
@@ -521,7 +521,7 @@ fn device_mix() -> impl Strategy<Value = Vec<Event>> {
                 ["d", "d1", "c", "dd"][dev],
                 Operation::Connect,
             );
-            event.module_id = [None, Some("m".to_owned()), Some(String::new())][module].clone();
+            event.module_id = [None, Some(Sym::new("m")), Some(Sym::new(""))][module];
             event
         });
     proptest::collection::vec(event, 0..40)
@@ -529,7 +529,7 @@ fn device_mix() -> impl Strategy<Value = Vec<Event>> {
 
 /// The grouping by sorting every index by its device's strings, which [`device_runs`] replaces.
 fn reference_runs(events: &[Event]) -> (Vec<u32>, Vec<(usize, usize)>) {
-    let key = |e: &Event| (e.hub.clone(), e.device_id.clone(), e.module_id.clone());
+    let key = |e: &Event| (e.hub, e.device_id, e.module_id);
     let mut order: Vec<u32> = (0..events.len() as u32).collect();
     order.sort_by_key(|&idx| (key(&events[idx as usize]), idx));
     let mut runs = Vec::new();

@@ -509,16 +509,16 @@ impl Steps for Sim<'_, '_> {
 /// A session of the event's device with the event's protocol, IP and SDK, no times yet.
 fn new_session(event: &Event, session_id: u32) -> Session {
     Session {
-        hub: event.hub.clone(),
-        device_id: event.device_id.clone(),
-        module_id: event.module_id.clone(),
+        hub: event.hub,
+        device_id: event.device_id,
+        module_id: event.module_id,
         session_id,
         connect_time: None,
         disconnect_time: None,
         duration_ns: None,
-        protocol: event.protocol.clone(),
-        masked_ip: event.masked_ip.clone(),
-        sdk_version: event.sdk_version.clone(),
+        protocol: event.protocol,
+        masked_ip: event.masked_ip,
+        sdk_version: event.sdk_version,
         end_result_type: None,
         end_level: None,
         gap_before_ns: None,

@@ -415,14 +415,14 @@ mod tests {
             "d\"1",
             dropscope_model::Operation::Disconnect,
         );
-        event.module_id = Some("m".to_owned());
+        event.module_id = Some("m".into());
         event.result_type = Some(404_104);
-        event.result_description = Some("Closed".to_owned());
-        event.protocol = Some("Mqtt".to_owned());
-        event.masked_ip = Some("1.2.3.XXX".to_owned());
-        event.sdk_version = Some("sdk/1 (x)".to_owned());
-        event.auth_type = Some(r#"{"scope":"device"}"#.to_owned());
-        event.status_code = Some("404".to_owned());
+        event.result_description = Some("Closed".into());
+        event.protocol = Some("Mqtt".into());
+        event.masked_ip = Some("1.2.3.XXX".into());
+        event.sdk_version = Some("sdk/1 (x)".into());
+        event.auth_type = Some(r#"{"scope":"device"}"#.into());
+        event.status_code = Some("404".into());
         let mut line = Vec::new();
         crate::write::push_json_line(&mut line, &event, &crate::write::WriteOptions::default());
         let mut scratch = Scratch::default();

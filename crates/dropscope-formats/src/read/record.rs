@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
-use dropscope_model::{Event, Level, Operation, Timestamp, hub_from_resource_id};
+use dropscope_model::{Event, Level, Operation, Sym, Timestamp, hub_from_resource_id};
 use serde::Deserialize;
 use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -510,11 +510,11 @@ fn reject<T>(reason: RejectReason, detail: String) -> Result<T, Rejection> {
     Err(Rejection { reason, detail })
 }
 
-fn owned(value: &Scalar<'_>) -> Option<String> {
-    value.non_empty().map(str::to_owned)
+fn owned(value: &Scalar<'_>) -> Option<Sym> {
+    value.non_empty().map(Sym::new)
 }
 
-fn first_owned(a: &Scalar<'_>, b: &Scalar<'_>) -> Option<String> {
+fn first_owned(a: &Scalar<'_>, b: &Scalar<'_>) -> Option<Sym> {
     owned(a).or_else(|| owned(b))
 }
 
@@ -659,7 +659,7 @@ pub(crate) fn to_event_with(
         .resource_id
         .non_empty()
         .and_then(hub_from_resource_id)
-        .or_else(|| rec.resource.non_empty().map(|r| r.trim().to_ascii_lowercase()))
+        .or_else(|| rec.resource.non_empty().and_then(hub_from_resource_id))
         .unwrap_or_default();
     Ok(Event {
         time,
@@ -696,7 +696,7 @@ fn event_grid(rec: &RawRecord<'_>, source: u32, line: u64) -> Result<Event, Reje
     let device_id = owned(&data.device_id).or_else(|| {
         let subject = rec.subject.text()?.strip_prefix("devices/")?;
         let device = subject.split('/').next().unwrap_or_default();
-        (!device.is_empty()).then(|| device.to_owned())
+        (!device.is_empty()).then(|| Sym::new(device))
     });
     let Some(device_id) = device_id else {
         return reject(RejectReason::MissingDeviceId, "no data.deviceId".to_owned());
@@ -704,11 +704,14 @@ fn event_grid(rec: &RawRecord<'_>, source: u32, line: u64) -> Result<Event, Reje
     let hub = data
         .hub_name
         .non_empty()
-        .map(|h| h.trim().to_ascii_lowercase())
+        .and_then(hub_from_resource_id)
         .or_else(|| rec.topic.non_empty().and_then(hub_from_resource_id))
         .unwrap_or_default();
-    let seq =
-        data.device_connection_state_event_info.0.as_ref().and_then(|i| owned(&i.sequence_number));
+    let seq = data
+        .device_connection_state_event_info
+        .0
+        .as_ref()
+        .and_then(|i| i.sequence_number.non_empty().map(Box::from));
     let mut event = Event::new(time, &hub, &device_id, operation);
     event.module_id = owned(&data.module_id);
     event.source = source;

@@ -12,7 +12,7 @@ use dropscope_testkit::data_path;
 fn render(ingested: &Ingested) -> String {
     let mut out = String::new();
     for e in &ingested.events {
-        let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".to_owned());
+        let opt = |v: Option<&str>| v.unwrap_or("-").to_owned();
         let _ = writeln!(
             out,
             "L{} {} {} {} {} {} {} {} {} hub={} module={} auth={} status={} desc={} seq={}",
@@ -22,15 +22,15 @@ fn render(ingested: &Ingested) -> String {
             e.operation,
             e.level,
             e.result_type.map_or_else(|| "-".to_owned(), |c| c.to_string()),
-            opt(&e.protocol),
-            opt(&e.masked_ip),
-            opt(&e.sdk_version),
+            opt(e.protocol.as_deref()),
+            opt(e.masked_ip.as_deref()),
+            opt(e.sdk_version.as_deref()),
             e.hub,
-            opt(&e.module_id),
-            opt(&e.auth_type),
-            opt(&e.status_code),
-            opt(&e.result_description),
-            opt(&e.seq),
+            opt(e.module_id.as_deref()),
+            opt(e.auth_type.as_deref()),
+            opt(e.status_code.as_deref()),
+            opt(e.result_description.as_deref()),
+            opt(e.seq.as_deref()),
         );
     }
     for r in &ingested.rejects {

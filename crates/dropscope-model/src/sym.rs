@@ -1,0 +1,258 @@
+//! [`Sym`]: an interned string, the 4-byte form of every repeated text in the events and
+//! sessions tables (hub, device id, protocol, IP prefix, SDK string, ...).
+//!
+//! A log of millions of records holds a few thousand distinct texts: each is stored once, for
+//! the life of the process, and a record holds 4-byte handles. That is what keeps an event at
+//! about 80 bytes instead of half a kilobyte of small heap strings, and what makes parsing a
+//! record allocation-free.
+//!
+//! Handles are numbered in the order texts are first seen, which depends on thread timing, so a
+//! handle's number is never shown and never ordered: [`Sym`] compares, orders and hashes by its
+//! text, exactly as the `String` it replaces.
+//!
+//! ```
+//! use dropscope_model::Sym;
+//!
+//! let a = Sym::new("device-1");
+//! assert_eq!(a, Sym::new("device-1"));
+//! assert_eq!(a.as_str(), "device-1");
+//! assert!(Sym::new("a") < Sym::new("b"));
+//! ```
+
+use std::borrow::Borrow;
+use std::cell::RefCell;
+use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::num::NonZeroU32;
+use std::ops::Deref;
+use std::sync::{Mutex, OnceLock, PoisonError};
+
+use crate::FxHasher;
+
+/// An interned string: `Copy`, 4 bytes (`Option<Sym>` too), compared, ordered and hashed by its
+/// text. Dereferences to `str`.
+#[derive(Clone, Copy)]
+pub struct Sym(NonZeroU32);
+
+/// Segment `k` holds `FIRST << k` texts, so 27 segments cover every `u32` handle.
+const FIRST: usize = 64;
+const SEGMENTS: usize = 27;
+
+/// Handle -> text, readable without a lock: each slot is written once, before its handle is
+/// handed out.
+static TEXTS: [OnceLock<Box<[OnceLock<&'static str>]>>; SEGMENTS] =
+    [const { OnceLock::new() }; SEGMENTS];
+
+/// Text -> handle, for texts not yet in the calling thread's cache.
+static HANDLES: Mutex<Option<HashMap<&'static str, Sym, BuildHasherDefault<FxHasher>>>> =
+    Mutex::new(None);
+
+thread_local! {
+    /// The texts this thread has interned or looked up: most lookups end here, lock-free.
+    static CACHE: RefCell<HashMap<&'static str, Sym, BuildHasherDefault<FxHasher>>> =
+        RefCell::new(HashMap::default());
+}
+
+/// The segment and offset of handle number `index` (0-based).
+fn locate(index: usize) -> (usize, usize) {
+    let biased = index + FIRST;
+    let segment =
+        (usize::BITS - 1 - biased.leading_zeros()) as usize - FIRST.trailing_zeros() as usize;
+    (segment, biased - (FIRST << segment))
+}
+
+impl Sym {
+    /// The handle of `text`, interning it on first sight.
+    pub fn new(text: &str) -> Sym {
+        if let Some(sym) = CACHE.with(|cache| cache.borrow().get(text).copied()) {
+            return sym;
+        }
+        let sym = Sym::intern(text);
+        CACHE.with(|cache| cache.borrow_mut().insert(sym.as_str(), sym));
+        sym
+    }
+
+    fn intern(text: &str) -> Sym {
+        let mut handles = HANDLES.lock().unwrap_or_else(PoisonError::into_inner);
+        let handles = handles.get_or_insert_with(HashMap::default);
+        if let Some(&sym) = handles.get(text) {
+            return sym;
+        }
+        let index = handles.len();
+        let number = u32::try_from(index + 1)
+            .ok()
+            .and_then(NonZeroU32::new)
+            .expect("fewer than 2^32 distinct texts");
+        let leaked: &'static str = Box::leak(text.into());
+        let (segment, offset) = locate(index);
+        let slots =
+            TEXTS[segment].get_or_init(|| (0..FIRST << segment).map(|_| OnceLock::new()).collect());
+        // Only this lock's holder writes slots, each once.
+        let _ = slots[offset].set(leaked);
+        let sym = Sym(number);
+        handles.insert(leaked, sym);
+        sym
+    }
+
+    /// The text.
+    pub fn as_str(self) -> &'static str {
+        let (segment, offset) = locate(self.0.get() as usize - 1);
+        TEXTS[segment]
+            .get()
+            .and_then(|slots| slots[offset].get())
+            .copied()
+            .expect("a Sym's text is stored before the Sym exists")
+    }
+
+    /// Interns an optional text.
+    pub fn opt(text: Option<&str>) -> Option<Sym> {
+        text.map(Sym::new)
+    }
+}
+
+impl Deref for Sym {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for Sym {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl Borrow<str> for Sym {
+    fn borrow(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl PartialEq for Sym {
+    /// One handle per text, so equal handles are equal texts.
+    fn eq(&self, other: &Sym) -> bool {
+        self.0 == other.0
+    }
+}
+
+impl Eq for Sym {}
+
+impl PartialEq<str> for Sym {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for Sym {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<String> for Sym {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialOrd for Sym {
+    fn partial_cmp(&self, other: &Sym) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Sym {
+    fn cmp(&self, other: &Sym) -> Ordering {
+        if self.0 == other.0 { Ordering::Equal } else { self.as_str().cmp(other.as_str()) }
+    }
+}
+
+impl Hash for Sym {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl fmt::Debug for Sym {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for Sym {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<&str> for Sym {
+    fn from(text: &str) -> Sym {
+        Sym::new(text)
+    }
+}
+
+impl From<&String> for Sym {
+    fn from(text: &String) -> Sym {
+        Sym::new(text)
+    }
+}
+
+impl From<String> for Sym {
+    fn from(text: String) -> Sym {
+        Sym::new(&text)
+    }
+}
+
+impl Default for Sym {
+    /// The empty text.
+    fn default() -> Sym {
+        Sym::new("")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_tile_the_handles() {
+        assert_eq!(locate(0), (0, 0));
+        assert_eq!(locate(63), (0, 63));
+        assert_eq!(locate(64), (1, 0));
+        assert_eq!(locate(191), (1, 127));
+        assert_eq!(locate(192), (2, 0));
+        let (last, offset) = locate(u32::MAX as usize - 1);
+        assert!(last < SEGMENTS && offset < FIRST << last);
+    }
+
+    #[test]
+    fn one_handle_per_text_across_threads() {
+        let texts: Vec<String> = (0..5000).map(|i| format!("t{i}")).collect();
+        let from_threads: Vec<Vec<Sym>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..4)
+                .map(|_| scope.spawn(|| texts.iter().map(|t| Sym::new(t)).collect::<Vec<_>>()))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
+        });
+        for syms in &from_threads {
+            assert_eq!(syms, &from_threads[0]);
+            for (sym, text) in syms.iter().zip(&texts) {
+                assert_eq!(sym.as_str(), text);
+            }
+        }
+        assert_eq!(size_of::<Option<Sym>>(), 4);
+    }
+
+    #[test]
+    fn orders_and_hashes_as_text() {
+        let (b, a) = (Sym::new("b-order"), Sym::new("a-order"));
+        assert!(a < b);
+        let mut map = HashMap::new();
+        map.insert(a, 1);
+        assert_eq!(map.get("a-order"), Some(&1));
+        assert_eq!(Sym::default().as_str(), "");
+    }
+}
