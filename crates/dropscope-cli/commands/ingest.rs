@@ -1,15 +1,16 @@
 //! `dropscope ingest` and `dropscope inspect`, and [`load`], the input loading every command shares.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::fmt::Write as _;
 use std::fs::File;
+use std::hash::BuildHasherDefault;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use anyhow::Context as _;
 use dropscope_formats::Ingested;
 use dropscope_formats::ingest::{self, IngestConfig};
-use dropscope_model::Timestamp;
+use dropscope_model::{FxHasher, Sym, Timestamp};
 
 use crate::args::{IngestArgs, InputArgs, InspectArgs};
 use crate::{Context, ExitStatus};
@@ -78,9 +79,12 @@ struct Extent {
 }
 
 fn extent(ingested: &Ingested) -> Extent {
-    let devices: BTreeSet<(&str, &str)> =
-        ingested.events.iter().map(|e| (e.hub.as_str(), e.device_id.as_str())).collect();
-    let hubs: BTreeSet<&str> = ingested.events.iter().map(|e| e.hub.as_str()).collect();
+    // Interned texts compare by handle: a hash set of handle pairs counts without comparing text.
+    let devices: HashSet<(u32, u32), BuildHasherDefault<FxHasher>> =
+        ingested.events.iter().map(|e| (e.hub.handle(), e.device_id.handle())).collect();
+    let hubs: HashSet<Sym, BuildHasherDefault<FxHasher>> =
+        ingested.events.iter().map(|e| e.hub).collect();
+    let hubs: BTreeSet<&str> = hubs.iter().map(|hub| hub.as_str()).collect();
     Extent {
         devices: devices.len(),
         hubs: hubs.into_iter().map(str::to_owned).collect(),

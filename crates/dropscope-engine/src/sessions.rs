@@ -64,8 +64,9 @@ mod walk;
 pub(crate) mod tests;
 
 use std::cmp::Ordering;
+use std::hash::Hasher as _;
 
-use dropscope_model::{Event, Operation, Repairs, Session, Timestamp};
+use dropscope_model::{Event, FxHasher, Operation, Repairs, Session, Sym, Timestamp};
 use rayon::prelude::*;
 
 /// Two end records of one session (`401003` then `404104`) are merged when at most this far apart.
@@ -396,38 +397,15 @@ fn count_session(summary: &mut SessionSummary, session: &Session) {
     summary.reordered_sessions += u64::from(repaired.contains(Repairs::REORDERED));
 }
 
-/// A hash of an event's device (hub, device id, module id): `FxHash` over the bytes, each field
-/// length-prefixed, finished with an avalanche. Equal hashes are always confirmed by comparing the
-/// strings.
+/// A hash of an event's device (hub, device id, module id), from the texts' interned handles:
+/// cheap, and equal for equal devices. Equal hashes are always confirmed by comparing the
+/// devices, and the order of the result never depends on it.
 fn device_hash(event: &Event) -> u64 {
-    const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-    let mut h = 0_u64;
-    let mut add = |word: u64| h = (h.rotate_left(5) ^ word).wrapping_mul(SEED);
-    let module = event.module_id.as_deref();
-    for field in [Some(event.hub.as_str()), Some(event.device_id.as_str()), module] {
-        let Some(text) = field else {
-            add(u64::MAX);
-            continue;
-        };
-        add(text.len() as u64);
-        let mut words = text.as_bytes().chunks_exact(8);
-        for word in &mut words {
-            let mut le = [0; 8];
-            le.copy_from_slice(word);
-            add(u64::from_le_bytes(le));
-        }
-        let tail = words.remainder();
-        if !tail.is_empty() {
-            let mut le = [0; 8];
-            le[..tail.len()].copy_from_slice(tail);
-            add(u64::from_le_bytes(le));
-        }
-    }
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    h ^ (h >> 33)
+    let mut hasher = FxHasher::default();
+    hasher.write_u32(event.hub.handle());
+    hasher.write_u32(event.device_id.handle());
+    hasher.write_u32(event.module_id.map_or(0, Sym::handle));
+    hasher.finish()
 }
 
 /// Groups the events by device: returns the event indexes grouped by device, the devices in

@@ -13,7 +13,7 @@ use std::hash::{Hash, Hasher};
 use std::io::{self, Cursor, Read};
 use std::path::{Path, PathBuf};
 
-use dropscope_model::{Event, FxHasher};
+use dropscope_model::{Event, FxHasher, Sym};
 use flate2::read::MultiGzDecoder;
 use rayon::prelude::*;
 
@@ -443,15 +443,21 @@ fn record_hash(event: &Event) -> u64 {
     event.operation.hash(&mut hasher);
     event.level.hash(&mut hasher);
     event.result_type.hash(&mut hasher);
-    event.device_id.hash(&mut hasher);
-    event.hub.hash(&mut hasher);
-    event.module_id.hash(&mut hasher);
-    event.result_description.hash(&mut hasher);
-    event.protocol.hash(&mut hasher);
-    event.masked_ip.hash(&mut hasher);
-    event.sdk_version.hash(&mut hasher);
-    event.auth_type.hash(&mut hasher);
-    event.status_code.hash(&mut hasher);
+    // Interned texts hash by handle: equal texts have equal handles within the process, and
+    // the hash never leaves it.
+    hasher.write_u32(event.device_id.handle());
+    hasher.write_u32(event.hub.handle());
+    for sym in [
+        event.module_id,
+        event.result_description,
+        event.protocol,
+        event.masked_ip,
+        event.sdk_version,
+        event.auth_type,
+        event.status_code,
+    ] {
+        hasher.write_u32(sym.map_or(0, Sym::handle));
+    }
     event.seq.hash(&mut hasher);
     hasher.finish()
 }

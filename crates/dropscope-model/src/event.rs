@@ -1,5 +1,6 @@
 //! [`Event`]: one connection-log record after parsing, the row of the events table.
 
+use std::cell::RefCell;
 use std::fmt;
 
 use crate::{Sym, Timestamp};
@@ -198,14 +199,26 @@ impl Event {
 /// The hub name of an Azure `resourceId`: its last path segment, lower-cased (resource ids
 /// differ in case between exports). `None` when the id has no non-empty last segment.
 pub fn hub_from_resource_id(resource_id: &str) -> Option<Sym> {
-    let last = resource_id.trim().trim_end_matches('/').rsplit('/').next()?;
-    if last.is_empty() {
-        None
-    } else if last.bytes().any(|b| b.is_ascii_uppercase()) {
-        Some(Sym::new(&last.to_ascii_lowercase()))
-    } else {
-        Some(Sym::new(last))
+    thread_local! {
+        /// The last resource id seen and its hub: a log repeats one or a few hubs, so this
+        /// saves the search and the lower-casing on nearly every record.
+        static LAST: RefCell<(String, Option<Sym>)> = const { RefCell::new((String::new(), None)) };
     }
+    LAST.with_borrow_mut(|(last_id, last_hub)| {
+        if last_id != resource_id {
+            last_id.clear();
+            last_id.push_str(resource_id);
+            let last = resource_id.trim().trim_end_matches('/').rsplit('/').next().unwrap_or("");
+            *last_hub = if last.is_empty() {
+                None
+            } else if last.bytes().any(|b| b.is_ascii_uppercase()) {
+                Some(Sym::new(&last.to_ascii_lowercase()))
+            } else {
+                Some(Sym::new(last))
+            };
+        }
+        *last_hub
+    })
 }
 
 #[cfg(test)]

@@ -106,6 +106,13 @@ impl Sym {
             .expect("a Sym's text is stored before the Sym exists")
     }
 
+    /// The handle's number, never 0: equal for equal texts within this process, and different
+    /// from run to run (it depends on thread timing). For in-memory hash tables only: never
+    /// show it, store it or order by it.
+    pub fn handle(self) -> u32 {
+        self.0.get()
+    }
+
     /// Interns an optional text.
     pub fn opt(text: Option<&str>) -> Option<Sym> {
         text.map(Sym::new)

@@ -35,41 +35,51 @@ enum Span {
     Decoded(usize, usize),
 }
 
-/// The top-level fields the fast path reads, in this order, `properties` last.
-const OUTER: [&[u8]; 8] = [
-    b"time",
-    b"resourceId",
-    b"operationName",
-    b"category",
-    b"level",
-    b"resultType",
-    b"resultDescription",
-    b"properties",
-];
+/// The index of a top-level field the fast path reads (`properties` last, at [`PROPERTIES`]);
+/// a `match`, which compiles to a length switch and one comparison.
+fn outer(key: &[u8]) -> Option<usize> {
+    Some(match key {
+        b"time" => 0,
+        b"resourceId" => 1,
+        b"operationName" => 2,
+        b"category" => 3,
+        b"level" => 4,
+        b"resultType" => 5,
+        b"resultDescription" => 6,
+        b"properties" => PROPERTIES,
+        _ => return None,
+    })
+}
 const PROPERTIES: usize = 7;
 
 /// Top-level keys a storage record may carry that the decoder ignores. Any other key (the
 /// Log Analytics, legacy and Event Grid spellings included) sends the line to serde.
-const IGNORED: [&[u8]; 7] = [
-    b"location",
-    b"durationMs",
-    b"callerIpAddress",
-    b"correlationId",
-    b"resultSignature",
-    b"tenantId",
-    b"Type",
-];
+fn ignored(key: &[u8]) -> bool {
+    matches!(
+        key,
+        b"location"
+            | b"durationMs"
+            | b"callerIpAddress"
+            | b"correlationId"
+            | b"resultSignature"
+            | b"tenantId"
+            | b"Type"
+    )
+}
 
-/// The `properties` fields of [`Props`], in this order; other inner keys are skipped.
-const INNER: [&[u8]; 7] = [
-    b"deviceId",
-    b"moduleId",
-    b"protocol",
-    b"authType",
-    b"maskedIpAddress",
-    b"sdkVersion",
-    b"statusCode",
-];
+/// The index of a `properties` field of [`Props`]; other inner keys are skipped.
+fn inner_field(key: &[u8]) -> Option<usize> {
+    Some(match key {
+        b"deviceId" => 0,
+        b"moduleId" => 1,
+        b"protocol" => 2,
+        b"authType" => 3,
+        b"maskedIpAddress" => 4,
+        b"sdkVersion" => 5,
+        b"statusCode" => 6,
+        _ => return None,
+    })
+}
 
 /// Whether every byte is printable ASCII (space to `~`, and DEL): then the line is valid UTF-8,
 /// and no string in it holds a raw control character. Written to vectorise.
@@ -258,7 +268,7 @@ fn inner(text: &str, values: &mut String) -> Option<[Span; 7]> {
     let b = text.as_bytes();
     members(b, |key, pos| {
         let (value, after) = value(b, pos)?;
-        if let Some(idx) = INNER.iter().position(|k| *k == key) {
+        if let Some(idx) = inner_field(key) {
             // serde rejects a repeated field: let it say so.
             if seen & (1 << idx) != 0 {
                 return None;
@@ -288,7 +298,7 @@ pub(crate) fn record<'s>(
     // `None` while absent; then whether the text is null, or decoded control characters.
     let mut props_seen: Option<Option<bool>> = None;
     members(line, |key, pos| {
-        if key == OUTER[PROPERTIES] {
+        if key == b"properties" {
             if props_seen.is_some() {
                 return None;
             }
@@ -301,14 +311,14 @@ pub(crate) fn record<'s>(
                 props_seen = Some(None);
                 matches!(value, Value::Null).then_some(after)
             }
-        } else if let Some(idx) = OUTER.iter().position(|k| *k == key) {
+        } else if let Some(idx) = outer(key) {
             if found[idx].is_some() {
                 return None;
             }
             let (value, after) = value(line, pos)?;
             found[idx] = Some(value);
             Some(after)
-        } else if IGNORED.contains(&key) {
+        } else if ignored(key) {
             value(line, pos).map(|(_, after)| after)
         } else {
             None
