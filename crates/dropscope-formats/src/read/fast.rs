@@ -18,9 +18,9 @@ use crate::read::scan::skip_ws;
 #[derive(Debug, Default)]
 pub(crate) struct Scratch {
     /// The decoded `properties` string, when it has escapes (it always has in real exports).
-    props: String,
+    props: Vec<u8>,
     /// Other decoded values, one after another.
-    values: String,
+    values: Vec<u8>,
 }
 
 /// Where a value's text is.
@@ -114,18 +114,18 @@ fn quote_or_backslash(b: &[u8], from: usize) -> Option<usize> {
     tail.iter().position(|&c| c == b'"' || c == b'\\').map(|k| offset + k)
 }
 
-/// The character a simple escape (the byte after `\\`) stands for; `None` for `\\u` and
-/// anything invalid.
-fn escaped(byte: u8) -> Option<char> {
+/// The (ASCII) character a simple escape (the byte after `\\`) stands for; `None` for `\\u`
+/// and anything invalid.
+fn escaped(byte: u8) -> Option<u8> {
     Some(match byte {
-        b'"' => '"',
-        b'\\' => '\\',
-        b'/' => '/',
-        b'b' => '\u{8}',
-        b'f' => '\u{c}',
-        b'n' => '\n',
-        b'r' => '\r',
-        b't' => '\t',
+        b'"' => b'"',
+        b'\\' => b'\\',
+        b'/' => b'/',
+        b'b' => 0x08,
+        b'f' => 0x0c,
+        b'n' => b'\n',
+        b'r' => b'\r',
+        b't' => b'\t',
         _ => return None,
     })
 }
@@ -147,16 +147,16 @@ fn string(b: &[u8], pos: usize) -> Option<(usize, usize, bool)> {
     }
 }
 
-/// Decodes the string whose opening quote is at `pos` in `text` onto `out`, in the same pass
+/// Decodes the string whose opening quote is at `pos` in `b` onto `out`, in the same pass
 /// that finds its end. Returns the position after the closing quote and whether a control
-/// character was decoded; `None` as [`string`].
-fn decode_string(text: &str, pos: usize, out: &mut String) -> Option<(usize, bool)> {
-    let b = text.as_bytes();
+/// character was decoded; `None` as [`string`]. Bytes, not `str`: the input is printable ASCII
+/// and so is every simple escape, so the output is ASCII, with no boundary checks on the way.
+fn decode_string(b: &[u8], pos: usize, out: &mut Vec<u8>) -> Option<(usize, bool)> {
     let mut from = pos + 1;
     let mut control = false;
     loop {
         let found = quote_or_backslash(b, from)?;
-        out.push_str(text.get(from..found)?);
+        out.extend_from_slice(&b[from..found]);
         if b[found] == b'"' {
             return Some((found + 1, control));
         }
@@ -168,17 +168,16 @@ fn decode_string(text: &str, pos: usize, out: &mut String) -> Option<(usize, boo
 }
 
 /// Appends the decoded content of a string checked by [`string`].
-fn unescape(raw: &str, out: &mut String) {
-    let bytes = raw.as_bytes();
+fn unescape(raw: &[u8], out: &mut Vec<u8>) {
     let mut from = 0;
     // The content holds no bare quote, so the next quote-or-backslash is a backslash.
-    while let Some(found) = quote_or_backslash(bytes, from) {
-        out.push_str(raw.get(from..found).unwrap_or_default());
-        let Some(decoded) = bytes.get(found + 1).and_then(|&b| escaped(b)) else { break };
+    while let Some(found) = quote_or_backslash(raw, from) {
+        out.extend_from_slice(&raw[from..found]);
+        let Some(decoded) = raw.get(found + 1).and_then(|&b| escaped(b)) else { break };
         out.push(decoded);
         from = found + 2;
     }
-    out.push_str(raw.get(from..).unwrap_or_default());
+    out.extend_from_slice(raw.get(from..).unwrap_or_default());
 }
 
 /// A value: a string (content span, escaped) or `null`.
@@ -240,13 +239,13 @@ fn members(b: &[u8], mut each: impl FnMut(&[u8], usize) -> Option<usize>) -> Opt
 }
 
 /// The span of a value, decoding escapes into `values`.
-fn span(text: &str, value: Value, values: &mut String) -> Span {
+fn span(b: &[u8], value: Value, values: &mut Vec<u8>) -> Span {
     match value {
         Value::Null => Span::Null,
         Value::Str(start, end, false) => Span::Raw(start, end),
         Value::Str(start, end, true) => {
             let from = values.len();
-            unescape(text.get(start..end).unwrap_or_default(), values);
+            unescape(b.get(start..end).unwrap_or_default(), values);
             Span::Decoded(from, values.len())
         }
     }
@@ -262,10 +261,9 @@ fn scalar<'a>(span: Span, raw: &'a str, values: &'a str) -> Scalar<'a> {
 }
 
 /// The inner fields of a `properties` text, or `None` when serde should decode it.
-fn inner(text: &str, values: &mut String) -> Option<[Span; 7]> {
+fn inner(b: &[u8], values: &mut Vec<u8>) -> Option<[Span; 7]> {
     let mut spans = [Span::Null; 7];
     let mut seen = 0_u8;
-    let b = text.as_bytes();
     members(b, |key, pos| {
         let (value, after) = value(b, pos)?;
         if let Some(idx) = inner_field(key) {
@@ -274,7 +272,7 @@ fn inner(text: &str, values: &mut String) -> Option<[Span; 7]> {
                 return None;
             }
             seen |= 1 << idx;
-            spans[idx] = span(text, value, values);
+            spans[idx] = span(b, value, values);
         }
         Some(after)
     })?;
@@ -303,7 +301,7 @@ pub(crate) fn record<'s>(
                 return None;
             }
             if line.get(pos) == Some(&b'"') {
-                let (after, control) = decode_string(text, pos, props)?;
+                let (after, control) = decode_string(line, pos, props)?;
                 props_seen = Some(Some(control));
                 Some(after)
             } else {
@@ -327,19 +325,20 @@ pub(crate) fn record<'s>(
 
     let mut spans = [Span::Null; PROPERTIES];
     for (slot, value) in spans.iter_mut().zip(found) {
-        *slot = value.map_or(Span::Null, |v| span(text, v, values));
+        *slot = value.map_or(Span::Null, |v| span(line, v, values));
     }
-    let props: &'s str = props.as_str();
+    // ASCII (see `decode_string`): this check never fails and is one fast pass.
+    let props: &'s str = std::str::from_utf8(props).ok()?;
     let (props_text, props_control) = match props_seen {
         Some(Some(control)) => (Some(props), control),
         _ => (None, false),
     };
     let inner_spans = match props_text {
-        Some(p) if !props_control && !p.trim().is_empty() => inner(p, values),
+        Some(p) if !props_control && !p.trim().is_empty() => inner(p.as_bytes(), values),
         _ => None,
     };
 
-    let values: &'s str = values.as_str();
+    let values: &'s str = std::str::from_utf8(values).ok()?;
     let field = |idx: usize| scalar(spans[idx], text, values);
     let rec = RawRecord {
         time: field(0),
