@@ -1,16 +1,25 @@
 //! The polars boundary: events and sessions <-> DataFrame, and the table files dropscope writes
 //! (Parquet, Arrow IPC / Feather v2, CSV, JSON Lines), chosen by the output's extension.
 //!
-//! The DataFrames follow DESIGN.md "The columnar model": `time` is `Datetime(ns, UTC)`, the
-//! low-cardinality strings (`hub`, `operation`, `level`, `protocol`) are categorical, codes are
-//! `u32`. Parquet and Arrow files written here open as they are in pandas/pyarrow, DuckDB and polars.
+//! The DataFrames follow DESIGN.md "The columnar model": `time` is `Datetime(ns, UTC)`, every
+//! repeated text (hub, device, module, operation, level, result description, protocol, IP prefix,
+//! SDK, auth type, status code, repairs) is categorical, codes are `u32`; only Event Grid's
+//! sequence number, unique per record, is a plain string. A log of millions of records holds a
+//! few thousand distinct texts, so categorical columns are what the events already are in memory
+//! ([`Sym`]s): each distinct text is converted once, both ways, not once per row. Parquet and Arrow
+//! files written here open as they are in pandas/pyarrow (as `category`), DuckDB and polars.
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::fs::File;
+use std::hash::BuildHasherDefault;
 use std::io::{BufWriter, Cursor, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 
-use dropscope_model::{Event, Level, Operation, Session, Sym, Timestamp, columns};
+use dropscope_model::{
+    Event, FxHasher, Level, Operation, Repairs, Session, Sym, Timestamp, columns,
+};
 use polars::prelude::*;
 use rayon::prelude::*;
 
@@ -63,8 +72,63 @@ fn string_column(name: &str, values: Vec<Option<&str>>) -> Column {
     Series::new(name.into(), values).into_column()
 }
 
-fn categorical_column(name: &str, values: Vec<Option<&str>>) -> PolarsResult<Column> {
-    Series::new(name.into(), values).cast(&categorical()).map(IntoColumn::into_column)
+/// The names of operations, levels and repair sets, interned once per table.
+struct Names {
+    operations: [Sym; 2],
+    levels: [Sym; 4],
+    repairs: std::cell::RefCell<Vec<(Repairs, Sym)>>,
+}
+
+impl Names {
+    fn new() -> Names {
+        Names {
+            operations: [Operation::Connect, Operation::Disconnect].map(|o| Sym::new(o.as_str())),
+            levels: [Level::Information, Level::Warning, Level::Error, Level::Critical]
+                .map(|l| Sym::new(l.as_str())),
+            repairs: std::cell::RefCell::default(),
+        }
+    }
+
+    fn operation(&self, operation: Operation) -> Sym {
+        self.operations[operation as usize]
+    }
+
+    fn level(&self, level: Level) -> Sym {
+        self.levels[level as usize]
+    }
+
+    /// `missing_connect|reordered`, ... (at most 32 distinct sets).
+    fn repairs(&self, repairs: Repairs) -> Sym {
+        let mut known = self.repairs.borrow_mut();
+        if let Some(&(_, sym)) = known.iter().find(|(r, _)| *r == repairs) {
+            return sym;
+        }
+        let sym = Sym::new(&repairs.to_string());
+        known.push((repairs, sym));
+        sym
+    }
+}
+
+/// A categorical column of interned texts: each distinct text enters polars' mapping once (a
+/// handle -> category table), not once per row.
+fn sym_column(name: &str, values: impl Iterator<Item = Option<Sym>>) -> PolarsResult<Column> {
+    let dtype = categorical();
+    let DataType::Categorical(_, mapping) = &dtype else {
+        unreachable!("categorical() is a categorical type")
+    };
+    let mut cats: HashMap<u32, u32, BuildHasherDefault<FxHasher>> = HashMap::default();
+    let mut ids: Vec<Option<u32>> = Vec::with_capacity(values.size_hint().0);
+    for value in values {
+        ids.push(match value {
+            None => None,
+            Some(sym) => Some(match cats.entry(sym.handle()) {
+                Entry::Occupied(entry) => *entry.get(),
+                Entry::Vacant(entry) => *entry.insert(mapping.insert_cat(sym.as_str())?),
+            }),
+        });
+    }
+    let ids = UInt32Chunked::from_iter_options(name.into(), ids.into_iter());
+    Ok(Categorical32Chunked::from_cats_and_dtype(ids, dtype).into_series().into_column())
 }
 
 fn time_column(name: &str, values: Vec<Option<i64>>) -> Column {
@@ -75,28 +139,26 @@ fn time_column(name: &str, values: Vec<Option<i64>>) -> Column {
 
 /// The events table as a DataFrame, with the columns of [`columns::EVENT_COLUMNS`] in order.
 pub fn events_to_df(events: &[Event]) -> PolarsResult<DataFrame> {
+    let names = Names::new();
     let time = time_column(columns::TIME, events.iter().map(|e| Some(e.time.nanos())).collect());
     let cols = vec![
         time,
-        categorical_column(columns::HUB, opt_strs(events, |e| Some(e.hub.as_str())))?,
-        string_column(columns::DEVICE_ID, opt_strs(events, |e| Some(e.device_id.as_str()))),
-        string_column(columns::MODULE_ID, opt_strs(events, |e| e.module_id.as_deref())),
-        categorical_column(columns::OPERATION, opt_strs(events, |e| Some(e.operation.as_str())))?,
-        categorical_column(columns::LEVEL, opt_strs(events, |e| Some(e.level.as_str())))?,
+        sym_column(columns::HUB, events.iter().map(|e| Some(e.hub)))?,
+        sym_column(columns::DEVICE_ID, events.iter().map(|e| Some(e.device_id)))?,
+        sym_column(columns::MODULE_ID, events.iter().map(|e| e.module_id))?,
+        sym_column(columns::OPERATION, events.iter().map(|e| Some(names.operation(e.operation))))?,
+        sym_column(columns::LEVEL, events.iter().map(|e| Some(names.level(e.level))))?,
         Series::new(
             columns::RESULT_TYPE.into(),
             events.iter().map(|e| e.result_type).collect::<Vec<_>>(),
         )
         .into_column(),
-        string_column(
-            columns::RESULT_DESCRIPTION,
-            opt_strs(events, |e| e.result_description.as_deref()),
-        ),
-        categorical_column(columns::PROTOCOL, opt_strs(events, |e| e.protocol.as_deref()))?,
-        string_column(columns::MASKED_IP, opt_strs(events, |e| e.masked_ip.as_deref())),
-        string_column(columns::SDK_VERSION, opt_strs(events, |e| e.sdk_version.as_deref())),
-        string_column(columns::AUTH_TYPE, opt_strs(events, |e| e.auth_type.as_deref())),
-        string_column(columns::STATUS_CODE, opt_strs(events, |e| e.status_code.as_deref())),
+        sym_column(columns::RESULT_DESCRIPTION, events.iter().map(|e| e.result_description))?,
+        sym_column(columns::PROTOCOL, events.iter().map(|e| e.protocol))?,
+        sym_column(columns::MASKED_IP, events.iter().map(|e| e.masked_ip))?,
+        sym_column(columns::SDK_VERSION, events.iter().map(|e| e.sdk_version))?,
+        sym_column(columns::AUTH_TYPE, events.iter().map(|e| e.auth_type))?,
+        sym_column(columns::STATUS_CODE, events.iter().map(|e| e.status_code))?,
         Series::new(columns::SOURCE.into(), events.iter().map(|e| e.source).collect::<Vec<_>>())
             .into_column(),
         Series::new(
@@ -109,12 +171,12 @@ pub fn events_to_df(events: &[Event]) -> PolarsResult<DataFrame> {
     DataFrame::new(events.len(), cols)
 }
 
-/// One text column's values by row, read in place: plain strings, or categorical codes looked up in
-/// their mapping (no per-row copy of the column).
+/// One text column's values by row: plain strings read in place, or a categorical column's
+/// values interned (each category once, then a 4-byte handle a row).
 enum Texts {
     Missing,
     Plain(StringChunked),
-    Coded { codes: UInt32Chunked, mapping: Arc<CategoricalMapping> },
+    Interned(Vec<Option<Sym>>),
 }
 
 impl Texts {
@@ -128,8 +190,23 @@ impl Texts {
         let err = |err: PolarsError| format!("column `{name}`: {err}");
         if let DataType::Categorical(_, mapping) | DataType::Enum(_, mapping) = s.dtype() {
             let codes = s.to_physical_repr().cast(&DataType::UInt32).map_err(err)?;
-            let codes = codes.u32().map_err(err)?.rechunk().into_owned();
-            return Ok(Texts::Coded { codes, mapping: mapping.clone() });
+            let codes = codes.u32().map_err(err)?;
+            // The interned text of each category that occurs, by code.
+            let mut by_code: Vec<Option<Sym>> = vec![None; mapping.num_cats_upper_bound()];
+            let mut rows = Vec::with_capacity(codes.len());
+            for code in codes.iter() {
+                rows.push(code.and_then(|code| {
+                    let at = code as usize;
+                    if at >= by_code.len() {
+                        by_code.resize(at + 1, None);
+                    }
+                    if by_code[at].is_none() {
+                        by_code[at] = mapping.cat_to_str(code).map(Sym::new);
+                    }
+                    by_code[at]
+                }));
+            }
+            return Ok(Texts::Interned(rows));
         }
         let s = s
             .cast(&DataType::String)
@@ -142,7 +219,16 @@ impl Texts {
         match self {
             Texts::Missing => None,
             Texts::Plain(ca) => ca.get(row),
-            Texts::Coded { codes, mapping } => mapping.cat_to_str(codes.get(row)?),
+            Texts::Interned(rows) => rows.get(row).copied().flatten().map(Sym::as_str),
+        }
+    }
+
+    /// The value at `row`, interned.
+    fn sym(&self, row: usize) -> Option<Sym> {
+        match self {
+            Texts::Missing => None,
+            Texts::Plain(ca) => ca.get(row).map(Sym::new),
+            Texts::Interned(rows) => rows.get(row).copied().flatten(),
         }
     }
 }
@@ -166,18 +252,18 @@ fn integers(df: &DataFrame, name: &str) -> std::result::Result<Option<Int64Chunk
 }
 
 /// The event field a column fills.
-type TextField = fn(&mut Event, Option<&str>);
+type TextField = fn(&mut Event, &Texts, usize);
 
 /// The optional text fields of [`Event`] other than the module, each filled from one column
 /// after the events exist (so only one such column is in memory at a time).
 const TEXT_FIELDS: [(&str, TextField); 7] = [
-    (columns::RESULT_DESCRIPTION, |e, t| e.result_description = Sym::opt(t)),
-    (columns::PROTOCOL, |e, t| e.protocol = Sym::opt(t)),
-    (columns::MASKED_IP, |e, t| e.masked_ip = Sym::opt(t)),
-    (columns::SDK_VERSION, |e, t| e.sdk_version = Sym::opt(t)),
-    (columns::AUTH_TYPE, |e, t| e.auth_type = Sym::opt(t)),
-    (columns::STATUS_CODE, |e, t| e.status_code = Sym::opt(t)),
-    (columns::SEQ, |e, t| e.seq = t.map(Box::from)),
+    (columns::RESULT_DESCRIPTION, |e, t, row| e.result_description = t.sym(row)),
+    (columns::PROTOCOL, |e, t, row| e.protocol = t.sym(row)),
+    (columns::MASKED_IP, |e, t, row| e.masked_ip = t.sym(row)),
+    (columns::SDK_VERSION, |e, t, row| e.sdk_version = t.sym(row)),
+    (columns::AUTH_TYPE, |e, t, row| e.auth_type = t.sym(row)),
+    (columns::STATUS_CODE, |e, t, row| e.status_code = t.sym(row)),
+    (columns::SEQ, |e, t, row| e.seq = t.get(row).map(Box::from)),
 ];
 
 /// The columns the events are created from; the module, level and result type may be absent.
@@ -220,7 +306,7 @@ fn build_events(
             .as_ref()
             .and_then(|t| t.get(row_idx))
             .ok_or_else(|| format!("row {row}: null time"))?;
-        let device_id = device.get(row_idx).ok_or_else(|| format!("row {row}: null device_id"))?;
+        let device_id = device.sym(row_idx).ok_or_else(|| format!("row {row}: null device_id"))?;
         let operation = operation
             .get(row_idx)
             .and_then(Operation::parse)
@@ -244,9 +330,9 @@ fn build_events(
         }
         Ok(Event {
             time: Timestamp(time),
-            hub: Sym::new(hub.get(row_idx).unwrap_or_default()),
-            device_id: Sym::new(device_id),
-            module_id: Sym::opt(module.get(row_idx)),
+            hub: hub.sym(row_idx).unwrap_or_default(),
+            device_id,
+            module_id: module.sym(row_idx),
             operation,
             level,
             result_type,
@@ -285,7 +371,7 @@ fn build_events(
             continue;
         }
         events.par_iter_mut().enumerate().for_each(|(row_idx, event)| {
-            field(event, texts.get(row_idx));
+            field(event, &texts, row_idx);
         });
     }
     Ok(events)
@@ -397,12 +483,10 @@ pub fn write_events(path: &Path, events: &[Event]) -> Result<()> {
 /// The sessions table as a DataFrame, with the columns of [`columns::SESSION_COLUMNS`].
 pub fn sessions_to_df(sessions: &[Session]) -> PolarsResult<DataFrame> {
     let n_rows = sessions.len();
-    let strs = |field: &dyn Fn(&Session) -> Option<&str>| -> Vec<Option<&str>> {
-        sessions.iter().map(field).collect()
-    };
+    let names = Names::new();
     let cols = vec![
-        string_column("device_id", strs(&|s| Some(s.device_id.as_str()))),
-        string_column("module_id", strs(&|s| s.module_id.as_deref())),
+        sym_column("device_id", sessions.iter().map(|s| Some(s.device_id)))?,
+        sym_column("module_id", sessions.iter().map(|s| s.module_id))?,
         Series::new("session_id".into(), sessions.iter().map(|s| s.session_id).collect::<Vec<_>>())
             .into_column(),
         time_column(
@@ -414,15 +498,15 @@ pub fn sessions_to_df(sessions: &[Session]) -> PolarsResult<DataFrame> {
             sessions.iter().map(|s| s.disconnect_time.map(Timestamp::nanos)).collect(),
         ),
         duration_column("duration", sessions.iter().map(|s| s.duration_ns).collect()),
-        categorical_column("protocol", strs(&|s| s.protocol.as_deref()))?,
-        string_column("masked_ip", strs(&|s| s.masked_ip.as_deref())),
-        string_column("sdk_version", strs(&|s| s.sdk_version.as_deref())),
+        sym_column("protocol", sessions.iter().map(|s| s.protocol))?,
+        sym_column("masked_ip", sessions.iter().map(|s| s.masked_ip))?,
+        sym_column("sdk_version", sessions.iter().map(|s| s.sdk_version))?,
         Series::new(
             "end_result_type".into(),
             sessions.iter().map(|s| s.end_result_type).collect::<Vec<_>>(),
         )
         .into_column(),
-        categorical_column("end_level", strs(&|s| s.end_level.map(Level::as_str)))?,
+        sym_column("end_level", sessions.iter().map(|s| s.end_level.map(|l| names.level(l))))?,
         duration_column("gap_before", sessions.iter().map(|s| s.gap_before_ns).collect()),
         Series::new(
             "failed_connects_before".into(),
@@ -431,18 +515,8 @@ pub fn sessions_to_df(sessions: &[Session]) -> PolarsResult<DataFrame> {
         .into_column(),
         Series::new("overlap".into(), sessions.iter().map(|s| s.overlap).collect::<Vec<_>>())
             .into_column(),
-        string_column(
-            "repaired",
-            sessions
-                .iter()
-                .map(|s| s.repaired)
-                .map(|r| r.to_string())
-                .collect::<Vec<_>>()
-                .iter()
-                .map(|r| Some(r.as_str()))
-                .collect(),
-        ),
-        categorical_column("hub", strs(&|s| Some(s.hub.as_str())))?,
+        sym_column("repaired", sessions.iter().map(|s| Some(names.repairs(s.repaired))))?,
+        sym_column("hub", sessions.iter().map(|s| Some(s.hub)))?,
     ];
     DataFrame::new(n_rows, cols)
 }
@@ -626,10 +700,13 @@ mod tests {
             n,
             vec![
                 time_column(columns::TIME, times.to_vec()),
-                categorical_column(columns::HUB, vec![Some("hub"); n]).expect("hub"),
+                sym_column(columns::HUB, std::iter::repeat_n(Some(Sym::new("hub")), n))
+                    .expect("hub"),
                 string_column(columns::DEVICE_ID, vec![Some("d"); n]),
-                categorical_column(columns::OPERATION, vec![Some("connect"); n]).expect("op"),
-                categorical_column(columns::PROTOCOL, vec![Some("Mqtt"); n]).expect("protocol"),
+                sym_column(columns::OPERATION, std::iter::repeat_n(Some(Sym::new("connect")), n))
+                    .expect("op"),
+                sym_column(columns::PROTOCOL, std::iter::repeat_n(Some(Sym::new("Mqtt")), n))
+                    .expect("protocol"),
             ],
         )
         .expect("a frame");

@@ -141,25 +141,23 @@ struct HourWrite<'a> {
     scratch: Scratch,
 }
 
-/// Event buffers reused from hour to hour (one per hour in flight), so an hour's events cost
-/// no allocation once the strings have grown.
+/// Event buffers reused from hour to hour (one per hour in flight), so an hour's events reuse
+/// memory already touched instead of faulting in fresh pages.
 #[derive(Default)]
 struct Scratch(Mutex<Vec<Vec<Event>>>);
 
 impl Scratch {
-    /// A buffer whose first `items.len()` events are filled by `fill`.
+    /// A buffer of `items.len()` events filled by `fill`, reusing a returned buffer's memory.
     fn fill(&self, items: &[(u32, bool)], fill: impl Fn(u32, &mut Event)) -> Vec<Event> {
         let mut events = self.0.lock().ok().and_then(|mut pool| pool.pop()).unwrap_or_default();
-        for (pos, &(idx, _)) in items.iter().enumerate() {
-            if let Some(event) = events.get_mut(pos) {
-                fill(idx, event);
-            } else {
-                let mut event =
-                    Event::new(Timestamp(0), "", "", dropscope_model::Operation::Connect);
-                fill(idx, &mut event);
-                events.push(event);
-            }
-        }
+        events.clear();
+        events.reserve(items.len());
+        let blank = Event::new(Timestamp(0), "", "", dropscope_model::Operation::Connect);
+        events.extend(items.iter().map(|&(idx, _)| {
+            let mut event = blank.clone();
+            fill(idx, &mut event);
+            event
+        }));
         events
     }
 

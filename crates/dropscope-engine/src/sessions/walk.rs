@@ -52,7 +52,8 @@ pub(crate) fn walk(events: &[Event], order: &[u32]) -> DeviceTimeline {
         late,
         consumed: vec![false; order.len()],
         out: DeviceTimeline {
-            sessions: Vec::new(),
+            // A session takes a connect and usually a disconnect: one allocation, seldom two.
+            sessions: Vec::with_capacity(order.len() / 2 + 1),
             roles: Vec::with_capacity(order.len()),
             reordered_events,
             lost_disconnects: 0,
