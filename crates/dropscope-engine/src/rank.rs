@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use dropscope_model::findings::thousands;
 use dropscope_model::{Cause, Event, Operation};
 use serde::Serialize;
 
@@ -267,10 +268,11 @@ fn and_list(names: &[String]) -> String {
 
 /// One sentence of measured figures for a cause.
 fn evidence(cause: Cause, tally: &Tally) -> String {
-    let n = tally.disconnects + tally.failed_connects;
-    let devices = tally.devices.len();
+    let count = tally.disconnects + tally.failed_connects;
+    let n = thousands(count);
+    let devices = thousands(tally.devices.len() as u64);
     let rule_share = |rules: &[Rule]| {
-        percent(rules.iter().map(|r| tally.rules.get(r).copied().unwrap_or(0)).sum(), n)
+        percent(rules.iter().map(|r| tally.rules.get(r).copied().unwrap_or(0)).sum(), count)
     };
     let median_reconnect = median(&tally.reconnects)
         .map_or("never".to_owned(), |ns| format!("after {}", human_duration(ns as f64 / SECOND)));
@@ -317,7 +319,7 @@ fn evidence(cause: Cause, tally: &Tally) -> String {
         ),
         Cause::Throttling => format!(
             "{n} 429xxx refusals on {devices} devices within {span}, {}% of them during a reconnect wave.",
-            percent(tally.rules.get(&Rule::ReconnectWaveThrottle).copied().unwrap_or(0), n)
+            percent(tally.rules.get(&Rule::ReconnectWaveThrottle).copied().unwrap_or(0), count)
         ),
         Cause::DuplicateIdentity => format!(
             "{n} connection conflicts (400027/409002) on {devices} devices; {}% while the identity's connects alternated between IPs or SDKs.",

@@ -364,6 +364,20 @@ pub struct HistogramBucket {
     pub sessions: u64,
 }
 
+/// A count with thousands separators, as every report and evidence sentence prints counts:
+/// `40,000`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (idx, c) in digits.chars().enumerate() {
+        if idx > 0 && (digits.len() - idx).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

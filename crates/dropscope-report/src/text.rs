@@ -58,15 +58,7 @@ pub(crate) fn percent(fraction: f64) -> String {
 
 /// A count with thousands separators: `40,000`.
 pub(crate) fn count(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (idx, c) in digits.chars().enumerate() {
-        if idx > 0 && (digits.len() - idx).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    dropscope_model::findings::thousands(n)
 }
 
 /// Device-hours with one decimal (`1,234.5`), or `–` when not a number.
