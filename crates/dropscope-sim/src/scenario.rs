@@ -485,11 +485,11 @@ impl Scenario {
                     if !share_ok(*share)
                         || kick_secs[0] < 1.0
                         || kick_secs[1] < kick_secs[0]
-                        || kick_secs[1].is_nan()
+                        || !kick_secs[1].is_finite()
                     {
                         return Err(invalid(
                             "incidents",
-                            "share must be in [0, 1] and kick_secs an increasing pair ≥ 1",
+                            "share must be in [0, 1] and kick_secs a finite increasing pair ≥ 1",
                         ));
                     }
                 }
@@ -547,6 +547,11 @@ mod tests {
         );
         check(&format!("{MINIMAL}[[incidents]]\nkind = \"meteor\"\nat = 0.5\n"), Some("meteor"));
         check(&format!("{MINIMAL}[export]\ndrop_rate = 2.0\n"), Some("export"));
+        let twins =
+            "[[incidents]]\nkind = \"duplicate_identity\"\nat = 0.5\nminutes = 5\nshare = 0.1\n";
+        check(&format!("{MINIMAL}{twins}kick_secs = [1.0, 5.0]\n"), None);
+        check(&format!("{MINIMAL}{twins}kick_secs = [1.0, inf]\n"), Some("incidents"));
+        check(&format!("{MINIMAL}{twins}kick_secs = [0.5, 5.0]\n"), Some("incidents"));
     }
 
     #[test]
