@@ -8,8 +8,9 @@
 //! [`baseline`] is the error-code-only rule of DESIGN.md, scored beside every classifier.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::BuildHasherDefault;
 
-use dropscope_model::{Cause, Event, Level, Operation, Timestamp};
+use dropscope_model::{Cause, Event, FxHasher, Level, Operation, Timestamp};
 use serde::Serialize;
 
 /// One labelled record: a row of `labels.csv` or `predictions.csv` without the confidence.
@@ -182,12 +183,15 @@ pub fn is_classified(event: &Event) -> bool {
 /// The `occurrence` of every event: its 0-based index among the distinct records with the same
 /// `(device_id, time, operation)`, in the order of `events` (which is input order).
 pub fn occurrences(events: &[Event]) -> Vec<u32> {
-    let mut seen: HashMap<(&str, i64, Operation), u32> = HashMap::with_capacity(events.len());
+    // Keyed by the device's interned handle: equal ids, equal handles; the counts never depend
+    // on the hash.
+    let mut seen: HashMap<(u32, i64, Operation), u32, BuildHasherDefault<FxHasher>> =
+        HashMap::with_capacity_and_hasher(events.len(), BuildHasherDefault::default());
     events
         .iter()
         .map(|event| {
             let count = seen
-                .entry((event.device_id.as_str(), event.time.nanos(), event.operation))
+                .entry((event.device_id.handle(), event.time.nanos(), event.operation))
                 .or_default();
             let occurrence = *count;
             *count += 1;

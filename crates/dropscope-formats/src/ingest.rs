@@ -496,6 +496,12 @@ fn first_copies(events: &[Event]) -> Vec<bool> {
 /// Merges the inputs' results in order, removes duplicates and counts.
 fn assemble(sources: Vec<PathBuf>, parts: Vec<Parsed>) -> Ingested {
     let mut all = Parsed::default();
+    // One allocation for all inputs' events (many hourly files would otherwise grow it by
+    // doubling, copying every event a few times).
+    let total = parts.iter().map(|part| part.events.len()).sum::<usize>();
+    if parts.iter().all(|part| part.events.len() < total) {
+        all.events.reserve_exact(total);
+    }
     let mut unrecognised = Vec::new();
     for (idx, part) in parts.into_iter().enumerate() {
         if part.unrecognised {

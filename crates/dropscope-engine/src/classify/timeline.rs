@@ -5,8 +5,9 @@
 //! the thread count.
 
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 
-use dropscope_model::{Event, Level, Operation};
+use dropscope_model::{Event, FxHasher, Level, Operation};
 use rayon::prelude::*;
 
 use crate::classify::ClassifyConfig;
@@ -47,10 +48,16 @@ pub(crate) struct Context<'a> {
 /// The events of each device (hub, device, module), each in time order. Devices are numbered in
 /// order of first appearance in `events`.
 pub(crate) fn devices(events: &[Event]) -> Vec<Vec<usize>> {
-    let mut ids: HashMap<(&str, &str, Option<&str>), usize> = HashMap::new();
+    // Keyed by interned handles (equal texts, equal handles); groups are numbered in order of
+    // first appearance, so the result never depends on the hash.
+    let mut ids: HashMap<(u32, u32, u32), usize, BuildHasherDefault<FxHasher>> = HashMap::default();
     let mut groups: Vec<Vec<usize>> = Vec::new();
     for (idx, event) in events.iter().enumerate() {
-        let key = (event.hub.as_str(), event.device_id.as_str(), event.module_id.as_deref());
+        let key = (
+            event.hub.handle(),
+            event.device_id.handle(),
+            event.module_id.map_or(0, dropscope_model::Sym::handle),
+        );
         let next = groups.len();
         let id = *ids.entry(key).or_insert(next);
         if id == next {
