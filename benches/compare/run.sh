@@ -2,13 +2,16 @@
 # Side-by-side benchmark: dropscope against DuckDB on the same generated JSON Lines file.
 #
 #   benches/compare/run.sh [RECORDS_ROUGHLY]        (default 1000000)
+#   RUNS=5 benches/compare/run.sh 2000000           (each command RUNS times, default 3; the
+#                                                     median wall time and the largest peak RSS)
 #
 # Generates the data with `dropscope simulate` (fixed seed), installs DuckDB into its own venv
 # (benches/compare/.venv), then times, in one run:
 #   ingest:   dropscope inspect FILE            vs DuckDB read_json + json_extract_string into a table
 #   sessions: dropscope sessions FILE -o x.parquet vs DuckDB read_json + lead() OVER (PARTITION BY device) -> Parquet
 #   sessions from Parquet: the same from dropscope's events Parquet.
-# and prints wall seconds, MB/s, records/s and peak RSS (from /usr/bin/time) for both.
+# and prints wall seconds (the median of RUNS runs), MB/s, records/s and peak RSS (from
+# /usr/bin/time, the largest of the runs) for both.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -37,11 +40,18 @@ bytes=$(stat -c %s "$data")
 n=$(wc -l < "$data")
 echo "data: $data: $n records, $((bytes / 1000000)) MB"
 
+runs="${RUNS:-3}"
 measure() { # label, command...
     local label="$1"; shift
-    /usr/bin/time -f "%e %M" -o "$out/time.txt" "$@" > "$out/stdout.txt" 2> "$out/stderr.txt" || {
-        echo "$label failed:"; cat "$out/stderr.txt"; return 1; }
-    read -r secs kb < "$out/time.txt"
+    : > "$out/times.txt"
+    for _ in $(seq "$runs"); do
+        /usr/bin/time -f "%e %M" -o "$out/time.txt" "$@" > "$out/stdout.txt" 2> "$out/stderr.txt" || {
+            echo "$label failed:"; cat "$out/stderr.txt"; return 1; }
+        cat "$out/time.txt" >> "$out/times.txt"
+    done
+    # The median wall time (a shared 2-core machine is noisy) and the largest peak.
+    secs=$(sort -n "$out/times.txt" | awk '{ w[NR] = $1 } END { print w[int((NR + 1) / 2)] }')
+    kb=$(sort -k2 -n "$out/times.txt" | tail -1 | awk '{ print $2 }')
     awk -v l="$label" -v s="$secs" -v kb="$kb" -v b="$bytes" -v n="$n" \
         'BEGIN { printf "%-34s %7.2f s %8.0f MB/s %10.0f rec/s %7.0f MB peak\n", l, s, b/1e6/s, n/s, kb/1024 }'
     echo "$secs" > "$out/last.txt"
