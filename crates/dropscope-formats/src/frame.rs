@@ -117,14 +117,21 @@ fn sym_column(name: &str, values: impl Iterator<Item = Option<Sym>>) -> PolarsRe
         unreachable!("categorical() is a categorical type")
     };
     let mut cats: HashMap<u32, u32, BuildHasherDefault<FxHasher>> = HashMap::default();
+    // Runs of one value (a hub, a protocol, "connect") skip the table.
+    let mut last: Option<(Sym, u32)> = None;
     let mut ids: Vec<Option<u32>> = Vec::with_capacity(values.size_hint().0);
     for value in values {
-        ids.push(match value {
-            None => None,
-            Some(sym) => Some(match cats.entry(sym.handle()) {
-                Entry::Occupied(entry) => *entry.get(),
-                Entry::Vacant(entry) => *entry.insert(mapping.insert_cat(sym.as_str())?),
-            }),
+        ids.push(match (value, last) {
+            (None, _) => None,
+            (Some(sym), Some((last_sym, cat))) if sym == last_sym => Some(cat),
+            (Some(sym), _) => {
+                let cat = match cats.entry(sym.handle()) {
+                    Entry::Occupied(entry) => *entry.get(),
+                    Entry::Vacant(entry) => *entry.insert(mapping.insert_cat(sym.as_str())?),
+                };
+                last = Some((sym, cat));
+                Some(cat)
+            }
         });
     }
     let ids = UInt32Chunked::from_iter_options(name.into(), ids.into_iter());

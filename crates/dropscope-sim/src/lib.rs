@@ -170,7 +170,11 @@ pub fn simulate(scenario: &Scenario, options: &SimOptions) -> Result<Simulation>
         .enumerate()
         .flat_map(|(idx, log)| log.silences.iter().map(move |s| (idx as u32, *s)))
         .collect();
-    let mut records: Vec<Rec> = logs.into_iter().flat_map(|log| log.recs).collect();
+    // Sized once: collecting an iterator of unknown length would grow it by doubling.
+    let mut records: Vec<Rec> = Vec::with_capacity(logs.iter().map(|log| log.recs.len()).sum());
+    for log in logs {
+        records.extend(log.recs);
+    }
     records.par_sort_unstable_by_key(|r| (r.time, r.device, r.seq));
     Ok(Simulation {
         hub: Sym::from(scenario.fleet.hub.to_ascii_lowercase()),
