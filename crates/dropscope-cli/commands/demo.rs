@@ -7,7 +7,7 @@ use std::path::Path;
 
 use anyhow::Context as _;
 use dropscope_formats::write::WriteOptions;
-use dropscope_model::findings::{Findings, MINUTE_NS};
+use dropscope_model::findings::{Findings, MINUTE_NS, thousands};
 use dropscope_report::Format;
 use dropscope_report::alert::AlertConfig;
 use dropscope_sim::{LogForm, OutputConfig, Scenario, SimOptions};
@@ -52,10 +52,10 @@ pub(crate) fn run(args: &DemoArgs, ctx: &Context) -> anyhow::Result<ExitStatus> 
         eprintln!(
             "simulated {} ({} devices, {} h, seed {}): {} records in {} files under {}, truth under {}",
             scenario.name,
-            scenario.fleet.devices,
+            thousands(u64::from(scenario.fleet.devices)),
             scenario.window.hours,
             args.seed,
-            written.records,
+            thousands(written.records),
             written.files,
             dir.join("logs").display(),
             dir.join("truth").display(),
@@ -117,10 +117,10 @@ fn summary(findings: &Findings) -> String {
         out,
         "{}: {} devices, {} sessions, {} disconnects, {} failed connects\n",
         findings.title,
-        findings.devices,
-        findings.sessions,
-        findings.disconnects,
-        findings.failed_connects
+        thousands(findings.devices),
+        thousands(findings.sessions),
+        thousands(findings.disconnects),
+        thousands(findings.failed_connects)
     );
     let _ = writeln!(
         out,
@@ -133,8 +133,8 @@ fn summary(findings: &Findings) -> String {
             "  {:<3} {:<19} {:>8} {:>8} {:>13.1} {:>5.1}% {:>5.2}{}",
             rank + 1,
             cause.cause.as_str(),
-            cause.events(),
-            cause.devices,
+            thousands(cause.events()),
+            thousands(cause.devices),
             cause.device_hours_offline,
             cause.share * 100.0,
             cause.mean_confidence,
@@ -145,13 +145,15 @@ fn summary(findings: &Findings) -> String {
     let _ = writeln!(
         out,
         "\nbenign churn, not alerting: {} events on {} devices, {:.1} device-hours",
-        benign.events, benign.devices, benign.device_hours_offline
+        thousands(benign.events),
+        thousands(benign.devices),
+        benign.device_hours_offline
     );
     let alert = &findings.alert;
     let _ = writeln!(
         out,
         "alert \"connected devices below {} for {} min\": {} firing(s), {} of them benign; {} incident(s)",
-        alert.threshold,
+        thousands(alert.threshold),
         alert.for_ns / MINUTE_NS,
         alert.firings.len(),
         alert.benign_firings(),

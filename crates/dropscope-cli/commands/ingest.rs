@@ -10,6 +10,7 @@ use std::path::Path;
 use anyhow::Context as _;
 use dropscope_formats::Ingested;
 use dropscope_formats::ingest::{self, IngestConfig};
+use dropscope_model::findings::thousands;
 use dropscope_model::{FxHasher, Sym, Timestamp};
 
 use crate::args::{IngestArgs, InputArgs, InspectArgs};
@@ -131,7 +132,11 @@ pub(crate) fn human_summary(ingested: &Ingested) -> String {
     let extent = extent(ingested);
     let mut out = format!(
         "read {} file(s): {} records: {} parsed, {} duplicates, {} rejected\n",
-        stats.files, stats.records_read, stats.parsed, stats.duplicates, stats.rejected
+        stats.files,
+        thousands(stats.records_read),
+        thousands(stats.parsed),
+        thousands(stats.duplicates),
+        thousands(stats.rejected)
     );
     if !stats.reject_reasons.is_empty() {
         let reasons: Vec<String> = stats
@@ -159,7 +164,12 @@ pub(crate) fn human_summary(ingested: &Ingested) -> String {
             names.join(", ")
         );
     }
-    let _ = write!(out, "  {} device(s) on {} hub(s)", extent.devices, extent.hubs.len());
+    let _ = write!(
+        out,
+        "  {} device(s) on {} hub(s)",
+        thousands(extent.devices as u64),
+        extent.hubs.len()
+    );
     if !extent.hubs.is_empty() && extent.hubs.len() <= 5 {
         let _ = write!(out, ": {}", extent.hubs.join(", "));
     }
