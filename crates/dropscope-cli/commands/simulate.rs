@@ -2,6 +2,7 @@
 
 use anyhow::Context as _;
 use dropscope_formats::write::{TextForm, WriteOptions};
+use dropscope_model::findings::thousands;
 use dropscope_sim::{LogForm, OutputConfig, Scenario, SimOptions};
 
 use crate::args::{SimFormat, SimulateArgs};
@@ -57,23 +58,27 @@ pub(crate) fn run(args: &SimulateArgs, ctx: &Context) -> anyhow::Result<ExitStat
 
     if !ctx.quiet {
         let truth = if args.truth {
-            format!("; truth: {} labels, {} sessions", summary.labels, summary.sessions)
+            format!(
+                "; truth: {} labels, {} sessions",
+                thousands(summary.labels),
+                thousands(summary.sessions)
+            )
         } else {
             String::new()
         };
         eprintln!(
             "simulated {} ({} devices, {} h, seed {seed}): {} records, {} written in {} files under {} (dropped {}, duplicated {}, late {}, malformed {}){truth}",
             scenario.name,
-            scenario.fleet.devices,
+            thousands(u64::from(scenario.fleet.devices)),
             scenario.window.hours,
-            summary.records,
-            summary.written,
+            thousands(summary.records),
+            thousands(summary.written),
             summary.files,
             args.output.join("logs").display(),
-            summary.dropped,
-            summary.duplicated,
-            summary.late,
-            summary.malformed,
+            thousands(summary.dropped),
+            thousands(summary.duplicated),
+            thousands(summary.late),
+            thousands(summary.malformed),
         );
     }
     Ok(ExitStatus::Success)
