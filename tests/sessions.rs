@@ -136,6 +136,9 @@ fn sessions_on_the_fixtures() {
     assert_eq!(summary["failed_connects"], 0, "{summary}");
     assert_eq!(summary["repairs"]["missing_connect"], 2, "{summary}");
     assert_eq!(summary["repairs"]["missing_disconnect"], 5, "{summary}");
+    // The JSON Lines, pretty and envelope copies of the documentation's records are one record
+    // each; the 6 sessions holding such records say a copy was dropped.
+    assert_eq!(summary["repairs"]["duplicate_dropped"], 6, "{summary}");
     assert!(run.stderr.contains("rebuilt 10 session(s) of 9 device(s)"), "{}", run.stderr);
 
     let csv = std::fs::read_to_string(dir.path().join("sessions.csv")).expect("sessions written");
@@ -149,6 +152,8 @@ fn sessions_on_the_fixtures() {
         )),
         "{csv}"
     );
+    let sensor = csv.lines().find(|l| l.starts_with("sensor-th-2001,")).expect("its session");
+    assert!(sensor.contains(",duplicate_dropped,"), "{sensor}");
 }
 
 #[test]

@@ -54,6 +54,7 @@ pub(crate) fn summary_json(summary: &SessionSummary) -> serde_json::Value {
             "overlap": summary.overlaps,
             "merged_end": summary.merged_ends,
             "reordered": summary.reordered_sessions,
+            "duplicate_dropped": summary.duplicate_dropped,
         },
     })
 }
@@ -76,6 +77,7 @@ pub(crate) fn human_summary(summary: &SessionSummary) -> String {
         ("overlap", summary.overlaps),
         ("merged end (401003+404104)", summary.merged_ends),
         ("reordered", summary.reordered_sessions),
+        ("duplicate dropped", summary.duplicate_dropped),
     ];
     let repairs: Vec<String> =
         repairs.iter().filter(|(_, n)| *n > 0).map(|(name, n)| format!("{name} {n}")).collect();

@@ -314,6 +314,7 @@ fn quality(input: &FindingsInput<'_>) -> DataQuality {
         ("merged_end", summary.merged_ends),
         ("overlap", summary.overlaps),
         ("reordered", summary.reordered_sessions),
+        ("duplicate_dropped", summary.duplicate_dropped),
     ];
     for (name, n) in repairs {
         if n > 0 {

@@ -55,8 +55,8 @@
 //! - A session with a record that arrived out of time order in the input (an earlier input
 //!   record of the same device has a later time) is flagged [`Repairs::REORDERED`].
 //!
-//! [`Repairs::DUPLICATE_DROPPED`] is never set here: the loader drops duplicates before the events
-//! reach the engine and does not say which record they copied.
+//! - A session with a record whose later copies the loader dropped ([`Event::had_copies`]) is
+//!   flagged [`Repairs::DUPLICATE_DROPPED`].
 
 mod walk;
 
@@ -155,6 +155,8 @@ pub struct SessionSummary {
     pub merged_ends: u64,
     /// Sessions with [`Repairs::REORDERED`].
     pub reordered_sessions: u64,
+    /// Sessions with [`Repairs::DUPLICATE_DROPPED`].
+    pub duplicate_dropped: u64,
     /// Events that arrived after a later event of the same device.
     pub reordered_events: u64,
 }
@@ -395,6 +397,7 @@ fn count_session(summary: &mut SessionSummary, session: &Session) {
     summary.overlaps += u64::from(session.overlap);
     summary.merged_ends += u64::from(repaired.contains(Repairs::MERGED_END));
     summary.reordered_sessions += u64::from(repaired.contains(Repairs::REORDERED));
+    summary.duplicate_dropped += u64::from(repaired.contains(Repairs::DUPLICATE_DROPPED));
 }
 
 /// A hash of an event's device (hub, device id, module id), from the texts' interned handles:

@@ -352,6 +352,7 @@ fn build_events(
             source,
             source_line: row as u64,
             seq: None,
+            had_copies: false,
         })
     };
     // Built straight into place (an indexed collect); a bad row leaves a placeholder and its

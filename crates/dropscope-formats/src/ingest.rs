@@ -462,15 +462,16 @@ fn record_hash(event: &Event) -> u64 {
     hasher.finish()
 }
 
-/// Which events are the first copy of their record, in order. An open-addressing table of
-/// event indexes (linear probing, at most two thirds full) holds the first copies; a slot is
-/// `index + 1`, 0 when empty.
-fn first_copies(events: &[Event]) -> Vec<bool> {
+/// Which events are the first copy of their record, in order, and which first copies had later
+/// copies. An open-addressing table of event indexes (linear probing, at most two thirds full)
+/// holds the first copies; a slot is `index + 1`, 0 when empty.
+fn first_copies(events: &[Event]) -> (Vec<bool>, Vec<usize>) {
     let hashes: Vec<u64> = events.par_iter().map(record_hash).collect();
     let slots = (events.len() + events.len() / 2).next_power_of_two().max(16);
     let mask = slots - 1;
     let mut table = vec![0_usize; slots];
     let mut keep = Vec::with_capacity(events.len());
+    let mut copied = Vec::new();
     for (idx, (&hash, event)) in hashes.iter().zip(events).enumerate() {
         let mut at = hash as usize & mask;
         let is_first = loop {
@@ -482,6 +483,7 @@ fn first_copies(events: &[Event]) -> Vec<bool> {
                 slot => {
                     let other = slot - 1;
                     if hashes[other] == hash && events[other].same_record(event) {
+                        copied.push(other);
                         break false;
                     }
                 }
@@ -490,7 +492,7 @@ fn first_copies(events: &[Event]) -> Vec<bool> {
         };
         keep.push(is_first);
     }
-    keep
+    (keep, copied)
 }
 
 /// Merges the inputs' results in order, removes duplicates and counts.
@@ -510,8 +512,11 @@ fn assemble(sources: Vec<PathBuf>, parts: Vec<Parsed>) -> Ingested {
         all.append(part);
     }
     let records_read = all.records_read();
-    let keep = first_copies(&all.events);
+    let (keep, copied) = first_copies(&all.events);
     let mut events = all.events;
+    for idx in copied {
+        events[idx].had_copies = true;
+    }
     let mut keep = keep.into_iter();
     events.retain(|_| keep.next().unwrap_or(true));
     let mut reject_reasons = BTreeMap::new();

@@ -147,6 +147,10 @@ pub struct Event {
     pub source_line: u64,
     /// Event Grid's `sequenceNumber`: orders one device's events when times tie.
     pub seq: Option<Box<str>>,
+    /// The loader dropped later copies of this record (the same record read twice, from
+    /// whatever forms): its session gets the `duplicate_dropped` repair. Not part of the
+    /// record, like `source`: [`Event::same_record`] ignores it.
+    pub had_copies: bool,
 }
 
 impl Event {
@@ -169,6 +173,7 @@ impl Event {
             source: 0,
             source_line: 0,
             seq: None,
+            had_copies: false,
         }
     }
 

@@ -304,6 +304,9 @@ impl Walker<'_> {
         if self.late[pos] {
             self.out.sessions[session_idx].repaired.insert(Repairs::REORDERED);
         }
+        if self.event(pos).had_copies {
+            self.out.sessions[session_idx].repaired.insert(Repairs::DUPLICATE_DROPPED);
+        }
         self.out.roles.push((self.order[pos], role));
     }
 

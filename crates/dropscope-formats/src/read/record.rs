@@ -678,6 +678,7 @@ pub(crate) fn to_event_with(
         source,
         source_line: line,
         seq: None,
+        had_copies: false,
     })
 }
 
