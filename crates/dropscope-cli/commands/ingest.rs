@@ -1,9 +1,8 @@
 //! `dropscope ingest` and `dropscope inspect`, and [`load`], the input loading every command shares.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::fs::File;
-use std::hash::BuildHasherDefault;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
@@ -11,7 +10,7 @@ use anyhow::Context as _;
 use dropscope_formats::Ingested;
 use dropscope_formats::ingest::{self, IngestConfig};
 use dropscope_model::findings::thousands;
-use dropscope_model::{FxHasher, Sym, Timestamp};
+use dropscope_model::{FxHashSet, Sym, Timestamp};
 
 use crate::args::{IngestArgs, InputArgs, InspectArgs};
 use crate::{Context, ExitStatus};
@@ -81,10 +80,9 @@ struct Extent {
 
 fn extent(ingested: &Ingested) -> Extent {
     // Interned texts compare by handle: a hash set of handle pairs counts without comparing text.
-    let devices: HashSet<(u32, u32), BuildHasherDefault<FxHasher>> =
+    let devices: FxHashSet<(u32, u32)> =
         ingested.events.iter().map(|e| (e.hub.handle(), e.device_id.handle())).collect();
-    let hubs: HashSet<Sym, BuildHasherDefault<FxHasher>> =
-        ingested.events.iter().map(|e| e.hub).collect();
+    let hubs: FxHashSet<Sym> = ingested.events.iter().map(|e| e.hub).collect();
     let hubs: BTreeSet<&str> = hubs.iter().map(|hub| hub.as_str()).collect();
     Extent {
         devices: devices.len(),

@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::BuildHasherDefault;
 
-use dropscope_model::{Cause, Event, FxHasher, Level, Operation, Timestamp};
+use dropscope_model::{Cause, Event, FxHashMap, Level, Operation, Timestamp};
 use serde::Serialize;
 
 /// One labelled record: a row of `labels.csv` or `predictions.csv` without the confidence.
@@ -185,8 +185,8 @@ pub fn is_classified(event: &Event) -> bool {
 pub fn occurrences(events: &[Event]) -> Vec<u32> {
     // Keyed by the device's interned handle: equal ids, equal handles; the counts never depend
     // on the hash.
-    let mut seen: HashMap<(u32, i64, Operation), u32, BuildHasherDefault<FxHasher>> =
-        HashMap::with_capacity_and_hasher(events.len(), BuildHasherDefault::default());
+    let mut seen: FxHashMap<(u32, i64, Operation), u32> =
+        FxHashMap::with_capacity_and_hasher(events.len(), BuildHasherDefault::default());
     events
         .iter()
         .map(|event| {

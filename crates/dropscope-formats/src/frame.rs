@@ -9,16 +9,14 @@
 //! ([`Sym`]s): each distinct text is converted once, both ways, not once per row. Parquet and Arrow
 //! files written here open as they are in pandas/pyarrow (as `category`), DuckDB and polars.
 
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::fs::File;
-use std::hash::BuildHasherDefault;
 use std::io::{BufWriter, Cursor, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 
 use dropscope_model::{
-    Event, FxHasher, Level, Operation, Repairs, Session, Sym, Timestamp, columns,
+    Event, FxHashMap, Level, Operation, Repairs, Session, Sym, Timestamp, columns,
 };
 use polars::prelude::*;
 use rayon::prelude::*;
@@ -116,7 +114,7 @@ fn sym_column(name: &str, values: impl Iterator<Item = Option<Sym>>) -> PolarsRe
     let DataType::Categorical(_, mapping) = &dtype else {
         unreachable!("categorical() is a categorical type")
     };
-    let mut cats: HashMap<u32, u32, BuildHasherDefault<FxHasher>> = HashMap::default();
+    let mut cats: FxHashMap<u32, u32> = FxHashMap::default();
     // Runs of one value (a hub, a protocol, "connect") skip the table.
     let mut last: Option<(Sym, u32)> = None;
     let mut ids: Vec<Option<u32>> = Vec::with_capacity(values.size_hint().0);

@@ -1,6 +1,14 @@
-//! [`FxHasher`]: the small fast hasher of the interner and the loader's duplicate table.
+//! [`FxHasher`]: the small fast hasher of the interner and the loader's duplicate table, and
+//! the map and set types built on it.
 
-use std::hash::Hasher;
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// A `HashMap` with [`FxHasher`]: for integer and interned-handle keys in hot tables.
+pub type FxHashMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
+/// A `HashSet` with [`FxHasher`].
+pub type FxHashSet<T> = HashSet<T, BuildHasherDefault<FxHasher>>;
 
 /// `FxHash` (as in rustc), finished with a 64-bit avalanche so the low bits index a table well.
 /// Fast, deterministic and not collision-resistant: users confirm equal hashes by comparing.

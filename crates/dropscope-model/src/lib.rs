@@ -29,7 +29,7 @@ mod time;
 
 pub use cause::Cause;
 pub use event::{Event, Level, Operation, hub_from_resource_id};
-pub use hash::FxHasher;
+pub use hash::{FxHashMap, FxHashSet, FxHasher};
 pub use session::{Repairs, Session};
 pub use sym::Sym;
 pub use time::{Timestamp, TimestampError};

@@ -24,12 +24,12 @@ use std::cell::RefCell;
 use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::fmt;
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::hash::{Hash, Hasher};
 use std::num::NonZeroU32;
 use std::ops::Deref;
 use std::sync::{Mutex, OnceLock, PoisonError};
 
-use crate::FxHasher;
+use crate::FxHashMap;
 
 /// An interned string: `Copy`, 4 bytes (`Option<Sym>` too), compared, ordered and hashed by its
 /// text. Dereferences to `str`.
@@ -46,12 +46,11 @@ static TEXTS: [OnceLock<Box<[OnceLock<&'static str>]>>; SEGMENTS] =
     [const { OnceLock::new() }; SEGMENTS];
 
 /// Text -> handle, for texts not yet in the calling thread's cache.
-static HANDLES: Mutex<Option<HashMap<&'static str, Sym, BuildHasherDefault<FxHasher>>>> =
-    Mutex::new(None);
+static HANDLES: Mutex<Option<FxHashMap<&'static str, Sym>>> = Mutex::new(None);
 
 thread_local! {
     /// The texts this thread has interned or looked up: most lookups end here, lock-free.
-    static CACHE: RefCell<HashMap<&'static str, Sym, BuildHasherDefault<FxHasher>>> =
+    static CACHE: RefCell<FxHashMap<&'static str, Sym>> =
         RefCell::new(HashMap::default());
 }
 

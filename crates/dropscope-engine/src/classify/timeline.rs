@@ -4,10 +4,7 @@
 //! devices are independent, so they are processed in parallel and the result does not depend on
 //! the thread count.
 
-use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
-
-use dropscope_model::{Event, FxHasher, Level, Operation};
+use dropscope_model::{Event, FxHashMap, Level, Operation};
 use rayon::prelude::*;
 
 use crate::classify::ClassifyConfig;
@@ -50,7 +47,7 @@ pub(crate) struct Context<'a> {
 pub(crate) fn devices(events: &[Event]) -> Vec<Vec<usize>> {
     // Keyed by interned handles (equal texts, equal handles); groups are numbered in order of
     // first appearance, so the result never depends on the hash.
-    let mut ids: HashMap<(u32, u32, u32), usize, BuildHasherDefault<FxHasher>> = HashMap::default();
+    let mut ids: FxHashMap<(u32, u32, u32), usize> = FxHashMap::default();
     let mut groups: Vec<Vec<usize>> = Vec::new();
     for (idx, event) in events.iter().enumerate() {
         let key = (
