@@ -1,13 +1,15 @@
 //! A fast path for the usual storage-blob record: one hand-written pass over the line that finds
-//! the top-level keys and decodes the `properties` string's inner fields, with no DOM and no
-//! allocation (escaped text is decoded into reusable buffers).
+//! the top-level keys and reads the `properties` string's inner fields where they stand in the
+//! escaped text, with no DOM and no allocation (the few values with escapes are decoded into a
+//! reusable buffer).
 //!
 //! It accepts only what it is sure of: one object of printable ASCII whose values are strings or
 //! `null`, keys from a short list, simple escapes. Anything else (a number, a nested object or
 //! array, `\u` escapes, an unknown or repeated key, another record shape) returns `None`, and the
 //! caller decodes the line with serde instead, so events and rejects are the same either way.
-//! When only the inner `properties` text is unusual, the record is still returned but without
-//! decoded [`Props`], and [`crate::read::record::to_event_with`] decodes that text with serde.
+//! When the `properties` text is not in the usual compact shape it is decoded into a buffer and
+//! read from there; when even that text is unusual, the record is still returned with the text,
+//! and [`crate::read::record::to_event`] decodes it with serde.
 
 use std::borrow::Cow;
 
@@ -17,7 +19,7 @@ use crate::read::scan::skip_ws;
 /// Buffers reused from line to line for text with escapes.
 #[derive(Debug, Default)]
 pub(crate) struct Scratch {
-    /// The decoded `properties` string, when it has escapes (it always has in real exports).
+    /// The decoded `properties` string, when it is not read in place.
     props: Vec<u8>,
     /// Other decoded values, one after another.
     values: Vec<u8>,
@@ -260,6 +262,114 @@ fn scalar<'a>(span: Span, raw: &'a str, values: &'a str) -> Scalar<'a> {
     text.map_or(Scalar::Null, |t| Scalar::Text(Cow::Borrowed(t)))
 }
 
+/// The end of the inner string whose opening `\"` is at `pos` in an escaped `properties`
+/// text: its content `start..end` (escaped twice), the position after its closing `\"`, and
+/// whether the content holds escapes. `None` for anything [`string`] would not accept once the
+/// text is decoded, and for an escaped control character or `/` outside an inner escape (legal,
+/// but never written by IoT Hub: the decoding path handles it).
+fn inner_string(b: &[u8], pos: usize) -> Option<(usize, usize, usize, bool)> {
+    if b.get(pos..pos + 2)? != b"\\\"" {
+        return None;
+    }
+    let start = pos + 2;
+    let mut at = start;
+    let mut escapes = false;
+    loop {
+        let found = quote_or_backslash(b, at)?;
+        // A bare quote ends the `properties` string inside an inner one.
+        if b[found] == b'"' {
+            return None;
+        }
+        match *b.get(found + 1)? {
+            b'"' => return Some((start, found, found + 2, escapes)),
+            // `\\` is an inner backslash: an inner escape, whose character is `\"`, `\\`
+            // or `\/` escaped once more, or a letter.
+            b'\\' => {
+                at = match *b.get(found + 2)? {
+                    b'\\' if matches!(b.get(found + 3)?, b'"' | b'\\' | b'/') => found + 4,
+                    b'/' | b'b' | b'f' | b'n' | b'r' | b't' => found + 3,
+                    _ => return None,
+                };
+                escapes = true;
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// Appends the content of an inner string checked by [`inner_string`], decoded twice.
+fn unescape_twice(raw: &[u8], out: &mut Vec<u8>) {
+    let mut from = 0;
+    while let Some(found) = quote_or_backslash(raw, from) {
+        out.extend_from_slice(&raw[from..found]);
+        // Checked: `\\` then either `\` and a quote, backslash or slash, or a letter.
+        let (byte, len) = match raw.get(found + 2) {
+            Some(b'\\') => (raw.get(found + 3).copied(), 4),
+            other => (other.copied(), 3),
+        };
+        let Some(decoded) = byte.and_then(escaped) else { break };
+        out.push(decoded);
+        from = found + len;
+    }
+    out.extend_from_slice(raw.get(from..).unwrap_or_default());
+}
+
+/// The inner fields of the `properties` string whose opening quote is at `pos`, read in place
+/// from the escaped text (no decoded copy, no second pass), and the position after its closing
+/// quote. Only the compact shape IoT Hub writes: `{`, members `\"key\":` then `\"text\"`
+/// or `null`, separated by `,`, `}`, no whitespace, no repeated field. `None` otherwise: the
+/// caller then decodes the string and reads that.
+fn props_in_place(b: &[u8], pos: usize, values: &mut Vec<u8>) -> Option<([Span; 7], usize)> {
+    let mut spans = [Span::Null; 7];
+    let mut at = pos + 1;
+    if b.get(at) != Some(&b'{') {
+        return None;
+    }
+    at += 1;
+    if b.get(at) == Some(&b'}') {
+        at += 1;
+    } else {
+        let mut seen = 0_u8;
+        loop {
+            let (key_start, key_end, after_key, key_escapes) = inner_string(b, at)?;
+            if key_escapes || b.get(after_key) != Some(&b':') {
+                return None;
+            }
+            at = after_key + 1;
+            let value = if b.get(at..at + 4)? == b"null" {
+                at += 4;
+                Span::Null
+            } else {
+                let (start, end, after, escapes) = inner_string(b, at)?;
+                at = after;
+                if escapes {
+                    let from = values.len();
+                    unescape_twice(&b[start..end], values);
+                    Span::Decoded(from, values.len())
+                } else {
+                    Span::Raw(start, end)
+                }
+            };
+            if let Some(idx) = inner_field(&b[key_start..key_end]) {
+                if seen & (1 << idx) != 0 {
+                    return None;
+                }
+                seen |= 1 << idx;
+                spans[idx] = value;
+            }
+            match b.get(at)? {
+                b',' => at += 1,
+                b'}' => {
+                    at += 1;
+                    break;
+                }
+                _ => return None,
+            }
+        }
+    }
+    (b.get(at) == Some(&b'"')).then_some((spans, at + 1))
+}
+
 /// The inner fields of a `properties` text, or `None` when serde should decode it.
 fn inner(b: &[u8], values: &mut Vec<u8>) -> Option<[Span; 7]> {
     let mut spans = [Span::Null; 7];
@@ -279,34 +389,49 @@ fn inner(b: &[u8], values: &mut Vec<u8>) -> Option<[Span; 7]> {
     Some(spans)
 }
 
-/// The record on `line` (already trimmed) and, when its `properties` text could be decoded
-/// here, that text's fields; `None` when the line needs the serde decoder.
-pub(crate) fn record<'s>(
-    line: &'s [u8],
-    scratch: &'s mut Scratch,
-) -> Option<(RawRecord<'s>, Option<Props<'s>>)> {
+/// What the `properties` member held.
+enum PropsSeen {
+    Absent,
+    Null,
+    /// The usual compact text, read in place: spans of the line.
+    InPlace([Span; 7]),
+    /// A string decoded into [`Scratch::props`]; whether that holds control characters.
+    Decoded {
+        control: bool,
+    },
+}
+
+/// The record on `line` (already trimmed), its `properties` fields decoded when they could be
+/// here (then [`RawRecord::properties`] is [`PropsValue::Object`]); `None` when the line needs
+/// the serde decoder.
+pub(crate) fn record<'s>(line: &'s [u8], scratch: &'s mut Scratch) -> Option<RawRecord<'s>> {
     if line.first() != Some(&b'{') || !printable_ascii(line) {
         return None;
     }
+    // One pass over the whole line is cheaper than one check per field.
     let text = std::str::from_utf8(line).ok()?;
     let Scratch { props, values } = scratch;
     props.clear();
     values.clear();
     let mut found = [None::<Value>; PROPERTIES];
-    // `None` while absent; then whether the text is null, or decoded control characters.
-    let mut props_seen: Option<Option<bool>> = None;
+    let mut seen = PropsSeen::Absent;
     members(line, |key, pos| {
         if key == b"properties" {
-            if props_seen.is_some() {
+            if !matches!(seen, PropsSeen::Absent) {
                 return None;
             }
             if line.get(pos) == Some(&b'"') {
+                // A failed attempt may leave bytes in `values`; no span points at them.
+                if let Some((spans, after)) = props_in_place(line, pos, values) {
+                    seen = PropsSeen::InPlace(spans);
+                    return Some(after);
+                }
                 let (after, control) = decode_string(line, pos, props)?;
-                props_seen = Some(Some(control));
+                seen = PropsSeen::Decoded { control };
                 Some(after)
             } else {
                 let (value, after) = value(line, pos)?;
-                props_seen = Some(None);
+                seen = PropsSeen::Null;
                 matches!(value, Value::Null).then_some(after)
             }
         } else if let Some(idx) = outer(key) {
@@ -327,34 +452,32 @@ pub(crate) fn record<'s>(
     for (slot, value) in spans.iter_mut().zip(found) {
         *slot = value.map_or(Span::Null, |v| span(line, v, values));
     }
-    // ASCII (see `decode_string`): this check never fails and is one fast pass.
-    let props: &'s str = std::str::from_utf8(props).ok()?;
-    let (props_text, props_control) = match props_seen {
-        Some(Some(control)) => (Some(props), control),
-        _ => (None, false),
-    };
-    let inner_spans = match props_text {
-        Some(p) if !props_control && !p.trim().is_empty() => inner(p.as_bytes(), values),
-        _ => None,
+    // The inner fields' spans and the text they point into, or the text for serde.
+    let (inner_spans, props_text): (Option<([Span; 7], &str)>, Option<&str>) = match seen {
+        PropsSeen::Absent | PropsSeen::Null => (None, None),
+        PropsSeen::InPlace(inner) => (Some((inner, text)), None),
+        PropsSeen::Decoded { control } => {
+            // ASCII (see `decode_string`): this check never fails.
+            let props = std::str::from_utf8(props).ok()?;
+            let decoded = if control || props.trim().is_empty() {
+                None
+            } else {
+                inner(props.as_bytes(), values)
+            };
+            match decoded {
+                Some(inner) => (Some((inner, props)), None),
+                None => (None, Some(props)),
+            }
+        }
     };
 
+    // ASCII, as above.
     let values: &'s str = std::str::from_utf8(values).ok()?;
     let field = |idx: usize| scalar(spans[idx], text, values);
-    let rec = RawRecord {
-        time: field(0),
-        resource_id: field(1),
-        operation: field(2),
-        category: field(3),
-        level: field(4),
-        result_type: field(5),
-        result_description: field(6),
-        properties: props_text.map_or(PropsValue::Null, |p| PropsValue::Text(Cow::Borrowed(p))),
-        ..RawRecord::default()
-    };
-    let props = match (props_text, inner_spans) {
-        (Some(p), Some(s)) => {
-            let f = |idx: usize| scalar(s[idx], p, values);
-            Some(Props {
+    let properties = match (inner_spans, props_text) {
+        (Some((s, base)), _) => {
+            let f = |idx: usize| scalar(s[idx], base, values);
+            PropsValue::Object(Props {
                 device_id: f(0),
                 module_id: f(1),
                 protocol: f(2),
@@ -364,9 +487,20 @@ pub(crate) fn record<'s>(
                 status_code: f(6),
             })
         }
-        _ => None,
+        (None, Some(props)) => PropsValue::Text(Cow::Borrowed(props)),
+        (None, None) => PropsValue::Null,
     };
-    Some((rec, props))
+    Some(RawRecord {
+        time: field(0),
+        resource_id: field(1),
+        operation: field(2),
+        category: field(3),
+        level: field(4),
+        result_type: field(5),
+        result_description: field(6),
+        properties,
+        ..RawRecord::default()
+    })
 }
 
 #[cfg(test)]
@@ -379,7 +513,7 @@ mod tests {
     /// whether it decoded `properties` itself.
     fn check(line: &str, expected: Option<&str>) {
         let mut scratch = Scratch::default();
-        let got = record(line.as_bytes(), &mut scratch).map(|(rec, props)| {
+        let got = record(line.as_bytes(), &mut scratch).map(|rec| {
             let mut out = format!(
                 "time={:?} op={:?} level={:?} rt={:?}",
                 rec.time.text(),
@@ -387,7 +521,7 @@ mod tests {
                 rec.level.text(),
                 rec.result_type.text()
             );
-            if let Some(p) = props {
+            if let PropsValue::Object(p) = &rec.properties {
                 let _ = write!(
                     out,
                     " dev={:?} auth={:?} status={:?}",
@@ -435,12 +569,33 @@ mod tests {
         let mut line = Vec::new();
         crate::write::push_json_line(&mut line, &event, &crate::write::WriteOptions::default());
         let mut scratch = Scratch::default();
-        let decoded = record(&line, &mut scratch).and_then(|(rec, props)| {
-            crate::read::record::to_event_with(&rec, props.as_ref(), 0, 0)
-                .ok()
-                .zip(props.map(|_| ()))
+        let decoded = record(&line, &mut scratch).and_then(|rec| {
+            matches!(rec.properties, PropsValue::Object(_))
+                .then(|| crate::read::record::to_event(&rec, 0, 0).ok())
+                .flatten()
         });
-        assert_eq!(decoded.map(|(e, ())| e), Some(event));
+        assert_eq!(decoded, Some(event));
+    }
+
+    #[test]
+    fn reads_the_usual_properties_in_place() {
+        let line = br#""{\"deviceId\":\"d\",\"authType\":\"{\\\"scope\\\":\\\"device\\\",\\\"t\\\":\\\"a\\\\b\\/c\\nd\\\"}\",\"statusCode\":null,\"errorMessage\":\"x\"}" x"#;
+        let mut values = Vec::new();
+        let (spans, after) = props_in_place(line, 0, &mut values).expect("in place");
+        assert_eq!(&line[after..], b" x");
+        assert_eq!(spans[0], Span::Raw(17, 18));
+        assert_eq!(spans[6], Span::Null);
+        let (line, values) =
+            (std::str::from_utf8(line).unwrap(), String::from_utf8(values).unwrap());
+        assert_eq!(
+            scalar(spans[3], line, &values).text(),
+            Some("{\"scope\":\"device\",\"t\":\"a\\b/c\nd\"}")
+        );
+        // Shapes it leaves to the decoding path.
+        let mut values = Vec::new();
+        for text in [r#""{ }""#, r#""{\"a\" :null}""#, r#""{\"a\":\"\/\"}""#, r#""{\"a\":1}""#] {
+            assert_eq!(props_in_place(text.as_bytes(), 0, &mut values), None, "{text}");
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@ use memchr::memchr;
 use rayon::prelude::*;
 
 use crate::read::fast::{self, Scratch};
-use crate::read::record::{RawRecord, to_event, to_event_with};
+use crate::read::record::{RawRecord, to_event};
 use crate::read::{Parsed, scan};
 use crate::{Form, RejectReason};
 
@@ -111,11 +111,11 @@ fn parse_fast(
     scratch: &mut Scratch,
     out: &mut Parsed,
 ) -> bool {
-    let Some((rec, props)) = fast::record(line, scratch) else {
+    let Some(rec) = fast::record(line, scratch) else {
         return false;
     };
     out.count(rec.form(Form::JsonLines));
-    match to_event_with(&rec, props.as_ref(), source, line_no) {
+    match to_event(&rec, source, line_no) {
         Ok(event) => out.events.push(event),
         Err(rejection) => out.reject(source, line_no, rejection.reason, rejection.detail, line),
     }
@@ -309,6 +309,23 @@ mod fast_path_tests {
             base.replace(r#"{\"deviceId\":\"a\"}"#, r#"{\"deviceId\":null}"#),
             base.replace(r#"\"a\""#, r#"\"a\",\"authType\":\"{\\\"s\\\":1}\""#),
             base.replace(r#"\"a\""#, r#"\"a\\tb\\n\""#),
+            base.replace(r#"\"a\""#, r#"\"a\\\\b\\/c\\\"d\\\/e\""#),
+            base.replace(r#"\"a\""#, r#"\"a\/b\""#),
+            base.replace(r#"\"a\""#, r#"\"a\nb\""#),
+            base.replace(r#"\"a\""#, r#"\"a\\u0041\""#),
+            base.replace(r#"\"a\""#, r#"\"a\\x\""#),
+            base.replace(r#"\"a\""#, r#"\"a\\\\\""#),
+            base.replace(r#"\"a\""#, r#"\"a\",\"x\":\"\\\"\""#),
+            base.replace(r#"\"a\""#, r#"\"a\", \"protocol\":null"#),
+            base.replace(r#"\"a\""#, r#"\"a\",\"protocol\":nul"#),
+            base.replace(r#"\"a\""#, r#"\"a\",\"protocol\":1"#),
+            base.replace(r#"\"a\""#, r#"\"a\",\"protocol\":\"x\",\"protocol\":null"#),
+            base.replace(r#"\"a\""#, r#"\"a\",\"pro\\tocol\":\"x\""#),
+            base.replace(r#"\"a\"}"#, r#"\"a\"}}"#),
+            base.replace(r#"\"a\"}"#, r#"\"a\""#),
+            base.replace(r#"{\"deviceId\":\"a\"}"#, "{}"),
+            base.replace(r#"{\"deviceId\":\"a\"}"#, r#"{\"deviceId\":\"a"#),
+            base.replace(r#"{\"deviceId\":\"a\"}"#, r#"{\"deviceId\":\"a\"\"#),
             base.replace(r#"\"a\"}"#, r#"\"a\"}\n"#),
             base.replace(r#""operationName""#, r#""eventType":"x","operationName""#),
         ] {

@@ -142,7 +142,8 @@ pub(crate) enum PropsValue<'a> {
     Null,
     /// The usual JSON-encoded string.
     Text(Cow<'a, str>),
-    /// An object (hand-edited exports).
+    /// An object: in hand-edited exports, or the usual string once [`crate::read::fast`] has
+    /// decoded its fields.
     Object(Props<'a>),
     /// Something else (a number, an array).
     Other,
@@ -562,17 +563,6 @@ fn parse_portal_time(text: &str) -> Option<Timestamp> {
 
 /// The event a record describes, or why it describes none.
 pub(crate) fn to_event(rec: &RawRecord<'_>, source: u32, line: u64) -> Result<Event, Rejection> {
-    to_event_with(rec, None, source, line)
-}
-
-/// [`to_event`], given the fields of the record's `properties` text when they are already
-/// decoded (by [`crate::read::fast`]); `None` decodes the text here.
-pub(crate) fn to_event_with(
-    rec: &RawRecord<'_>,
-    decoded: Option<&Props<'_>>,
-    source: u32,
-    line: u64,
-) -> Result<Event, Rejection> {
     if rec.is_event_grid() {
         return event_grid(rec, source, line);
     }
@@ -606,15 +596,11 @@ pub(crate) fn to_event_with(
         PropsValue::Null => &rec.flat,
         PropsValue::Text(text) if text.trim().is_empty() => &rec.flat,
         PropsValue::Text(text) => {
-            if let Some(props) = decoded {
-                props
-            } else {
-                nested = serde_json::from_str(text).map_err(|error| Rejection {
-                    reason: RejectReason::BadJson,
-                    detail: format!("properties: {error}"),
-                })?;
-                &nested
-            }
+            nested = serde_json::from_str(text).map_err(|error| Rejection {
+                reason: RejectReason::BadJson,
+                detail: format!("properties: {error}"),
+            })?;
+            &nested
         }
         PropsValue::Object(object) => object,
         PropsValue::Other => {
