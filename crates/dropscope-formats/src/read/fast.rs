@@ -3,8 +3,8 @@
 //! escaped text, with no DOM and no allocation (the few values with escapes are decoded into a
 //! reusable buffer).
 //!
-//! It accepts only what it is sure of: one object of printable ASCII whose values are strings or
-//! `null`, keys from a short list, simple escapes. Anything else (a number, a nested object or
+//! It accepts only what it is sure of: one object of valid UTF-8 whose values are strings or
+//! `null` with no raw control characters, keys from a short list, simple escapes. Anything else (a number, a nested object or
 //! array, `\u` escapes, an unknown or repeated key, another record shape) returns `None`, and the
 //! caller decodes the line with serde instead, so events and rejects are the same either way.
 //! When the `properties` text is not in the usual compact shape it is decoded into a buffer and
@@ -83,16 +83,10 @@ fn inner_field(key: &[u8]) -> Option<usize> {
     })
 }
 
-/// Whether every byte is printable ASCII (space to `~`, and DEL): then the line is valid UTF-8,
-/// and no string in it holds a raw control character. Written to vectorise.
-fn printable_ascii(bytes: &[u8]) -> bool {
-    bytes
-        .chunks(32)
-        .all(|chunk| chunk.iter().fold(true, |ok, &b| ok & (b.wrapping_sub(0x20) < 0x60)))
-}
-
-/// The first `"` or `\\` at or after `from`. Eight bytes at a time (SWAR): strings here are
-/// short and dense with escapes, where a SIMD search costs more to start than it saves.
+/// The first `"`, `\\` or control character (below a space) at or after `from`. Eight bytes
+/// at a time (SWAR): strings here are short and dense with escapes, where a SIMD search costs
+/// more to start than it saves. A control character is never valid in a JSON string, so the
+/// callers give up there, and no separate pass over the line is needed to find one.
 fn quote_or_backslash(b: &[u8], from: usize) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
@@ -105,15 +99,20 @@ fn quote_or_backslash(b: &[u8], from: usize) -> Option<usize> {
         let x = u64::from_le_bytes(le);
         let q = x ^ (ONES * u64::from(b'"'));
         let s = x ^ (ONES * u64::from(b'\\'));
-        // A zero byte in q or s marks a match; bytes are ASCII, so no false positives.
-        let found = (q.wrapping_sub(ONES) & !q | s.wrapping_sub(ONES) & !s) & HIGHS;
+        // A zero byte in q or s, or a byte of x below 0x20, sets that byte's high bit. Bytes
+        // of 0x80 and above never match, and a borrow only sets bits above a true match, so
+        // the lowest set bit is the first match.
+        let found = (q.wrapping_sub(ONES) & !q
+            | s.wrapping_sub(ONES) & !s
+            | x.wrapping_sub(ONES * 0x20) & !x)
+            & HIGHS;
         if found != 0 {
             return Some(offset + found.trailing_zeros() as usize / 8);
         }
         offset += 8;
     }
     let tail = words.remainder();
-    tail.iter().position(|&c| c == b'"' || c == b'\\').map(|k| offset + k)
+    tail.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20).map(|k| offset + k)
 }
 
 /// The (ASCII) character a simple escape (the byte after `\\`) stands for; `None` for `\\u`
@@ -133,15 +132,18 @@ fn escaped(byte: u8) -> Option<u8> {
 }
 
 /// A string whose opening quote is at `pos`: its content `start..end` and whether it holds
-/// escapes. `None` at the end of the input or at an escape other than the simple ones.
+/// escapes. `None` at the end of the input, at a control character, or at an escape other
+/// than the simple ones.
 fn string(b: &[u8], pos: usize) -> Option<(usize, usize, bool)> {
     let start = pos + 1;
     let mut at = start;
     let mut escapes = false;
     loop {
         let found = quote_or_backslash(b, at)?;
-        if b[found] == b'"' {
-            return Some((start, found, escapes));
+        match b[found] {
+            b'"' => return Some((start, found, escapes)),
+            b'\\' => {}
+            _ => return None,
         }
         escaped(*b.get(found + 1)?)?;
         escapes = true;
@@ -151,16 +153,19 @@ fn string(b: &[u8], pos: usize) -> Option<(usize, usize, bool)> {
 
 /// Decodes the string whose opening quote is at `pos` in `b` onto `out`, in the same pass
 /// that finds its end. Returns the position after the closing quote and whether a control
-/// character was decoded; `None` as [`string`]. Bytes, not `str`: the input is printable ASCII
-/// and so is every simple escape, so the output is ASCII, with no boundary checks on the way.
+/// character was decoded; `None` as [`string`]. Bytes, not `str`: the input is UTF-8, cut only
+/// at ASCII quotes and backslashes, and every simple escape decodes to ASCII, so the output is
+/// UTF-8, with no boundary checks on the way.
 fn decode_string(b: &[u8], pos: usize, out: &mut Vec<u8>) -> Option<(usize, bool)> {
     let mut from = pos + 1;
     let mut control = false;
     loop {
         let found = quote_or_backslash(b, from)?;
         out.extend_from_slice(&b[from..found]);
-        if b[found] == b'"' {
-            return Some((found + 1, control));
+        match b[found] {
+            b'"' => return Some((found + 1, control)),
+            b'\\' => {}
+            _ => return None,
         }
         let decoded = escaped(*b.get(found + 1)?)?;
         control |= decoded.is_ascii_control();
@@ -277,7 +282,7 @@ fn inner_string(b: &[u8], pos: usize) -> Option<(usize, usize, usize, bool)> {
     loop {
         let found = quote_or_backslash(b, at)?;
         // A bare quote ends the `properties` string inside an inner one.
-        if b[found] == b'"' {
+        if b[found] != b'\\' {
             return None;
         }
         match *b.get(found + 1)? {
@@ -405,7 +410,7 @@ enum PropsSeen {
 /// here (then [`RawRecord::properties`] is [`PropsValue::Object`]); `None` when the line needs
 /// the serde decoder.
 pub(crate) fn record<'s>(line: &'s [u8], scratch: &'s mut Scratch) -> Option<RawRecord<'s>> {
-    if line.first() != Some(&b'{') || !printable_ascii(line) {
+    if line.first() != Some(&b'{') {
         return None;
     }
     // One pass over the whole line is cheaper than one check per field.
@@ -457,7 +462,7 @@ pub(crate) fn record<'s>(line: &'s [u8], scratch: &'s mut Scratch) -> Option<Raw
         PropsSeen::Absent | PropsSeen::Null => (None, None),
         PropsSeen::InPlace(inner) => (Some((inner, text)), None),
         PropsSeen::Decoded { control } => {
-            // ASCII (see `decode_string`): this check never fails.
+            // UTF-8 (see `decode_string`): this check never fails.
             let props = std::str::from_utf8(props).ok()?;
             let decoded = if control || props.trim().is_empty() {
                 None
@@ -471,7 +476,7 @@ pub(crate) fn record<'s>(line: &'s [u8], scratch: &'s mut Scratch) -> Option<Raw
         }
     };
 
-    // ASCII, as above.
+    // UTF-8, as above.
     let values: &'s str = std::str::from_utf8(values).ok()?;
     let field = |idx: usize| scalar(spans[idx], text, values);
     let properties = match (inner_spans, props_text) {
@@ -548,6 +553,7 @@ mod tests {
             Some(r#"time=Some("t\n") op=None level=None rt=None"#),
         );
         check("{}", Some("time=None op=None level=None rt=None"));
+        check("{\"time\":\"\u{e9}\"}", Some("time=Some(\"\u{e9}\") op=None level=None rt=None"));
     }
 
     #[test]
@@ -622,7 +628,6 @@ mod tests {
             r#"{"time":"a"} x"#,
             r#"{"time":nul}"#,
             r#"{"time":"a""#,
-            "{\"time\":\"\u{e9}\"}",
             "{\"time\":\"\t\"}",
             r#"[{"time":"a"}]"#,
             r#"{"ti\"me":"a"}"#,
