@@ -29,7 +29,7 @@ use std::num::NonZeroU32;
 use std::ops::Deref;
 use std::sync::{Mutex, OnceLock, PoisonError};
 
-use crate::FxHashMap;
+use crate::{FxHashMap, FxHasher};
 
 /// An interned string: `Copy`, 4 bytes (`Option<Sym>` too), compared, ordered and hashed by its
 /// text. Dereferences to `str`.
@@ -52,6 +52,94 @@ thread_local! {
     /// The texts this thread has interned or looked up: most lookups end here, lock-free.
     static CACHE: RefCell<FxHashMap<&'static str, Sym>> =
         RefCell::new(HashMap::default());
+    /// The same for texts of up to [`SHORT`] bytes (device ids, IPs, protocols, codes).
+    static SHORT_CACHE: RefCell<ShortCache> = const { RefCell::new(ShortCache::new()) };
+}
+
+/// The longest text [`ShortCache`] holds.
+const SHORT: usize = 16;
+
+/// An open-addressing table (linear probing, at most half full) of short texts stored in the
+/// slots themselves: a lookup reads one cache line and compares two words, where a map of
+/// `&str` keys follows a pointer and calls `memcmp` (with tens of thousands of device ids and
+/// IPs, those cache misses were most of the interning cost).
+struct ShortCache {
+    slots: Vec<ShortSlot>,
+    len: usize,
+}
+
+/// A text of up to [`SHORT`] bytes, zero-padded, with its length and handle; `sym` is `None`
+/// in an empty slot.
+#[derive(Clone, Copy, Default)]
+struct ShortSlot {
+    words: [u64; 2],
+    len: u8,
+    sym: Option<Sym>,
+}
+
+impl ShortCache {
+    const fn new() -> ShortCache {
+        ShortCache { slots: Vec::new(), len: 0 }
+    }
+
+    /// `text` (at most [`SHORT`] bytes) as two little-endian words, zero-padded.
+    fn pack(text: &[u8]) -> [u64; 2] {
+        let mut bytes = [0_u8; SHORT];
+        bytes[..text.len()].copy_from_slice(text);
+        let (lo, hi) = bytes.split_at(8);
+        let word = |half: &[u8]| {
+            let mut le = [0; 8];
+            le.copy_from_slice(half);
+            u64::from_le_bytes(le)
+        };
+        [word(lo), word(hi)]
+    }
+
+    fn start(&self, words: [u64; 2], len: u8) -> usize {
+        let mut hasher = FxHasher::default();
+        hasher.write_u64(words[0]);
+        hasher.write_u64(words[1]);
+        hasher.write_u8(len);
+        hasher.finish() as usize & (self.slots.len() - 1)
+    }
+
+    fn get(&self, words: [u64; 2], len: u8) -> Option<Sym> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let mask = self.slots.len() - 1;
+        let mut at = self.start(words, len);
+        loop {
+            let slot = self.slots[at];
+            match slot.sym {
+                None => return None,
+                Some(sym) if slot.len == len && slot.words == words => return Some(sym),
+                Some(_) => at = (at + 1) & mask,
+            }
+        }
+    }
+
+    /// Adds a text known to be absent.
+    fn insert(&mut self, words: [u64; 2], len: u8, sym: Sym) {
+        if 2 * (self.len + 1) > self.slots.len() {
+            let grown = vec![ShortSlot::default(); (2 * self.slots.len()).max(1024)];
+            let old = std::mem::replace(&mut self.slots, grown);
+            for slot in old.into_iter().filter(|slot| slot.sym.is_some()) {
+                self.place(slot);
+            }
+        }
+        self.place(ShortSlot { words, len, sym: Some(sym) });
+        self.len += 1;
+    }
+
+    fn place(&mut self, slot: ShortSlot) {
+        let mask = self.slots.len() - 1;
+        let mut at = self.start(slot.words, slot.len);
+        while self.slots[at].sym.is_some() {
+            at = (at + 1) & mask;
+        }
+        self.slots[at] = slot;
+    }
 }
 
 /// The segment and offset of handle number `index` (0-based).
@@ -65,6 +153,18 @@ fn locate(index: usize) -> (usize, usize) {
 impl Sym {
     /// The handle of `text`, interning it on first sight.
     pub fn new(text: &str) -> Sym {
+        if let Ok(len) = u8::try_from(text.len())
+            && usize::from(len) <= SHORT
+        {
+            let words = ShortCache::pack(text.as_bytes());
+            return SHORT_CACHE.with_borrow_mut(|cache| {
+                cache.get(words, len).unwrap_or_else(|| {
+                    let sym = Sym::intern(text);
+                    cache.insert(words, len, sym);
+                    sym
+                })
+            });
+        }
         if let Some(sym) = CACHE.with(|cache| cache.borrow().get(text).copied()) {
             return sym;
         }
@@ -250,6 +350,22 @@ mod tests {
             }
         }
         assert_eq!(size_of::<Option<Sym>>(), 4);
+    }
+
+    #[test]
+    fn short_and_long_texts_round_trip() {
+        // Lengths around the short limit, texts that differ only in padding, and enough of
+        // them to grow the short cache a few times.
+        let mut texts: Vec<String> = (0..=SHORT + 2).map(|n| "x".repeat(n)).collect();
+        texts.extend(["a\0", "a", "\0", "\0\0"].map(String::from));
+        texts.extend((0..20_000).map(|i| format!("dev-{i}")));
+        let syms: Vec<Sym> = texts.iter().map(|t| Sym::new(t)).collect();
+        for (sym, text) in syms.iter().zip(&texts) {
+            assert_eq!(sym.as_str(), text);
+            assert_eq!(Sym::new(text), *sym);
+        }
+        let distinct: std::collections::HashSet<u32> = syms.iter().map(|s| s.handle()).collect();
+        assert_eq!(distinct.len(), texts.len());
     }
 
     #[test]
