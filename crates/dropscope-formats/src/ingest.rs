@@ -469,36 +469,86 @@ fn record_hash(event: &Event) -> u64 {
 }
 
 /// Which events are the first copy of their record, in order, and which first copies had later
-/// copies. An open-addressing table of event indexes (linear probing, at most two thirds full)
-/// holds the first copies; a slot is `index + 1`, 0 when empty.
+/// copies. The hash space is cut into shards, one per thread, each with an open-addressing table
+/// of event indexes (linear probing, at most two thirds full; a slot is `index + 1`, 0 when
+/// empty). All copies of a record hash alike, so they meet in one shard, which visits them in
+/// input order: the result does not depend on the number of shards.
 fn first_copies(events: &[Event]) -> (Vec<bool>, Vec<usize>) {
     let hashes: Vec<u64> = events.par_iter().map(record_hash).collect();
-    let slots = (events.len() + events.len() / 2).next_power_of_two().max(16);
-    let mask = slots - 1;
-    let mut table = vec![0_usize; slots];
-    let mut keep = Vec::with_capacity(events.len());
+    let bits = rayon::current_num_threads().next_power_of_two().trailing_zeros().min(6);
+    let shards: Vec<(Vec<usize>, Vec<usize>)> = (0..1_u64 << bits)
+        .into_par_iter()
+        .map(|shard| shard_copies(events, &hashes, bits, shard))
+        .collect();
+    let mut keep = vec![true; events.len()];
     let mut copied = Vec::new();
+    for (later, first) in shards {
+        for idx in later {
+            keep[idx] = false;
+        }
+        copied.extend(first);
+    }
+    copied.sort_unstable();
+    (keep, copied)
+}
+
+/// The later copies, and the first copies that had them, among the events whose hash starts
+/// with the `bits` bits of `shard`.
+fn shard_copies(
+    events: &[Event],
+    hashes: &[u64],
+    bits: u32,
+    shard: u64,
+) -> (Vec<usize>, Vec<usize>) {
+    let in_shard = |hash: u64| bits == 0 || hash >> (64 - bits) == shard;
+    let expected = events.len() >> bits;
+    let slots = (expected + expected / 2).next_power_of_two().max(16);
+    let mut table = vec![0_usize; slots];
+    let mut filled = 0;
+    let (mut later, mut first) = (Vec::new(), Vec::new());
     for (idx, (&hash, event)) in hashes.iter().zip(events).enumerate() {
+        if !in_shard(hash) {
+            continue;
+        }
+        if 3 * (filled + 1) > 2 * table.len() {
+            table = grow(&table, hashes);
+        }
+        let mask = table.len() - 1;
         let mut at = hash as usize & mask;
-        let is_first = loop {
+        loop {
             match table[at] {
                 0 => {
                     table[at] = idx + 1;
-                    break true;
+                    filled += 1;
+                    break;
                 }
                 slot => {
                     let other = slot - 1;
                     if hashes[other] == hash && events[other].same_record(event) {
-                        copied.push(other);
-                        break false;
+                        later.push(idx);
+                        first.push(other);
+                        break;
                     }
                 }
             }
             at = (at + 1) & mask;
-        };
-        keep.push(is_first);
+        }
     }
-    (keep, copied)
+    (later, first)
+}
+
+/// `table` rehashed into twice as many slots.
+fn grow(table: &[usize], hashes: &[u64]) -> Vec<usize> {
+    let mut grown = vec![0_usize; table.len() * 2];
+    let mask = grown.len() - 1;
+    for &slot in table.iter().filter(|&&slot| slot != 0) {
+        let mut at = hashes[slot - 1] as usize & mask;
+        while grown[at] != 0 {
+            at = (at + 1) & mask;
+        }
+        grown[at] = slot;
+    }
+    grown
 }
 
 /// Merges the inputs' results in order, removes duplicates and counts.
@@ -563,6 +613,45 @@ mod tests {
     }
 
     const REC: &str = r#"{"time":"2020-01-01T00:00:00Z","operationName":"deviceConnect","properties":"{\"deviceId\":\"a\"}"}"#;
+
+    #[test]
+    fn duplicates_do_not_depend_on_the_thread_count() {
+        // 3,000 events over 500 distinct records: many copies, some far apart.
+        let events: Vec<Event> = (0..3000_u32)
+            .map(|i| {
+                let k = (i * 7919) % 500;
+                let mut e = Event::new(
+                    dropscope_model::Timestamp(i64::from(k) * 1_000_000_000),
+                    "hub",
+                    &format!("d{}", k % 37),
+                    dropscope_model::Operation::Connect,
+                );
+                e.source_line = u64::from(i);
+                e
+            })
+            .collect();
+        // The reference: the first index of each record in input order.
+        let mut seen: Vec<usize> = Vec::new();
+        let mut expected_keep = Vec::new();
+        let mut expected_copied = std::collections::BTreeSet::new();
+        for (idx, e) in events.iter().enumerate() {
+            if let Some(&j) = seen.iter().find(|&&j| events[j].same_record(e)) {
+                expected_keep.push(false);
+                expected_copied.insert(j);
+            } else {
+                seen.push(idx);
+                expected_keep.push(true);
+            }
+        }
+        let expected_copied: Vec<usize> = expected_copied.into_iter().collect();
+        for threads in [1, 2, 3, 8] {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let (keep, mut copied) = pool.install(|| first_copies(&events));
+            copied.dedup();
+            assert_eq!(keep, expected_keep, "{threads} threads");
+            assert_eq!(copied, expected_copied, "{threads} threads");
+        }
+    }
 
     #[test]
     fn counts_duplicates_and_rejects() {
