@@ -3,10 +3,11 @@
 //! escaped text, with no DOM and no allocation (the few values with escapes are decoded into a
 //! reusable buffer).
 //!
-//! It accepts only what it is sure of: one object of valid UTF-8 whose values are strings or
-//! `null` with no raw control characters, keys from a short list, simple escapes. Anything else (a number, a nested object or
-//! array, `\u` escapes, an unknown or repeated key, another record shape) returns `None`, and the
-//! caller decodes the line with serde instead, so events and rejects are the same either way.
+//! It accepts only what it is sure of: one object of valid UTF-8 whose values are strings
+//! (with no raw control characters) or `null`, keys from a short list, simple escapes. Anything
+//! else (a number, a nested object or array, `\u` escapes, an unknown or repeated key, another
+//! record shape) returns `None`, and the caller decodes the line with serde instead, so events
+//! and rejects are the same either way.
 //! When the `properties` text is not in the usual compact shape it is decoded into a buffer and
 //! read from there; when even that text is unusual, the record is still returned with the text,
 //! and [`crate::read::record::to_event`] decodes it with serde.
@@ -281,7 +282,8 @@ fn inner_string(b: &[u8], pos: usize) -> Option<(usize, usize, usize, bool)> {
     let mut escapes = false;
     loop {
         let found = quote_or_backslash(b, at)?;
-        // A bare quote ends the `properties` string inside an inner one.
+        // A bare quote ends the `properties` string inside an inner one; a control character
+        // is invalid.
         if b[found] != b'\\' {
             return None;
         }
