@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use anyhow::Context as _;
 use dropscope_engine::classify::{ClassifyConfig, classify};
 use dropscope_engine::rank::{RankedCause, Ranking, human_duration, rank};
+use dropscope_engine::sessions;
 
 use crate::args::DiagnoseArgs;
 use crate::commands::ingest::load;
@@ -17,7 +18,9 @@ const SCHEMA_VERSION: u32 = 1;
 pub(crate) fn run(args: &DiagnoseArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     let ingested = load(&args.input, ctx)?;
     let verdicts = classify(&ingested.events, &ClassifyConfig::default());
-    let ranking = rank(&ingested.events, &verdicts);
+    // The sessions tell the offline time of an identity taken over by a second client.
+    let table = sessions::build(&ingested.events);
+    let ranking = rank(&ingested.events, &verdicts, &table);
     if args.json {
         let mut value = serde_json::to_value(&ranking).context("rendering the ranking")?;
         if let Some(object) = value.as_object_mut() {

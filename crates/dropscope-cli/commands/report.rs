@@ -81,7 +81,7 @@ pub(crate) fn analyse(ingested: &Ingested, alert: AlertConfig, ctx: &Context) ->
     let incidents = problem_incidents(events, &table, &verdicts);
     bar.inc(1);
     bar.set_message("ranking");
-    let ranking = rank::rank(events, &verdicts);
+    let ranking = rank::rank(events, &verdicts, &table);
     bar.inc(1);
     bar.set_message("assembling");
     let quality = quality(ingested);

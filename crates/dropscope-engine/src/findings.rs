@@ -169,19 +169,8 @@ struct Join {
 
 impl Join {
     fn new(input: &FindingsInput<'_>) -> Join {
-        let n_events = input.events.len();
         let table = input.table;
-        let device: Vec<u32> = if table.event_device.len() == n_events {
-            table.event_device.clone()
-        } else {
-            device_numbers(input.events)
-        };
-        let mut verdict = vec![None; n_events];
-        for (verdict_idx, v) in input.verdicts.iter().enumerate() {
-            if let Some(slot) = verdict.get_mut(v.event) {
-                *slot = Some(verdict_idx as u32);
-            }
-        }
+        let (device, verdict) = device_and_verdict(input.events, table, input.verdicts);
         let n_devices = device.iter().max().map_or(0, |&d| d as usize + 1);
         let mut names = vec![String::new(); n_devices];
         for (event, &d) in input.events.iter().zip(&device) {
@@ -202,6 +191,44 @@ impl Join {
     fn name(&self, device: u32) -> &str {
         self.names.get(device as usize).map_or("", String::as_str)
     }
+}
+
+/// Each event's device number (as in [`SessionTable::event_device`]) and index into `verdicts`.
+fn device_and_verdict(
+    events: &[Event],
+    table: &SessionTable,
+    verdicts: &[Verdict],
+) -> (Vec<u32>, Vec<Option<u32>>) {
+    let device: Vec<u32> = if table.event_device.len() == events.len() {
+        table.event_device.clone()
+    } else {
+        device_numbers(events)
+    };
+    let mut verdict = vec![None; events.len()];
+    for (verdict_idx, v) in verdicts.iter().enumerate() {
+        if let Some(slot) = verdict.get_mut(v.event) {
+            *slot = Some(verdict_idx as u32);
+        }
+    }
+    (device, verdict)
+}
+
+/// The offline time charged to each cause, in ns, by [`charge_offline`]: what
+/// [`crate::rank::rank`] ranks by, so that `diagnose` and the report agree.
+pub(crate) fn offline_by_cause(
+    events: &[Event],
+    table: &SessionTable,
+    verdicts: &[Verdict],
+) -> BTreeMap<Cause, i64> {
+    let (device, verdict) = device_and_verdict(events, table, verdicts);
+    let offline = charge_offline(events, table, &device, &verdict);
+    let mut by_cause: BTreeMap<Cause, i64> = BTreeMap::new();
+    for v in verdicts {
+        if let Some(&ns) = offline.get(v.event) {
+            *by_cause.entry(v.cause).or_default() += ns;
+        }
+    }
+    by_cause
 }
 
 /// `device` or `device/module`.
@@ -883,7 +910,7 @@ mod tests {
             .unwrap_or_default();
         let config = IncidentConfig { k: 1.0, min_devices: 2, max_gap_minutes: 1 };
         let incidents = incidents::detect(&events, &table, &config);
-        let ranking = rank(&events, &verdicts);
+        let ranking = rank(&events, &verdicts, &table);
         let mut quality = DataQuality {
             files: 1,
             records_read: events.len() as u64 + 1,
@@ -916,7 +943,7 @@ mod tests {
             verdicts.iter().map(|v| Verdict { event: n - 1 - v.event, ..*v }).collect();
         let table = build(&reversed);
         let incidents = incidents::detect(&reversed, &table, &config);
-        let ranking = rank(&reversed, &reversed_verdicts);
+        let ranking = rank(&reversed, &reversed_verdicts, &table);
         let again = assemble(FindingsInput {
             events: &reversed,
             table: &table,

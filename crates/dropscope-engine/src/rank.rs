@@ -1,9 +1,11 @@
 //! Ranking causes by impact, with evidence statements and documented resolutions.
 //!
 //! Impact is device-hours offline, then devices affected, then records. A device's offline time
-//! runs from a disconnect to its next successful connect (or the window's end) and is charged to
-//! the latest classified record in that gap, so a throttled reconnect wave's time goes to
-//! throttling and a device locked out by bad credentials charges `auth_failure`. Benign causes
+//! runs from a disconnect to its next successful connect (or the end of its hub's records) and is
+//! charged to the latest classified record in that gap, so a throttled reconnect wave's time goes
+//! to throttling and a device locked out by bad credentials charges `auth_failure`. The
+//! accounting is [`crate::findings`]' (it knows the sessions, so a conflict overlapped by the
+//! next session opens no gap): `diagnose` and the report show the same device-hours. Benign causes
 //! (token renewals, clean closes, upgrades) are ranked apart so nobody is paged for them.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -14,6 +16,7 @@ use serde::Serialize;
 
 use crate::classify::timeline::{devices, sdk_family};
 use crate::classify::{Rule, Verdict};
+use crate::sessions::SessionTable;
 
 const SECOND: f64 = 1e9;
 
@@ -113,7 +116,7 @@ struct Tally {
 }
 
 /// Ranks the causes of `verdicts` (from [`crate::classify::classify`] on the same `events`).
-pub fn rank(events: &[Event], verdicts: &[Verdict]) -> Ranking {
+pub fn rank(events: &[Event], verdicts: &[Verdict], table: &SessionTable) -> Ranking {
     let device_groups = devices(events);
     let mut device_of = vec![0_usize; events.len()];
     for (device, order) in device_groups.iter().enumerate() {
@@ -127,8 +130,6 @@ pub fn rank(events: &[Event], verdicts: &[Verdict]) -> Ranking {
             *slot = Some(verdict);
         }
     }
-    let window_end = events.iter().map(|e| e.time.nanos()).max().unwrap_or(0);
-
     let mut tallies: BTreeMap<Cause, Tally> = BTreeMap::new();
     let mut churn_devices = BTreeSet::new();
     let mut churn = BenignChurn::default();
@@ -164,24 +165,16 @@ pub fn rank(events: &[Event], verdicts: &[Verdict]) -> Ranking {
     }
     churn.devices = churn_devices.len() as u64;
 
-    // Offline time and SDKs, walking each device in time order.
+    // SDKs, walking each device in time order.
     for order in &device_groups {
-        let mut charged: Option<(Cause, i64)> = None;
         let mut sdk: Option<&str> = None;
         for &idx in order {
             let event = &events[idx];
-            let time = event.time.nanos();
             if event.operation == Operation::Connect && !event.level.is_error() {
-                if let Some((cause, since)) = charged.take() {
-                    tallies.entry(cause).or_default().offline_ns += time - since;
-                }
                 sdk = event.sdk_version.as_deref().map(sdk_family).or(sdk);
                 continue;
             }
             let Some(verdict) = verdict_of[idx] else { continue };
-            if let Some((cause, since)) = charged.replace((verdict.cause, time)) {
-                tallies.entry(cause).or_default().offline_ns += time - since;
-            }
             if let Some(family) = sdk {
                 *tallies
                     .entry(verdict.cause)
@@ -191,9 +184,9 @@ pub fn rank(events: &[Event], verdicts: &[Verdict]) -> Ranking {
                     .or_default() += 1;
             }
         }
-        if let Some((cause, since)) = charged {
-            tallies.entry(cause).or_default().offline_ns += window_end - since;
-        }
+    }
+    for (cause, ns) in crate::findings::offline_by_cause(events, table, verdicts) {
+        tallies.entry(cause).or_default().offline_ns = ns;
     }
 
     let records = verdicts.len() as u64;
@@ -354,7 +347,7 @@ mod tests {
     fn check(lines: &[&str], expected: &str) {
         let events = events(lines);
         let verdicts = classify(&events, &ClassifyConfig::default());
-        let ranking = rank(&events, &verdicts);
+        let ranking = rank(&events, &verdicts, &crate::sessions::build(&events));
         let line = |r: &RankedCause| {
             format!(
                 "{} n={}+{} dev={} h={:.2} med={:?}",
@@ -409,7 +402,7 @@ mod tests {
     fn evidence_quotes_the_measured_figures() {
         let events = events(&["a 0 c 10.0.1.XXX", "a 1h d 400029", "a 1h5s c"]);
         let verdicts = classify(&events, &ClassifyConfig::default());
-        let ranking = rank(&events, &verdicts);
+        let ranking = rank(&events, &verdicts, &crate::sessions::build(&events));
         assert_eq!(
             ranking.benign[0].evidence,
             "1 upgrade closures and refusals (400029/400030) on 1 devices within 0 s, median reconnect after 5 s."
