@@ -71,14 +71,14 @@ fn string_column(name: &str, values: Vec<Option<&str>>) -> Column {
 }
 
 /// The names of operations, levels and repair sets, interned once per table.
-struct Names {
+pub(crate) struct Names {
     operations: [Sym; 2],
     levels: [Sym; 4],
     repairs: std::cell::RefCell<Vec<(Repairs, Sym)>>,
 }
 
 impl Names {
-    fn new() -> Names {
+    pub(crate) fn new() -> Names {
         Names {
             operations: [Operation::Connect, Operation::Disconnect].map(|o| Sym::new(o.as_str())),
             levels: [Level::Information, Level::Warning, Level::Error, Level::Critical]
@@ -87,11 +87,11 @@ impl Names {
         }
     }
 
-    fn operation(&self, operation: Operation) -> Sym {
+    pub(crate) fn operation(&self, operation: Operation) -> Sym {
         self.operations[operation as usize]
     }
 
-    fn level(&self, level: Level) -> Sym {
+    pub(crate) fn level(&self, level: Level) -> Sym {
         self.levels[level as usize]
     }
 
@@ -457,14 +457,18 @@ pub fn read_events(bytes: &[u8], source: u32) -> Result<Vec<Event>> {
 
 /// Writes events as a Parquet file, encoding it on the calling thread: for callers that write
 /// many files at once (the simulator writes its hours in parallel; a second level of parallel
-/// encoding cost it 10% of its time and 80 MB of memory).
+/// encoding cost it 10% of its time and 80 MB of memory). The file is the one [`write_events`]
+/// writes, built from Arrow arrays without a DataFrame (see `parquet_direct.rs`).
 pub fn write_events_parquet(path: &Path, events: &[Event]) -> Result<()> {
-    let mut df = events_to_df(events).map_err(|source| Error::Columnar {
-        what: "building",
+    let write_err = |source| Error::Write { path: path.to_owned(), source };
+    let file = File::create(path).map_err(write_err)?;
+    let mut out = BufWriter::with_capacity(1 << 20, file);
+    crate::parquet_direct::write(&mut out, events).map_err(|source| Error::Columnar {
+        what: "writing Parquet",
         path: path.to_owned(),
         source,
     })?;
-    write_df_with(path, &mut df, TableFormat::Parquet, false)
+    out.flush().map_err(write_err)
 }
 
 /// Writes events as an Arrow IPC (Feather v2) file.
@@ -556,17 +560,6 @@ fn table_format(path: &Path) -> Result<TableFormat> {
 /// Writes any DataFrame in `format`. CSV and JSON Lines render timestamps as RFC 3339 and
 /// durations as seconds; CSV cells that a spreadsheet would run as a formula are guarded.
 pub fn write_df(path: &Path, df: &mut DataFrame, format: TableFormat) -> Result<()> {
-    write_df_with(path, df, format, true)
-}
-
-/// [`write_df`]; `parallel` encodes a Parquet file's columns in parallel, which only pays when
-/// the caller is not already writing other files on the other threads.
-fn write_df_with(
-    path: &Path,
-    df: &mut DataFrame,
-    format: TableFormat,
-    parallel: bool,
-) -> Result<()> {
     let write_err = |source| Error::Write { path: path.to_owned(), source };
     let file = File::create(path).map_err(write_err)?;
     let mut out = BufWriter::with_capacity(1 << 20, file);
@@ -574,7 +567,6 @@ fn write_df_with(
     match format {
         TableFormat::Parquet => {
             ParquetWriter::new(&mut out)
-                .set_parallel(parallel)
                 .finish(df)
                 .map_err(|e| columnar_err("writing Parquet", e))?;
         }

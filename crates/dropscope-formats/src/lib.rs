@@ -18,6 +18,8 @@ pub mod frame;
 pub mod fuzz;
 pub mod ingest;
 pub mod labels;
+#[cfg(feature = "polars")]
+mod parquet_direct;
 pub mod read;
 pub mod write;
 
