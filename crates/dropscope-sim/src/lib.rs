@@ -121,6 +121,8 @@ pub struct Simulation {
     incidents: Vec<IncidentTruth>,
     #[cfg_attr(not(test), expect(dead_code, reason = "read by the behaviour tests"))]
     silences: Vec<(u32, Silence)>,
+    /// Each error code's result description and status code, interned once.
+    codes: Vec<(u32, Sym, Sym)>,
 }
 
 /// One record as the hub logged it, with its true cause (disconnects and failed connects).
@@ -186,6 +188,13 @@ pub fn simulate(scenario: &Scenario, options: &SimOptions) -> Result<Simulation>
         sessions,
         incidents,
         silences,
+        codes: sdk::CODES
+            .iter()
+            .map(|&code| {
+                let (description, status) = sdk::code_info(code);
+                (code, Sym::new(description), Sym::new(status))
+            })
+            .collect(),
     })
 }
 
@@ -228,34 +237,42 @@ impl Simulation {
         &self.incidents
     }
 
+    /// The event `rec` describes.
     fn event(&self, rec: &Rec) -> Event {
-        let mut event = Event::new(Timestamp(0), "", "", Operation::Connect);
-        self.fill_event(rec, &mut event);
-        event
-    }
-
-    /// Overwrites `event` with `rec`.
-    fn fill_event(&self, rec: &Rec, event: &mut Event) {
         let device = &self.devices[rec.device as usize];
         let client = usize::from(rec.client.min(1));
         let connect = rec.op != Op::Disconnect;
-        event.time = Timestamp(rec.time);
-        event.hub = self.hub;
-        event.device_id = device.id;
-        event.module_id = None;
-        event.operation = if connect { Operation::Connect } else { Operation::Disconnect };
-        let info = (rec.code != 0).then(|| sdk::code_info(rec.code));
-        event.level = if info.is_some() { Level::Error } else { Level::Information };
-        event.result_type = info.map(|_| rec.code);
-        event.result_description = info.map(|(description, _)| Sym::new(description));
-        event.status_code = info.map(|(_, status)| Sym::new(status));
-        event.protocol = Some(device.logged.0);
-        event.masked_ip = Some(device.ips[client]);
-        event.sdk_version = connect.then_some(device.agents[client]);
-        event.auth_type = connect.then_some(device.logged.1);
-        event.source = 0;
-        event.source_line = 0;
-        event.seq = None;
+        let info = (rec.code != 0).then(|| self.code_syms(rec.code));
+        Event {
+            time: Timestamp(rec.time),
+            hub: self.hub,
+            device_id: device.id,
+            module_id: None,
+            operation: if connect { Operation::Connect } else { Operation::Disconnect },
+            level: if info.is_some() { Level::Error } else { Level::Information },
+            result_type: info.map(|_| rec.code),
+            result_description: info.map(|(description, _)| description),
+            protocol: Some(device.logged.0),
+            masked_ip: Some(device.ips[client]),
+            sdk_version: connect.then_some(device.agents[client]),
+            auth_type: connect.then_some(device.logged.1),
+            status_code: info.map(|(_, status)| status),
+            source: 0,
+            source_line: 0,
+            seq: None,
+            had_copies: false,
+        }
+    }
+
+    /// The result description and status code of error `code`.
+    fn code_syms(&self, code: u32) -> (Sym, Sym) {
+        self.codes.iter().find(|c| c.0 == code).map_or_else(
+            || {
+                let (description, status) = sdk::code_info(code);
+                (Sym::new(description), Sym::new(status))
+            },
+            |&(_, description, status)| (description, status),
+        )
     }
 }
 

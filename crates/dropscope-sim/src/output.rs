@@ -147,17 +147,12 @@ struct HourWrite<'a> {
 struct Scratch(Mutex<Vec<Vec<Event>>>);
 
 impl Scratch {
-    /// A buffer of `items.len()` events filled by `fill`, reusing a returned buffer's memory.
-    fn fill(&self, items: &[(u32, bool)], fill: impl Fn(u32, &mut Event)) -> Vec<Event> {
+    /// A buffer of the events `make` makes of `items`, reusing a returned buffer's memory.
+    fn fill(&self, items: &[(u32, bool)], make: impl Fn(u32) -> Event) -> Vec<Event> {
         let mut events = self.0.lock().ok().and_then(|mut pool| pool.pop()).unwrap_or_default();
         events.clear();
         events.reserve(items.len());
-        let blank = Event::new(Timestamp(0), "", "", dropscope_model::Operation::Connect);
-        events.extend(items.iter().map(|&(idx, _)| {
-            let mut event = blank.clone();
-            fill(idx, &mut event);
-            event
-        }));
+        events.extend(items.iter().map(|&(idx, _)| make(idx)));
         events
     }
 
@@ -383,11 +378,12 @@ impl Simulation {
         let hour = Timestamp(hw.base + h as i64 * HOUR_NS);
         let (year, month, day, hh) = hour.ymdh();
         let stem = format!("{}-{year:04}-{month:02}-{day:02}T{hh:02}", self.hub);
-        let fill = |rec: &Rec, event: &mut Event| {
-            self.fill_event(rec, event);
+        let make = |rec: &Rec| {
+            let mut event = self.event(rec);
             if event_grid {
                 event.seq = Some(sequence_number(rec).into());
             }
+            event
         };
         match config.form {
             LogForm::JsonLines => {
@@ -401,7 +397,7 @@ impl Simulation {
                 let mut event =
                     Event::new(Timestamp(0), "", "", dropscope_model::Operation::Connect);
                 for (pos, &(idx, _)) in out.items.iter().enumerate() {
-                    fill(&self.records[idx as usize], &mut event);
+                    event = make(&self.records[idx as usize]);
                     while cut_iter.next_if(|c| **c * (n as f64) <= pos as f64).is_some() {
                         push_cut_line(&mut line, &event, opts);
                         file.write(&line)?;
@@ -424,9 +420,7 @@ impl Simulation {
             LogForm::Text(form) => {
                 let ext = if form == TextForm::LogAnalyticsCsv { "csv" } else { "json" };
                 let path = hw.logs.join(format!("{stem}.{ext}"));
-                let events = hw.scratch.fill(&out.items, |idx, event| {
-                    fill(&self.records[idx as usize], event);
-                });
+                let events = hw.scratch.fill(&out.items, |idx| make(&self.records[idx as usize]));
                 let mut file = LogFile::create(&path, config.gzip)?;
                 let written =
                     writer::write_events(&mut file.out, form, &events[..out.items.len()], opts)
@@ -447,9 +441,7 @@ impl Simulation {
                         format!("{stem}.{extension}")
                     };
                     let path = hw.logs.join(name);
-                    let events = hw.scratch.fill(part, |idx, event| {
-                        fill(&self.records[idx as usize], event);
-                    });
+                    let events = hw.scratch.fill(part, |idx| make(&self.records[idx as usize]));
                     let written = write(&path, &events[..part.len()])
                         .map_err(|source| Error::Table { path: path.clone(), source });
                     hw.scratch.put(events);

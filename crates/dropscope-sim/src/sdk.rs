@@ -211,6 +211,10 @@ fn guid(variant: u64) -> String {
 }
 
 /// The `IoT Hub` error codes the simulator writes: (`resultType`, `resultDescription`, `statusCode`).
+/// The error codes [`code_info`] knows.
+pub(crate) const CODES: [u32; 10] =
+    [400_027, 400_029, 400_030, 401_003, 404_104, 409_002, 429_001, 429_002, 500_001, 500_008];
+
 pub(crate) const fn code_info(code: u32) -> (&'static str, &'static str) {
     match code {
         400_027 => ("ConnectionForcefullyClosedOnNewConnection", "400"),
