@@ -177,7 +177,11 @@ pub fn simulate(scenario: &Scenario, options: &SimOptions) -> Result<Simulation>
     for log in logs {
         records.extend(log.recs);
     }
-    records.par_sort_unstable_by_key(|r| (r.time, r.device, r.seq));
+    // By (time, device, seq), packed into one integer: one comparison instead of three.
+    records.par_sort_unstable_by_key(|r| {
+        let time = (r.time as u64) ^ (1 << 63);
+        u128::from(time) << 64 | u128::from(r.device) << 32 | u128::from(r.seq)
+    });
     Ok(Simulation {
         hub: Sym::from(scenario.fleet.hub.to_ascii_lowercase()),
         scenario,

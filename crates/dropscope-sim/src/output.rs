@@ -118,6 +118,17 @@ struct Fault {
     late: bool,
 }
 
+impl Fault {
+    /// One byte a record, for [`HourWrite::faults`].
+    fn bits(self) -> u8 {
+        u8::from(self.drop) | u8::from(self.dup) << 1 | u8::from(self.late) << 2
+    }
+
+    fn from_bits(bits: u8) -> Fault {
+        Fault { drop: bits & 1 != 0, dup: bits & 2 != 0, late: bits & 4 != 0 }
+    }
+}
+
 /// One hour's file: the records written, in order (`true` marks the second copy of a duplicate),
 /// and the faults of the records the hub logged in that hour.
 struct HourOut {
@@ -138,6 +149,9 @@ struct HourWrite<'a> {
     /// `records[bounds[h]..bounds[h + 1]]` were logged in hour `h`.
     bounds: &'a [usize],
     malformed: &'a [(usize, f64)],
+    /// Each record's [`Fault`] bits, drawn once: hour `h` also reads hour `h - 1`'s records
+    /// (for the late ones).
+    faults: &'a [u8],
     scratch: Scratch,
 }
 
@@ -259,6 +273,7 @@ impl Simulation {
         let event_grid = config.form.is_event_grid();
         let mut summary = Summary::default();
         let mut labels = Labels::new(self, config.truth, dir)?;
+        let faults: Vec<u8> = self.records.par_iter().map(|rec| self.fault(rec).bits()).collect();
         let hw = HourWrite {
             config,
             opts: &opts,
@@ -266,6 +281,7 @@ impl Simulation {
             base,
             bounds: &bounds,
             malformed: &malformed,
+            faults: &faults,
             scratch: Scratch::default(),
         };
         let batch = rayon::current_num_threads().max(1) * 2;
@@ -349,7 +365,7 @@ impl Simulation {
                 if event_grid && !rec.state_change {
                     continue;
                 }
-                let fault = self.fault(rec);
+                let fault = Fault::from_bits(hw.faults[idx]);
                 if fault.late && !fault.drop {
                     push(&mut out.items, idx, fault);
                 }
@@ -361,7 +377,7 @@ impl Simulation {
                 if event_grid && !rec.state_change {
                     continue;
                 }
-                let fault = self.fault(rec);
+                let fault = Fault::from_bits(hw.faults[idx]);
                 out.dropped += u64::from(fault.drop);
                 out.late += u64::from(fault.late && !fault.drop);
                 if !fault.late && !fault.drop {
