@@ -44,7 +44,7 @@ pub(crate) fn write(out: impl Write, events: &[Event]) -> PolarsResult<()> {
     let groups = RowGroupIterator::try_new(batch.into_iter(), &schema, options, encodings.into())?;
     let mut writer = FileWriter::try_new(out, schema, options)?;
     for group in groups {
-        writer.write(u64::MAX, group?)?;
+        writer.write(events.len() as u64, group?)?;
     }
     writer.end(None)?;
     Ok(())
