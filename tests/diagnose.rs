@@ -7,24 +7,15 @@ use crate::util::{Run, dropscope};
 
 /// Simulates a small mixed day (200 devices, 12 h) with truth into `dir/out`.
 fn mixed_day(dir: &Path) {
-    let run = dropscope(
-        dir,
-        &[
-            "-q",
-            "simulate",
-            "--scenario",
-            "mixed-day",
-            "--devices",
-            "200",
-            "--hours",
-            "12",
-            "--seed",
-            "31",
-            "--truth",
-            "-o",
-            "out",
-        ],
-    );
+    simulate_mixed_day(dir, "200", "12", "31", &["--truth"]);
+}
+
+/// Simulates a mixed day of `devices` devices over `hours` hours into `dir/out`.
+fn simulate_mixed_day(dir: &Path, devices: &str, hours: &str, seed: &str, extra: &[&str]) {
+    let mut args = vec!["-q", "simulate", "--scenario", "mixed-day", "--devices", devices];
+    args.extend(["--hours", hours, "--seed", seed, "-o", "out"]);
+    args.extend(extra);
+    let run = dropscope(dir, &args);
     assert_eq!(run.code, 0, "{}", run.stderr);
 }
 
@@ -192,24 +183,7 @@ fn diagnose_ranks_the_causes() {
 fn diagnose_and_the_report_charge_the_same_offline_time() {
     // The seed of the check that found them apart: client_close 0.97 against 0.22 device-hours.
     let dir = tempfile::tempdir().expect("a temp dir");
-    let run = dropscope(
-        dir.path(),
-        &[
-            "-q",
-            "simulate",
-            "--scenario",
-            "mixed-day",
-            "--devices",
-            "500",
-            "--hours",
-            "6",
-            "--seed",
-            "3",
-            "-o",
-            "out",
-        ],
-    );
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    simulate_mixed_day(dir.path(), "500", "6", "3", &[]);
     let ranking = json(&dropscope(dir.path(), &["-q", "diagnose", "--json", "out/logs"]));
     let run = dropscope(dir.path(), &["-q", "report", "out/logs", "-o", "report.json"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
