@@ -21,12 +21,13 @@ use dropscope_model::{
 use polars::prelude::*;
 use rayon::prelude::*;
 
+use crate::parquet_direct::Columns;
 use crate::{Error, Result};
 
 /// 1678-01-01T00:00:00Z in nanoseconds: the earliest time the RFC 3339 parser accepts.
-const MIN_TIME_NS: i64 = -9_214_560_000_000_000_000;
+pub(crate) const MIN_TIME_NS: i64 = -9_214_560_000_000_000_000;
 /// 2261-12-31T23:59:59.999999999Z in nanoseconds: the latest time the RFC 3339 parser accepts.
-const MAX_TIME_NS: i64 = 9_214_646_399_999_999_999;
+pub(crate) const MAX_TIME_NS: i64 = 9_214_646_399_999_999_999;
 
 /// A table file format, chosen by extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,7 +97,7 @@ impl Names {
     }
 
     /// `missing_connect|reordered`, ... (at most 32 distinct sets).
-    fn repairs(&self, repairs: Repairs) -> Sym {
+    pub(crate) fn repairs(&self, repairs: Repairs) -> Sym {
         let mut known = self.repairs.borrow_mut();
         if let Some(&(_, sym)) = known.iter().find(|(r, _)| *r == repairs) {
             return sym;
@@ -397,11 +398,15 @@ fn present_columns(df: &DataFrame, names: &[&str]) -> DataFrame {
     DataFrame::new(df.height(), cols).unwrap_or_else(|_| DataFrame::empty_with_height(df.height()))
 }
 
-/// Reads an events table from the bytes of a Parquet or Arrow IPC file written by dropscope,
-/// a few columns at a time.
+/// Reads an events table from the bytes of a Parquet or Arrow IPC file written by dropscope:
+/// Parquet straight into events when it can (see `parquet_read.rs`), otherwise through
+/// DataFrames, a few columns at a time.
 pub fn read_events(bytes: &[u8], source: u32) -> Result<Vec<Event>> {
     let path = PathBuf::from(format!("input #{source}"));
     let parquet = bytes.starts_with(b"PAR1");
+    if parquet && let Some(events) = crate::parquet_read::read_events(bytes, source) {
+        return Ok(events);
+    }
     let columnar = |source| Error::Columnar {
         what: if parquet { "reading Parquet" } else { "reading Arrow IPC" },
         path: path.clone(),
@@ -460,15 +465,7 @@ pub fn read_events(bytes: &[u8], source: u32) -> Result<Vec<Event>> {
 /// encoding cost it 10% of its time and 80 MB of memory). The file is the one [`write_events`]
 /// writes, built from Arrow arrays without a DataFrame (see `parquet_direct.rs`).
 pub fn write_events_parquet(path: &Path, events: &[Event]) -> Result<()> {
-    let write_err = |source| Error::Write { path: path.to_owned(), source };
-    let file = File::create(path).map_err(write_err)?;
-    let mut out = BufWriter::with_capacity(1 << 20, file);
-    crate::parquet_direct::write(&mut out, events).map_err(|source| Error::Columnar {
-        what: "writing Parquet",
-        path: path.to_owned(),
-        source,
-    })?;
-    out.flush().map_err(write_err)
+    write_parquet(path, |out| crate::parquet_direct::write(out, events, Columns::Sequential))
 }
 
 /// Writes events as an Arrow IPC (Feather v2) file.
@@ -481,15 +478,37 @@ pub fn write_events_ipc(path: &Path, events: &[Event]) -> Result<()> {
     write_df(path, &mut df, TableFormat::ArrowIpc)
 }
 
-/// Writes the events table to `path` in the format its extension names.
+/// Writes the events table to `path` in the format its extension names; Parquet straight from
+/// the events, its columns in parallel (see `parquet_direct.rs`).
 pub fn write_events(path: &Path, events: &[Event]) -> Result<()> {
     let format = table_format(path)?;
+    if format == TableFormat::Parquet {
+        return write_parquet(path, |out| {
+            crate::parquet_direct::write(out, events, Columns::Parallel)
+        });
+    }
     let mut df = events_to_df(events).map_err(|source| Error::Columnar {
         what: "building",
         path: path.to_owned(),
         source,
     })?;
     write_df(path, &mut df, format)
+}
+
+/// Writes a Parquet file at `path` with `write`, through a buffer.
+fn write_parquet(
+    path: &Path,
+    write: impl FnOnce(&mut BufWriter<File>) -> PolarsResult<()>,
+) -> Result<()> {
+    let write_err = |source| Error::Write { path: path.to_owned(), source };
+    let file = File::create(path).map_err(write_err)?;
+    let mut out = BufWriter::with_capacity(1 << 20, file);
+    write(&mut out).map_err(|source| Error::Columnar {
+        what: "writing Parquet",
+        path: path.to_owned(),
+        source,
+    })?;
+    out.flush().map_err(write_err)
 }
 
 /// The sessions table as a DataFrame, with the columns of [`columns::SESSION_COLUMNS`].
@@ -542,6 +561,9 @@ fn duration_column(name: &str, values: Vec<Option<i64>>) -> Column {
 /// Writes the sessions table to `path` in the format its extension names.
 pub fn write_sessions(path: &Path, sessions: &[Session]) -> Result<()> {
     let format = table_format(path)?;
+    if format == TableFormat::Parquet {
+        return write_parquet(path, |out| crate::parquet_direct::write_sessions(out, sessions));
+    }
     let mut df = sessions_to_df(sessions).map_err(|source| Error::Columnar {
         what: "building",
         path: path.to_owned(),

@@ -20,6 +20,8 @@ pub mod ingest;
 pub mod labels;
 #[cfg(feature = "polars")]
 mod parquet_direct;
+#[cfg(feature = "polars")]
+mod parquet_read;
 pub mod read;
 pub mod write;
 

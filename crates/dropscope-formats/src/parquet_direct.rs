@@ -1,62 +1,121 @@
-//! The events table written to Parquet straight from events, as Arrow arrays through polars'
-//! own Parquet writer: no DataFrame, and no trip of every text through polars' global
-//! categorical mapping and back to a per-file dictionary (together a quarter of the
-//! simulator's Parquet time). The file is the one [`crate::frame::write_df`] writes: the same
-//! Arrow schema (taken from polars, categorical metadata included), dictionary-encoded texts,
-//! zstd, one row group (polars writes a one-chunk frame as one).
+//! The events and sessions tables written to Parquet straight from their rows, as Arrow arrays
+//! through polars' own Parquet writer: no DataFrame, and no trip of every text through polars'
+//! global categorical mapping and back to a per-file dictionary (together a quarter of the
+//! simulator's Parquet time, and most of `dropscope sessions`' writing time). A file is the one
+//! [`crate::frame::write_df`] writes: the same Arrow schema (taken from polars, categorical
+//! metadata included), dictionary-encoded texts, zstd, one row group (polars writes a one-chunk
+//! frame as one).
 
 use std::io::Write;
-use std::sync::Arc;
 
-use dropscope_model::{Event, FxHashMap, Sym, columns};
-use polars::prelude::{CompatLevel, PolarsResult, SchemaExt as _, polars_bail};
+use dropscope_model::{Event, FxHashMap, Session, Sym, Timestamp, columns};
+use polars::prelude::{CompatLevel, PolarsError, PolarsResult, SchemaExt as _, polars_bail};
 use polars_arrow::array::{
-    Array, DictionaryArray, MutableBinaryViewArray, PrimitiveArray, Utf8ViewArray,
+    Array, BooleanArray, DictionaryArray, MutableBinaryViewArray, PrimitiveArray, Utf8ViewArray,
 };
-use polars_arrow::datatypes::ArrowDataType;
-use polars_arrow::record_batch::RecordBatchT;
+use polars_arrow::datatypes::{ArrowDataType, ArrowSchema, Field};
 use polars_parquet::write::{
-    CompressionOptions, Encoding, FileWriter, RowGroupIterator, StatisticsOptions, Version,
-    WriteOptions, get_dtype_encoding,
+    CompressedPage, CompressionOptions, DynIter, DynStreamingIterator, Encoding,
+    FallibleStreamingIterator, FileWriter, ParquetType, StatisticsOptions, Version, WriteOptions,
+    array_to_columns, compress, get_dtype_encoding, to_parquet_schema,
 };
+use rayon::prelude::*;
 
-use crate::frame::{Names, events_to_df};
+use crate::frame::{Names, events_to_df, sessions_to_df};
+
+/// Whether to build and encode the columns of one file in parallel: yes for one big file, no
+/// when many files are written at once (the simulator writes its hours in parallel; a second
+/// level of parallel encoding cost it 10% of its time and 80 MB of memory).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Columns {
+    Parallel,
+    Sequential,
+}
 
 /// Writes `events` as Parquet to `out`.
-pub(crate) fn write(out: impl Write, events: &[Event]) -> PolarsResult<()> {
+pub(crate) fn write(out: impl Write, events: &[Event], mode: Columns) -> PolarsResult<()> {
     let schema = events_to_df(&[])?.schema().to_arrow(CompatLevel::newest());
-    let names = Names::new();
-    let arrays = schema
-        .iter_values()
-        .map(|field| column(field.name.as_str(), &field.dtype, events, &names))
-        .collect::<PolarsResult<Vec<_>>>()?;
+    write_table(out, schema, events.len(), mode, |name, dtype| column(name, dtype, events))
+}
+
+/// Writes `sessions` as Parquet to `out`, its columns in parallel.
+pub(crate) fn write_sessions(out: impl Write, sessions: &[Session]) -> PolarsResult<()> {
+    let schema = sessions_to_df(&[])?.schema().to_arrow(CompatLevel::newest());
+    write_table(out, schema, sessions.len(), Columns::Parallel, |name, dtype| {
+        session_column(name, dtype, sessions)
+    })
+}
+
+/// Writes a table of `n_rows` rows whose column of each field of `schema` `column` builds: each
+/// column built, encoded and compressed on its own (in parallel or not), then the file written
+/// as one row group.
+fn write_table(
+    out: impl Write,
+    schema: ArrowSchema,
+    n_rows: usize,
+    mode: Columns,
+    column: impl Fn(&str, &ArrowDataType) -> PolarsResult<Box<dyn Array>> + Sync,
+) -> PolarsResult<()> {
     let options = WriteOptions {
         statistics: StatisticsOptions::default(),
         compression: CompressionOptions::Zstd(None),
         version: Version::V1,
         data_page_size: None,
     };
-    let encodings: Vec<Vec<Encoding>> =
-        schema.iter_values().map(|field| get_dtype_encoding(&field.dtype)).collect();
-    // No rows, no row group: as polars writes an empty frame.
-    let batch = (!events.is_empty())
-        .then(|| RecordBatchT::try_new(events.len(), Arc::new(schema.clone()), arrays));
-    let groups = RowGroupIterator::try_new(batch.into_iter(), &schema, options, encodings.into())?;
+    let parquet_schema = to_parquet_schema(&schema)?;
+    let fields: Vec<_> = schema.iter_values().zip(parquet_schema.fields()).collect();
+    let encode = |(field, parquet_type): &(&Field, &ParquetType)| {
+        let array = column(field.name.as_str(), &field.dtype)?;
+        let encoding: Vec<Encoding> = get_dtype_encoding(&field.dtype);
+        let leaves = array_to_columns(array, ParquetType::clone(parquet_type), options, &encoding)?;
+        leaves
+            .into_iter()
+            .map(|pages| {
+                pages
+                    .map(|page| Ok(compress(page?, Vec::new(), options.compression)?))
+                    .collect::<PolarsResult<Vec<CompressedPage>>>()
+            })
+            .collect::<PolarsResult<Vec<_>>>()
+    };
+    let encoded: Vec<Vec<Vec<CompressedPage>>> = match mode {
+        Columns::Parallel => fields.par_iter().map(encode).collect::<PolarsResult<_>>()?,
+        Columns::Sequential => fields.iter().map(encode).collect::<PolarsResult<_>>()?,
+    };
     let mut writer = FileWriter::try_new(out, schema, options)?;
-    for group in groups {
-        writer.write(events.len() as u64, group?)?;
+    // No rows, no row group: as polars writes an empty frame.
+    if n_rows > 0 {
+        let group = encoded.into_iter().flatten().map(|pages| {
+            Ok(DynStreamingIterator::new(Pages { pages: pages.into_iter(), current: None }))
+        });
+        writer.write(n_rows as u64, DynIter::new(group))?;
     }
     writer.end(None)?;
     Ok(())
 }
 
+/// One column's compressed pages, handed to the writer one at a time.
+struct Pages {
+    pages: std::vec::IntoIter<CompressedPage>,
+    current: Option<CompressedPage>,
+}
+
+impl FallibleStreamingIterator for Pages {
+    type Item = CompressedPage;
+    type Error = PolarsError;
+
+    fn advance(&mut self) -> PolarsResult<()> {
+        self.current = self.pages.next();
+        Ok(())
+    }
+
+    fn get(&self) -> Option<&CompressedPage> {
+        self.current.as_ref()
+    }
+}
+
 /// The column `name` of the events table as an Arrow array of type `dtype`.
-fn column(
-    name: &str,
-    dtype: &ArrowDataType,
-    events: &[Event],
-    names: &Names,
-) -> PolarsResult<Box<dyn Array>> {
+fn column(name: &str, dtype: &ArrowDataType, events: &[Event]) -> PolarsResult<Box<dyn Array>> {
+    let names = Names::new();
     let texts = |f: fn(&Event) -> Option<Sym>| dictionary(dtype, events.iter().map(f));
     Ok(match name {
         columns::TIME => {
@@ -97,6 +156,52 @@ fn column(
             seqs.boxed()
         }
         other => polars_bail!(ComputeError: "no direct writer for column {other} ({dtype:?})"),
+    })
+}
+
+/// The column `name` of the sessions table as an Arrow array of type `dtype`.
+fn session_column(
+    name: &str,
+    dtype: &ArrowDataType,
+    sessions: &[Session],
+) -> PolarsResult<Box<dyn Array>> {
+    let names = Names::new();
+    let texts = |f: fn(&Session) -> Option<Sym>| dictionary(dtype, sessions.iter().map(f));
+    let nanos = |f: fn(&Session) -> Option<i64>| {
+        let values: Vec<Option<i64>> = sessions.iter().map(f).collect();
+        PrimitiveArray::from(values).to(dtype.clone()).boxed()
+    };
+    Ok(match name {
+        "device_id" => texts(|s| Some(s.device_id))?,
+        "module_id" => texts(|s| s.module_id)?,
+        "session_id" => {
+            let ids: Vec<u32> = sessions.iter().map(|s| s.session_id).collect();
+            PrimitiveArray::from_vec(ids).to(dtype.clone()).boxed()
+        }
+        "connect_time" => nanos(|s| s.connect_time.map(Timestamp::nanos)),
+        "disconnect_time" => nanos(|s| s.disconnect_time.map(Timestamp::nanos)),
+        "duration" => nanos(|s| s.duration_ns),
+        "protocol" => texts(|s| s.protocol)?,
+        "masked_ip" => texts(|s| s.masked_ip)?,
+        "sdk_version" => texts(|s| s.sdk_version)?,
+        "end_result_type" => {
+            let codes: Vec<Option<u32>> = sessions.iter().map(|s| s.end_result_type).collect();
+            PrimitiveArray::from(codes).to(dtype.clone()).boxed()
+        }
+        "end_level" => {
+            dictionary(dtype, sessions.iter().map(|s| s.end_level.map(|l| names.level(l))))?
+        }
+        "gap_before" => nanos(|s| s.gap_before_ns),
+        "failed_connects_before" => {
+            let counts: Vec<u32> = sessions.iter().map(|s| s.failed_connects_before).collect();
+            PrimitiveArray::from_vec(counts).to(dtype.clone()).boxed()
+        }
+        "overlap" => sessions.iter().map(|s| Some(s.overlap)).collect::<BooleanArray>().boxed(),
+        "repaired" => dictionary(dtype, sessions.iter().map(|s| Some(names.repairs(s.repaired))))?,
+        "hub" => texts(|s| Some(s.hub))?,
+        other => {
+            polars_bail!(ComputeError: "no direct writer for session column {other} ({dtype:?})")
+        }
     })
 }
 
@@ -144,15 +249,21 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::frame::{read_events, write_events, write_events_parquet};
+    use crate::frame::{
+        TableFormat, read_events, write_df, write_events, write_events_parquet, write_sessions,
+    };
 
-    /// Both writers' files of `events`: (the DataFrame writer's, the direct one's).
-    fn both(events: &[Event]) -> (Vec<u8>, Vec<u8>) {
+    /// Both writers' files of `events`: (the DataFrame writer's, the direct one's, the direct
+    /// one's with its columns in parallel).
+    fn both(events: &[Event]) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
         let dir = tempfile::tempdir().expect("a temp dir");
-        let (a, b) = (dir.path().join("a.parquet"), dir.path().join("b.parquet"));
-        write_events(&a, events).expect("write a");
-        write_events_parquet(&b, events).expect("write b");
-        (std::fs::read(a).expect("read a"), std::fs::read(b).expect("read b"))
+        let paths = ["a", "b", "c"].map(|name| dir.path().join(format!("{name}.parquet")));
+        let mut df = events_to_df(events).expect("a frame");
+        write_df(&paths[0], &mut df, TableFormat::Parquet).expect("write a");
+        write_events_parquet(&paths[1], events).expect("write b");
+        write_events(&paths[2], events).expect("write c");
+        let [a, b, c] = paths.map(|path| std::fs::read(path).expect("read back"));
+        (a, b, c)
     }
 
     fn frame(bytes: &[u8]) -> DataFrame {
@@ -165,24 +276,40 @@ mod tests {
         fn reads_back_like_the_dataframe_writer(
             events in proptest::collection::vec(dropscope_model::proptest::event(), 0..40),
         ) {
-            let (a, b) = both(&events);
+            let (a, b, c) = both(&events);
             prop_assert_eq!(read_events(&a, 0).expect("a"), read_events(&b, 0).expect("b"));
+            prop_assert_eq!(&b, &c);
             let (a, b) = (frame(&a), frame(&b));
             prop_assert_eq!(a.schema(), b.schema());
             prop_assert!(a.equals_missing(&b));
+        }
+
+        #[test]
+        fn sessions_read_back_like_the_dataframe_writer(
+            sessions in proptest::collection::vec(dropscope_model::proptest::session(), 0..40),
+        ) {
+            let dir = tempfile::tempdir().expect("a temp dir");
+            let (a, b) = (dir.path().join("a.parquet"), dir.path().join("b.parquet"));
+            let mut df = sessions_to_df(&sessions).expect("a frame");
+            write_df(&a, &mut df, TableFormat::Parquet).expect("write a");
+            write_sessions(&b, &sessions).expect("write b");
+            let (a, b) = (frame(&std::fs::read(a).expect("a")), frame(&std::fs::read(b).expect("b")));
+            prop_assert_eq!(a.schema(), b.schema());
+            prop_assert!(a.equals_missing(&b));
+            prop_assert_eq!(b.height(), sessions.len());
         }
     }
 
     #[test]
     fn one_row_group_like_polars() {
         let event = Event::new(
-            dropscope_model::Timestamp(1_700_000_000_000_000_000),
+            Timestamp(1_700_000_000_000_000_000),
             "hub",
             "d",
             dropscope_model::Operation::Connect,
         );
         let events = vec![event; 300_000];
-        let (a, b) = both(&events);
+        let (a, b, _) = both(&events);
         let (a, b) = (frame(&a), frame(&b));
         assert_eq!(b.height(), 300_000);
         assert!(a.equals_missing(&b));
@@ -192,7 +319,8 @@ mod tests {
                 .map(|m| m.row_groups.len())
                 .expect("metadata")
         };
-        let (a, b) = both(&events);
+        let (a, b, c) = both(&events);
         assert_eq!(groups(&a), groups(&b));
+        assert_eq!(groups(&a), groups(&c));
     }
 }

@@ -2,7 +2,7 @@
 
 use proptest::prelude::*;
 
-use crate::{Event, Level, Operation, Sym, Timestamp};
+use crate::{Event, Level, Operation, Repairs, Session, Sym, Timestamp};
 
 /// Timestamps between 2015 and 2035 with whole seconds or a 7-digit fraction, as IoT Hub writes.
 pub fn timestamp() -> impl Strategy<Value = Timestamp> {
@@ -77,6 +77,53 @@ pub fn event() -> impl Strategy<Value = Event> {
                 event.auth_type = auth_type.map(Sym::new);
                 event.status_code = status_code.map(Sym::from);
                 event
+            },
+        )
+}
+
+/// A session with any optional field set or not (the fields need not agree with each other).
+pub fn session() -> impl Strategy<Value = Session> {
+    (
+        (event(), proptest::option::of(timestamp()), proptest::option::of(timestamp())),
+        (0_u32..50, proptest::option::of(0_i64..1_000_000_000_000), 0_u32..5, any::<bool>()),
+        (proptest::option::of(0_usize..4), 0_u8..32),
+    )
+        .prop_map(
+            |((event, connect, disconnect), (session_id, gap, failed, overlap), (level, bits))| {
+                let levels = [Level::Information, Level::Warning, Level::Error, Level::Critical];
+                let mut repaired = Repairs::NONE;
+                for (bit, flag) in [
+                    Repairs::MISSING_CONNECT,
+                    Repairs::MISSING_DISCONNECT,
+                    Repairs::DUPLICATE_DROPPED,
+                    Repairs::REORDERED,
+                    Repairs::MERGED_END,
+                ]
+                .into_iter()
+                .enumerate()
+                {
+                    if bits & (1 << bit) != 0 {
+                        repaired.insert(flag);
+                    }
+                }
+                Session {
+                    hub: event.hub,
+                    device_id: event.device_id,
+                    module_id: event.module_id,
+                    session_id,
+                    connect_time: connect,
+                    disconnect_time: disconnect,
+                    duration_ns: connect.zip(disconnect).map(|(c, d)| d.0 - c.0),
+                    protocol: event.protocol,
+                    masked_ip: event.masked_ip,
+                    sdk_version: event.sdk_version,
+                    end_result_type: event.result_type,
+                    end_level: level.map(|l| levels[l]),
+                    gap_before_ns: gap,
+                    failed_connects_before: failed,
+                    overlap,
+                    repaired,
+                }
             },
         )
 }

@@ -1,0 +1,430 @@
+//! The events table read from Parquet straight into events: each column decoded by polars' own
+//! Parquet layer into Arrow arrays, each dictionary text interned once, and no DataFrame. The
+//! DataFrame path sent every text of every row through polars' global categorical mapping (two
+//! thirds of `dropscope sessions`' reading time on an events file). A file this path does not
+//! read as it is (a column type another writer chose, a null or a bad value where dropscope
+//! never writes one) gives `None`: the DataFrame path reads it, casts what it can and reports
+//! the first bad row.
+
+use std::io::Cursor;
+
+use dropscope_model::{Event, Level, Operation, Sym, Timestamp, columns};
+use polars::prelude::PolarsResult;
+use polars_arrow::array::{
+    Array, BinaryViewArrayGeneric, DictionaryArray, DictionaryKey, PrimitiveArray, Utf8Array,
+};
+use polars_arrow::datatypes::{ArrowDataType, Field, TimeUnit};
+use polars_buffer::Buffer;
+use polars_parquet::read::{
+    BasicDecompressor, FileMetadata, PageReader, column_iter_to_arrays, infer_schema, read_metadata,
+};
+use rayon::prelude::*;
+
+use crate::frame::{MAX_TIME_NS, MIN_TIME_NS};
+
+/// One column, decoded to a value per row.
+enum Values {
+    /// Absent from the file, or null in every row.
+    Missing,
+    Times(Vec<i64>),
+    Texts(Vec<Option<Sym>>),
+    Codes(Vec<Option<u32>>),
+    Seqs(Vec<Option<Box<str>>>),
+}
+
+/// What each column read holds.
+#[derive(Clone, Copy)]
+enum Kind {
+    Time,
+    Text,
+    Code,
+    Seq,
+}
+
+/// The columns read, in this order (`source` and `source_line` are the reader's own).
+const COLUMNS: [(&str, Kind); 14] = [
+    (columns::TIME, Kind::Time),
+    (columns::HUB, Kind::Text),
+    (columns::DEVICE_ID, Kind::Text),
+    (columns::MODULE_ID, Kind::Text),
+    (columns::OPERATION, Kind::Text),
+    (columns::LEVEL, Kind::Text),
+    (columns::RESULT_TYPE, Kind::Code),
+    (columns::RESULT_DESCRIPTION, Kind::Text),
+    (columns::PROTOCOL, Kind::Text),
+    (columns::MASKED_IP, Kind::Text),
+    (columns::SDK_VERSION, Kind::Text),
+    (columns::AUTH_TYPE, Kind::Text),
+    (columns::STATUS_CODE, Kind::Text),
+    (columns::SEQ, Kind::Seq),
+];
+
+/// The events of the Parquet file `bytes`, attributed to `source` (`source_line` is the 1-based
+/// row), or `None` when the DataFrame path must read it.
+pub(crate) fn read_events(bytes: &[u8], source: u32) -> Option<Vec<Event>> {
+    let metadata = read_metadata(&mut Cursor::new(bytes)).ok()?;
+    let schema = infer_schema(&metadata).ok()?;
+    let height = metadata.num_rows;
+    // An empty file is cheap either way, and the DataFrame path checks its columns.
+    if height == 0 || u32::try_from(height).is_err() {
+        return None;
+    }
+    let buffer = Buffer::from(bytes.to_vec());
+    let decoded: Vec<Option<Values>> = COLUMNS
+        .par_iter()
+        .map(|&(name, kind)| match schema.get(name) {
+            None => Some(Values::Missing),
+            Some(field) => {
+                let arrays = read_column(&buffer, &metadata, field).ok()?;
+                if arrays.iter().map(|a| a.len()).sum::<usize>() != height {
+                    return None;
+                }
+                values(&arrays, kind)
+            }
+        })
+        .collect();
+    let decoded: Vec<Values> = decoded.into_iter().collect::<Option<_>>()?;
+    let [
+        time,
+        hub,
+        device,
+        module,
+        operation,
+        level,
+        result_type,
+        result_description,
+        protocol,
+        masked_ip,
+        sdk_version,
+        auth_type,
+        status_code,
+        seq,
+    ] = <[Values; 14]>::try_from(decoded).ok()?;
+    let Values::Times(time) = time else { return None };
+    let (Values::Texts(hub), Values::Texts(device), Values::Texts(operation)) =
+        (hub, device, operation)
+    else {
+        return None;
+    };
+    if device.iter().any(Option::is_none) {
+        return None;
+    }
+    let operation = parsed(&operation, |sym| sym.and_then(|s| Operation::parse(&s)))?;
+    let level = match level {
+        Values::Missing => None,
+        Values::Texts(level) => Some(parsed(&level, |sym| match sym {
+            None => Some(Level::Information),
+            Some(s) => Level::parse(&s),
+        })?),
+        _ => return None,
+    };
+    let texts = |values: &Values, row: usize| match values {
+        Values::Texts(texts) => texts[row],
+        _ => None,
+    };
+    let codes = |values: &Values, row: usize| match values {
+        Values::Codes(codes) => codes[row],
+        _ => None,
+    };
+    Some(
+        (0..height)
+            .into_par_iter()
+            .map(|row| Event {
+                time: Timestamp(time[row]),
+                hub: hub[row].unwrap_or_default(),
+                device_id: device[row].unwrap_or_default(),
+                module_id: texts(&module, row),
+                operation: operation[row],
+                level: level.as_ref().map_or(Level::Information, |level| level[row]),
+                result_type: codes(&result_type, row),
+                result_description: texts(&result_description, row),
+                protocol: texts(&protocol, row),
+                masked_ip: texts(&masked_ip, row),
+                sdk_version: texts(&sdk_version, row),
+                auth_type: texts(&auth_type, row),
+                status_code: texts(&status_code, row),
+                source,
+                source_line: row as u64 + 1,
+                seq: match &seq {
+                    Values::Seqs(seqs) => seqs[row].clone(),
+                    _ => None,
+                },
+                had_copies: false,
+            })
+            .collect(),
+    )
+}
+
+/// `parse` of every row's text, each distinct text parsed once; `None` when one does not parse.
+fn parsed<T: Copy>(
+    texts: &[Option<Sym>],
+    parse: impl Fn(Option<Sym>) -> Option<T>,
+) -> Option<Vec<T>> {
+    let mut known: Vec<(Option<Sym>, T)> = Vec::new();
+    texts
+        .iter()
+        .map(|&sym| {
+            if let Some(&(_, value)) = known.iter().find(|(s, _)| *s == sym) {
+                return Some(value);
+            }
+            let value = parse(sym)?;
+            known.push((sym, value));
+            Some(value)
+        })
+        .collect()
+}
+
+/// The column `field` of every row group, as Arrow arrays of the field's type.
+fn read_column(
+    buffer: &Buffer<u8>,
+    metadata: &FileMetadata,
+    field: &Field,
+) -> PolarsResult<Vec<Box<dyn Array>>> {
+    let mut arrays = Vec::with_capacity(metadata.row_groups.len());
+    for group in &metadata.row_groups {
+        let Some(chunks) = group.columns_under_root_iter(&field.name) else {
+            polars::prelude::polars_bail!(ComputeError: "no column chunk for {}", field.name);
+        };
+        let mut columns = Vec::with_capacity(1);
+        let mut types = Vec::with_capacity(1);
+        for meta in chunks {
+            let range = meta.byte_range();
+            let (start, end) = (range.start as usize, range.end as usize);
+            if start > end || end > buffer.len() {
+                polars::prelude::polars_bail!(ComputeError: "column chunk out of the file");
+            }
+            let chunk = buffer.clone().sliced(start..end);
+            let pages = PageReader::new(Cursor::new(chunk), meta, Vec::new(), usize::MAX);
+            columns.push(BasicDecompressor::new(pages, Vec::new()));
+            types.push(&meta.descriptor().descriptor.primitive_type);
+        }
+        let (mut group_arrays, _) = column_iter_to_arrays(columns, types, field.clone(), None)?;
+        arrays.append(&mut group_arrays);
+    }
+    Ok(arrays)
+}
+
+/// The arrays of one column as a value per row, or `None` for a type or value this path leaves
+/// to the DataFrame path.
+fn values(arrays: &[Box<dyn Array>], kind: Kind) -> Option<Values> {
+    let len: usize = arrays.iter().map(|a| a.len()).sum();
+    if arrays.iter().map(|a| a.null_count()).sum::<usize>() == len {
+        return match kind {
+            // A null time is a bad row: the DataFrame path reports it.
+            Kind::Time if len > 0 => None,
+            Kind::Time => Some(Values::Times(Vec::new())),
+            _ => Some(Values::Missing),
+        };
+    }
+    match kind {
+        Kind::Time => {
+            let mut times = Vec::with_capacity(len);
+            for array in arrays {
+                let scale = match array.dtype() {
+                    ArrowDataType::Timestamp(unit, _) => match unit {
+                        TimeUnit::Second => 1_000_000_000,
+                        TimeUnit::Millisecond => 1_000_000,
+                        TimeUnit::Microsecond => 1_000,
+                        TimeUnit::Nanosecond => 1,
+                    },
+                    ArrowDataType::Int64 => 1,
+                    _ => return None,
+                };
+                let array = array.as_any().downcast_ref::<PrimitiveArray<i64>>()?;
+                if array.null_count() > 0 {
+                    return None;
+                }
+                for &t in array.values().iter() {
+                    let ns = t.checked_mul(scale)?;
+                    if !(MIN_TIME_NS..=MAX_TIME_NS).contains(&ns) {
+                        return None;
+                    }
+                    times.push(ns);
+                }
+            }
+            Some(Values::Times(times))
+        }
+        Kind::Text => {
+            let mut texts = Vec::with_capacity(len);
+            for array in arrays {
+                push_texts(array.as_ref(), &mut texts)?;
+            }
+            Some(Values::Texts(texts))
+        }
+        Kind::Code => {
+            let mut codes = Vec::with_capacity(len);
+            for array in arrays {
+                push_codes(array.as_ref(), &mut codes)?;
+            }
+            Some(Values::Codes(codes))
+        }
+        Kind::Seq => {
+            let mut seqs = Vec::with_capacity(len);
+            for array in arrays {
+                let mut texts: Vec<Option<&str>> = Vec::with_capacity(array.len());
+                for_each_text(array.as_ref(), |text| texts.push(text))?;
+                seqs.extend(texts.into_iter().map(|t| t.map(Box::from)));
+            }
+            Some(Values::Seqs(seqs))
+        }
+    }
+}
+
+/// Appends each row's interned text; a dictionary's texts are interned once each.
+fn push_texts(array: &dyn Array, out: &mut Vec<Option<Sym>>) -> Option<()> {
+    fn keyed<K: DictionaryKey>(array: &dyn Array, out: &mut Vec<Option<Sym>>) -> Option<()> {
+        let array = array.as_any().downcast_ref::<DictionaryArray<K>>()?;
+        let mut dictionary = Vec::with_capacity(array.values().len());
+        for_each_text(array.values().as_ref(), |text| dictionary.push(text.map(Sym::new)))?;
+        for key in array.keys() {
+            out.push(match key {
+                None => None,
+                Some(&key) => *dictionary.get(key.try_into().ok()?)?,
+            });
+        }
+        Some(())
+    }
+    match array.dtype() {
+        ArrowDataType::Dictionary(key, _, _) => {
+            use polars_arrow::datatypes::IntegerType;
+            match key {
+                IntegerType::UInt32 => keyed::<u32>(array, out),
+                IntegerType::Int32 => keyed::<i32>(array, out),
+                IntegerType::UInt8 => keyed::<u8>(array, out),
+                IntegerType::Int8 => keyed::<i8>(array, out),
+                IntegerType::UInt16 => keyed::<u16>(array, out),
+                IntegerType::Int16 => keyed::<i16>(array, out),
+                _ => None,
+            }
+        }
+        _ => for_each_text(array, |text| out.push(text.map(Sym::new))),
+    }
+}
+
+/// Calls `f` with each row's text of a plain (not dictionary) string array.
+fn for_each_text<'a>(array: &'a dyn Array, f: impl FnMut(Option<&'a str>)) -> Option<()> {
+    let any = array.as_any();
+    if let Some(array) = any.downcast_ref::<BinaryViewArrayGeneric<str>>() {
+        array.iter().for_each(f);
+    } else if let Some(array) = any.downcast_ref::<Utf8Array<i32>>() {
+        array.iter().for_each(f);
+    } else if let Some(array) = any.downcast_ref::<Utf8Array<i64>>() {
+        array.iter().for_each(f);
+    } else {
+        return None;
+    }
+    Some(())
+}
+
+/// Appends each row's error code; a value that is no `u32` leaves the file to the DataFrame path.
+fn push_codes(array: &dyn Array, out: &mut Vec<Option<u32>>) -> Option<()> {
+    fn integers<T: polars_arrow::types::NativeType + TryInto<u32>>(
+        array: &dyn Array,
+        out: &mut Vec<Option<u32>>,
+    ) -> Option<()> {
+        let array = array.as_any().downcast_ref::<PrimitiveArray<T>>()?;
+        for value in array {
+            out.push(match value {
+                None => None,
+                Some(&v) => Some(v.try_into().ok()?),
+            });
+        }
+        Some(())
+    }
+    match array.dtype() {
+        ArrowDataType::UInt32 => integers::<u32>(array, out),
+        ArrowDataType::Int64 => integers::<i64>(array, out),
+        ArrowDataType::Int32 => integers::<i32>(array, out),
+        ArrowDataType::UInt64 => integers::<u64>(array, out),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Cursor;
+
+    use polars::prelude::{
+        DataFrame, DataType, ParquetReader, ParquetWriter, SerReader as _, TimeUnit as PlTimeUnit,
+        TimeZone,
+    };
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::frame::{df_to_events, events_to_df};
+
+    fn parquet(df: &mut DataFrame) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        ParquetWriter::new(&mut bytes).finish(df).expect("polars writes it");
+        bytes
+    }
+
+    /// What the DataFrame path reads from `bytes`.
+    fn through_frames(bytes: &[u8]) -> Vec<Event> {
+        let df = ParquetReader::new(Cursor::new(bytes)).finish().expect("polars reads it");
+        df_to_events(&df, 2).expect("valid rows")
+    }
+
+    /// `df` as another writer might type it: plain strings and times in milliseconds.
+    fn foreign(mut df: DataFrame) -> DataFrame {
+        for name in df.get_column_names_owned() {
+            let column = df.column(&name).expect("a column");
+            let cast = match column.dtype() {
+                DataType::Categorical(_, _) => Some(DataType::String),
+                DataType::Datetime(_, _) => {
+                    Some(DataType::Datetime(PlTimeUnit::Milliseconds, Some(TimeZone::UTC)))
+                }
+                DataType::UInt32 if name == columns::RESULT_TYPE => Some(DataType::Int64),
+                _ => None,
+            };
+            if let Some(dtype) = cast {
+                let column = column.cast(&dtype).expect("casts");
+                df.with_column(column).expect("replaces");
+            }
+        }
+        df
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+        #[test]
+        fn reads_what_the_dataframe_path_reads(
+            events in proptest::collection::vec(dropscope_model::proptest::event(), 0..40),
+        ) {
+            // Whole milliseconds, so the foreign file holds the same times; some with an Event
+            // Grid sequence number.
+            let events: Vec<Event> = events
+                .into_iter()
+                .enumerate()
+                .map(|(idx, e)| Event {
+                    time: Timestamp(e.time.0 / 1_000_000 * 1_000_000),
+                    seq: (idx % 3 == 0).then(|| format!("{idx:016}").into()),
+                    ..e
+                })
+                .collect();
+            let df = events_to_df(&events).expect("a frame");
+            for mut df in [df.clone(), foreign(df)] {
+                let bytes = parquet(&mut df);
+                let direct = read_events(&bytes, 2);
+                // Every table with rows; an empty one goes the DataFrame way.
+                prop_assert_eq!(direct.is_some(), !events.is_empty(), "{:?}", df.schema());
+                prop_assert_eq!(direct.unwrap_or_default(), through_frames(&bytes));
+            }
+        }
+    }
+
+    #[test]
+    fn leaves_bad_rows_to_the_dataframe_path() {
+        let events = vec![
+            Event::new(Timestamp(1_000), "hub", "a", Operation::Connect),
+            Event::new(Timestamp(2_000), "hub", "b", Operation::Disconnect),
+        ];
+        let mut df = events_to_df(&events).expect("a frame");
+        let devices = polars::prelude::Column::new(columns::DEVICE_ID.into(), [Some("a"), None]);
+        df.with_column(devices).expect("replaces");
+        let bytes = parquet(&mut df);
+        assert!(read_events(&bytes, 0).is_none());
+        let err = crate::frame::read_events(&bytes, 0).expect_err("a null device");
+        assert!(err.to_string().contains("row 2: null device_id"), "{err}");
+    }
+}
