@@ -470,9 +470,9 @@ fn record_hash(event: &Event) -> u64 {
 
 /// Which events are the first copy of their record, in order, and which first copies had later
 /// copies. The hash space is cut into shards, one per thread, each with an open-addressing table
-/// of event indexes (linear probing, at most two thirds full; a slot is `index + 1`, 0 when
-/// empty). All copies of a record hash alike, so they meet in one shard, which visits them in
-/// input order: the result does not depend on the number of shards.
+/// of event indexes (linear probing, at most two thirds full; see [`Slot`]). All copies of a
+/// record hash alike, so they meet in one shard, which visits them in input order: the result
+/// does not depend on the number of shards.
 fn first_copies(events: &[Event]) -> (Vec<bool>, Vec<usize>) {
     let hashes: Vec<u64> = events.par_iter().map(record_hash).collect();
     let bits = rayon::current_num_threads().next_power_of_two().trailing_zeros().min(6);
@@ -492,6 +492,19 @@ fn first_copies(events: &[Event]) -> (Vec<bool>, Vec<usize>) {
     (keep, copied)
 }
 
+/// A slot of a duplicate table: 0 when empty, otherwise the high 32 bits of the event's hash
+/// over its index + 1 (an index fits in 32 bits: 2^32 events would take 380 GB of memory). A probe compares
+/// the hash bits in the slot, so it reads no other event's hash and almost never its event.
+type Slot = u64;
+
+fn slot(hash: u64, idx: usize) -> Slot {
+    (hash & 0xffff_ffff_0000_0000) | (idx as u64 + 1)
+}
+
+fn slot_index(slot: Slot) -> usize {
+    (slot & 0xffff_ffff) as usize - 1
+}
+
 /// The later copies, and the first copies that had them, among the events whose hash starts
 /// with the `bits` bits of `shard`.
 fn shard_copies(
@@ -503,7 +516,7 @@ fn shard_copies(
     let in_shard = |hash: u64| bits == 0 || hash >> (64 - bits) == shard;
     let expected = events.len() >> bits;
     let slots = (expected + expected / 2).next_power_of_two().max(16);
-    let mut table = vec![0_usize; slots];
+    let mut table: Vec<Slot> = vec![0; slots];
     let mut filled = 0;
     let (mut later, mut first) = (Vec::new(), Vec::new());
     for (idx, (&hash, event)) in hashes.iter().zip(events).enumerate() {
@@ -515,16 +528,20 @@ fn shard_copies(
         }
         let mask = table.len() - 1;
         let mut at = hash as usize & mask;
+        let new = slot(hash, idx);
         loop {
             match table[at] {
                 0 => {
-                    table[at] = idx + 1;
+                    table[at] = new;
                     filled += 1;
                     break;
                 }
-                slot => {
-                    let other = slot - 1;
-                    if hashes[other] == hash && events[other].same_record(event) {
+                old => {
+                    let other = slot_index(old);
+                    if old >> 32 == new >> 32
+                        && hashes[other] == hash
+                        && events[other].same_record(event)
+                    {
                         later.push(idx);
                         first.push(other);
                         break;
@@ -538,11 +555,11 @@ fn shard_copies(
 }
 
 /// `table` rehashed into twice as many slots.
-fn grow(table: &[usize], hashes: &[u64]) -> Vec<usize> {
-    let mut grown = vec![0_usize; table.len() * 2];
+fn grow(table: &[Slot], hashes: &[u64]) -> Vec<Slot> {
+    let mut grown: Vec<Slot> = vec![0; table.len() * 2];
     let mask = grown.len() - 1;
     for &slot in table.iter().filter(|&&slot| slot != 0) {
-        let mut at = hashes[slot - 1] as usize & mask;
+        let mut at = hashes[slot_index(slot)] as usize & mask;
         while grown[at] != 0 {
             at = (at + 1) & mask;
         }

@@ -18,12 +18,14 @@ pub struct FxHasher(u64);
 impl FxHasher {
     const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
 
+    #[inline]
     fn add(&mut self, word: u64) {
         self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(Self::SEED);
     }
 }
 
 impl Hasher for FxHasher {
+    #[inline]
     fn finish(&self) -> u64 {
         let mut h = self.0;
         h ^= h >> 33;
@@ -46,15 +48,19 @@ impl Hasher for FxHasher {
             self.add(u64::from_le_bytes(le));
         }
     }
+    #[inline]
     fn write_u8(&mut self, value: u8) {
         self.add(u64::from(value));
     }
+    #[inline]
     fn write_u32(&mut self, value: u32) {
         self.add(u64::from(value));
     }
+    #[inline]
     fn write_u64(&mut self, value: u64) {
         self.add(value);
     }
+    #[inline]
     fn write_usize(&mut self, value: usize) {
         self.add(value as u64);
     }

@@ -196,6 +196,7 @@ impl Sym {
     }
 
     /// The text.
+    #[inline]
     pub fn as_str(self) -> &'static str {
         let (segment, offset) = locate(self.0.get() as usize - 1);
         TEXTS[segment]
@@ -208,6 +209,7 @@ impl Sym {
     /// The handle's number, never 0: equal for equal texts within this process, and different
     /// from run to run (it depends on thread timing). For in-memory hash tables only: never
     /// show it, store it or order by it.
+    #[inline]
     pub fn handle(self) -> u32 {
         self.0.get()
     }
@@ -220,6 +222,7 @@ impl Sym {
 
 impl Deref for Sym {
     type Target = str;
+    #[inline]
     fn deref(&self) -> &str {
         self.as_str()
     }
@@ -239,6 +242,7 @@ impl Borrow<str> for Sym {
 
 impl PartialEq for Sym {
     /// One handle per text, so equal handles are equal texts.
+    #[inline]
     fn eq(&self, other: &Sym) -> bool {
         self.0 == other.0
     }
@@ -277,6 +281,7 @@ impl Ord for Sym {
 }
 
 impl Hash for Sym {
+    #[inline]
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.as_str().hash(state);
     }
