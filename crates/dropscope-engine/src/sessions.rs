@@ -317,8 +317,22 @@ pub fn build(events: &[Event]) -> SessionTable {
     let (mut order, runs) = device_runs(events, &hashes);
     drop(hashes);
 
-    // Each device's events in timeline order, sorted and walked in parallel. The device's slice
-    // of `order` is its own, so every sort comparison is within one device.
+    let mut table = SessionTable {
+        // Each event opens or ends at most one session: the bound is never exceeded, so the
+        // vector never moves, and the pages it does not fill are never touched.
+        sessions: Vec::with_capacity(n_events),
+        roles: vec![EventRole::FailedConnect { next_session: None }; n_events],
+        event_device: vec![0; n_events],
+        device_sessions: Vec::with_capacity(runs.len() + 1),
+        window: Window::of(events),
+        summary: SessionSummary::default(),
+    };
+    table.summary.events = n_events as u64;
+    table.summary.devices = runs.len() as u64;
+
+    // Each device's events in timeline order, sorted and walked in parallel, a batch of devices
+    // at a time: the batch's timelines are then moved into the table in device order, so only
+    // one batch's sessions exist twice.
     let mut slices: Vec<&mut [u32]> = Vec::with_capacity(runs.len());
     let mut rest = order.as_mut_slice();
     for &(start, end) in &runs {
@@ -326,55 +340,88 @@ pub fn build(events: &[Event]) -> SessionTable {
         slices.push(slice);
         rest = tail;
     }
-    let per_device: Vec<walk::DeviceTimeline> = slices
-        .into_par_iter()
-        .map(|slice| {
-            slice.sort_unstable_by(|&x, &y| cmp_in_device(events, x, y));
-            walk::walk(events, slice)
-        })
-        .collect();
-
-    let mut table = SessionTable {
-        sessions: Vec::with_capacity(per_device.iter().map(|d| d.sessions.len()).sum()),
-        roles: vec![EventRole::FailedConnect { next_session: None }; n_events],
-        event_device: vec![0; n_events],
-        device_sessions: Vec::with_capacity(per_device.len() + 1),
-        window: Window::of(events),
-        summary: SessionSummary::default(),
-    };
-    let summary = &mut table.summary;
-    summary.events = n_events as u64;
-    summary.devices = per_device.len() as u64;
-    for (device, ((start, end), timeline)) in runs.iter().zip(per_device).enumerate() {
-        let offset = table.sessions.len() as u32;
-        table.device_sessions.push(offset);
-        for &event_idx in &order[*start..*end] {
-            table.event_device[event_idx as usize] = device as u32;
+    let batch_events = (n_events / BATCHES).max(1 << 16);
+    let mut device = 0_u32;
+    let mut slices = slices.into_iter().peekable();
+    while slices.peek().is_some() {
+        let mut batch = Vec::new();
+        let mut size = 0;
+        while size < batch_events
+            && let Some(slice) = slices.next()
+        {
+            size += slice.len();
+            batch.push(slice);
         }
-        for (event_idx, role) in timeline.roles {
-            let shift = |s: u32| s + offset;
-            table.roles[event_idx as usize] = match role {
-                EventRole::Opened(s) => EventRole::Opened(shift(s)),
-                EventRole::Ended(s) => EventRole::Ended(shift(s)),
-                EventRole::MergedEnd(s) => EventRole::MergedEnd(shift(s)),
-                EventRole::FailedConnect { next_session } => {
-                    summary.failed_connects += 1;
-                    if next_session.is_none() {
-                        summary.trailing_failed_connects += 1;
-                    }
-                    EventRole::FailedConnect { next_session: next_session.map(shift) }
-                }
-            };
+        let timelines: Vec<(&[u32], walk::DeviceTimeline)> = batch
+            .into_par_iter()
+            .map(|slice| {
+                sort_device(events, slice);
+                let timeline = walk::walk(events, slice);
+                (&*slice, timeline)
+            })
+            .collect();
+        for (slice, timeline) in timelines {
+            add_device(&mut table, device, slice, timeline);
+            device += 1;
         }
-        summary.reordered_events += timeline.reordered_events;
-        summary.lost_disconnects += timeline.lost_disconnects;
-        for session in &timeline.sessions {
-            count_session(summary, session);
-        }
-        table.sessions.extend(timeline.sessions);
     }
     table.device_sessions.push(table.sessions.len() as u32);
     table
+}
+
+/// Devices are walked in about this many batches (see [`build`]).
+const BATCHES: usize = 16;
+
+/// Sorts one device's events (`slice`, indexes into `events`) into timeline order
+/// ([`cmp_in_device`]). The times are gathered first, in one pass whose loads overlap, and
+/// compared in a compact buffer; only equal times compare the events.
+fn sort_device(events: &[Event], slice: &mut [u32]) {
+    let mut keyed: Vec<(i64, u32)> =
+        slice.iter().map(|&idx| (events[idx as usize].time.0, idx)).collect();
+    if keyed.is_sorted_by(|a, b| a.0 < b.0) {
+        return;
+    }
+    keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| cmp_in_device(events, a.1, b.1)));
+    for (to, (_, idx)) in slice.iter_mut().zip(keyed) {
+        *to = idx;
+    }
+}
+
+/// Moves one device's timeline into the table: its sessions, the roles of its events (session
+/// numbers shifted to the table's) and its counts. `order` is the device's events.
+fn add_device(
+    table: &mut SessionTable,
+    device: u32,
+    order: &[u32],
+    timeline: walk::DeviceTimeline,
+) {
+    let offset = table.sessions.len() as u32;
+    table.device_sessions.push(offset);
+    for &event_idx in order {
+        table.event_device[event_idx as usize] = device;
+    }
+    let summary = &mut table.summary;
+    for (event_idx, role) in timeline.roles {
+        let shift = |s: u32| s + offset;
+        table.roles[event_idx as usize] = match role {
+            EventRole::Opened(s) => EventRole::Opened(shift(s)),
+            EventRole::Ended(s) => EventRole::Ended(shift(s)),
+            EventRole::MergedEnd(s) => EventRole::MergedEnd(shift(s)),
+            EventRole::FailedConnect { next_session } => {
+                summary.failed_connects += 1;
+                if next_session.is_none() {
+                    summary.trailing_failed_connects += 1;
+                }
+                EventRole::FailedConnect { next_session: next_session.map(shift) }
+            }
+        };
+    }
+    summary.reordered_events += timeline.reordered_events;
+    summary.lost_disconnects += timeline.lost_disconnects;
+    for session in &timeline.sessions {
+        count_session(summary, session);
+    }
+    table.sessions.extend(timeline.sessions);
 }
 
 fn count_session(summary: &mut SessionSummary, session: &Session) {
