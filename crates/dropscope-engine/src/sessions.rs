@@ -64,9 +64,8 @@ mod walk;
 pub(crate) mod tests;
 
 use std::cmp::Ordering;
-use std::hash::Hasher as _;
 
-use dropscope_model::{Event, FxHasher, Operation, Repairs, Session, Sym, Timestamp};
+use dropscope_model::{Event, FxHashMap, Operation, Repairs, Session, Sym, Timestamp};
 use rayon::prelude::*;
 
 /// Two end records of one session (`401003` then `404104`) are merged when at most this far apart.
@@ -257,11 +256,6 @@ fn same_device_session(a: &Session, b: &Session) -> bool {
     a.device_id == b.device_id && a.hub == b.hub && a.module_id == b.module_id
 }
 
-/// Whether two events belong to the same device (hub, device id, module id).
-pub(crate) fn same_device(a: &Event, b: &Event) -> bool {
-    a.device_id == b.device_id && a.hub == b.hub && a.module_id == b.module_id
-}
-
 fn cmp_device(a: &Event, b: &Event) -> Ordering {
     a.hub
         .cmp(&b.hub)
@@ -313,16 +307,14 @@ fn cmp_timeline(a: &Event, b: &Event) -> Ordering {
 /// input order except the [`Repairs::REORDERED`] flags, which describe the input order.
 pub fn build(events: &[Event]) -> SessionTable {
     let n_events = events.len();
-    let hashes: Vec<u64> = events.par_iter().map(device_hash).collect();
-    let (mut order, runs) = device_runs(events, &hashes);
-    drop(hashes);
+    let (mut order, runs, event_device) = device_runs(events);
 
     let mut table = SessionTable {
         // Each event opens or ends at most one session: the bound is never exceeded, so the
         // vector never moves, and the pages it does not fill are never touched.
         sessions: Vec::with_capacity(n_events),
         roles: vec![EventRole::FailedConnect { next_session: None }; n_events],
-        event_device: vec![0; n_events],
+        event_device,
         device_sessions: Vec::with_capacity(runs.len() + 1),
         window: Window::of(events),
         summary: SessionSummary::default(),
@@ -331,8 +323,8 @@ pub fn build(events: &[Event]) -> SessionTable {
     table.summary.devices = runs.len() as u64;
 
     // Each device's events in timeline order, sorted and walked in parallel, a batch of devices
-    // at a time: the batch's timelines are then moved into the table in device order, so only
-    // one batch's sessions exist twice.
+    // at a time. While one batch is walked, the previous batch's timelines are moved into the
+    // table (on one thread, in device order), so only two batches' sessions exist twice.
     let mut slices: Vec<&mut [u32]> = Vec::with_capacity(runs.len());
     let mut rest = order.as_mut_slice();
     for &(start, end) in &runs {
@@ -341,9 +333,9 @@ pub fn build(events: &[Event]) -> SessionTable {
         rest = tail;
     }
     let batch_events = (n_events / BATCHES).max(1 << 16);
-    let mut device = 0_u32;
     let mut slices = slices.into_iter().peekable();
-    while slices.peek().is_some() {
+    let mut walked: Vec<walk::DeviceTimeline> = Vec::new();
+    while slices.peek().is_some() || !walked.is_empty() {
         let mut batch = Vec::new();
         let mut size = 0;
         while size < batch_events
@@ -352,18 +344,23 @@ pub fn build(events: &[Event]) -> SessionTable {
             size += slice.len();
             batch.push(slice);
         }
-        let timelines: Vec<(&[u32], walk::DeviceTimeline)> = batch
-            .into_par_iter()
-            .map(|slice| {
-                sort_device(events, slice);
-                let timeline = walk::walk(events, slice);
-                (&*slice, timeline)
-            })
-            .collect();
-        for (slice, timeline) in timelines {
-            add_device(&mut table, device, slice, timeline);
-            device += 1;
-        }
+        let (next, ()) = rayon::join(
+            || {
+                batch
+                    .into_par_iter()
+                    .map(|slice| {
+                        sort_device(events, slice);
+                        walk::walk(events, slice)
+                    })
+                    .collect()
+            },
+            || {
+                for timeline in walked.drain(..) {
+                    add_device(&mut table, timeline);
+                }
+            },
+        );
+        walked = next;
     }
     table.device_sessions.push(table.sessions.len() as u32);
     table
@@ -388,18 +385,10 @@ fn sort_device(events: &[Event], slice: &mut [u32]) {
 }
 
 /// Moves one device's timeline into the table: its sessions, the roles of its events (session
-/// numbers shifted to the table's) and its counts. `order` is the device's events.
-fn add_device(
-    table: &mut SessionTable,
-    device: u32,
-    order: &[u32],
-    timeline: walk::DeviceTimeline,
-) {
+/// numbers shifted to the table's) and its counts.
+fn add_device(table: &mut SessionTable, timeline: walk::DeviceTimeline) {
     let offset = table.sessions.len() as u32;
     table.device_sessions.push(offset);
-    for &event_idx in order {
-        table.event_device[event_idx as usize] = device;
-    }
     let summary = &mut table.summary;
     for (event_idx, role) in timeline.roles {
         let shift = |s: u32| s + offset;
@@ -447,74 +436,63 @@ fn count_session(summary: &mut SessionSummary, session: &Session) {
     summary.duplicate_dropped += u64::from(repaired.contains(Repairs::DUPLICATE_DROPPED));
 }
 
-/// A hash of an event's device (hub, device id, module id), from the texts' interned handles:
-/// cheap, and equal for equal devices. Equal hashes are always confirmed by comparing the
-/// devices, and the order of the result never depends on it.
-fn device_hash(event: &Event) -> u64 {
-    let mut hasher = FxHasher::default();
-    hasher.write_u32(event.hub.handle());
-    hasher.write_u32(event.device_id.handle());
-    hasher.write_u32(event.module_id.map_or(0, Sym::handle));
-    hasher.finish()
-}
-
 /// Groups the events by device: returns the event indexes grouped by device, the devices in
-/// `(hub, device_id, module_id)` order (each group in input order), and each device's
-/// `start..end` range in it. `hashes[i]` is [`device_hash`] of `events[i]` (any function of the
-/// device gives the same result; a better one is faster).
+/// `(hub, device_id, module_id)` order (each group in input order), each device's `start..end`
+/// range in it, and each event's device number (its index among the ranges).
 ///
-/// Integer keys do the bulk of the work: the indexes are sorted by (hash, index), each run of one
-/// hash is checked to hold one device (sorted by device when a collision put several in it), and
-/// only the distinct devices are sorted by their strings.
-fn device_runs(events: &[Event], hashes: &[u64]) -> (Vec<u32>, Vec<(usize, usize)>) {
-    let mut keyed: Vec<(u64, u32)> = hashes.iter().zip(0..).map(|(&h, idx)| (h, idx)).collect();
-    keyed.par_sort_unstable();
-    let mut hash_runs: Vec<(usize, usize)> = Vec::new();
-    let mut start = 0;
-    for pos in 1..=keyed.len() {
-        if pos == keyed.len() || keyed[pos - 1].0 != keyed[pos].0 {
-            hash_runs.push((start, pos));
-            start = pos;
-        }
+/// Interned texts are equal exactly when their handles are, so a device is exactly its three
+/// handles: one hash-map pass numbers the devices in order of first sight, only the distinct
+/// devices are sorted by their strings, and a counting sort places the indexes.
+fn device_runs(events: &[Event]) -> (Vec<u32>, Vec<(usize, usize)>, Vec<u32>) {
+    let key =
+        |e: &Event| (e.hub.handle(), e.device_id.handle(), e.module_id.map_or(0, Sym::handle));
+    let mut seen: FxHashMap<(u32, u32, u32), u32> = FxHashMap::default();
+    // The first event of each device, by number of first sight.
+    let mut first: Vec<u32> = Vec::new();
+    let mut event_device: Vec<u32> = Vec::with_capacity(events.len());
+    let mut last: Option<((u32, u32, u32), u32)> = None;
+    for (idx, event) in (0_u32..).zip(events) {
+        let k = key(event);
+        let device = match last {
+            Some((last_key, device)) if last_key == k => device,
+            _ => *seen.entry(k).or_insert_with(|| {
+                first.push(idx);
+                first.len() as u32 - 1
+            }),
+        };
+        last = Some((k, device));
+        event_device.push(device);
     }
-    let device = |pos: usize| &events[keyed[pos].1 as usize];
-    let mixed: Vec<bool> = hash_runs
-        .par_iter()
-        .map(|&(start, end)| (start + 1..end).any(|pos| !same_device(device(start), device(pos))))
-        .collect();
-    // Runs of one device each, in hash order.
-    let mut device_runs: Vec<(usize, usize)> = Vec::with_capacity(hash_runs.len());
-    for (&(start, end), mixed) in hash_runs.iter().zip(mixed) {
-        if !mixed {
-            device_runs.push((start, end));
-            continue;
-        }
-        keyed[start..end].sort_unstable_by(|&(_, x), &(_, y)| {
-            cmp_device(&events[x as usize], &events[y as usize]).then(x.cmp(&y))
-        });
-        let mut from = start;
-        for pos in start + 1..=end {
-            if pos == end
-                || !same_device(&events[keyed[pos - 1].1 as usize], &events[keyed[pos].1 as usize])
-            {
-                device_runs.push((from, pos));
-                from = pos;
-            }
-        }
-    }
-    drop(hash_runs);
+    drop(seen);
     // Distinct devices are distinct strings, so this order is total.
-    device_runs.par_sort_unstable_by(|&(a, _), &(b, _)| {
-        cmp_device(&events[keyed[a].1 as usize], &events[keyed[b].1 as usize])
+    let mut by_name: Vec<u32> = (0..first.len() as u32).collect();
+    by_name.par_sort_unstable_by(|&a, &b| {
+        cmp_device(&events[first[a as usize] as usize], &events[first[b as usize] as usize])
     });
-    let mut order = Vec::with_capacity(keyed.len());
-    let mut runs = Vec::with_capacity(device_runs.len());
-    for (start, end) in device_runs {
-        let at = order.len();
-        order.extend(keyed[start..end].iter().map(|&(_, idx)| idx));
-        runs.push((at, order.len()));
+    let mut rank = vec![0_u32; first.len()];
+    for (r, &device) in (0_u32..).zip(&by_name) {
+        rank[device as usize] = r;
     }
-    (order, runs)
+    let mut counts = vec![0_usize; first.len()];
+    for device in &mut event_device {
+        *device = rank[*device as usize];
+        counts[*device as usize] += 1;
+    }
+    let mut runs = Vec::with_capacity(first.len());
+    let mut at = 0;
+    for count in &mut counts {
+        runs.push((at, at + *count));
+        let start = at;
+        at += *count;
+        *count = start;
+    }
+    let mut order = vec![0_u32; events.len()];
+    for (idx, &device) in (0_u32..).zip(&event_device) {
+        let next = &mut counts[device as usize];
+        order[*next] = idx;
+        *next += 1;
+    }
+    (order, runs, event_device)
 }
 
 /// The order of two events of one device: [`cmp_timeline`], then the input position.

@@ -550,14 +550,13 @@ proptest! {
 
     #[test]
     fn device_runs_group_in_device_order(events in device_mix()) {
-        use crate::sessions::{device_hash, device_runs};
-        let expected = reference_runs(&events);
-        let hashes: Vec<u64> = events.iter().map(device_hash).collect();
-        prop_assert_eq!(&device_runs(&events, &hashes), &expected);
-        // Every hash colliding still gives the same grouping.
-        prop_assert_eq!(&device_runs(&events, &vec![7; events.len()]), &expected);
-        // So do hashes that collide for some devices only.
-        let coarse: Vec<u64> = events.iter().map(|e| e.device_id.len() as u64).collect();
-        prop_assert_eq!(&device_runs(&events, &coarse), &expected);
+        use crate::sessions::device_runs;
+        let (order, runs, event_device) = device_runs(&events);
+        prop_assert_eq!((order.clone(), runs.clone()), reference_runs(&events));
+        for (device, &(start, end)) in runs.iter().enumerate() {
+            for &idx in &order[start..end] {
+                prop_assert_eq!(event_device[idx as usize] as usize, device);
+            }
+        }
     }
 }
