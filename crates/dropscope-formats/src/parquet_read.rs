@@ -41,15 +41,21 @@ enum Kind {
     Seq,
 }
 
-/// The columns read, in this order (`source` and `source_line` are the reader's own).
-const COLUMNS: [(&str, Kind); 14] = [
+/// The columns the events are created from, decoded first.
+const BASE: [(&str, Kind); 6] = [
     (columns::TIME, Kind::Time),
     (columns::HUB, Kind::Text),
     (columns::DEVICE_ID, Kind::Text),
-    (columns::MODULE_ID, Kind::Text),
     (columns::OPERATION, Kind::Text),
     (columns::LEVEL, Kind::Text),
     (columns::RESULT_TYPE, Kind::Code),
+];
+
+/// The optional columns, decoded once the base columns are dropped (so only one group of
+/// decoded columns is in memory beside the events). `source` and `source_line` are the
+/// reader's own.
+const REST: [(&str, Kind); 8] = [
+    (columns::MODULE_ID, Kind::Text),
     (columns::RESULT_DESCRIPTION, Kind::Text),
     (columns::PROTOCOL, Kind::Text),
     (columns::MASKED_IP, Kind::Text),
@@ -70,36 +76,23 @@ pub(crate) fn read_events(bytes: &[u8], source: u32) -> Option<Vec<Event>> {
         return None;
     }
     let buffer = Buffer::from(bytes.to_vec());
-    let decoded: Vec<Option<Values>> = COLUMNS
-        .par_iter()
-        .map(|&(name, kind)| match schema.get(name) {
-            None => Some(Values::Missing),
-            Some(field) => {
-                let arrays = read_column(&buffer, &metadata, field).ok()?;
-                if arrays.iter().map(|a| a.len()).sum::<usize>() != height {
-                    return None;
+    let decode = |wanted: &[(&str, Kind)]| -> Option<Vec<Values>> {
+        wanted
+            .par_iter()
+            .map(|&(name, kind)| match schema.get(name) {
+                None => Some(Values::Missing),
+                Some(field) => {
+                    let arrays = read_column(&buffer, &metadata, field).ok()?;
+                    if arrays.iter().map(|a| a.len()).sum::<usize>() != height {
+                        return None;
+                    }
+                    values(&arrays, kind)
                 }
-                values(&arrays, kind)
-            }
-        })
-        .collect();
-    let decoded: Vec<Values> = decoded.into_iter().collect::<Option<_>>()?;
-    let [
-        time,
-        hub,
-        device,
-        module,
-        operation,
-        level,
-        result_type,
-        result_description,
-        protocol,
-        masked_ip,
-        sdk_version,
-        auth_type,
-        status_code,
-        seq,
-    ] = <[Values; 14]>::try_from(decoded).ok()?;
+            })
+            .collect()
+    };
+    let [time, hub, device, operation, level, result_type] =
+        <[Values; 6]>::try_from(decode(&BASE)?).ok()?;
     let Values::Times(time) = time else { return None };
     let (Values::Texts(hub), Values::Texts(device), Values::Texts(operation)) =
         (hub, device, operation)
@@ -118,41 +111,56 @@ pub(crate) fn read_events(bytes: &[u8], source: u32) -> Option<Vec<Event>> {
         })?),
         _ => return None,
     };
+    let mut events: Vec<Event> = (0..height)
+        .into_par_iter()
+        .map(|row| Event {
+            time: Timestamp(time[row]),
+            hub: hub[row].unwrap_or_default(),
+            device_id: device[row].unwrap_or_default(),
+            module_id: None,
+            operation: operation[row],
+            level: level.as_ref().map_or(Level::Information, |level| level[row]),
+            result_type: match &result_type {
+                Values::Codes(codes) => codes[row],
+                _ => None,
+            },
+            result_description: None,
+            protocol: None,
+            masked_ip: None,
+            sdk_version: None,
+            auth_type: None,
+            status_code: None,
+            source,
+            source_line: row as u64 + 1,
+            seq: None,
+            had_copies: false,
+        })
+        .collect();
+    drop((time, hub, device, operation, level, result_type));
+
+    let rest = decode(&REST)?;
+    if rest.iter().all(|values| matches!(values, Values::Missing)) {
+        return Some(events);
+    }
+    let [module, result_description, protocol, masked_ip, sdk_version, auth_type, status_code, seq] =
+        <[Values; 8]>::try_from(rest).ok()?;
     let texts = |values: &Values, row: usize| match values {
         Values::Texts(texts) => texts[row],
         _ => None,
     };
-    let codes = |values: &Values, row: usize| match values {
-        Values::Codes(codes) => codes[row],
-        _ => None,
-    };
-    Some(
-        (0..height)
-            .into_par_iter()
-            .map(|row| Event {
-                time: Timestamp(time[row]),
-                hub: hub[row].unwrap_or_default(),
-                device_id: device[row].unwrap_or_default(),
-                module_id: texts(&module, row),
-                operation: operation[row],
-                level: level.as_ref().map_or(Level::Information, |level| level[row]),
-                result_type: codes(&result_type, row),
-                result_description: texts(&result_description, row),
-                protocol: texts(&protocol, row),
-                masked_ip: texts(&masked_ip, row),
-                sdk_version: texts(&sdk_version, row),
-                auth_type: texts(&auth_type, row),
-                status_code: texts(&status_code, row),
-                source,
-                source_line: row as u64 + 1,
-                seq: match &seq {
-                    Values::Seqs(seqs) => seqs[row].clone(),
-                    _ => None,
-                },
-                had_copies: false,
-            })
-            .collect(),
-    )
+    events.par_iter_mut().enumerate().for_each(|(row, event)| {
+        event.module_id = texts(&module, row);
+        event.result_description = texts(&result_description, row);
+        event.protocol = texts(&protocol, row);
+        event.masked_ip = texts(&masked_ip, row);
+        event.sdk_version = texts(&sdk_version, row);
+        event.auth_type = texts(&auth_type, row);
+        event.status_code = texts(&status_code, row);
+        if let Values::Seqs(seqs) = &seq {
+            event.seq.clone_from(&seqs[row]);
+        }
+    });
+    Some(events)
 }
 
 /// `parse` of every row's text, each distinct text parsed once; `None` when one does not parse.
