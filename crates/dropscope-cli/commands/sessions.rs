@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 
 use anyhow::Context as _;
 use dropscope_engine::sessions::{self, SessionSummary, SessionTable};
+use dropscope_formats::frame::{SessionsFile, TableFormat};
 use dropscope_model::Event;
 
 use crate::args::SessionsArgs;
@@ -12,18 +13,33 @@ use crate::{Context, ExitStatus};
 
 pub(crate) fn run(args: &SessionsArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     let ingested = load(&args.input, ctx)?;
-    let table = rebuild(&ingested.events, ctx);
-    dropscope_formats::frame::write_sessions(&args.output, &table.sessions)
-        .with_context(|| format!("writing {}", args.output.display()))?;
+    let writing = || format!("writing {}", args.output.display());
+    let summary = if TableFormat::from_path(&args.output) == Some(TableFormat::Parquet) {
+        // Streamed: each batch of devices' sessions becomes a row group as soon as it is built.
+        let bar = ctx.progress_bar(ingested.events.len() as u64, "sessions");
+        let mut file = SessionsFile::create(&args.output).with_context(writing)?;
+        let summary =
+            sessions::stream(&ingested.events, |batch| file.write(batch)).with_context(writing)?;
+        file.finish().with_context(writing)?;
+        bar.finish_and_clear();
+        summary
+    } else {
+        let table = rebuild(&ingested.events, ctx);
+        dropscope_formats::frame::write_sessions(&args.output, &table.sessions)
+            .with_context(writing)?;
+        let summary = table.summary.clone();
+        std::mem::forget(table);
+        summary
+    };
     if args.json {
-        crate::print_out(&format!("{}\n", summary_json(&table.summary)))?;
+        crate::print_out(&format!("{}\n", summary_json(&summary)))?;
     }
     if !ctx.quiet {
-        eprint!("{}", human_summary(&table.summary));
-        eprintln!("wrote {} sessions to {}", table.sessions.len(), args.output.display());
+        eprint!("{}", human_summary(&summary));
+        eprintln!("wrote {} sessions to {}", summary.sessions, args.output.display());
     }
     // The process exits next: freeing millions of strings one by one would only cost time.
-    std::mem::forget((ingested, table));
+    std::mem::forget(ingested);
     Ok(ExitStatus::Success)
 }
 

@@ -322,17 +322,66 @@ pub fn build(events: &[Event]) -> SessionTable {
     table.summary.events = n_events as u64;
     table.summary.devices = runs.len() as u64;
 
-    // Each device's events in timeline order, sorted and walked in parallel, a batch of devices
-    // at a time. While one batch is walked, the previous batch's timelines are moved into the
-    // table (on one thread, in device order), so only two batches' sessions exist twice.
+    let merged: Result<(), std::convert::Infallible> =
+        walk_batches(events, &mut order, &runs, |timelines| {
+            for timeline in timelines {
+                add_device(&mut table, timeline);
+            }
+            Ok(())
+        });
+    let Ok(()) = merged;
+    table.device_sessions.push(table.sessions.len() as u32);
+    table
+}
+
+/// Rebuilds every device's sessions from `events` like [`build`], but hands them to `sink` a
+/// batch of whole devices at a time, in table order, instead of keeping them (nor the events'
+/// roles): for callers that only write the sessions, whose memory then holds one batch. The
+/// batches depend on the number of events only, never on the thread count. Returns the summary,
+/// or the first error of `sink` (no batch is handed over after it).
+pub fn stream<E: Send>(
+    events: &[Event],
+    mut sink: impl FnMut(&[Session]) -> Result<(), E> + Send,
+) -> Result<SessionSummary, E> {
+    let (mut order, runs, _) = device_runs(events);
+    let mut summary = SessionSummary {
+        events: events.len() as u64,
+        devices: runs.len() as u64,
+        ..SessionSummary::default()
+    };
+    let mut batch: Vec<Session> = Vec::new();
+    walk_batches(events, &mut order, &runs, |timelines| {
+        batch.clear();
+        for timeline in timelines {
+            count_timeline(&mut summary, &timeline);
+            batch.extend(timeline.sessions);
+        }
+        sink(&batch)
+    })?;
+    Ok(summary)
+}
+
+/// Devices are walked in about this many batches (see [`walk_batches`]).
+const BATCHES: usize = 16;
+
+/// Sorts and walks each device's events (`order`, cut by `runs`) in parallel, a batch of devices
+/// (about `1 / BATCHES` of the events) at a time, and hands each batch's timelines, in device
+/// order, to `merge`, which runs on one thread while the next batch is walked. Stops at the
+/// first error of `merge`.
+fn walk_batches<E: Send>(
+    events: &[Event],
+    order: &mut [u32],
+    runs: &[(usize, usize)],
+    mut merge: impl FnMut(Vec<walk::DeviceTimeline>) -> Result<(), E> + Send,
+) -> Result<(), E> {
     let mut slices: Vec<&mut [u32]> = Vec::with_capacity(runs.len());
-    let mut rest = order.as_mut_slice();
-    for &(start, end) in &runs {
+    let mut rest = order;
+    for &(start, end) in runs {
         let (slice, tail) = rest.split_at_mut(end - start);
         slices.push(slice);
         rest = tail;
     }
-    let batch_events = (n_events / BATCHES).max(1 << 16);
+    let batch_events = (events.len() / BATCHES).max(1 << 16);
     let mut slices = slices.into_iter().peekable();
     let mut walked: Vec<walk::DeviceTimeline> = Vec::new();
     while slices.peek().is_some() || !walked.is_empty() {
@@ -344,7 +393,8 @@ pub fn build(events: &[Event]) -> SessionTable {
             size += slice.len();
             batch.push(slice);
         }
-        let (next, ()) = rayon::join(
+        let previous = std::mem::take(&mut walked);
+        let (next, merged) = rayon::join(
             || {
                 batch
                     .into_par_iter()
@@ -354,20 +404,13 @@ pub fn build(events: &[Event]) -> SessionTable {
                     })
                     .collect()
             },
-            || {
-                for timeline in walked.drain(..) {
-                    add_device(&mut table, timeline);
-                }
-            },
+            || if previous.is_empty() { Ok(()) } else { merge(previous) },
         );
+        merged?;
         walked = next;
     }
-    table.device_sessions.push(table.sessions.len() as u32);
-    table
+    Ok(())
 }
-
-/// Devices are walked in about this many batches (see [`build`]).
-const BATCHES: usize = 16;
 
 /// Sorts one device's events (`slice`, indexes into `events`) into timeline order
 /// ([`cmp_in_device`]). The times are gathered first, in one pass whose loads overlap, and
@@ -389,7 +432,7 @@ fn sort_device(events: &[Event], slice: &mut [u32]) {
 fn add_device(table: &mut SessionTable, timeline: walk::DeviceTimeline) {
     let offset = table.sessions.len() as u32;
     table.device_sessions.push(offset);
-    let summary = &mut table.summary;
+    count_timeline(&mut table.summary, &timeline);
     for (event_idx, role) in timeline.roles {
         let shift = |s: u32| s + offset;
         table.roles[event_idx as usize] = match role {
@@ -397,20 +440,28 @@ fn add_device(table: &mut SessionTable, timeline: walk::DeviceTimeline) {
             EventRole::Ended(s) => EventRole::Ended(shift(s)),
             EventRole::MergedEnd(s) => EventRole::MergedEnd(shift(s)),
             EventRole::FailedConnect { next_session } => {
-                summary.failed_connects += 1;
-                if next_session.is_none() {
-                    summary.trailing_failed_connects += 1;
-                }
                 EventRole::FailedConnect { next_session: next_session.map(shift) }
             }
         };
+    }
+    table.sessions.extend(timeline.sessions);
+}
+
+/// Adds one device's timeline to the counts.
+fn count_timeline(summary: &mut SessionSummary, timeline: &walk::DeviceTimeline) {
+    for (_, role) in &timeline.roles {
+        if let EventRole::FailedConnect { next_session } = role {
+            summary.failed_connects += 1;
+            if next_session.is_none() {
+                summary.trailing_failed_connects += 1;
+            }
+        }
     }
     summary.reordered_events += timeline.reordered_events;
     summary.lost_disconnects += timeline.lost_disconnects;
     for session in &timeline.sessions {
         count_session(summary, session);
     }
-    table.sessions.extend(timeline.sessions);
 }
 
 fn count_session(summary: &mut SessionSummary, session: &Session) {

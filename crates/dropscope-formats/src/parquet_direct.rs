@@ -38,17 +38,62 @@ pub(crate) fn write(out: impl Write, events: &[Event], mode: Columns) -> PolarsR
     write_table(out, schema, events.len(), mode, |name, dtype| column(name, dtype, events))
 }
 
-/// Writes `sessions` as Parquet to `out`, its columns in parallel.
+/// Writes `sessions` as Parquet to `out`, its columns in parallel, as one row group.
 pub(crate) fn write_sessions(out: impl Write, sessions: &[Session]) -> PolarsResult<()> {
-    let schema = sessions_to_df(&[])?.schema().to_arrow(CompatLevel::newest());
-    write_table(out, schema, sessions.len(), Columns::Parallel, |name, dtype| {
-        session_column(name, dtype, sessions)
-    })
+    let mut file = SessionsParquet::new(out)?;
+    file.write(sessions)?;
+    file.finish()?;
+    Ok(())
 }
 
-/// Writes a table of `n_rows` rows whose column of each field of `schema` `column` builds: each
-/// column built, encoded and compressed on its own (in parallel or not), then the file written
-/// as one row group.
+/// A sessions Parquet file written a row group at a time (see
+/// [`crate::frame::SessionsFile`]).
+pub(crate) struct SessionsParquet<W: Write> {
+    writer: FileWriter<W>,
+    schema: ArrowSchema,
+    types: Vec<ParquetType>,
+}
+
+impl<W: Write> SessionsParquet<W> {
+    pub(crate) fn new(out: W) -> PolarsResult<SessionsParquet<W>> {
+        let schema = sessions_to_df(&[])?.schema().to_arrow(CompatLevel::newest());
+        let types = to_parquet_schema(&schema)?.fields().to_vec();
+        let writer = FileWriter::try_new(out, schema.clone(), OPTIONS)?;
+        Ok(SessionsParquet { writer, schema, types })
+    }
+
+    /// Writes `sessions` as one row group, its columns built and encoded in parallel; nothing
+    /// when there are none.
+    pub(crate) fn write(&mut self, sessions: &[Session]) -> PolarsResult<()> {
+        let encoded = encode(&self.schema, &self.types, Columns::Parallel, |name, dtype| {
+            session_column(name, dtype, sessions)
+        })?;
+        write_group(&mut self.writer, sessions.len(), encoded)
+    }
+
+    /// Writes the footer and returns the output.
+    pub(crate) fn finish(mut self) -> PolarsResult<W> {
+        self.writer.end(None)?;
+        Ok(self.writer.into_inner())
+    }
+}
+
+/// zstd, the default statistics, Parquet 1 data pages: what polars' writer uses by default.
+const OPTIONS: WriteOptions = WriteOptions {
+    statistics: StatisticsOptions {
+        min_value: true,
+        max_value: true,
+        distinct_count: false,
+        null_count: true,
+        binary_statistics_truncate_length: None,
+    },
+    compression: CompressionOptions::Zstd(None),
+    version: Version::V1,
+    data_page_size: None,
+};
+
+/// Writes a table of `n_rows` rows whose column of each field of `schema` `column` builds, as
+/// one row group.
 fn write_table(
     out: impl Write,
     schema: ArrowSchema,
@@ -56,41 +101,56 @@ fn write_table(
     mode: Columns,
     column: impl Fn(&str, &ArrowDataType) -> PolarsResult<Box<dyn Array>> + Sync,
 ) -> PolarsResult<()> {
-    let options = WriteOptions {
-        statistics: StatisticsOptions::default(),
-        compression: CompressionOptions::Zstd(None),
-        version: Version::V1,
-        data_page_size: None,
-    };
-    let parquet_schema = to_parquet_schema(&schema)?;
-    let fields: Vec<_> = schema.iter_values().zip(parquet_schema.fields()).collect();
-    let encode = |(field, parquet_type): &(&Field, &ParquetType)| {
+    let types = to_parquet_schema(&schema)?.fields().to_vec();
+    let encoded = encode(&schema, &types, mode, column)?;
+    let mut writer = FileWriter::try_new(out, schema, OPTIONS)?;
+    write_group(&mut writer, n_rows, encoded)?;
+    writer.end(None)?;
+    Ok(())
+}
+
+/// The compressed pages of each column (by leaf) of a row group: each column built by `column`,
+/// encoded and compressed on its own, in parallel or not.
+fn encode(
+    schema: &ArrowSchema,
+    types: &[ParquetType],
+    mode: Columns,
+    column: impl Fn(&str, &ArrowDataType) -> PolarsResult<Box<dyn Array>> + Sync,
+) -> PolarsResult<Vec<Vec<Vec<CompressedPage>>>> {
+    let fields: Vec<(&Field, &ParquetType)> = schema.iter_values().zip(types).collect();
+    let encode = |&(field, parquet_type): &(&Field, &ParquetType)| {
         let array = column(field.name.as_str(), &field.dtype)?;
         let encoding: Vec<Encoding> = get_dtype_encoding(&field.dtype);
-        let leaves = array_to_columns(array, ParquetType::clone(parquet_type), options, &encoding)?;
+        let leaves = array_to_columns(array, parquet_type.clone(), OPTIONS, &encoding)?;
         leaves
             .into_iter()
             .map(|pages| {
                 pages
-                    .map(|page| Ok(compress(page?, Vec::new(), options.compression)?))
+                    .map(|page| Ok(compress(page?, Vec::new(), OPTIONS.compression)?))
                     .collect::<PolarsResult<Vec<CompressedPage>>>()
             })
             .collect::<PolarsResult<Vec<_>>>()
     };
-    let encoded: Vec<Vec<Vec<CompressedPage>>> = match mode {
-        Columns::Parallel => fields.par_iter().map(encode).collect::<PolarsResult<_>>()?,
-        Columns::Sequential => fields.iter().map(encode).collect::<PolarsResult<_>>()?,
-    };
-    let mut writer = FileWriter::try_new(out, schema, options)?;
-    // No rows, no row group: as polars writes an empty frame.
-    if n_rows > 0 {
-        let group = encoded.into_iter().flatten().map(|pages| {
-            Ok(DynStreamingIterator::new(Pages { pages: pages.into_iter(), current: None }))
-        });
-        writer.write(n_rows as u64, DynIter::new(group))?;
+    match mode {
+        Columns::Parallel => fields.par_iter().map(encode).collect(),
+        Columns::Sequential => fields.iter().map(encode).collect(),
     }
-    writer.end(None)?;
-    Ok(())
+}
+
+/// Writes one row group of `n_rows` rows from its encoded columns; nothing when it has no rows
+/// (as polars writes an empty frame: no row group).
+fn write_group<W: Write>(
+    writer: &mut FileWriter<W>,
+    n_rows: usize,
+    encoded: Vec<Vec<Vec<CompressedPage>>>,
+) -> PolarsResult<()> {
+    if n_rows == 0 {
+        return Ok(());
+    }
+    let group = encoded.into_iter().flatten().map(|pages| {
+        Ok(DynStreamingIterator::new(Pages { pages: pages.into_iter(), current: None }))
+    });
+    writer.write(n_rows as u64, DynIter::new(group))
 }
 
 /// One column's compressed pages, handed to the writer one at a time.
@@ -297,6 +357,32 @@ mod tests {
             prop_assert_eq!(a.schema(), b.schema());
             prop_assert!(a.equals_missing(&b));
             prop_assert_eq!(b.height(), sessions.len());
+        }
+
+        #[test]
+        fn sessions_in_row_groups_read_back_as_one_table(
+            sessions in proptest::collection::vec(dropscope_model::proptest::session(), 0..40),
+            cuts in (0_usize..40, 0_usize..40),
+        ) {
+            let (x, y) = (cuts.0.min(cuts.1).min(sessions.len()), cuts.0.max(cuts.1).min(sessions.len()));
+            let mut file = SessionsParquet::new(Vec::new()).expect("a writer");
+            for part in [&sessions[..x], &sessions[x..y], &sessions[y..]] {
+                file.write(part).expect("a row group");
+            }
+            let grouped = file.finish().expect("the footer");
+            let groups = ParquetReader::new(Cursor::new(grouped.clone()))
+                .get_metadata()
+                .map(|m| m.row_groups.len())
+                .expect("metadata");
+            let non_empty = [x, y - x, sessions.len() - y].iter().filter(|&&n| n > 0).count();
+            prop_assert_eq!(groups, non_empty);
+            let mut df = sessions_to_df(&sessions).expect("a frame");
+            let dir = tempfile::tempdir().expect("a temp dir");
+            let path = dir.path().join("a.parquet");
+            write_df(&path, &mut df, TableFormat::Parquet).expect("write");
+            let (a, b) = (frame(&std::fs::read(path).expect("a")), frame(&grouped));
+            prop_assert_eq!(a.schema(), b.schema());
+            prop_assert!(a.equals_missing(&b));
         }
     }
 

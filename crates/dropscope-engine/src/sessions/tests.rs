@@ -560,3 +560,46 @@ proptest! {
         }
     }
 }
+
+/// Streaming hands over the table's sessions, in order, in several batches of whole devices,
+/// with the table's summary, at any thread count.
+#[test]
+fn streaming_gives_the_table_in_batches() {
+    let mut scenario = dropscope_sim::Scenario::named("mixed-day").unwrap();
+    scenario.fleet.devices = 3000;
+    scenario.window.hours = 24;
+    let sim =
+        dropscope_sim::simulate(&scenario, &dropscope_sim::SimOptions { seed: 3, frac_digits: 0 })
+            .unwrap();
+    let events: Vec<Event> = sim.events().map(|e| e.event).collect();
+    assert!(events.len() > 2 * (1 << 16), "{} events: too few for two batches", events.len());
+    let table = build(&events);
+    for threads in [1, 3] {
+        let mut batches: Vec<Vec<Session>> = Vec::new();
+        let summary = pool(threads)
+            .install(|| {
+                crate::sessions::stream(&events, |batch| {
+                    batches.push(batch.to_vec());
+                    Ok::<(), ()>(())
+                })
+            })
+            .unwrap();
+        assert!(batches.len() > 1);
+        for pair in batches.windows(2) {
+            let (last, first) = (pair[0].last().unwrap(), &pair[1][0]);
+            assert!(
+                (last.hub, last.device_id, last.module_id)
+                    != (first.hub, first.device_id, first.module_id)
+            );
+        }
+        assert_eq!(batches.concat(), table.sessions);
+        assert_eq!(summary, table.summary);
+    }
+    // The sink's error stops the stream.
+    let mut calls = 0;
+    let stopped = crate::sessions::stream(&events, |_| {
+        calls += 1;
+        Err("full disk")
+    });
+    assert_eq!((stopped, calls), (Err("full disk"), 1));
+}
