@@ -17,7 +17,7 @@ use polars_arrow::datatypes::{ArrowDataType, ArrowSchema, Field};
 use polars_parquet::write::{
     CompressedPage, CompressionOptions, DynIter, DynStreamingIterator, Encoding,
     FallibleStreamingIterator, FileWriter, ParquetType, StatisticsOptions, Version, WriteOptions,
-    array_to_columns, compress, get_dtype_encoding, to_parquet_schema,
+    ZstdLevel, array_to_columns, compress, get_dtype_encoding, to_parquet_schema,
 };
 use rayon::prelude::*;
 
@@ -58,7 +58,7 @@ impl<W: Write> SessionsParquet<W> {
     pub(crate) fn new(out: W) -> PolarsResult<SessionsParquet<W>> {
         let schema = sessions_to_df(&[])?.schema().to_arrow(CompatLevel::newest());
         let types = to_parquet_schema(&schema)?.fields().to_vec();
-        let writer = FileWriter::try_new(out, schema.clone(), OPTIONS)?;
+        let writer = FileWriter::try_new(out, schema.clone(), options())?;
         Ok(SessionsParquet { writer, schema, types })
     }
 
@@ -78,19 +78,17 @@ impl<W: Write> SessionsParquet<W> {
     }
 }
 
-/// zstd, the default statistics, Parquet 1 data pages: what polars' writer uses by default.
-const OPTIONS: WriteOptions = WriteOptions {
-    statistics: StatisticsOptions {
-        min_value: true,
-        max_value: true,
-        distinct_count: false,
-        null_count: true,
-        binary_statistics_truncate_length: None,
-    },
-    compression: CompressionOptions::Zstd(None),
-    version: Version::V1,
-    data_page_size: None,
-};
+/// zstd at level 1, the default statistics, Parquet 1 data pages. polars' writer uses zstd's
+/// default level (3): level 1 takes a tenth less CPU for the whole `dropscope sessions` run on
+/// 2 M events, for a 4% larger file.
+fn options() -> WriteOptions {
+    WriteOptions {
+        statistics: StatisticsOptions::default(),
+        compression: CompressionOptions::Zstd(ZstdLevel::try_new(1).ok()),
+        version: Version::V1,
+        data_page_size: None,
+    }
+}
 
 /// Writes a table of `n_rows` rows whose column of each field of `schema` `column` builds, as
 /// one row group.
@@ -103,7 +101,7 @@ fn write_table(
 ) -> PolarsResult<()> {
     let types = to_parquet_schema(&schema)?.fields().to_vec();
     let encoded = encode(&schema, &types, mode, column)?;
-    let mut writer = FileWriter::try_new(out, schema, OPTIONS)?;
+    let mut writer = FileWriter::try_new(out, schema, options())?;
     write_group(&mut writer, n_rows, encoded)?;
     writer.end(None)?;
     Ok(())
@@ -118,15 +116,16 @@ fn encode(
     column: impl Fn(&str, &ArrowDataType) -> PolarsResult<Box<dyn Array>> + Sync,
 ) -> PolarsResult<Vec<Vec<Vec<CompressedPage>>>> {
     let fields: Vec<(&Field, &ParquetType)> = schema.iter_values().zip(types).collect();
+    let options = options();
     let encode = |&(field, parquet_type): &(&Field, &ParquetType)| {
         let array = column(field.name.as_str(), &field.dtype)?;
         let encoding: Vec<Encoding> = get_dtype_encoding(&field.dtype);
-        let leaves = array_to_columns(array, parquet_type.clone(), OPTIONS, &encoding)?;
+        let leaves = array_to_columns(array, parquet_type.clone(), options, &encoding)?;
         leaves
             .into_iter()
             .map(|pages| {
                 pages
-                    .map(|page| Ok(compress(page?, Vec::new(), OPTIONS.compression)?))
+                    .map(|page| Ok(compress(page?, Vec::new(), options.compression)?))
                     .collect::<PolarsResult<Vec<CompressedPage>>>()
             })
             .collect::<PolarsResult<Vec<_>>>()
