@@ -284,7 +284,15 @@ fn push_texts(array: &dyn Array, out: &mut Vec<Option<Sym>>) -> Option<()> {
         let array = array.as_any().downcast_ref::<DictionaryArray<K>>()?;
         let mut dictionary = Vec::with_capacity(array.values().len());
         for_each_text(array.values().as_ref(), |text| dictionary.push(text.map(Sym::new)))?;
-        for key in array.keys() {
+        let keys = array.keys();
+        if keys.null_count() == 0 {
+            // No validity to zip with: the common case (hub, device, operation), a tight loop.
+            for &key in keys.values().iter() {
+                out.push(*dictionary.get(key.try_into().ok()?)?);
+            }
+            return Some(());
+        }
+        for key in keys {
             out.push(match key {
                 None => None,
                 Some(&key) => *dictionary.get(key.try_into().ok()?)?,
