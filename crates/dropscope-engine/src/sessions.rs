@@ -4,6 +4,8 @@
 //! a [`SessionTable`]: one [`Session`] per reconstructed connection, sorted by
 //! `(hub, device_id, module_id, session_id)`, plus the role of every event (which session it
 //! opened or ended, or which session a failed connect preceded) and a [`SessionSummary`].
+//! [`stream`] rebuilds the same sessions without keeping them, handing them to a sink a batch of
+//! whole devices at a time (for writing them out).
 //!
 //! # How one device's events are ordered
 //!
