@@ -65,5 +65,22 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// The same error about the file at `path` (readers of bytes name their input by number).
+    #[must_use]
+    pub fn at(mut self, path: &std::path::Path) -> Error {
+        match &mut self {
+            Error::Read { path: p, .. }
+            | Error::Write { path: p, .. }
+            | Error::Walk { path: p, .. }
+            | Error::Schema { path: p, .. }
+            | Error::Labels { path: p, .. } => path.clone_into(p),
+            #[cfg(feature = "polars")]
+            Error::Columnar { path: p, .. } => path.clone_into(p),
+        }
+        self
+    }
+}
+
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -400,8 +400,26 @@ fn present_columns(df: &DataFrame, names: &[&str]) -> DataFrame {
 
 /// Reads an events table from the bytes of a Parquet or Arrow IPC file written by dropscope:
 /// Parquet straight into events when it can (see `parquet_read.rs`), otherwise through
-/// DataFrames, a few columns at a time.
+/// DataFrames, a few columns at a time. Errors name the file `input #source`
+/// ([`Error::at`] names it).
+///
+/// polars' readers panic on some corrupt files (a mangled footer, for one): such a panic is
+/// caught and reported as a corrupt file, so no input stops the program.
 pub fn read_events(bytes: &[u8], source: u32) -> Result<Vec<Event>> {
+    std::panic::catch_unwind(|| read_events_unguarded(bytes, source)).unwrap_or_else(|panic| {
+        let why = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(Error::Schema {
+            path: PathBuf::from(format!("input #{source}")),
+            reason: format!("the file is corrupt ({why})"),
+        })
+    })
+}
+
+fn read_events_unguarded(bytes: &[u8], source: u32) -> Result<Vec<Event>> {
     let path = PathBuf::from(format!("input #{source}"));
     let parquet = bytes.starts_with(b"PAR1");
     if parquet && let Some(events) = crate::parquet_read::read_events(bytes, source) {

@@ -423,8 +423,8 @@ fn fill_slice(input: &mut Input<'_>, buf: &mut [u8], mut at: usize) -> io::Resul
 }
 
 #[cfg(feature = "polars")]
-fn columnar(form: Form, bytes: &[u8], _path: &Path, source: u32) -> Result<Parsed> {
-    let events = crate::frame::read_events(bytes, source)?;
+fn columnar(form: Form, bytes: &[u8], path: &Path, source: u32) -> Result<Parsed> {
+    let events = crate::frame::read_events(bytes, source).map_err(|err| err.at(path))?;
     let mut parsed = Parsed::default();
     parsed.forms.insert(form, events.len() as u64);
     parsed.events = events;

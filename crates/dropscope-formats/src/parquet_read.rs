@@ -444,3 +444,55 @@ mod tests {
         assert!(err.to_string().contains("row 2: null device_id"), "{err}");
     }
 }
+
+#[cfg(test)]
+mod mutated {
+    use std::sync::OnceLock;
+
+    use dropscope_model::{Event, Operation, Timestamp};
+    use proptest::prelude::*;
+
+    /// A small events file of dropscope's.
+    fn file() -> &'static [u8] {
+        static FILE: OnceLock<Vec<u8>> = OnceLock::new();
+        FILE.get_or_init(|| {
+            let events: Vec<Event> = (0..300_i64)
+                .map(|i| {
+                    let op = if i % 2 == 0 { Operation::Connect } else { Operation::Disconnect };
+                    let device = format!("d{}", i % 7);
+                    let mut e =
+                        Event::new(Timestamp(1_700_000_000_000_000_000 + i), "hub", &device, op);
+                    e.result_type = (i % 3 == 0).then_some(404_104);
+                    e
+                })
+                .collect();
+            let dir = tempfile::tempdir().expect("a temp dir");
+            let path = dir.path().join("e.parquet");
+            crate::frame::write_events(&path, &events).expect("write");
+            std::fs::read(path).expect("read back")
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+        /// polars' Parquet layer panics on some of these (a mangled footer); the reader turns
+        /// that into an error.
+        #[test]
+        fn a_mangled_file_is_an_error_or_events_never_a_panic(
+            at in any::<prop::sample::Index>(),
+            byte in any::<u8>(),
+            cut in any::<bool>(),
+        ) {
+            let mut bytes = file().to_vec();
+            let i = at.index(bytes.len());
+            if cut {
+                bytes.truncate(i.max(4));
+            } else {
+                bytes[i] = byte;
+            }
+            if let Err(err) = crate::frame::read_events(&bytes, 0) {
+                prop_assert!(!err.to_string().is_empty());
+            }
+        }
+    }
+}
