@@ -1,7 +1,7 @@
 //! The events table read from Parquet straight into events: each column decoded by polars' own
 //! Parquet layer into Arrow arrays, each dictionary text interned once, and no DataFrame. The
-//! DataFrame path sent every text of every row through polars' global categorical mapping (two
-//! thirds of `dropscope sessions`' reading time on an events file). A file this path does not
+//! DataFrame path sent every text of every row through polars' global categorical mapping (about
+//! half of `dropscope sessions`' reading time on an events file, by `perf`). A file this path does not
 //! read as it is (a column type another writer chose, a null or a bad value where dropscope
 //! never writes one) gives `None`: the DataFrame path reads it, casts what it can and reports
 //! the first bad row.
