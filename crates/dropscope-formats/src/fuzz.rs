@@ -47,7 +47,7 @@ pub fn read_parquet_no_panic(data: &[u8]) {
 /// A fuzz target: takes arbitrary bytes.
 pub type Target = fn(&[u8]);
 
-/// Every target that builds without polars, by name, for the replay test.
+/// Every target that builds without polars, by name.
 pub const TARGETS: [(&str, Target); 5] = [
     ("detect_no_panic", detect_no_panic),
     ("ingest_no_panic", ingest_no_panic),
@@ -55,3 +55,12 @@ pub const TARGETS: [(&str, Target); 5] = [
     ("read_document_no_panic", read_document_no_panic),
     ("read_csv_no_panic", read_csv_no_panic),
 ];
+
+/// Every target this build has, by name, for the replay test: [`TARGETS`], and
+/// `read_parquet_no_panic` with the `polars` feature.
+pub fn targets() -> Vec<(&'static str, Target)> {
+    let mut all = TARGETS.to_vec();
+    #[cfg(feature = "polars")]
+    all.push(("read_parquet_no_panic", read_parquet_no_panic));
+    all
+}

@@ -6,7 +6,7 @@ use dropscope_testkit::data_path;
 #[test]
 fn fuzz_regressions_replay() {
     let mut replayed = 0;
-    for (name, target) in fuzz::TARGETS {
+    for (name, target) in fuzz::targets() {
         let Ok(entries) = std::fs::read_dir(data_path(&format!("fuzz-regressions/{name}"))) else {
             continue;
         };
@@ -26,7 +26,7 @@ fn fuzz_regressions_replay() {
         let Ok(entries) = std::fs::read_dir(data_path(seed)) else { continue };
         for entry in entries.flatten() {
             let bytes = std::fs::read(entry.path()).unwrap_or_default();
-            for (_, target) in fuzz::TARGETS {
+            for (_, target) in fuzz::targets() {
                 target(&bytes);
             }
             replayed += 1;
