@@ -157,6 +157,24 @@ fn sessions_on_the_fixtures() {
 }
 
 #[test]
+fn an_output_of_no_known_table_format_fails_before_reading() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    for command in ["sessions", "ingest"] {
+        // The input does not exist: the output's name is checked first.
+        let run = dropscope(dir.path(), &[command, "missing-input.jsonl", "-o", "out.txt"]);
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        assert!(
+            run.stderr.contains(
+                "out.txt: the output's extension must be .parquet, .arrow, .csv or .jsonl"
+            ),
+            "{}",
+            run.stderr
+        );
+        assert!(!dir.path().join("out.txt").exists());
+    }
+}
+
+#[test]
 fn timeline_shows_the_404104_disconnect() {
     let dir = tempfile::tempdir().expect("a temp dir");
     let fixtures = data("golden/fixtures");

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use anyhow::Context as _;
 use dropscope_formats::Ingested;
+use dropscope_formats::frame::TableFormat;
 use dropscope_formats::ingest::{self, IngestConfig};
 use dropscope_model::findings::thousands;
 use dropscope_model::{FxHashSet, Sym, Timestamp};
@@ -43,7 +44,19 @@ pub(crate) fn load(input: &InputArgs, ctx: &Context) -> anyhow::Result<Ingested>
     Ok(ingested)
 }
 
+/// The table format `output`'s extension names, checked before any input is read (a typo in the
+/// output should not cost the whole run first).
+pub(crate) fn table_output(output: &Path) -> anyhow::Result<TableFormat> {
+    TableFormat::from_path(output).with_context(|| {
+        format!(
+            "{}: the output's extension must be .parquet, .arrow, .csv or .jsonl",
+            output.display()
+        )
+    })
+}
+
 pub(crate) fn run(args: &IngestArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
+    table_output(&args.output)?;
     let ingested = load(&args.input, ctx)?;
     dropscope_formats::frame::write_events(&args.output, &ingested.events)
         .with_context(|| format!("writing {}", args.output.display()))?;

@@ -8,13 +8,14 @@ use dropscope_formats::frame::{SessionsFile, TableFormat};
 use dropscope_model::Event;
 
 use crate::args::SessionsArgs;
-use crate::commands::ingest::load;
+use crate::commands::ingest::{load, table_output};
 use crate::{Context, ExitStatus};
 
 pub(crate) fn run(args: &SessionsArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
+    let format = table_output(&args.output)?;
     let ingested = load(&args.input, ctx)?;
     let writing = || format!("writing {}", args.output.display());
-    let summary = if TableFormat::from_path(&args.output) == Some(TableFormat::Parquet) {
+    let summary = if format == TableFormat::Parquet {
         // Streamed: each batch of devices' sessions becomes a row group as soon as it is built.
         let bar = ctx.progress_bar(ingested.events.len() as u64, "sessions");
         let mut file = SessionsFile::create(&args.output).with_context(writing)?;
