@@ -3,8 +3,9 @@
 //! global categorical mapping and back to a per-file dictionary (together a quarter of the
 //! simulator's Parquet time, and most of `dropscope sessions`' writing time). A file is the one
 //! [`crate::frame::write_df`] writes: the same Arrow schema (taken from polars, categorical
-//! metadata included), dictionary-encoded texts, zstd, one row group (polars writes a one-chunk
-//! frame as one).
+//! metadata included), dictionary-encoded texts, zstd (at level 1 where polars uses 3), one row
+//! group per table (polars writes a one-chunk frame as one), except the streamed sessions, whose
+//! [`crate::frame::SessionsFile`] writes one per 2^18 sessions or more.
 
 use std::io::Write;
 
