@@ -47,12 +47,8 @@ pub(crate) fn load(input: &InputArgs, ctx: &Context) -> anyhow::Result<Ingested>
 /// The table format `output`'s extension names, checked before any input is read (a typo in the
 /// output should not cost the whole run first).
 pub(crate) fn table_output(output: &Path) -> anyhow::Result<TableFormat> {
-    TableFormat::from_path(output).with_context(|| {
-        format!(
-            "{}: the output's extension must be .parquet, .arrow, .csv or .jsonl",
-            output.display()
-        )
-    })
+    TableFormat::from_path(output)
+        .with_context(|| format!("{}: {}", output.display(), TableFormat::EXTENSIONS_RULE))
 }
 
 pub(crate) fn run(args: &IngestArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {

@@ -43,6 +43,10 @@ pub enum TableFormat {
 }
 
 impl TableFormat {
+    /// What an output path must end with, for error messages.
+    pub const EXTENSIONS_RULE: &str =
+        "the output's extension must be .parquet, .arrow, .csv or .jsonl";
+
     /// The format a path's extension names, if any.
     pub fn from_path(path: &Path) -> Option<TableFormat> {
         let ext = path.extension()?.to_str()?.to_ascii_lowercase();
@@ -335,23 +339,12 @@ fn build_events(
             return Err(format!("row {row}: time {time} ns is outside the years 1678 to 2261"));
         }
         Ok(Event {
-            time: Timestamp(time),
-            hub: hub.sym(row_idx).unwrap_or_default(),
-            device_id,
             module_id: module.sym(row_idx),
-            operation,
             level,
             result_type,
-            result_description: None,
-            protocol: None,
-            masked_ip: None,
-            sdk_version: None,
-            auth_type: None,
-            status_code: None,
             source,
             source_line: row as u64,
-            seq: None,
-            had_copies: false,
+            ..Event::of(Timestamp(time), hub.sym(row_idx).unwrap_or_default(), device_id, operation)
         })
     };
     // Built straight into place (an indexed collect); a bad row leaves a placeholder and its
@@ -651,7 +644,7 @@ pub fn write_sessions(path: &Path, sessions: &[Session]) -> Result<()> {
 fn table_format(path: &Path) -> Result<TableFormat> {
     TableFormat::from_path(path).ok_or_else(|| Error::Schema {
         path: path.to_owned(),
-        reason: "the output's extension must be .parquet, .arrow, .csv or .jsonl".to_owned(),
+        reason: TableFormat::EXTENSIONS_RULE.to_owned(),
     })
 }
 

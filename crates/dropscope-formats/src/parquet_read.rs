@@ -114,26 +114,19 @@ pub(crate) fn read_events(bytes: &[u8], source: u32) -> Option<Vec<Event>> {
     let mut events: Vec<Event> = (0..height)
         .into_par_iter()
         .map(|row| Event {
-            time: Timestamp(time[row]),
-            hub: hub[row].unwrap_or_default(),
-            device_id: device[row].unwrap_or_default(),
-            module_id: None,
-            operation: operation[row],
             level: level.as_ref().map_or(Level::Information, |level| level[row]),
             result_type: match &result_type {
                 Values::Codes(codes) => codes[row],
                 _ => None,
             },
-            result_description: None,
-            protocol: None,
-            masked_ip: None,
-            sdk_version: None,
-            auth_type: None,
-            status_code: None,
             source,
             source_line: row as u64 + 1,
-            seq: None,
-            had_copies: false,
+            ..Event::of(
+                Timestamp(time[row]),
+                hub[row].unwrap_or_default(),
+                device[row].unwrap_or_default(),
+                operation[row],
+            )
         })
         .collect();
     drop((time, hub, device, operation, level, result_type));
@@ -156,10 +149,11 @@ pub(crate) fn read_events(bytes: &[u8], source: u32) -> Option<Vec<Event>> {
         event.sdk_version = texts(&sdk_version, row);
         event.auth_type = texts(&auth_type, row);
         event.status_code = texts(&status_code, row);
-        if let Values::Seqs(seqs) = &seq {
-            event.seq.clone_from(&seqs[row]);
-        }
     });
+    if let Values::Seqs(seqs) = seq {
+        // Moved, not copied: each sequence number is allocated once.
+        events.par_iter_mut().zip(seqs).for_each(|(event, seq)| event.seq = seq);
+    }
     Some(events)
 }
 

@@ -156,10 +156,16 @@ pub struct Event {
 impl Event {
     /// A connect or disconnect with no optional field set, for tests and the simulator.
     pub fn new(time: Timestamp, hub: &str, device_id: &str, operation: Operation) -> Event {
+        Event::of(time, Sym::new(hub), Sym::new(device_id), operation)
+    }
+
+    /// [`Event::new`] with texts already interned: the base readers fill in with struct update
+    /// syntax (`Event { level, ..Event::of(...) }`).
+    pub fn of(time: Timestamp, hub: Sym, device_id: Sym, operation: Operation) -> Event {
         Event {
             time,
-            hub: Sym::new(hub),
-            device_id: Sym::new(device_id),
+            hub,
+            device_id,
             module_id: None,
             operation,
             level: Level::Information,
