@@ -11,6 +11,7 @@ mod document;
 mod fast;
 mod la_csv;
 mod lines;
+mod marks;
 pub(crate) mod record;
 pub(crate) mod scan;
 

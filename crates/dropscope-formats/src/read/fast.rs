@@ -1,7 +1,8 @@
 //! A fast path for the usual storage-blob record: one hand-written pass over the line that finds
 //! the top-level keys and reads the `properties` string's inner fields where they stand in the
 //! escaped text, with no DOM and no allocation (the few values with escapes are decoded into a
-//! reusable buffer).
+//! reusable buffer). Each string's end is found from the line's [`Marks`], made first in one
+//! SIMD pass.
 //!
 //! It accepts only what it is sure of: one object of valid UTF-8 whose values are strings
 //! (with no raw control characters) or `null`, keys from a short list, simple escapes. Anything
@@ -14,6 +15,7 @@
 
 use std::borrow::Cow;
 
+use crate::read::marks::Marks;
 use crate::read::record::{Props, PropsValue, RawRecord, Scalar};
 use crate::read::scan::skip_ws;
 
@@ -24,6 +26,30 @@ pub(crate) struct Scratch {
     props: Vec<u8>,
     /// Other decoded values, one after another.
     values: Vec<u8>,
+    /// The line's marks.
+    marks: Marks,
+    /// The marks of [`Scratch::props`].
+    props_marks: Marks,
+}
+
+/// A text and its [`Marks`]: where each string of it ends is found from them.
+#[derive(Clone, Copy)]
+struct Marked<'a> {
+    b: &'a [u8],
+    marks: &'a Marks,
+}
+
+impl<'a> Marked<'a> {
+    /// `text`, marked into `marks`.
+    fn new(text: &'a [u8], marks: &'a mut Marks) -> Marked<'a> {
+        marks.mark(text);
+        Marked { b: text, marks }
+    }
+
+    /// The first quote, backslash or control character at or after `from`.
+    fn next(self, from: usize) -> Option<usize> {
+        self.marks.next(from)
+    }
 }
 
 /// Where a value's text is.
@@ -84,10 +110,10 @@ fn inner_field(key: &[u8]) -> Option<usize> {
     })
 }
 
-/// The first `"`, `\\` or control character (below a space) at or after `from`. Eight bytes
-/// at a time (SWAR): strings here are short and dense with escapes, where a SIMD search costs
-/// more to start than it saves. A control character is never valid in a JSON string, so the
-/// callers give up there, and no separate pass over the line is needed to find one.
+/// The first `"`, `\\` or control character (below a space) at or after `from`, in a value
+/// with escapes, which has no [`Marks`] of its own: eight bytes at a time (SWAR), which for
+/// such short strings costs less than marking them. A control character is never valid in a
+/// JSON string, so the callers give up there.
 fn quote_or_backslash(b: &[u8], from: usize) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
@@ -135,12 +161,13 @@ fn escaped(byte: u8) -> Option<u8> {
 /// A string whose opening quote is at `pos`: its content `start..end` and whether it holds
 /// escapes. `None` at the end of the input, at a control character, or at an escape other
 /// than the simple ones.
-fn string(b: &[u8], pos: usize) -> Option<(usize, usize, bool)> {
+fn string(t: Marked<'_>, pos: usize) -> Option<(usize, usize, bool)> {
+    let b = t.b;
     let start = pos + 1;
     let mut at = start;
     let mut escapes = false;
     loop {
-        let found = quote_or_backslash(b, at)?;
+        let found = t.next(at)?;
         match b[found] {
             b'"' => return Some((start, found, escapes)),
             b'\\' => {}
@@ -157,11 +184,12 @@ fn string(b: &[u8], pos: usize) -> Option<(usize, usize, bool)> {
 /// character was decoded; `None` as [`string`]. Bytes, not `str`: the input is UTF-8, cut only
 /// at ASCII quotes and backslashes, and every simple escape decodes to ASCII, so the output is
 /// UTF-8, with no boundary checks on the way.
-fn decode_string(b: &[u8], pos: usize, out: &mut Vec<u8>) -> Option<(usize, bool)> {
+fn decode_string(t: Marked<'_>, pos: usize, out: &mut Vec<u8>) -> Option<(usize, bool)> {
+    let b = t.b;
     let mut from = pos + 1;
     let mut control = false;
     loop {
-        let found = quote_or_backslash(b, from)?;
+        let found = t.next(from)?;
         out.extend_from_slice(&b[from..found]);
         match b[found] {
             b'"' => return Some((found + 1, control)),
@@ -196,10 +224,11 @@ enum Value {
 }
 
 /// The value at `pos`, a string or `null`, and the position after it.
-fn value(b: &[u8], pos: usize) -> Option<(Value, usize)> {
+fn value(t: Marked<'_>, pos: usize) -> Option<(Value, usize)> {
+    let b = t.b;
     match b.get(pos)? {
         b'"' => {
-            let (start, end, escapes) = string(b, pos)?;
+            let (start, end, escapes) = string(t, pos)?;
             Some((Value::Str(start, end, escapes), end + 1))
         }
         b'n' if b[pos..].starts_with(b"null") => Some((Value::Null, pos + 4)),
@@ -210,7 +239,8 @@ fn value(b: &[u8], pos: usize) -> Option<(Value, usize)> {
 /// Walks the members of the object at the start of `b` (after whitespace): `each(key, pos)`
 /// reads the value at `pos` and returns the position after it, or `None` to give up. Checks
 /// that nothing but whitespace follows the object.
-fn members(b: &[u8], mut each: impl FnMut(&[u8], usize) -> Option<usize>) -> Option<()> {
+fn members(t: Marked<'_>, mut each: impl FnMut(&[u8], usize) -> Option<usize>) -> Option<()> {
+    let b = t.b;
     let mut pos = skip_ws(b, 0);
     if b.get(pos) != Some(&b'{') {
         return None;
@@ -223,7 +253,7 @@ fn members(b: &[u8], mut each: impl FnMut(&[u8], usize) -> Option<usize>) -> Opt
             if b.get(pos) != Some(&b'"') {
                 return None;
             }
-            let (key_start, key_end, key_escapes) = string(b, pos)?;
+            let (key_start, key_end, key_escapes) = string(t, pos)?;
             if key_escapes {
                 return None;
             }
@@ -273,7 +303,8 @@ fn scalar<'a>(span: Span, raw: &'a str, values: &'a str) -> Scalar<'a> {
 /// whether the content holds escapes. `None` for anything [`string`] would not accept once the
 /// text is decoded, and for an escaped control character or `/` outside an inner escape (legal,
 /// but never written by IoT Hub: the decoding path handles it).
-fn inner_string(b: &[u8], pos: usize) -> Option<(usize, usize, usize, bool)> {
+fn inner_string(t: Marked<'_>, pos: usize) -> Option<(usize, usize, usize, bool)> {
+    let b = t.b;
     if b.get(pos..pos + 2)? != b"\\\"" {
         return None;
     }
@@ -281,7 +312,7 @@ fn inner_string(b: &[u8], pos: usize) -> Option<(usize, usize, usize, bool)> {
     let mut at = start;
     let mut escapes = false;
     loop {
-        let found = quote_or_backslash(b, at)?;
+        let found = t.next(at)?;
         // A bare quote ends the `properties` string inside an inner one; a control character
         // is invalid.
         if b[found] != b'\\' {
@@ -326,7 +357,8 @@ fn unescape_twice(raw: &[u8], out: &mut Vec<u8>) {
 /// quote. Only the compact shape IoT Hub writes: `{`, members `\"key\":` then `\"text\"`
 /// or `null`, separated by `,`, `}`, no whitespace, no repeated field. `None` otherwise: the
 /// caller then decodes the string and reads that.
-fn props_in_place(b: &[u8], pos: usize, values: &mut Vec<u8>) -> Option<([Span; 7], usize)> {
+fn props_in_place(t: Marked<'_>, pos: usize, values: &mut Vec<u8>) -> Option<([Span; 7], usize)> {
+    let b = t.b;
     let mut spans = [Span::Null; 7];
     let mut at = pos + 1;
     if b.get(at) != Some(&b'{') {
@@ -338,7 +370,7 @@ fn props_in_place(b: &[u8], pos: usize, values: &mut Vec<u8>) -> Option<([Span; 
     } else {
         let mut seen = 0_u8;
         loop {
-            let (key_start, key_end, after_key, key_escapes) = inner_string(b, at)?;
+            let (key_start, key_end, after_key, key_escapes) = inner_string(t, at)?;
             if key_escapes || b.get(after_key) != Some(&b':') {
                 return None;
             }
@@ -347,7 +379,7 @@ fn props_in_place(b: &[u8], pos: usize, values: &mut Vec<u8>) -> Option<([Span; 
                 at += 4;
                 Span::Null
             } else {
-                let (start, end, after, escapes) = inner_string(b, at)?;
+                let (start, end, after, escapes) = inner_string(t, at)?;
                 at = after;
                 if escapes {
                     let from = values.len();
@@ -378,11 +410,12 @@ fn props_in_place(b: &[u8], pos: usize, values: &mut Vec<u8>) -> Option<([Span; 
 }
 
 /// The inner fields of a `properties` text, or `None` when serde should decode it.
-fn inner(b: &[u8], values: &mut Vec<u8>) -> Option<[Span; 7]> {
+fn inner(t: Marked<'_>, values: &mut Vec<u8>) -> Option<[Span; 7]> {
+    let b = t.b;
     let mut spans = [Span::Null; 7];
     let mut seen = 0_u8;
-    members(b, |key, pos| {
-        let (value, after) = value(b, pos)?;
+    members(t, |key, pos| {
+        let (value, after) = value(t, pos)?;
         if let Some(idx) = inner_field(key) {
             // serde rejects a repeated field: let it say so.
             if seen & (1 << idx) != 0 {
@@ -417,27 +450,28 @@ pub(crate) fn record<'s>(line: &'s [u8], scratch: &'s mut Scratch) -> Option<Raw
     }
     // One pass over the whole line is cheaper than one check per field.
     let text = std::str::from_utf8(line).ok()?;
-    let Scratch { props, values } = scratch;
+    let Scratch { props, values, marks, props_marks } = scratch;
     props.clear();
     values.clear();
+    let t = Marked::new(line, marks);
     let mut found = [None::<Value>; PROPERTIES];
     let mut seen = PropsSeen::Absent;
-    members(line, |key, pos| {
+    members(t, |key, pos| {
         if key == b"properties" {
             if !matches!(seen, PropsSeen::Absent) {
                 return None;
             }
             if line.get(pos) == Some(&b'"') {
                 // A failed attempt may leave bytes in `values`; no span points at them.
-                if let Some((spans, after)) = props_in_place(line, pos, values) {
+                if let Some((spans, after)) = props_in_place(t, pos, values) {
                     seen = PropsSeen::InPlace(spans);
                     return Some(after);
                 }
-                let (after, control) = decode_string(line, pos, props)?;
+                let (after, control) = decode_string(t, pos, props)?;
                 seen = PropsSeen::Decoded { control };
                 Some(after)
             } else {
-                let (value, after) = value(line, pos)?;
+                let (value, after) = value(t, pos)?;
                 seen = PropsSeen::Null;
                 matches!(value, Value::Null).then_some(after)
             }
@@ -445,11 +479,11 @@ pub(crate) fn record<'s>(line: &'s [u8], scratch: &'s mut Scratch) -> Option<Raw
             if found[idx].is_some() {
                 return None;
             }
-            let (value, after) = value(line, pos)?;
+            let (value, after) = value(t, pos)?;
             found[idx] = Some(value);
             Some(after)
         } else if ignored(key) {
-            value(line, pos).map(|(_, after)| after)
+            value(t, pos).map(|(_, after)| after)
         } else {
             None
         }
@@ -469,7 +503,7 @@ pub(crate) fn record<'s>(line: &'s [u8], scratch: &'s mut Scratch) -> Option<Raw
             let decoded = if control || props.trim().is_empty() {
                 None
             } else {
-                inner(props.as_bytes(), values)
+                inner(Marked::new(props.as_bytes(), props_marks), values)
             };
             match decoded {
                 Some(inner) => (Some((inner, props)), None),
@@ -589,7 +623,9 @@ mod tests {
     fn reads_the_usual_properties_in_place() {
         let line = br#""{\"deviceId\":\"d\",\"authType\":\"{\\\"scope\\\":\\\"device\\\",\\\"t\\\":\\\"a\\\\b\\/c\\nd\\\"}\",\"statusCode\":null,\"errorMessage\":\"x\"}" x"#;
         let mut values = Vec::new();
-        let (spans, after) = props_in_place(line, 0, &mut values).expect("in place");
+        let mut marks = Marks::default();
+        let (spans, after) =
+            props_in_place(Marked::new(line, &mut marks), 0, &mut values).expect("in place");
         assert_eq!(&line[after..], b" x");
         assert_eq!(spans[0], Span::Raw(17, 18));
         assert_eq!(spans[6], Span::Null);
@@ -602,7 +638,8 @@ mod tests {
         // Shapes it leaves to the decoding path.
         let mut values = Vec::new();
         for text in [r#""{ }""#, r#""{\"a\" :null}""#, r#""{\"a\":\"\/\"}""#, r#""{\"a\":1}""#] {
-            assert_eq!(props_in_place(text.as_bytes(), 0, &mut values), None, "{text}");
+            let text = Marked::new(text.as_bytes(), &mut marks);
+            assert_eq!(props_in_place(text, 0, &mut values), None);
         }
     }
 
