@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 
 use dropscope_model::{
-    Event, FxHashMap, Level, Operation, Repairs, Session, Sym, Timestamp, columns,
+    Event, FxHashMap, Level, Operation, Repairs, SeqNo, Session, Sym, Timestamp, columns,
 };
 use polars::prelude::*;
 use rayon::prelude::*;
@@ -273,7 +273,7 @@ const TEXT_FIELDS: [(&str, TextField); 7] = [
     (columns::SDK_VERSION, |e, t, row| e.sdk_version = t.sym(row)),
     (columns::AUTH_TYPE, |e, t, row| e.auth_type = t.sym(row)),
     (columns::STATUS_CODE, |e, t, row| e.status_code = t.sym(row)),
-    (columns::SEQ, |e, t, row| e.seq = t.get(row).map(Box::from)),
+    (columns::SEQ, |e, t, row| e.seq = t.get(row).map(SeqNo::from)),
 ];
 
 /// The columns the events are created from; the module, level and result type may be absent.

@@ -13,7 +13,7 @@
 
 use std::io::Cursor;
 
-use dropscope_model::{Event, Level, Operation, Sym, Timestamp, columns};
+use dropscope_model::{Event, Level, Operation, SeqNo, Sym, Timestamp, columns};
 use polars::prelude::PolarsResult;
 use polars_arrow::array::{
     Array, BinaryViewArrayGeneric, DictionaryArray, DictionaryKey, PrimitiveArray, Utf8Array,
@@ -34,7 +34,7 @@ enum Values {
     Times(Vec<i64>),
     Texts(Vec<Option<Sym>>),
     Codes(Vec<Option<u32>>),
-    Seqs(Vec<Option<Box<str>>>),
+    Seqs(Vec<Option<SeqNo>>),
 }
 
 /// What each column read holds.
@@ -148,7 +148,7 @@ enum Setter {
     Level(Vec<Level>),
     ResultType(Vec<Option<u32>>),
     Text(fn(&mut Event) -> &mut Option<Sym>, Vec<Option<Sym>>),
-    Seq(Vec<Option<Box<str>>>),
+    Seq(Vec<Option<SeqNo>>),
     /// Absent or all null: the field keeps the value the events were made with.
     Unset,
 }
@@ -322,7 +322,7 @@ fn values(arrays: &[Box<dyn Array>], kind: Kind) -> Option<Values> {
             for array in arrays {
                 let mut texts: Vec<Option<&str>> = Vec::with_capacity(array.len());
                 for_each_text(array.as_ref(), |text| texts.push(text))?;
-                seqs.extend(texts.into_iter().map(|t| t.map(Box::from)));
+                seqs.extend(texts.into_iter().map(|t| t.map(SeqNo::from)));
             }
             Some(Values::Seqs(seqs))
         }

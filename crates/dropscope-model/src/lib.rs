@@ -28,7 +28,7 @@ mod sym;
 mod time;
 
 pub use cause::Cause;
-pub use event::{Event, Level, Operation, hub_from_resource_id};
+pub use event::{Event, Level, Operation, SeqNo, hub_from_resource_id};
 pub use hash::{FxHashMap, FxHashSet, FxHasher};
 pub use session::{Repairs, Session};
 pub use sym::Sym;

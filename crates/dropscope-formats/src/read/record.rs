@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
-use dropscope_model::{Event, Level, Operation, Sym, Timestamp, hub_from_resource_id};
+use dropscope_model::{Event, Level, Operation, SeqNo, Sym, Timestamp, hub_from_resource_id};
 use serde::Deserialize;
 use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -698,7 +698,7 @@ fn event_grid(rec: &RawRecord<'_>, source: u32, line: u64) -> Result<Event, Reje
         .device_connection_state_event_info
         .0
         .as_ref()
-        .and_then(|i| i.sequence_number.non_empty().map(Box::from));
+        .and_then(|i| i.sequence_number.non_empty().map(SeqNo::from));
     let mut event = Event::new(time, &hub, &device_id, operation);
     event.module_id = owned(&data.module_id);
     event.source = source;
