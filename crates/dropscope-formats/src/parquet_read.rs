@@ -86,10 +86,9 @@ pub(crate) fn read_events(bytes: &[u8], source: u32) -> Option<Vec<Event>> {
     if height == 0 || u32::try_from(height).is_err() {
         return None;
     }
-    let buffer = Buffer::from(bytes.to_vec());
     let decode = |name: &str, kind: Kind| -> Option<Values> {
         let Some(field) = schema.get(name) else { return Some(Values::Missing) };
-        let arrays = read_column(&buffer, &metadata, field).ok()?;
+        let arrays = read_column(bytes, &metadata, field).ok()?;
         if arrays.iter().map(|a| a.len()).sum::<usize>() != height {
             return None;
         }
@@ -235,7 +234,7 @@ fn parsed<T: Copy>(
 
 /// The column `field` of every row group, as Arrow arrays of the field's type.
 fn read_column(
-    buffer: &Buffer<u8>,
+    bytes: &[u8],
     metadata: &FileMetadata,
     field: &Field,
 ) -> PolarsResult<Vec<Box<dyn Array>>> {
@@ -249,10 +248,12 @@ fn read_column(
         for meta in chunks {
             let range = meta.byte_range();
             let (start, end) = (range.start as usize, range.end as usize);
-            if start > end || end > buffer.len() {
+            if start > end || end > bytes.len() {
                 polars::prelude::polars_bail!(ComputeError: "column chunk out of the file");
             }
-            let chunk = buffer.clone().sliced(start..end);
+            // A copy of this column chunk only (the pages are read from an owned buffer),
+            // dropped once decoded: a copy of the whole file sat beside the events.
+            let chunk = Buffer::from(bytes[start..end].to_vec());
             let pages = PageReader::new(Cursor::new(chunk), meta, Vec::new(), usize::MAX);
             columns.push(BasicDecompressor::new(pages, Vec::new()));
             types.push(&meta.descriptor().descriptor.primitive_type);
