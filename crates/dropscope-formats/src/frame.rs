@@ -602,6 +602,11 @@ impl SessionsFile {
 
     /// Adds `sessions` to the file, writing a row group once enough have gathered.
     pub fn write(&mut self, sessions: &[Session]) -> Result<()> {
+        if self.pending.capacity() == 0 {
+            // Room for a row group and the batch that fills it, allocated once: grown by
+            // doubling, the buffer ended up to twice that, and left its smaller copies behind.
+            self.pending.reserve_exact(Self::GROUP_ROWS + sessions.len());
+        }
         self.pending.extend_from_slice(sessions);
         if self.pending.len() < Self::GROUP_ROWS {
             return Ok(());
