@@ -14,6 +14,8 @@ use crate::{Context, ExitStatus};
 pub(crate) fn run(args: &SessionsArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     let format = table_output(&args.output)?;
     let ingested = load(&args.input, ctx)?;
+    // The reading phase's freed memory goes back to the system before the sessions are built.
+    crate::release_free_memory();
     let writing = || format!("writing {}", args.output.display());
     let summary = if format == TableFormat::Parquet {
         // Streamed: each batch of devices' sessions becomes a row group as soon as it is built.
