@@ -153,14 +153,22 @@ enum Setter {
 }
 
 impl Setter {
-    /// Sets row `row`'s value on `event`; sequence numbers are moved by [`set`] instead.
-    fn apply(&self, event: &mut Event, row: usize) {
+    /// Sets rows `rows`' values on `events` (those rows' events), a loop a field; sequence
+    /// numbers are moved by [`set`] instead.
+    fn apply_all(&self, events: &mut [Event], rows: std::ops::Range<usize>) {
+        fn each<T: Copy>(events: &mut [Event], values: &[T], mut set: impl FnMut(&mut Event, T)) {
+            for (event, &value) in events.iter_mut().zip(values) {
+                set(event, value);
+            }
+        }
         match self {
-            Setter::Hub(hubs) => event.hub = hubs[row].unwrap_or_default(),
-            Setter::Operation(ops) => event.operation = ops[row],
-            Setter::Level(levels) => event.level = levels[row],
-            Setter::ResultType(codes) => event.result_type = codes[row],
-            Setter::Text(field, texts) => *field(event) = texts[row],
+            Setter::Hub(hubs) => {
+                each(events, &hubs[rows], |e, hub| e.hub = hub.unwrap_or_default());
+            }
+            Setter::Operation(ops) => each(events, &ops[rows], |e, op| e.operation = op),
+            Setter::Level(levels) => each(events, &levels[rows], |e, level| e.level = level),
+            Setter::ResultType(codes) => each(events, &codes[rows], |e, code| e.result_type = code),
+            Setter::Text(field, texts) => each(events, &texts[rows], |e, text| *field(e) = text),
             Setter::Seq(_) | Setter::Unset => {}
         }
     }
@@ -199,10 +207,9 @@ fn set(events: &mut [Event], setters: Vec<Setter>) {
         .partition(|s| matches!(s, Setter::Seq(_)));
     if !setters.is_empty() {
         events.par_chunks_mut(BLOCK).enumerate().for_each(|(block, events)| {
-            for (row, event) in (block * BLOCK..).zip(events.iter_mut()) {
-                for setter in &setters {
-                    setter.apply(event, row);
-                }
+            let rows = block * BLOCK..block * BLOCK + events.len();
+            for setter in &setters {
+                setter.apply_all(events, rows.clone());
             }
         });
     }
