@@ -344,18 +344,22 @@ fn push_texts(array: &dyn Array, out: &mut Vec<Option<Sym>>) -> Option<()> {
         let mut dictionary = Vec::with_capacity(array.values().len());
         for_each_text(array.values().as_ref(), |text| dictionary.push(text.map(Sym::new)))?;
         let keys = array.keys();
-        if keys.null_count() == 0 {
+        let text =
+            |key: K| -> Option<Option<Sym>> { dictionary.get(key.try_into().ok()?).copied() };
+        match keys.validity().filter(|_| keys.null_count() > 0) {
             // No validity to zip with: the common case (hub, device, operation), a tight loop.
-            for &key in keys.values().iter() {
-                out.push(*dictionary.get(key.try_into().ok()?)?);
+            None => {
+                for &key in keys.values().iter() {
+                    out.push(text(key)?);
+                }
             }
-            return Some(());
-        }
-        for key in keys {
-            out.push(match key {
-                None => None,
-                Some(&key) => *dictionary.get(key.try_into().ok()?)?,
-            });
+            // The values and the validity bits side by side: an iterator of `Option<&K>` took
+            // twice the instructions.
+            Some(valid) => {
+                for (&key, valid) in keys.values().iter().zip(valid.iter()) {
+                    out.push(if valid { text(key)? } else { None });
+                }
+            }
         }
         Some(())
     }
