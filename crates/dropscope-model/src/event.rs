@@ -34,6 +34,12 @@ impl Operation {
 
     /// Accepts the short name, the IoT Hub operation name (any case) and the Event Grid type.
     pub fn parse(text: &str) -> Option<Operation> {
+        // The spellings IoT Hub writes, on every record: compared whole before any folding.
+        match text {
+            "deviceConnect" => return Some(Operation::Connect),
+            "deviceDisconnect" => return Some(Operation::Disconnect),
+            _ => {}
+        }
         let t = text.trim();
         if t.eq_ignore_ascii_case("deviceConnect")
             || t.eq_ignore_ascii_case("connect")
@@ -84,6 +90,11 @@ impl Level {
 
     /// Accepts every spelling of the Azure schema, in any case.
     pub fn parse(text: &str) -> Option<Level> {
+        match text {
+            "Information" => return Some(Level::Information),
+            "Error" => return Some(Level::Error),
+            _ => {}
+        }
         let t = text.trim();
         if t.eq_ignore_ascii_case("Information") || t.eq_ignore_ascii_case("Informational") {
             Some(Level::Information)
