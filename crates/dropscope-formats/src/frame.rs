@@ -603,8 +603,9 @@ impl SessionsFile {
     /// Adds `sessions` to the file, writing a row group once enough have gathered.
     pub fn write(&mut self, sessions: &[Session]) -> Result<()> {
         if self.pending.capacity() == 0 {
-            // Room for a row group and the batch that fills it, allocated once: grown by
-            // doubling, the buffer ended up to twice that, and left its smaller copies behind.
+            // Room for a row group and one more batch the size of the first, in one allocation
+            // (pages never written stay virtual): grown by doubling, the buffer ended at up to
+            // twice that and left its smaller copies behind. A larger batch later still grows it.
             self.pending.reserve_exact(Self::GROUP_ROWS + sessions.len());
         }
         self.pending.extend_from_slice(sessions);

@@ -7,8 +7,8 @@
 //! the first bad row.
 //!
 //! The events are made from the time and device columns; every other column is then decoded,
-//! set on the events and dropped, two columns at a time (one a core), so at most two decoded
-//! columns are in memory beside the events. Decoding them all first held about 200 MB of
+//! set on the events and dropped, [`GROUP`] (four) columns at a time, so at most one group of
+//! decoded columns is in memory beside the events. Decoding them all first held about 200 MB of
 //! columns beside 180 MB of events on a 2 M-record file, and set the command's peak memory.
 
 use std::io::Cursor;

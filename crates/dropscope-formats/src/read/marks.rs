@@ -49,16 +49,17 @@ const fn marked(byte: u8) -> bool {
 }
 
 /// The marks of a 64-byte block.
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 #[allow(unsafe_code)]
 fn block_marks(block: &[u8]) -> u64 {
-    // SAFETY: SSE2 is part of the x86-64 baseline, so every CPU this runs on has it (the
-    // compiler asks for `unsafe` because the call's caller does not name the feature).
+    // SAFETY: this is compiled only where the target has SSE2 (the x86-64 baseline), so every
+    // CPU this runs on has it (the compiler asks for `unsafe` because the caller does not name
+    // the feature).
     unsafe { sse2_block_marks(block) }
 }
 
 /// [`block_marks`] with SSE2 intrinsics; no pointers, so nothing in it is unsafe.
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 #[target_feature(enable = "sse2")]
 fn sse2_block_marks(block: &[u8]) -> u64 {
     use std::arch::x86_64::{
@@ -86,13 +87,13 @@ fn sse2_block_marks(block: &[u8]) -> u64 {
 }
 
 /// The marks of a 64-byte block.
-#[cfg(not(target_arch = "x86_64"))]
+#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
 fn block_marks(block: &[u8]) -> u64 {
     portable_block_marks(block)
 }
 
 /// [`block_marks`] a byte at a time: the reference for other targets and for tests.
-#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
+#[cfg_attr(all(target_arch = "x86_64", target_feature = "sse2"), allow(dead_code))]
 fn portable_block_marks(block: &[u8]) -> u64 {
     block.iter().enumerate().fold(0, |marks, (i, &b)| marks | u64::from(marked(b)) << i)
 }
