@@ -220,6 +220,75 @@ fn set(events: &mut [Event], setters: Vec<Setter>) {
     }
 }
 
+/// The largest page a file may say it decompresses to (pages are about 1 MB).
+const MAX_PAGE: i64 = 1 << 30;
+
+/// Checks every page header of the Parquet file `bytes` before polars' Parquet layer reads it:
+/// that layer allocates what a header claims (values, decompressed size) before reading a byte,
+/// and an allocation that fails aborts the process, which no `catch_unwind` stops (one flipped
+/// byte claimed 2^61 values; found by `read_parquet_no_panic`). A page may not claim a negative
+/// count or size, more values than its row group has rows, a dictionary of more entries than
+/// bytes, more than [`MAX_PAGE`] bytes decompressed, or bytes past its column chunk. `Err` says
+/// which page.
+pub(crate) fn check_pages(bytes: &[u8]) -> Result<(), String> {
+    use polars_parquet_format::PageHeader;
+    use polars_parquet_format::thrift::protocol::TCompactInputProtocol;
+
+    let metadata = read_metadata(&mut Cursor::new(bytes)).map_err(|e| e.to_string())?;
+    for (group_idx, group) in metadata.row_groups.iter().enumerate() {
+        let rows = i64::try_from(group.num_rows()).map_err(|e| e.to_string())?;
+        for column in group.parquet_columns() {
+            let name = column.descriptor().path_in_schema.join(".");
+            let at = |what: String| format!("column {name}, row group {}: {what}", group_idx + 1);
+            let range = column.byte_range();
+            let chunk = usize::try_from(range.start)
+                .ok()
+                .zip(usize::try_from(range.end).ok())
+                .and_then(|(start, end)| bytes.get(start..end))
+                .ok_or_else(|| at("the column chunk lies outside the file".to_owned()))?;
+            let (mut pos, mut seen) = (0, 0_i64);
+            while pos < chunk.len() && seen < column.num_values() {
+                let mut reader = Cursor::new(&chunk[pos..]);
+                let header = {
+                    let mut protocol = TCompactInputProtocol::new(&mut reader, MAX_PAGE as usize);
+                    PageHeader::read_from_in_protocol(&mut protocol)
+                        .map_err(|e| at(format!("a page header does not parse ({e})")))?
+                };
+                pos += reader.position() as usize;
+                let (compressed, decompressed) = (
+                    i64::from(header.compressed_page_size),
+                    i64::from(header.uncompressed_page_size),
+                );
+                if compressed < 0 || compressed > (chunk.len() - pos) as i64 {
+                    return Err(at(format!("a page claims {compressed} bytes")));
+                }
+                if !(0..=MAX_PAGE).contains(&decompressed) {
+                    return Err(at(format!("a page claims to decompress to {decompressed} bytes")));
+                }
+                let values = header
+                    .data_page_header
+                    .as_ref()
+                    .map(|h| h.num_values)
+                    .or(header.data_page_header_v2.as_ref().map(|h| h.num_values));
+                if let Some(values) = values.map(i64::from) {
+                    if !(0..=rows).contains(&values) {
+                        return Err(at(format!("a page claims {values} values of {rows} rows")));
+                    }
+                    seen += values;
+                }
+                if let Some(dictionary) = &header.dictionary_page_header {
+                    let entries = i64::from(dictionary.num_values);
+                    if !(0..=decompressed.max(compressed)).contains(&entries) {
+                        return Err(at(format!("a dictionary page claims {entries} entries")));
+                    }
+                }
+                pos += compressed as usize;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// `parse` of every row's text, each distinct text parsed once; `None` when one does not parse.
 fn parsed<T: Copy>(
     texts: &[Option<Sym>],
@@ -490,6 +559,23 @@ mod tests {
                 prop_assert_eq!(direct.unwrap_or_default(), through_frames(&bytes));
             }
         }
+    }
+
+    #[test]
+    fn a_page_header_claiming_too_much_is_a_corrupt_file() {
+        // A flipped byte made a page claim -566 values; polars' Parquet layer then tried to
+        // allocate 2^61 bytes and the process aborted.
+        let bytes = include_bytes!(
+            "../../../data/fuzz-regressions/read_parquet_no_panic/page-claims-negative-values.parquet"
+        );
+        let why = check_pages(bytes).expect_err("a bad page header");
+        assert!(why.contains("a page claims -566 values of 548 rows"), "{why}");
+        let err = crate::frame::read_events(bytes, 0).expect_err("refused");
+        assert!(err.to_string().contains("the file is corrupt"), "{err}");
+        // dropscope's own files pass.
+        let events = vec![Event::new(Timestamp(1_000), "hub", "a", Operation::Connect)];
+        let bytes = parquet(&mut events_to_df(&events).expect("a frame"));
+        assert_eq!(check_pages(&bytes), Ok(()));
     }
 
     #[test]
