@@ -59,8 +59,9 @@ pub const TARGETS: [(&str, Target); 5] = [
 /// Every target this build has, by name, for the replay test: [`TARGETS`], and
 /// `read_parquet_no_panic` with the `polars` feature.
 pub fn targets() -> Vec<(&'static str, Target)> {
-    let mut all = TARGETS.to_vec();
     #[cfg(feature = "polars")]
-    all.push(("read_parquet_no_panic", read_parquet_no_panic));
-    all
+    let parquet: [(&'static str, Target); 1] = [("read_parquet_no_panic", read_parquet_no_panic)];
+    #[cfg(not(feature = "polars"))]
+    let parquet: [(&'static str, Target); 0] = [];
+    TARGETS.iter().copied().chain(parquet).collect()
 }
