@@ -17,7 +17,7 @@ use polars::prelude::{CompatLevel, PolarsError, PolarsResult, SchemaExt as _, po
 use polars_arrow::array::{
     Array, BooleanArray, DictionaryArray, MutableBinaryViewArray, PrimitiveArray, Utf8ViewArray,
 };
-use polars_arrow::bitmap::Bitmap;
+use polars_arrow::bitmap::{Bitmap, MutableBitmap};
 use polars_arrow::datatypes::{ArrowDataType, ArrowSchema, Field, IntegerType};
 use polars_parquet::write::{
     CompressedPage, CompressionOptions, DynIter, DynStreamingIterator, Encoding,
@@ -324,24 +324,40 @@ fn dictionary(
     let mut index: FxHashMap<u32, u32> = FxHashMap::default();
     let mut texts = MutableBinaryViewArray::<str>::new();
     let mut last: Option<(Sym, u32)> = None;
-    let keys: Vec<Option<u32>> = values
-        .map(|value| {
-            let sym = value?;
-            if let Some((last_sym, key)) = last
-                && last_sym == sym
-            {
-                return Some(key);
+    // The keys and, from the first null on, their validity, built directly: a vector of
+    // `Option<u32>` converted afterwards cost a third of this function's instructions.
+    let mut keys: Vec<u32> = Vec::with_capacity(values.size_hint().0);
+    let mut validity: Option<MutableBitmap> = None;
+    for (row, value) in values.enumerate() {
+        let Some(sym) = value else {
+            keys.push(0);
+            validity
+                .get_or_insert_with(|| {
+                    let mut bits = MutableBitmap::with_capacity(keys.capacity());
+                    bits.extend_constant(row, true);
+                    bits
+                })
+                .push(false);
+            continue;
+        };
+        let key = match last {
+            Some((last_sym, key)) if last_sym == sym => key,
+            _ => {
+                let key = *index.entry(sym.handle()).or_insert_with(|| {
+                    texts.push_value(sym.as_str());
+                    (texts.len() - 1) as u32
+                });
+                last = Some((sym, key));
+                key
             }
-            let key = *index.entry(sym.handle()).or_insert_with(|| {
-                texts.push_value(sym.as_str());
-                (texts.len() - 1) as u32
-            });
-            last = Some((sym, key));
-            Some(key)
-        })
-        .collect();
+        };
+        keys.push(key);
+        if let Some(bits) = &mut validity {
+            bits.push(true);
+        }
+    }
     let texts: Utf8ViewArray = texts.into();
-    let keys = PrimitiveArray::from(keys);
+    let keys = PrimitiveArray::new(ArrowDataType::UInt32, keys.into(), validity.map(Into::into));
     Ok(DictionaryArray::<u32>::try_new(dtype.clone(), keys, texts.boxed())?.boxed())
 }
 
