@@ -227,7 +227,8 @@ const MAX_PAGE: i64 = 1 << 30;
 /// that layer allocates what a header claims (values, decompressed size) before reading a byte,
 /// and an allocation that fails aborts the process, which no `catch_unwind` stops (one flipped
 /// byte claimed 2^61 values; found by `read_parquet_no_panic`). A page may not claim a negative
-/// count or size, more values than its row group has rows, a dictionary of more entries than
+/// count or size, more values than its row group has rows (in a column that is not a list), a
+/// dictionary of more entries than
 /// bytes, more than [`MAX_PAGE`] bytes decompressed, or bytes past its column chunk. `Err` says
 /// which page.
 pub(crate) fn check_pages(bytes: &[u8]) -> Result<(), String> {
@@ -239,6 +240,10 @@ pub(crate) fn check_pages(bytes: &[u8]) -> Result<(), String> {
         let rows = i64::try_from(group.num_rows()).map_err(|e| e.to_string())?;
         for column in group.parquet_columns() {
             let name = column.descriptor().path_in_schema.join(".");
+            // A repeated (list) column holds more values than rows; only a flat one is bound by
+            // its row group's rows.
+            let most =
+                if column.descriptor().descriptor.max_rep_level == 0 { rows } else { i64::MAX };
             let at = |what: String| format!("column {name}, row group {}: {what}", group_idx + 1);
             let range = column.byte_range();
             let chunk = usize::try_from(range.start)
@@ -271,7 +276,7 @@ pub(crate) fn check_pages(bytes: &[u8]) -> Result<(), String> {
                     .map(|h| h.num_values)
                     .or(header.data_page_header_v2.as_ref().map(|h| h.num_values));
                 if let Some(values) = values.map(i64::from) {
-                    if !(0..=rows).contains(&values) {
+                    if !(0..=most).contains(&values) {
                         return Err(at(format!("a page claims {values} values of {rows} rows")));
                     }
                     seen += values;
@@ -563,6 +568,8 @@ mod tests {
 
     #[test]
     fn a_page_header_claiming_too_much_is_a_corrupt_file() {
+        use polars::prelude::NamedFrom as _;
+
         // A flipped byte made a page claim -566 values; polars' Parquet layer then tried to
         // allocate 2^61 bytes and the process aborted.
         let bytes = include_bytes!(
@@ -572,10 +579,21 @@ mod tests {
         assert!(why.contains("a page claims -566 values of 548 rows"), "{why}");
         let err = crate::frame::read_events(bytes, 0).expect_err("refused");
         assert!(err.to_string().contains("the file is corrupt"), "{err}");
-        // dropscope's own files pass.
-        let events = vec![Event::new(Timestamp(1_000), "hub", "a", Operation::Connect)];
-        let bytes = parquet(&mut events_to_df(&events).expect("a frame"));
+        // dropscope's own files pass, and so does one with a list column, whose pages hold
+        // more values than rows.
+        let events = vec![
+            Event::new(Timestamp(1_000), "hub", "a", Operation::Connect),
+            Event::new(Timestamp(2_000), "hub", "a", Operation::Disconnect),
+        ];
+        let mut df = events_to_df(&events).expect("a frame");
+        let bytes = parquet(&mut df);
         assert_eq!(check_pages(&bytes), Ok(()));
+        let tag = polars::prelude::Series::new("t".into(), ["x", "y", "z"]);
+        let tags = polars::prelude::Series::new("tags".into(), [tag.clone(), tag]);
+        df.with_column(tags.into()).expect("a list column");
+        let bytes = parquet(&mut df);
+        assert_eq!(check_pages(&bytes), Ok(()));
+        assert_eq!(through_frames(&bytes), crate::frame::read_events(&bytes, 2).expect("read"));
     }
 
     #[test]
