@@ -223,17 +223,30 @@ fn set(events: &mut [Event], setters: Vec<Setter>) {
 /// The largest page a file may say it decompresses to (pages are about 1 MB).
 const MAX_PAGE: i64 = 1 << 30;
 
-/// Checks every page header of the Parquet file `bytes` before polars' Parquet layer reads it:
-/// that layer allocates what a header claims (values, decompressed size) before reading a byte,
-/// and an allocation that fails aborts the process, which no `catch_unwind` stops (one flipped
-/// byte claimed 2^61 values; found by `read_parquet_no_panic`). A page may not claim a negative
-/// count or size, more values than its row group has rows (in a column that is not a list), a
-/// dictionary of more entries than
+/// Checks the footer and every page header of the Parquet file `bytes` before polars' Parquet
+/// layer reads them: that layer allocates what a header claims (list lengths, values,
+/// decompressed size) before reading a byte, and an allocation that fails aborts the process,
+/// which no `catch_unwind` stops (one flipped byte claimed 2^61 values; found by
+/// `read_parquet_no_panic`). A page may not claim a negative count or size, more values than
+/// its row group has rows (in a column that is not a list), a dictionary of more entries than
 /// bytes, more than [`MAX_PAGE`] bytes decompressed, or bytes past its column chunk. `Err` says
 /// which page.
 pub(crate) fn check_pages(bytes: &[u8]) -> Result<(), String> {
-    use polars_parquet_format::PageHeader;
     use polars_parquet_format::thrift::protocol::TCompactInputProtocol;
+    use polars_parquet_format::{FileMetaData, PageHeader};
+
+    // The footer first, with the reference Thrift decoder, which refuses a list longer than
+    // the bytes left: polars' own footer decoder sizes each list from its header, and a flipped
+    // byte made it ask for 214 GB (found by `read_parquet_no_panic`).
+    let length = bytes.len().checked_sub(8).map(|at| &bytes[at..]).and_then(|tail| {
+        let length = u32::from_le_bytes(tail[..4].try_into().ok()?) as usize;
+        (tail[4..] == *b"PAR1" && length + 12 <= bytes.len()).then_some(length)
+    });
+    let Some(length) = length else { return Err("no Parquet footer".to_owned()) };
+    let footer = &bytes[bytes.len() - 8 - length..bytes.len() - 8];
+    let mut protocol = TCompactInputProtocol::new(footer, 16 * footer.len() + 4096);
+    FileMetaData::read_from_in_protocol(&mut protocol)
+        .map_err(|e| format!("the footer does not parse ({e})"))?;
 
     let metadata = read_metadata(&mut Cursor::new(bytes)).map_err(|e| e.to_string())?;
     for (group_idx, group) in metadata.row_groups.iter().enumerate() {
@@ -577,6 +590,12 @@ mod tests {
         );
         let why = check_pages(bytes).expect_err("a bad page header");
         assert!(why.contains("a page claims -566 values of 548 rows"), "{why}");
+        // A footer whose list claimed billions of entries: polars asked for 214 GB.
+        let footer = include_bytes!(
+            "../../../data/fuzz-regressions/read_parquet_no_panic/footer-claims-huge-list.parquet"
+        );
+        let why = check_pages(footer).expect_err("a bad footer");
+        assert!(why.contains("the footer does not parse"), "{why}");
         let err = crate::frame::read_events(bytes, 0).expect_err("refused");
         assert!(err.to_string().contains("the file is corrupt"), "{err}");
         // dropscope's own files pass, and so does one with a list column, whose pages hold
