@@ -415,11 +415,14 @@ pub fn read_events(bytes: &[u8], source: u32) -> Result<Vec<Event>> {
 fn read_events_unguarded(bytes: &[u8], source: u32) -> Result<Vec<Event>> {
     let path = PathBuf::from(format!("input #{source}"));
     let parquet = bytes.starts_with(b"PAR1");
-    if parquet && let Err(why) = crate::parquet_read::check_pages(bytes) {
-        return Err(Error::Schema { path, reason: format!("the file is corrupt ({why})") });
-    }
-    if parquet && let Some(events) = crate::parquet_read::read_events(bytes, source) {
-        return Ok(events);
+    if parquet {
+        let metadata = crate::parquet_read::check_pages(bytes).map_err(|why| Error::Schema {
+            path: path.clone(),
+            reason: format!("the file is corrupt ({why})"),
+        })?;
+        if let Some(events) = crate::parquet_read::read_events(bytes, &metadata, source) {
+            return Ok(events);
+        }
     }
     let columnar = |source| Error::Columnar {
         what: if parquet { "reading Parquet" } else { "reading Arrow IPC" },

@@ -58,29 +58,44 @@ enum Target {
     Seq,
 }
 
+impl Target {
+    /// What the column that sets this field holds.
+    fn kind(self) -> Kind {
+        match self {
+            Target::Hub | Target::Operation | Target::Level | Target::Text(_) => Kind::Text,
+            Target::ResultType => Kind::Code,
+            Target::Seq => Kind::Seq,
+        }
+    }
+}
+
 /// The columns set on the events made from the time and device columns, in the order they are
 /// decoded, [`GROUP`] at a time. `source` and `source_line` are the reader's own.
-const REST: [(&str, Kind, Target); 12] = [
-    (columns::HUB, Kind::Text, Target::Hub),
-    (columns::OPERATION, Kind::Text, Target::Operation),
-    (columns::LEVEL, Kind::Text, Target::Level),
-    (columns::RESULT_TYPE, Kind::Code, Target::ResultType),
-    (columns::MODULE_ID, Kind::Text, Target::Text(|e| &mut e.module_id)),
-    (columns::RESULT_DESCRIPTION, Kind::Text, Target::Text(|e| &mut e.result_description)),
-    (columns::PROTOCOL, Kind::Text, Target::Text(|e| &mut e.protocol)),
-    (columns::MASKED_IP, Kind::Text, Target::Text(|e| &mut e.masked_ip)),
-    (columns::SDK_VERSION, Kind::Text, Target::Text(|e| &mut e.sdk_version)),
-    (columns::AUTH_TYPE, Kind::Text, Target::Text(|e| &mut e.auth_type)),
-    (columns::STATUS_CODE, Kind::Text, Target::Text(|e| &mut e.status_code)),
-    (columns::SEQ, Kind::Seq, Target::Seq),
+const REST: [(&str, Target); 12] = [
+    (columns::HUB, Target::Hub),
+    (columns::OPERATION, Target::Operation),
+    (columns::LEVEL, Target::Level),
+    (columns::RESULT_TYPE, Target::ResultType),
+    (columns::MODULE_ID, Target::Text(|e| &mut e.module_id)),
+    (columns::RESULT_DESCRIPTION, Target::Text(|e| &mut e.result_description)),
+    (columns::PROTOCOL, Target::Text(|e| &mut e.protocol)),
+    (columns::MASKED_IP, Target::Text(|e| &mut e.masked_ip)),
+    (columns::SDK_VERSION, Target::Text(|e| &mut e.sdk_version)),
+    (columns::AUTH_TYPE, Target::Text(|e| &mut e.auth_type)),
+    (columns::STATUS_CODE, Target::Text(|e| &mut e.status_code)),
+    (columns::SEQ, Target::Seq),
 ];
 const GROUP: usize = 4;
 
-/// The events of the Parquet file `bytes`, attributed to `source` (`source_line` is the 1-based
-/// row), or `None` when the DataFrame path must read it.
-pub(crate) fn read_events(bytes: &[u8], source: u32) -> Option<Vec<Event>> {
-    let metadata = read_metadata(&mut Cursor::new(bytes)).ok()?;
-    let schema = infer_schema(&metadata).ok()?;
+/// The events of the Parquet file `bytes`, whose footer [`check_pages`] read into `metadata`,
+/// attributed to `source` (`source_line` is the 1-based row), or `None` when the DataFrame path
+/// must read it.
+pub(crate) fn read_events(
+    bytes: &[u8],
+    metadata: &FileMetadata,
+    source: u32,
+) -> Option<Vec<Event>> {
+    let schema = infer_schema(metadata).ok()?;
     let height = metadata.num_rows;
     // An empty file is cheap either way, and the DataFrame path checks its columns.
     if height == 0 || u32::try_from(height).is_err() {
@@ -88,18 +103,20 @@ pub(crate) fn read_events(bytes: &[u8], source: u32) -> Option<Vec<Event>> {
     }
     let decode = |name: &str, kind: Kind| -> Option<Values> {
         let Some(field) = schema.get(name) else { return Some(Values::Missing) };
-        let arrays = read_column(bytes, &metadata, field).ok()?;
+        let arrays = read_column(bytes, metadata, field).ok()?;
         if arrays.iter().map(|a| a.len()).sum::<usize>() != height {
             return None;
         }
         values(&arrays, kind)
     };
     // Decodes a group of columns in parallel: their setters.
-    let setters = |group: &[(&str, Kind, Target)]| -> Option<Vec<Setter>> {
-        let decoded: Vec<Values> =
-            group.par_iter().map(|&(name, kind, _)| decode(name, kind)).collect::<Option<_>>()?;
+    let setters = |group: &[(&str, Target)]| -> Option<Vec<Setter>> {
+        let decoded: Vec<Values> = group
+            .par_iter()
+            .map(|&(name, target)| decode(name, target.kind()))
+            .collect::<Option<_>>()?;
         let mut setters = Vec::with_capacity(group.len());
-        for (&(_, _, target), values) in group.iter().zip(decoded) {
+        for (&(_, target), values) in group.iter().zip(decoded) {
             setters.push(setter(target, values)?);
         }
         Some(setters)
@@ -230,8 +247,8 @@ const MAX_PAGE: i64 = 1 << 30;
 /// `read_parquet_no_panic`). A page may not claim a negative count or size, more values than
 /// its row group has rows (in a column that is not a list), a dictionary of more entries than
 /// bytes, more than [`MAX_PAGE`] bytes decompressed, or bytes past its column chunk. `Err` says
-/// which page.
-pub(crate) fn check_pages(bytes: &[u8]) -> Result<(), String> {
+/// which page; `Ok` holds the footer as polars reads it.
+pub(crate) fn check_pages(bytes: &[u8]) -> Result<FileMetadata, String> {
     use polars_parquet_format::thrift::protocol::TCompactInputProtocol;
     use polars_parquet_format::{FileMetaData, PageHeader};
 
@@ -304,7 +321,7 @@ pub(crate) fn check_pages(bytes: &[u8]) -> Result<(), String> {
             }
         }
     }
-    Ok(())
+    Ok(metadata)
 }
 
 /// `parse` of every row's text, each distinct text parsed once; `None` when one does not parse.
@@ -571,7 +588,7 @@ mod tests {
             let df = events_to_df(&events).expect("a frame");
             for mut df in [df.clone(), foreign(df)] {
                 let bytes = parquet(&mut df);
-                let direct = read_events(&bytes, 2);
+                let direct = check_pages(&bytes).ok().and_then(|m| read_events(&bytes, &m, 2));
                 // Every table with rows; an empty one goes the DataFrame way.
                 prop_assert_eq!(direct.is_some(), !events.is_empty(), "{:?}", df.schema());
                 prop_assert_eq!(direct.unwrap_or_default(), through_frames(&bytes));
@@ -606,12 +623,12 @@ mod tests {
         ];
         let mut df = events_to_df(&events).expect("a frame");
         let bytes = parquet(&mut df);
-        assert_eq!(check_pages(&bytes), Ok(()));
+        assert!(check_pages(&bytes).is_ok());
         let tag = polars::prelude::Series::new("t".into(), ["x", "y", "z"]);
         let tags = polars::prelude::Series::new("tags".into(), [tag.clone(), tag]);
         df.with_column(tags.into()).expect("a list column");
         let bytes = parquet(&mut df);
-        assert_eq!(check_pages(&bytes), Ok(()));
+        assert!(check_pages(&bytes).is_ok());
         assert_eq!(through_frames(&bytes), crate::frame::read_events(&bytes, 2).expect("read"));
     }
 
@@ -625,7 +642,8 @@ mod tests {
         let devices = polars::prelude::Column::new(columns::DEVICE_ID.into(), [Some("a"), None]);
         df.with_column(devices).expect("replaces");
         let bytes = parquet(&mut df);
-        assert!(read_events(&bytes, 0).is_none());
+        let metadata = check_pages(&bytes).expect("a sound file");
+        assert!(read_events(&bytes, &metadata, 0).is_none());
         let err = crate::frame::read_events(&bytes, 0).expect_err("a null device");
         assert!(err.to_string().contains("row 2: null device_id"), "{err}");
     }
