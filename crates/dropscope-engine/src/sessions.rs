@@ -504,57 +504,128 @@ fn count_session(summary: &mut SessionSummary, session: &Session) {
 /// `(hub, device_id, module_id)` order (each group in input order), each device's `start..end`
 /// range in it, and each event's device number (its index among the ranges).
 ///
-/// Interned texts are equal exactly when their handles are, so a device is exactly its three
-/// handles: one hash-map pass numbers the devices in order of first sight, only the distinct
-/// devices are sorted by their strings, and a counting sort places the indexes.
+/// Interned texts are equal exactly when their handles are, and handles are small dense
+/// numbers, so a device is usually just its device-id handle: parallel passes over the events,
+/// with tables indexed by that handle and no hashing, find which ids always come with the same
+/// hub and module (each then one device), number each event's device and count them; only the
+/// ids seen with several hubs or modules go through a hash map of their full keys. Only the
+/// distinct devices are sorted by their strings, and a counting sort places the indexes.
 fn device_runs(events: &[Event]) -> (Vec<u32>, Vec<(usize, usize)>, Vec<u32>) {
-    let key =
-        |e: &Event| (e.hub.handle(), e.device_id.handle(), e.module_id.map_or(0, Sym::handle));
-    let mut seen: FxHashMap<(u32, u32, u32), u32> = FxHashMap::default();
-    // The first event of each device, by number of first sight.
-    let mut first: Vec<u32> = Vec::new();
-    let mut event_device: Vec<u32> = Vec::with_capacity(events.len());
-    let mut last: Option<((u32, u32, u32), u32)> = None;
-    for (idx, event) in (0_u32..).zip(events) {
-        let k = key(event);
-        let device = match last {
-            Some((last_key, device)) if last_key == k => device,
-            _ => *seen.entry(k).or_insert_with(|| {
-                first.push(idx);
-                first.len() as u32 - 1
-            }),
-        };
-        last = Some((k, device));
-        event_device.push(device);
-    }
+    // A pass keeps two tables the size of the ids per chunk: at most four chunks.
+    let parts = rayon::current_num_threads().min(4);
+    device_runs_in_chunks(events, (1 << 16).max(events.len().div_ceil(parts)))
+}
+
+/// [`device_runs`], its parallel passes over `chunk` events at a time (the result is the same for
+/// any `chunk`).
+fn device_runs_in_chunks(
+    events: &[Event],
+    chunk: usize,
+) -> (Vec<u32>, Vec<(usize, usize)>, Vec<u32>) {
+    let id = |e: &Event| e.device_id.handle() as usize;
+    // The hub and module of an event; `SEEN_NONE` and `SEEN_MANY` are never one (a hub handle is
+    // never 0).
+    const SEEN_NONE: (u32, u32) = (0, 0);
+    const SEEN_MANY: (u32, u32) = (0, 1);
+    let rest = |e: &Event| (e.hub.handle(), e.module_id.map_or(0, Sym::handle));
+    let meet = |seen: &mut (u32, u32), other: (u32, u32)| {
+        if *seen == SEEN_NONE {
+            *seen = other;
+        } else if *seen != other && other != SEEN_NONE {
+            *seen = SEEN_MANY;
+        }
+    };
+    let ids = events.par_iter().map(|e| id(e) + 1).max().unwrap_or(0);
+    // What each device id comes with: one hub and module, or several.
+    let seen = events
+        .par_chunks(chunk.max(1))
+        .map(|part| {
+            let mut seen = vec![SEEN_NONE; ids];
+            for event in part {
+                meet(&mut seen[id(event)], rest(event));
+            }
+            seen
+        })
+        .reduce_with(|mut a, b| {
+            for (a, b) in a.iter_mut().zip(b) {
+                meet(a, b);
+            }
+            a
+        })
+        .unwrap_or_default();
+    // The devices of ids with several hubs or modules, numbered after the ids.
+    let mut shared: Vec<(u32, u32, u32)> = if seen.contains(&SEEN_MANY) {
+        events
+            .par_iter()
+            .filter(|e| seen[id(e)] == SEEN_MANY)
+            .map(|e| (e.device_id.handle(), e.hub.handle(), e.module_id.map_or(0, Sym::handle)))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    shared.par_sort_unstable();
+    shared.dedup();
+    let shared: FxHashMap<(u32, u32, u32), u32> =
+        shared.into_iter().zip(ids as u32..).collect();
+    let n_devices = ids + shared.len();
+    // Each event's device number, and each device's events and first event.
+    let mut event_device = vec![0_u32; events.len()];
+    let counted: Vec<(Vec<u32>, Vec<u32>)> = events
+        .par_chunks(chunk.max(1))
+        .zip(event_device.par_chunks_mut(chunk.max(1)))
+        .enumerate()
+        .map(|(n, (part, devices))| {
+            let mut counts = vec![0_u32; n_devices];
+            let mut first = vec![u32::MAX; n_devices];
+            for ((idx, event), device) in (((n * chunk.max(1)) as u32)..).zip(part).zip(devices) {
+                let at = id(event);
+                let number = if seen[at] == SEEN_MANY {
+                    let (hub, module) = rest(event);
+                    shared[&(at as u32, hub, module)] as usize
+                } else {
+                    at
+                };
+                *device = number as u32;
+                if counts[number] == 0 {
+                    first[number] = idx;
+                }
+                counts[number] += 1;
+            }
+            (counts, first)
+        })
+        .collect();
     drop(seen);
+    let mut counts = vec![0_usize; n_devices];
+    let mut first = vec![u32::MAX; n_devices];
+    for (part_counts, part_first) in &counted {
+        for (device, (&n, &at)) in part_counts.iter().zip(part_first).enumerate() {
+            counts[device] += n as usize;
+            first[device] = first[device].min(at);
+        }
+    }
+    drop(counted);
     // Distinct devices are distinct strings, so this order is total.
-    let mut by_name: Vec<u32> = (0..first.len() as u32).collect();
+    let mut by_name: Vec<u32> = (0..n_devices as u32).filter(|&d| counts[d as usize] > 0).collect();
     by_name.par_sort_unstable_by(|&a, &b| {
         cmp_device(&events[first[a as usize] as usize], &events[first[b as usize] as usize])
     });
-    let mut rank = vec![0_u32; first.len()];
+    let mut rank = vec![0_u32; n_devices];
+    let mut runs = Vec::with_capacity(by_name.len());
+    // Each device's next place in `order`.
+    let mut next = vec![0_usize; n_devices];
+    let mut at = 0;
     for (r, &device) in (0_u32..).zip(&by_name) {
         rank[device as usize] = r;
-    }
-    let mut counts = vec![0_usize; first.len()];
-    for device in &mut event_device {
-        *device = rank[*device as usize];
-        counts[*device as usize] += 1;
-    }
-    let mut runs = Vec::with_capacity(first.len());
-    let mut at = 0;
-    for count in &mut counts {
-        runs.push((at, at + *count));
-        let start = at;
-        at += *count;
-        *count = start;
+        next[device as usize] = at;
+        runs.push((at, at + counts[device as usize]));
+        at += counts[device as usize];
     }
     let mut order = vec![0_u32; events.len()];
-    for (idx, &device) in (0_u32..).zip(&event_device) {
-        let next = &mut counts[device as usize];
-        order[*next] = idx;
-        *next += 1;
+    for (idx, device) in (0_u32..).zip(&mut event_device) {
+        let place = &mut next[*device as usize];
+        order[*place] = idx;
+        *place += 1;
+        *device = rank[*device as usize];
     }
     (order, runs, event_device)
 }

@@ -549,10 +549,15 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
     #[test]
-    fn device_runs_group_in_device_order(events in device_mix()) {
-        use crate::sessions::device_runs;
+    fn device_runs_group_in_device_order(events in device_mix(), chunk in 1_usize..12) {
+        use crate::sessions::{device_runs, device_runs_in_chunks};
         let (order, runs, event_device) = device_runs(&events);
         prop_assert_eq!((order.clone(), runs.clone()), reference_runs(&events));
+        // Any number of chunks in the parallel passes gives the same grouping.
+        prop_assert_eq!(
+            device_runs_in_chunks(&events, chunk),
+            (order.clone(), runs.clone(), event_device.clone())
+        );
         for (device, &(start, end)) in runs.iter().enumerate() {
             for &idx in &order[start..end] {
                 prop_assert_eq!(event_device[idx as usize] as usize, device);
