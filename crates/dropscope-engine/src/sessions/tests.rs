@@ -566,6 +566,30 @@ proptest! {
     }
 }
 
+proptest! {
+    /// The insertion sort sorts, or gives up leaving a permutation, on any input.
+    #[test]
+    fn nearly_sorted_sorting_sorts_or_gives_up(
+        mut items in proptest::collection::vec(0_u32..50, 0..200),
+        swaps in proptest::collection::vec((0_usize..200, 0_usize..200), 0..300),
+    ) {
+        items.sort_unstable();
+        let n = items.len();
+        for (a, b) in swaps.into_iter().filter(|_| n > 0) {
+            items.swap(a % n, b % n);
+        }
+        let mut sorted = items.clone();
+        sorted.sort_unstable();
+        let mut ours = items.clone();
+        if crate::sessions::sort_nearly_sorted(&mut ours, |a, b| a < b) {
+            prop_assert_eq!(ours, sorted);
+        } else {
+            ours.sort_unstable();
+            prop_assert_eq!(ours, sorted);
+        }
+    }
+}
+
 /// Streaming hands over the table's sessions, in order, in several batches of whole devices,
 /// with the table's summary, at any thread count.
 #[test]

@@ -5,6 +5,7 @@ use smallvec::SmallVec;
 
 use crate::sessions::{
     CONFLICT_CODES, EventRole, MERGE_WINDOW_NS, OVERLAP_WINDOW_NS, is_connect, same_tie,
+    sort_nearly_sorted,
 };
 
 /// One device's sessions (with device-local session numbers) and the role of each of its events.
@@ -80,7 +81,10 @@ pub(crate) fn walk(events: &[Event], order: &[u32]) -> DeviceTimeline {
 /// a later time.
 fn late_positions(events: &[Event], order: &[u32]) -> Vec<bool> {
     let mut by_input: Vec<usize> = (0..order.len()).collect();
-    by_input.sort_unstable_by_key(|&pos| order[pos]);
+    // Nearly always nearly in input order already.
+    if !sort_nearly_sorted(&mut by_input, |&a, &b| order[a] < order[b]) {
+        by_input.sort_unstable_by_key(|&pos| order[pos]);
+    }
     let mut late = vec![false; order.len()];
     let mut max_time = None;
     for pos in by_input {
