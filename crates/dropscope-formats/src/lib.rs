@@ -21,6 +21,8 @@ pub mod labels;
 #[cfg(feature = "polars")]
 mod parquet_direct;
 #[cfg(feature = "polars")]
+mod parquet_keys;
+#[cfg(feature = "polars")]
 mod parquet_read;
 pub mod read;
 pub mod write;

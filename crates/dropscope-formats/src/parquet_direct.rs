@@ -21,12 +21,13 @@ use polars_arrow::bitmap::MutableBitmap;
 use polars_arrow::datatypes::{ArrowDataType, ArrowSchema, Field, IntegerType};
 use polars_parquet::write::{
     CompressedPage, CompressionOptions, DynIter, DynStreamingIterator, Encoding,
-    FallibleStreamingIterator, FileWriter, ParquetType, StatisticsOptions, Version, WriteOptions,
-    ZstdLevel, array_to_columns, compress, get_dtype_encoding, to_parquet_schema,
+    FallibleStreamingIterator, FileWriter, Page, ParquetType, StatisticsOptions, Version,
+    WriteOptions, ZstdLevel, array_to_columns, compress, get_dtype_encoding, to_parquet_schema,
 };
 use rayon::prelude::*;
 
 use crate::frame::{Names, events_to_df, sessions_to_df};
+use crate::parquet_keys::dictionary_pages;
 
 /// Whether to build and encode the columns of one file in parallel: yes for one big file, no
 /// when many files are written at once (the simulator writes its hours in parallel; a second
@@ -132,14 +133,17 @@ fn encode(
             } else {
                 get_dtype_encoding(&field.dtype)
             };
+        let compressed = |page: Page| Ok(compress(page, Vec::new(), options.compression)?);
+        // The dictionary columns' data pages are built here, the rest by polars.
+        if let Some(dictionary) = array.as_any().downcast_ref::<DictionaryArray<u32>>()
+            && let Some(pages) = dictionary_pages(dictionary, parquet_type, options)
+        {
+            return Ok(vec![pages?.into_iter().map(compressed).collect::<PolarsResult<_>>()?]);
+        }
         let leaves = array_to_columns(array, parquet_type.clone(), options, &encoding)?;
         leaves
             .into_iter()
-            .map(|pages| {
-                pages
-                    .map(|page| Ok(compress(page?, Vec::new(), options.compression)?))
-                    .collect::<PolarsResult<Vec<CompressedPage>>>()
-            })
+            .map(|pages| pages.map(|page| compressed(page?)).collect::<PolarsResult<Vec<_>>>())
             .collect::<PolarsResult<Vec<_>>>()
     };
     match mode {
