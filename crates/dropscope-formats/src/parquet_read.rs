@@ -448,24 +448,28 @@ fn push_texts(array: &dyn Array, out: &mut Vec<Option<Sym>>) -> Option<()> {
         let mut dictionary = Vec::with_capacity(array.values().len());
         for_each_text(array.values().as_ref(), |text| dictionary.push(text.map(Sym::new)))?;
         let keys = array.keys();
-        let text =
-            |key: K| -> Option<Option<Sym>> { dictionary.get(key.try_into().ok()?).copied() };
+        // A key past the dictionary (or negative) makes the file one for the DataFrame path; the
+        // loops note it and go on, so they stay free of early exits and push the rows with one
+        // reservation (a `?` per row cost twice the instructions).
+        let mut bad = false;
+        let mut text = |key: K| -> Option<Sym> {
+            let text = key.try_into().ok().and_then(|at: usize| dictionary.get(at));
+            bad |= text.is_none();
+            text.copied().flatten()
+        };
         match keys.validity().filter(|_| keys.null_count() > 0) {
-            // No validity to zip with: the common case (hub, device, operation), a tight loop.
-            None => {
-                for &key in keys.values().iter() {
-                    out.push(text(key)?);
-                }
-            }
+            // No validity to zip with: the common case (hub, device, operation).
+            None => out.extend(keys.values().iter().map(|&key| text(key))),
             // The values and the validity bits side by side: an iterator of `Option<&K>` took
             // twice the instructions.
-            Some(valid) => {
-                for (&key, valid) in keys.values().iter().zip(valid.iter()) {
-                    out.push(if valid { text(key)? } else { None });
-                }
-            }
+            Some(valid) => out.extend(
+                keys.values()
+                    .iter()
+                    .zip(valid.iter())
+                    .map(|(&key, valid)| if valid { text(key) } else { None }),
+            ),
         }
-        Some(())
+        (!bad).then_some(())
     }
     match array.dtype() {
         ArrowDataType::Dictionary(key, _, _) => {
