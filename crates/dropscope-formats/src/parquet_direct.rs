@@ -419,25 +419,29 @@ impl<K: Eq + std::hash::Hash> KeyIndex<K> for FxHashMap<K, u32> {
 }
 
 /// Keys of 64-bit values (times, durations): an open-addressing table, linear probing from a
-/// multiplicative hash, kept at most half full. Twice as fast as the general hash map here.
+/// multiplicative hash, at most three quarters full, values and keys in two arrays (12 bytes a
+/// slot, about what the general hash map takes). Half the instructions of the hash map here.
 #[derive(Default)]
 struct Probe {
-    /// `(value, key)`, `u32::MAX` keys marking empty slots; a power of two long.
-    slots: Vec<(i64, u32)>,
+    /// A power of two long; a slot is empty when its key is `u32::MAX`.
+    values: Vec<i64>,
+    keys: Vec<u32>,
     len: usize,
-    /// `64 - log2(slots.len())`: the hash's top bits index the table.
+    /// `64 - log2(slots)`: the hash's top bits index the table.
     shift: u32,
 }
 
 impl Probe {
     fn grow(&mut self) {
-        let size = (self.slots.len() * 2).max(1024);
-        let old = std::mem::replace(&mut self.slots, vec![(0, u32::MAX); size]);
+        let size = (self.keys.len() * 2).max(1024);
+        let values = std::mem::replace(&mut self.values, vec![0; size]);
+        let keys = std::mem::replace(&mut self.keys, vec![u32::MAX; size]);
         self.shift = 64 - size.trailing_zeros();
-        for (value, key) in old {
+        for (value, key) in values.into_iter().zip(keys) {
             if key != u32::MAX {
                 let at = self.find(value);
-                self.slots[at] = (value, key);
+                self.values[at] = value;
+                self.keys[at] = key;
             }
         }
     }
@@ -445,31 +449,28 @@ impl Probe {
     /// The slot holding `value`, or the empty one where it goes.
     #[inline]
     fn find(&self, value: i64) -> usize {
-        let mask = self.slots.len() - 1;
+        let mask = self.keys.len() - 1;
         let mut at = ((value as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize;
-        loop {
-            let (held, key) = self.slots[at];
-            if key == u32::MAX || held == value {
-                return at;
-            }
+        while self.keys[at] != u32::MAX && self.values[at] != value {
             at = (at + 1) & mask;
         }
+        at
     }
 }
 
 impl KeyIndex<i64> for Probe {
     #[inline]
     fn key(&mut self, id: i64, next: u32) -> u32 {
-        if 2 * (self.len + 1) > self.slots.len() {
+        if 4 * (self.len + 1) > 3 * self.keys.len() {
             self.grow();
         }
         let at = self.find(id);
-        let slot = &mut self.slots[at];
-        if slot.1 == u32::MAX {
-            *slot = (id, next);
+        if self.keys[at] == u32::MAX {
+            self.values[at] = id;
+            self.keys[at] = next;
             self.len += 1;
         }
-        slot.1
+        self.keys[at]
     }
 }
 
