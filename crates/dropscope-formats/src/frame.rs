@@ -583,7 +583,7 @@ fn duration_column(name: &str, values: Vec<Option<i64>>) -> Column {
 pub struct SessionsFile {
     path: PathBuf,
     file: crate::parquet_direct::SessionsParquet<BufWriter<File>>,
-    pending: Vec<Session>,
+    pending: crate::parquet_direct::SessionColumns,
 }
 
 impl SessionsFile {
@@ -603,18 +603,20 @@ impl SessionsFile {
         let out = BufWriter::with_capacity(1 << 20, file);
         let file = crate::parquet_direct::SessionsParquet::new(out)
             .map_err(|source| columnar_write(path, source))?;
-        Ok(SessionsFile { path: path.to_owned(), file, pending: Vec::new() })
+        let pending = crate::parquet_direct::SessionColumns::default();
+        Ok(SessionsFile { path: path.to_owned(), file, pending })
     }
 
     /// Adds `sessions` to the file, writing a row group once enough have gathered.
     pub fn write(&mut self, sessions: &[Session]) -> Result<()> {
-        if self.pending.capacity() == 0 {
+        if self.pending.len() == 0 {
             // Room for a row group and one more batch the size of the first, in one allocation
-            // (pages never written stay virtual): grown by doubling, the buffer ended at up to
-            // twice that and left its smaller copies behind. A larger batch later still grows it.
-            self.pending.reserve_exact(Self::GROUP_ROWS + sessions.len());
+            // a column (pages never written stay virtual): grown by doubling, the buffers ended
+            // at up to twice that and left their smaller copies behind. A larger batch later
+            // still grows them.
+            self.pending.reserve(Self::GROUP_ROWS + sessions.len());
         }
-        self.pending.extend_from_slice(sessions);
+        self.pending.extend(sessions);
         if self.pending.len() < Self::GROUP_ROWS {
             return Ok(());
         }
