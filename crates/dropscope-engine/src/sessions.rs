@@ -510,10 +510,11 @@ fn count_session(summary: &mut SessionSummary, session: &Session) {
 /// range in it, and each event's device number (its index among the ranges).
 ///
 /// Interned texts are equal exactly when their handles are, and handles are small dense
-/// numbers, so a device is usually just its device-id handle: parallel passes over the events,
-/// with tables indexed by that handle and no hashing, find which ids always come with the same
-/// hub and module (each then one device), number each event's device and count them; only the
-/// ids seen with several hubs or modules go through a hash map of their full keys. Only the
+/// numbers, so a device is usually just its device-id handle: one parallel pass over the events,
+/// with tables indexed by that handle and no hashing, finds which ids always come with the same
+/// hub and module (each then one device) and notes each event's id; a pass over those ids
+/// numbers and counts the devices. Only the events of ids seen with several hubs or modules are
+/// read again, for a hash map of their full keys. Only the
 /// distinct devices are sorted by their strings, and a counting sort places the indexes.
 fn device_runs(events: &[Event]) -> (Vec<u32>, Vec<(usize, usize)>, Vec<u32>) {
     // A pass keeps two tables the size of the ids per chunk: at most four chunks.
@@ -540,30 +541,43 @@ fn device_runs_in_chunks(
             *seen = SEEN_MANY;
         }
     };
-    let ids = events.par_iter().map(|e| id(e) + 1).max().unwrap_or(0);
-    // What each device id comes with: one hub and module, or several.
+    let chunk = chunk.max(1);
+    // What each device id comes with, one hub and module or several, and each event's id: the
+    // one pass that reads the events (80 bytes each) for all of them, instead of one per step.
+    let mut event_device = vec![0_u32; events.len()];
     let seen = events
-        .par_chunks(chunk.max(1))
-        .map(|part| {
-            let mut seen = vec![SEEN_NONE; ids];
-            for event in part {
-                meet(&mut seen[id(event)], rest(event));
+        .par_chunks(chunk)
+        .zip(event_device.par_chunks_mut(chunk))
+        .map(|(part, ids)| {
+            let mut seen: Vec<(u32, u32)> = Vec::new();
+            for (event, to) in part.iter().zip(ids) {
+                let at = id(event);
+                if at >= seen.len() {
+                    seen.resize((at + 1).next_power_of_two(), SEEN_NONE);
+                }
+                meet(&mut seen[at], rest(event));
+                *to = at as u32;
             }
             seen
         })
-        .reduce_with(|mut a, b| {
+        .reduce_with(|mut a, mut b| {
+            if a.len() < b.len() {
+                std::mem::swap(&mut a, &mut b);
+            }
             for (a, b) in a.iter_mut().zip(b) {
                 meet(a, b);
             }
             a
         })
         .unwrap_or_default();
+    let ids = seen.len();
     // The devices of ids with several hubs or modules, numbered after the ids.
     let mut shared: Vec<(u32, u32, u32)> = if seen.contains(&SEEN_MANY) {
         events
             .par_iter()
-            .filter(|e| seen[id(e)] == SEEN_MANY)
-            .map(|e| (e.device_id.handle(), e.hub.handle(), e.module_id.map_or(0, Sym::handle)))
+            .zip(&event_device)
+            .filter(|&(_, &at)| seen[at as usize] == SEEN_MANY)
+            .map(|(e, &at)| (at, e.hub.handle(), e.module_id.map_or(0, Sym::handle)))
             .collect()
     } else {
         Vec::new()
@@ -572,19 +586,18 @@ fn device_runs_in_chunks(
     shared.dedup();
     let shared: FxHashMap<(u32, u32, u32), u32> = shared.into_iter().zip(ids as u32..).collect();
     let n_devices = ids + shared.len();
-    // Each event's device number, and each device's events and first event.
-    let mut event_device = vec![0_u32; events.len()];
-    let counted: Vec<(Vec<u32>, Vec<u32>)> = events
-        .par_chunks(chunk.max(1))
-        .zip(event_device.par_chunks_mut(chunk.max(1)))
+    // Each event's device number (its id's, unless the id is shared), and each device's events
+    // and first event.
+    let counted: Vec<(Vec<u32>, Vec<u32>)> = event_device
+        .par_chunks_mut(chunk)
         .enumerate()
-        .map(|(n, (part, devices))| {
+        .map(|(n, devices)| {
             let mut counts = vec![0_u32; n_devices];
             let mut first = vec![u32::MAX; n_devices];
-            for ((idx, event), device) in (((n * chunk.max(1)) as u32)..).zip(part).zip(devices) {
-                let at = id(event);
+            for (idx, device) in ((n * chunk) as u32..).zip(devices) {
+                let at = *device as usize;
                 let number = if seen[at] == SEEN_MANY {
-                    let (hub, module) = rest(event);
+                    let (hub, module) = rest(&events[idx as usize]);
                     shared[&(at as u32, hub, module)] as usize
                 } else {
                     at
