@@ -514,8 +514,8 @@ fn count_session(summary: &mut SessionSummary, session: &Session) {
 /// with tables indexed by that handle and no hashing, finds which ids always come with the same
 /// hub and module (each then one device) and notes each event's id; a pass over those ids
 /// numbers and counts the devices. Only the events of ids seen with several hubs or modules are
-/// read again, for a hash map of their full keys. Only the
-/// distinct devices are sorted by their strings, and a counting sort places the indexes.
+/// read again, for a hash map of their full keys. Only the distinct devices are sorted by their
+/// strings, and a counting sort places the indexes.
 fn device_runs(events: &[Event]) -> (Vec<u32>, Vec<(usize, usize)>, Vec<u32>) {
     // A pass keeps two tables the size of the ids per chunk: at most four chunks.
     let parts = rayon::current_num_threads().min(4);
