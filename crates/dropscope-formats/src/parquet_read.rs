@@ -33,6 +33,8 @@ enum Values {
     Missing,
     Times(Vec<i64>),
     Texts(Vec<Option<Sym>>),
+    /// Texts left as their dictionary keys (see [`Keyed`]).
+    Keyed(Keyed),
     Codes(Vec<Option<u32>>),
     Seqs(Vec<Option<SeqNo>>),
 }
@@ -42,6 +44,8 @@ enum Values {
 enum Kind {
     Time,
     Text,
+    /// Texts that may stay dictionary keys until they are set ([`Keyed`]).
+    KeyedText,
     Code,
     Seq,
 }
@@ -62,7 +66,8 @@ impl Target {
     /// What the column that sets this field holds.
     fn kind(self) -> Kind {
         match self {
-            Target::Hub | Target::Operation | Target::Level | Target::Text(_) => Kind::Text,
+            Target::Hub | Target::Operation | Target::Level => Kind::Text,
+            Target::Text(_) => Kind::KeyedText,
             Target::ResultType => Kind::Code,
             Target::Seq => Kind::Seq,
         }
@@ -157,6 +162,67 @@ pub(crate) fn read_events(
     Some(events)
 }
 
+/// A text column left as it was decoded, dictionary keys (`u32`) by row group, with each
+/// dictionary's texts interned once: the keys are mapped to texts as they are set on the events,
+/// without a vector of every row's text written and read back in between (8 MB a column on
+/// 2 M rows).
+struct Keyed {
+    /// Each row group's first row, keys and interned dictionary, in row order.
+    chunks: Vec<(usize, PrimitiveArray<u32>, Vec<Option<Sym>>)>,
+}
+
+impl Keyed {
+    /// The column's arrays as keys and dictionaries, when each is a dictionary array with `u32`
+    /// keys that all index its dictionary; `None` otherwise.
+    fn of(arrays: &[Box<dyn Array>]) -> Option<Keyed> {
+        let mut chunks = Vec::with_capacity(arrays.len());
+        let mut first = 0;
+        for array in arrays {
+            let array = array.as_any().downcast_ref::<DictionaryArray<u32>>()?;
+            let mut dictionary = Vec::with_capacity(array.values().len());
+            for_each_text(array.values().as_ref(), |text| dictionary.push(text.map(Sym::new)))?;
+            let keys = array.keys();
+            // Every key indexes the dictionary, nulls' keys included (they are read too).
+            if keys.values().iter().any(|&key| key as usize >= dictionary.len()) {
+                return None;
+            }
+            chunks.push((first, keys.clone(), dictionary));
+            first += array.len();
+        }
+        Some(Keyed { chunks })
+    }
+
+    /// Sets rows `rows`' texts (those rows' events) into `field`.
+    fn set(
+        &self,
+        events: &mut [Event],
+        rows: std::ops::Range<usize>,
+        field: fn(&mut Event) -> &mut Option<Sym>,
+    ) {
+        for (first, keys, dictionary) in &self.chunks {
+            let (from, to) = (rows.start.max(*first), rows.end.min(first + keys.len()));
+            if from >= to {
+                continue;
+            }
+            let events = &mut events[from - rows.start..to - rows.start];
+            let values = &keys.values()[from - first..to - first];
+            match keys.validity().filter(|_| keys.null_count() > 0) {
+                None => {
+                    for (event, &key) in events.iter_mut().zip(values) {
+                        *field(event) = dictionary[key as usize];
+                    }
+                }
+                Some(valid) => {
+                    let valid = valid.clone().sliced(from - first, to - from);
+                    for ((event, &key), valid) in events.iter_mut().zip(values).zip(valid.iter()) {
+                        *field(event) = if valid { dictionary[key as usize] } else { None };
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// One decoded column, typed for the field it sets.
 enum Setter {
     Hub(Vec<Option<Sym>>),
@@ -164,6 +230,7 @@ enum Setter {
     Level(Vec<Level>),
     ResultType(Vec<Option<u32>>),
     Text(fn(&mut Event) -> &mut Option<Sym>, Vec<Option<Sym>>),
+    KeyedText(fn(&mut Event) -> &mut Option<Sym>, Keyed),
     Seq(Vec<Option<SeqNo>>),
     /// Absent or all null: the field keeps the value the events were made with.
     Unset,
@@ -186,6 +253,7 @@ impl Setter {
             Setter::Level(levels) => each(events, &levels[rows], |e, level| e.level = level),
             Setter::ResultType(codes) => each(events, &codes[rows], |e, code| e.result_type = code),
             Setter::Text(field, texts) => each(events, &texts[rows], |e, text| *field(e) = text),
+            Setter::KeyedText(field, keyed) => keyed.set(events, rows, *field),
             Setter::Seq(_) | Setter::Unset => {}
         }
     }
@@ -207,6 +275,7 @@ fn setter(target: Target, values: Values) -> Option<Setter> {
         })?),
         (Target::ResultType, Values::Codes(codes)) => Setter::ResultType(codes),
         (Target::Text(field), Values::Texts(texts)) => Setter::Text(field, texts),
+        (Target::Text(field), Values::Keyed(keyed)) => Setter::KeyedText(field, keyed),
         (Target::Seq, Values::Seqs(seqs)) => Setter::Seq(seqs),
         (Target::Hub | Target::Operation, _) => return None,
         (_, Values::Missing) => Setter::Unset,
@@ -415,7 +484,8 @@ fn values(arrays: &[Box<dyn Array>], kind: Kind) -> Option<Values> {
             }
             Some(Values::Times(times))
         }
-        Kind::Text => {
+        Kind::KeyedText if let Some(keyed) = Keyed::of(arrays) => Some(Values::Keyed(keyed)),
+        Kind::Text | Kind::KeyedText => {
             let mut texts = Vec::with_capacity(len);
             for array in arrays {
                 push_texts(array.as_ref(), &mut texts)?;
@@ -598,6 +668,36 @@ mod tests {
                 prop_assert_eq!(direct.unwrap_or_default(), through_frames(&bytes));
             }
         }
+    }
+
+    /// Row groups that end inside the blocks the fields are set in, texts with and without nulls
+    /// (left as dictionary keys until set): the same events as the DataFrame path reads.
+    #[test]
+    fn row_groups_across_blocks_read_as_the_dataframe_path_reads() {
+        let events: Vec<Event> = (0..10_000_u32)
+            .map(|i| {
+                let mut event = Event::new(
+                    Timestamp(1_700_000_000_000_000_000 + i64::from(i) * 1_000_000_000),
+                    "hub",
+                    &format!("d{}", i % 97),
+                    Operation::Connect,
+                );
+                event.protocol = Some(Sym::new(["Mqtt", "Amqp", "Https"][(i % 3) as usize]));
+                event.masked_ip = (i % 7 != 0).then(|| Sym::new(&format!("10.0.{}.XXX", i % 11)));
+                event.source_line = u64::from(i) + 1;
+                event
+            })
+            .collect();
+        let mut df = events_to_df(&events).expect("a frame");
+        let mut bytes = Vec::new();
+        ParquetWriter::new(&mut bytes)
+            .with_row_group_size(Some(2_001))
+            .finish(&mut df)
+            .expect("polars writes it");
+        let metadata = check_pages(&bytes).expect("a sound file");
+        assert!(metadata.row_groups.len() > 2, "{} row groups", metadata.row_groups.len());
+        let direct = read_events(&bytes, &metadata, 2).expect("read directly");
+        assert_eq!(direct, through_frames(&bytes));
     }
 
     #[test]
