@@ -397,17 +397,22 @@ mod tests {
         })
     }
 
+    /// `keys` at the width their largest needs, encoded by [`hybrid`] and by polars.
+    fn both_encodings(keys: &[u32]) -> (Vec<u8>, Vec<u8>) {
+        let width = u32::BITS - keys.iter().max().copied().unwrap_or(0).leading_zeros();
+        let mut ours = Vec::new();
+        hybrid(&mut ours, keys, Packing::Keys(width));
+        let mut theirs = Vec::new();
+        polars_encode::<u32, _, _>(&mut theirs, keys.iter().copied(), width).expect("in memory");
+        (ours, theirs)
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(400))]
 
         #[test]
         fn keys_encode_as_polars_encodes_them(values in runs(5000)) {
-            let width = u32::BITS - values.iter().max().copied().unwrap_or(0).leading_zeros();
-            let mut ours = Vec::new();
-            hybrid(&mut ours, values.as_slice(), Packing::Keys(width));
-            let mut theirs = Vec::new();
-            polars_encode::<u32, _, _>(&mut theirs, values.iter().copied(), width)
-                .expect("in memory");
+            let (ours, theirs) = both_encodings(&values);
             prop_assert_eq!(ours, theirs);
         }
 
@@ -415,12 +420,7 @@ mod tests {
         fn small_keys_encode_as_polars_encodes_them(most in 0_u32..4, seed in runs(3)) {
             // Keys of a dictionary of up to four values: widths 0 to 2.
             let values: Vec<u32> = seed.iter().map(|&v| v.min(most)).collect();
-            let width = u32::BITS - values.iter().max().copied().unwrap_or(0).leading_zeros();
-            let mut ours = Vec::new();
-            hybrid(&mut ours, values.as_slice(), Packing::Keys(width));
-            let mut theirs = Vec::new();
-            polars_encode::<u32, _, _>(&mut theirs, values.iter().copied(), width)
-                .expect("in memory");
+            let (ours, theirs) = both_encodings(&values);
             prop_assert_eq!(ours, theirs);
         }
 
@@ -462,11 +462,9 @@ mod tests {
     #[test]
     fn long_literal_runs_encode_as_polars_encodes_them() {
         for len in [8191, 8192, 8193, 16_400, 20_005] {
+            // Keys up to 999: ten bits.
             let values: Vec<u32> = (0..len).map(|i| (i * 7919 % 1000) as u32).collect();
-            let mut ours = Vec::new();
-            hybrid(&mut ours, values.as_slice(), Packing::Keys(10));
-            let mut theirs = Vec::new();
-            polars_encode::<u32, _, _>(&mut theirs, values.iter().copied(), 10).expect("memory");
+            let (ours, theirs) = both_encodings(&values);
             assert_eq!(ours, theirs, "{len} values");
         }
     }

@@ -179,8 +179,7 @@ impl Keyed {
         let mut first = 0;
         for array in arrays {
             let array = array.as_any().downcast_ref::<DictionaryArray<u32>>()?;
-            let mut dictionary = Vec::with_capacity(array.values().len());
-            for_each_text(array.values().as_ref(), |text| dictionary.push(text.map(Sym::new)))?;
+            let dictionary = interned(array.values().as_ref())?;
             let keys = array.keys();
             // Every key indexes the dictionary, nulls' keys included (they are read too).
             if keys.values().iter().any(|&key| key as usize >= dictionary.len()) {
@@ -515,8 +514,7 @@ fn values(arrays: &[Box<dyn Array>], kind: Kind) -> Option<Values> {
 fn push_texts(array: &dyn Array, out: &mut Vec<Option<Sym>>) -> Option<()> {
     fn keyed<K: DictionaryKey>(array: &dyn Array, out: &mut Vec<Option<Sym>>) -> Option<()> {
         let array = array.as_any().downcast_ref::<DictionaryArray<K>>()?;
-        let mut dictionary = Vec::with_capacity(array.values().len());
-        for_each_text(array.values().as_ref(), |text| dictionary.push(text.map(Sym::new)))?;
+        let dictionary = interned(array.values().as_ref())?;
         let keys = array.keys();
         // A key past the dictionary (or negative) makes the file one for the DataFrame path; the
         // loops note it and go on, so they stay free of early exits and push the rows with one
@@ -556,6 +554,13 @@ fn push_texts(array: &dyn Array, out: &mut Vec<Option<Sym>>) -> Option<()> {
         }
         _ => for_each_text(array, |text| out.push(text.map(Sym::new))),
     }
+}
+
+/// A dictionary's texts, each interned once.
+fn interned(values: &dyn Array) -> Option<Vec<Option<Sym>>> {
+    let mut dictionary = Vec::with_capacity(values.len());
+    for_each_text(values, |text| dictionary.push(text.map(Sym::new)))?;
+    Some(dictionary)
 }
 
 /// Calls `f` with each row's text of a plain (not dictionary) string array.
