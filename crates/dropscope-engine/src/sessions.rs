@@ -67,7 +67,7 @@ pub(crate) mod tests;
 
 use std::cmp::Ordering;
 
-use dropscope_model::{Event, FxHashMap, Operation, Repairs, Session, Sym, Timestamp};
+use dropscope_model::{Event, FxHashMap, Operation, Repairs, Session, Sym, Timestamp, table_of};
 use rayon::prelude::*;
 
 /// Two end records of one session (`401003` then `404104`) are merged when at most this far apart.
@@ -592,7 +592,8 @@ fn device_runs_in_chunks(
         .par_chunks_mut(chunk)
         .enumerate()
         .map(|(n, devices)| {
-            let mut counts = vec![0_u32; n_devices];
+            // Incremented at random: written whole first (see `table_of`).
+            let mut counts = table_of(n_devices, 0_u32);
             let mut first = vec![u32::MAX; n_devices];
             for (idx, device) in ((n * chunk) as u32..).zip(devices) {
                 let at = *device as usize;

@@ -13,7 +13,7 @@ use std::hash::{Hash, Hasher};
 use std::io::{self, Cursor, Read};
 use std::path::{Path, PathBuf};
 
-use dropscope_model::{Event, FxHasher, Sym};
+use dropscope_model::{Event, FxHasher, Sym, table_of};
 use flate2::read::MultiGzDecoder;
 use rayon::prelude::*;
 
@@ -523,7 +523,7 @@ fn shard_copies(
     let in_shard = |hash: u32| bits == 0 || hash >> (32 - bits) == shard;
     let expected = events.len() >> bits;
     let slots = (expected + expected / 2).next_power_of_two().max(16);
-    let mut table: Vec<Slot> = vec![0; slots];
+    let mut table: Vec<Slot> = table_of(slots, 0);
     let mut filled = 0;
     let (mut later, mut first) = (Vec::new(), Vec::new());
     for (idx, (&hash, event)) in hashes.iter().zip(events).enumerate() {
@@ -560,7 +560,7 @@ fn shard_copies(
 
 /// `table` rehashed into twice as many slots.
 fn grow(table: &[Slot]) -> Vec<Slot> {
-    let mut grown: Vec<Slot> = vec![0; table.len() * 2];
+    let mut grown: Vec<Slot> = table_of(table.len() * 2, 0);
     let mask = grown.len() - 1;
     for &slot in table.iter().filter(|&&slot| slot != 0) {
         let mut at = slot_hash(slot) as usize & mask;

@@ -65,3 +65,30 @@ impl Hasher for FxHasher {
         self.add(value as u64);
     }
 }
+
+/// `len` slots of `empty`, each page of them written now: the storage for an open-addressing
+/// table.
+///
+/// `vec![0; len]` asks the allocator for zeroed memory, which, fresh from the system, is not
+/// mapped yet. A table probed at random then first reads each page (the kernel maps its shared
+/// page of zeros) and writes it later, and that second fault swaps the mapping, which means
+/// interrupting every other core running the process to flush its TLB: 7% of `inspect`'s samples
+/// in the duplicate tables (BENCHMARKS.md). Written first, a page takes one ordinary fault.
+pub fn table_of<T: Copy>(len: usize, empty: T) -> Vec<T> {
+    // Opaque to the optimiser, so filling it cannot become a request for zeroed memory.
+    let mut table = std::hint::black_box(Vec::with_capacity(len));
+    table.resize(len, empty);
+    table
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_table_holds_len_empty_slots() {
+        assert_eq!(table_of(5, 0_u64), vec![0; 5]);
+        assert_eq!(table_of(3, u32::MAX), vec![u32::MAX; 3]);
+        assert!(table_of(0, 7_u8).is_empty());
+    }
+}

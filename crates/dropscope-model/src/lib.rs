@@ -29,7 +29,7 @@ mod time;
 
 pub use cause::Cause;
 pub use event::{Event, Level, Operation, SeqNo, hub_from_resource_id};
-pub use hash::{FxHashMap, FxHashSet, FxHasher};
+pub use hash::{FxHashMap, FxHashSet, FxHasher, table_of};
 pub use session::{Repairs, Session};
 pub use sym::Sym;
 pub use time::{Timestamp, TimestampError};
