@@ -34,7 +34,7 @@ enum Values {
     Times(Vec<i64>),
     Texts(Vec<Option<Sym>>),
     /// Texts left as their dictionary keys (see [`Keyed`]).
-    Keyed(Keyed),
+    Keyed(Keyed<Option<Sym>>),
     Codes(Vec<Option<u32>>),
     Seqs(Vec<Option<SeqNo>>),
 }
@@ -66,8 +66,7 @@ impl Target {
     /// What the column that sets this field holds.
     fn kind(self) -> Kind {
         match self {
-            Target::Hub | Target::Operation | Target::Level => Kind::Text,
-            Target::Text(_) => Kind::KeyedText,
+            Target::Hub | Target::Operation | Target::Level | Target::Text(_) => Kind::KeyedText,
             Target::ResultType => Kind::Code,
             Target::Seq => Kind::Seq,
         }
@@ -163,18 +162,18 @@ pub(crate) fn read_events(
 }
 
 /// A text column left as it was decoded, dictionary keys (`u32`) by row group, with each
-/// dictionary's texts interned once: the keys are mapped to texts as they are set on the events,
-/// without a vector of every row's text written and read back in between (8 MB a column on
-/// 2 M rows).
-struct Keyed {
-    /// Each row group's first row, keys and interned dictionary, in row order.
-    chunks: Vec<(usize, PrimitiveArray<u32>, Vec<Option<Sym>>)>,
+/// dictionary's texts interned once (or parsed once, into a `T`): the keys are mapped to values
+/// as they are set on the events, without a vector of every row's value written and read back
+/// in between (8 MB a column on 2 M rows).
+struct Keyed<T> {
+    /// Each row group's first row, keys and dictionary, in row order.
+    chunks: Vec<(usize, PrimitiveArray<u32>, Vec<T>)>,
 }
 
-impl Keyed {
+impl Keyed<Option<Sym>> {
     /// The column's arrays as keys and dictionaries, when each is a dictionary array with `u32`
     /// keys that all index its dictionary; `None` otherwise.
-    fn of(arrays: &[Box<dyn Array>]) -> Option<Keyed> {
+    fn of(arrays: &[Box<dyn Array>]) -> Option<Self> {
         let mut chunks = Vec::with_capacity(arrays.len());
         let mut first = 0;
         for array in arrays {
@@ -191,12 +190,39 @@ impl Keyed {
         Some(Keyed { chunks })
     }
 
-    /// Sets rows `rows`' texts (those rows' events) into `field`.
+    /// Every row's text (null rows `None`).
+    fn texts(&self) -> Vec<Option<Sym>> {
+        let mut texts = Vec::with_capacity(self.chunks.iter().map(|(_, keys, _)| keys.len()).sum());
+        for (_, keys, dictionary) in &self.chunks {
+            texts.extend(keys.iter().map(|key| key.and_then(|&key| dictionary[key as usize])));
+        }
+        texts
+    }
+}
+
+impl<T: Copy> Keyed<T> {
+    /// The column with every dictionary entry mapped through `f` (each entry once, used by a
+    /// row or not); `None` when `f` gives `None` for one.
+    fn map<U>(&self, mut f: impl FnMut(T) -> Option<U>) -> Option<Keyed<U>> {
+        let mut chunks = Vec::with_capacity(self.chunks.len());
+        for (first, keys, dictionary) in &self.chunks {
+            let dictionary = dictionary.iter().map(|&value| f(value)).collect::<Option<_>>()?;
+            chunks.push((*first, keys.clone(), dictionary));
+        }
+        Some(Keyed { chunks })
+    }
+
+    fn has_nulls(&self) -> bool {
+        self.chunks.iter().any(|(_, keys, _)| keys.null_count() > 0)
+    }
+
+    /// Puts rows `rows`' values (those rows' events) with `put`; a null row's value is `null`.
     fn set(
         &self,
         events: &mut [Event],
         rows: std::ops::Range<usize>,
-        field: fn(&mut Event) -> &mut Option<Sym>,
+        null: T,
+        put: impl Fn(&mut Event, T),
     ) {
         for (first, keys, dictionary) in &self.chunks {
             let (from, to) = (rows.start.max(*first), rows.end.min(first + keys.len()));
@@ -208,13 +234,13 @@ impl Keyed {
             match keys.validity().filter(|_| keys.null_count() > 0) {
                 None => {
                     for (event, &key) in events.iter_mut().zip(values) {
-                        *field(event) = dictionary[key as usize];
+                        put(event, dictionary[key as usize]);
                     }
                 }
                 Some(valid) => {
                     let valid = valid.clone().sliced(from - first, to - from);
                     for ((event, &key), valid) in events.iter_mut().zip(values).zip(valid.iter()) {
-                        *field(event) = if valid { dictionary[key as usize] } else { None };
+                        put(event, if valid { dictionary[key as usize] } else { null });
                     }
                 }
             }
@@ -229,7 +255,10 @@ enum Setter {
     Level(Vec<Level>),
     ResultType(Vec<Option<u32>>),
     Text(fn(&mut Event) -> &mut Option<Sym>, Vec<Option<Sym>>),
-    KeyedText(fn(&mut Event) -> &mut Option<Sym>, Keyed),
+    KeyedHub(Keyed<Sym>),
+    KeyedOperation(Keyed<Operation>),
+    KeyedLevel(Keyed<Level>),
+    KeyedText(fn(&mut Event) -> &mut Option<Sym>, Keyed<Option<Sym>>),
     Seq(Vec<Option<SeqNo>>),
     /// Absent or all null: the field keeps the value the events were made with.
     Unset,
@@ -252,7 +281,17 @@ impl Setter {
             Setter::Level(levels) => each(events, &levels[rows], |e, level| e.level = level),
             Setter::ResultType(codes) => each(events, &codes[rows], |e, code| e.result_type = code),
             Setter::Text(field, texts) => each(events, &texts[rows], |e, text| *field(e) = text),
-            Setter::KeyedText(field, keyed) => keyed.set(events, rows, *field),
+            Setter::KeyedHub(hubs) => hubs.set(events, rows, Sym::default(), |e, hub| e.hub = hub),
+            Setter::KeyedOperation(ops) => {
+                // Never null (see `setter`): the null value is never put.
+                ops.set(events, rows, Operation::Connect, |e, op| e.operation = op);
+            }
+            Setter::KeyedLevel(levels) => {
+                levels.set(events, rows, Level::Information, |e, level| e.level = level);
+            }
+            Setter::KeyedText(field, keyed) => {
+                keyed.set(events, rows, None, |e, text| *field(e) = text);
+            }
             Setter::Seq(_) | Setter::Unset => {}
         }
     }
@@ -262,16 +301,30 @@ impl Setter {
 /// all null: events are made with the optional fields unset and level Information), or `None` when the
 /// DataFrame path must read the file (no hub or operation, an operation or level that does not
 /// parse).
+///
+/// A keyed operation or level column whose dictionary parses whole (and, for the operation,
+/// without null rows) is set from its keys; otherwise each row's text is parsed, so a text that
+/// does not parse counts only when a row holds it.
 fn setter(target: Target, values: Values) -> Option<Setter> {
     Some(match (target, values) {
         (Target::Hub, Values::Texts(hubs)) => Setter::Hub(hubs),
-        (Target::Operation, Values::Texts(texts)) => {
-            Setter::Operation(parsed(&texts, |sym| sym.and_then(|s| Operation::parse(&s)))?)
+        (Target::Hub, Values::Keyed(hubs)) => {
+            Setter::KeyedHub(hubs.map(|hub| Some(hub.unwrap_or_default()))?)
         }
-        (Target::Level, Values::Texts(texts)) => Setter::Level(parsed(&texts, |sym| match sym {
-            None => Some(Level::Information),
-            Some(s) => Level::parse(&s),
-        })?),
+        (Target::Operation, Values::Keyed(texts)) => {
+            match texts.map(operation_of).filter(|_| !texts.has_nulls()) {
+                Some(ops) => Setter::KeyedOperation(ops),
+                None => Setter::Operation(parsed(&texts.texts(), operation_of)?),
+            }
+        }
+        (Target::Operation, Values::Texts(texts)) => {
+            Setter::Operation(parsed(&texts, operation_of)?)
+        }
+        (Target::Level, Values::Keyed(texts)) => match texts.map(level_of) {
+            Some(levels) => Setter::KeyedLevel(levels),
+            None => Setter::Level(parsed(&texts.texts(), level_of)?),
+        },
+        (Target::Level, Values::Texts(texts)) => Setter::Level(parsed(&texts, level_of)?),
         (Target::ResultType, Values::Codes(codes)) => Setter::ResultType(codes),
         (Target::Text(field), Values::Texts(texts)) => Setter::Text(field, texts),
         (Target::Text(field), Values::Keyed(keyed)) => Setter::KeyedText(field, keyed),
@@ -280,6 +333,19 @@ fn setter(target: Target, values: Values) -> Option<Setter> {
         (_, Values::Missing) => Setter::Unset,
         _ => return None,
     })
+}
+
+/// An operation column's text parsed; a null is no operation.
+fn operation_of(text: Option<Sym>) -> Option<Operation> {
+    text.and_then(|s| Operation::parse(&s))
+}
+
+/// A level column's text parsed; a null is [`Level::Information`], as events are made.
+fn level_of(text: Option<Sym>) -> Option<Level> {
+    match text {
+        None => Some(Level::Information),
+        Some(s) => Level::parse(&s),
+    }
 }
 
 /// Sets every setter's field on the events, in blocks of rows that stay in cache while every
@@ -739,6 +805,51 @@ mod tests {
         let bytes = parquet(&mut df);
         assert!(check_pages(&bytes).is_ok());
         assert_eq!(through_frames(&bytes), crate::frame::read_events(&bytes, 2).expect("read"));
+    }
+
+    /// An events file whose `name` column (categorical, so written as a dictionary) holds
+    /// `texts`, one a row.
+    fn with_texts(name: &str, texts: &[Option<&str>]) -> Vec<u8> {
+        let events: Vec<Event> = (0..texts.len())
+            .map(|i| Event::new(Timestamp(i as i64 * 1_000), "hub", "a", Operation::Connect))
+            .collect();
+        let mut df = events_to_df(&events).expect("a frame");
+        let dtype = df.column(name).expect("a column").dtype().clone();
+        let column = polars::prelude::Column::new(name.into(), texts);
+        df.with_column(column.cast(&dtype).expect("casts")).expect("replaces");
+        parquet(&mut df)
+    }
+
+    /// Operations and levels are set from their dictionary keys when the whole dictionary
+    /// parses; a null operation, or a text that does not parse, leaves the file to the DataFrame
+    /// path, which reports the row.
+    #[test]
+    fn operations_and_levels_are_read_as_the_dataframe_path_reads() {
+        let direct = |bytes: &[u8]| read_events(bytes, &check_pages(bytes).expect("sound"), 2);
+        let refused = |bytes: &[u8]| {
+            assert!(direct(bytes).is_none());
+            crate::frame::read_events(bytes, 2).expect_err("a bad row").to_string()
+        };
+        // A null level is Information.
+        let bytes = with_texts(columns::LEVEL, &[Some("Error"), None, Some("Warning")]);
+        let events = direct(&bytes).expect("read directly");
+        let levels: Vec<Level> = events.iter().map(|e| e.level).collect();
+        assert_eq!(levels, [Level::Error, Level::Information, Level::Warning]);
+        assert_eq!(events, through_frames(&bytes));
+        let bytes = with_texts(
+            columns::OPERATION,
+            &[Some("deviceDisconnect"), Some("deviceConnect"), Some("deviceDisconnect")],
+        );
+        let events = direct(&bytes).expect("read directly");
+        assert_eq!(events[0].operation, Operation::Disconnect);
+        assert_eq!(events, through_frames(&bytes));
+
+        let bytes = with_texts(columns::LEVEL, &[Some("Error"), Some("Loud")]);
+        assert!(refused(&bytes).contains("row 2"), "{}", refused(&bytes));
+        let bytes = with_texts(columns::OPERATION, &[Some("deviceConnect"), None]);
+        assert!(refused(&bytes).contains("row 2"), "{}", refused(&bytes));
+        let bytes = with_texts(columns::OPERATION, &[Some("deviceConnect"), Some("reboot")]);
+        assert!(refused(&bytes).contains("row 2"), "{}", refused(&bytes));
     }
 
     #[test]
