@@ -13,7 +13,7 @@ use std::hash::{Hash, Hasher};
 use std::io::{self, Cursor, Read};
 use std::path::{Path, PathBuf};
 
-use dropscope_model::{Event, FxHasher, Sym, table_of};
+use dropscope_model::{Event, FxHasher, Sym};
 use flate2::read::MultiGzDecoder;
 use rayon::prelude::*;
 
@@ -484,20 +484,41 @@ fn record_hash(event: &Event) -> u32 {
 }
 
 /// Which events are the first copy of their record, in order, and which first copies had later
-/// copies. The hash space is cut into shards, one per thread, each with an open-addressing table
-/// of event indexes (linear probing, at most two thirds full; see [`Slot`]). All copies of a
-/// record hash alike, so they meet in one shard, which visits them in input order: the result
-/// does not depend on the number of shards.
+/// copies.
+///
+/// The events' `(hash, index)` pairs are first sorted by the hash's top bits into buckets of
+/// about [`BUCKET`] events, keeping input order within each (a counting sort); then each bucket
+/// goes through its own open-addressing table (see [`bucket_copies`]), the buckets in parallel.
+/// All copies of a record hash alike, so they meet in one bucket, which visits them in input
+/// order: the result does not depend on the number of threads. One table per thread's share of
+/// the hash space (16 MB on 2 M events) was probed at random, a cache and often a TLB miss a
+/// probe; a bucket's table stays in the cache.
 fn first_copies(events: &[Event]) -> (Vec<bool>, Vec<usize>) {
     let hashes: Vec<u32> = events.par_iter().map(record_hash).collect();
-    let bits = rayon::current_num_threads().next_power_of_two().trailing_zeros().min(6);
-    let shards: Vec<(Vec<usize>, Vec<usize>)> = (0..1_u32 << bits)
-        .into_par_iter()
-        .map(|shard| shard_copies(events, &hashes, bits, shard))
+    let bits = (events.len() / BUCKET).next_power_of_two().trailing_zeros().min(16);
+    let bucket = |hash: u32| if bits == 0 { 0 } else { (hash >> (32 - bits)) as usize };
+    let mut starts = vec![0_usize; (1 << bits) + 1];
+    for &hash in &hashes {
+        starts[bucket(hash) + 1] += 1;
+    }
+    for at in 1..starts.len() {
+        starts[at] += starts[at - 1];
+    }
+    let mut next = starts.clone();
+    let mut pairs = vec![(0_u32, 0_u32); hashes.len()];
+    for (idx, &hash) in (0_u32..).zip(&hashes) {
+        let at = &mut next[bucket(hash)];
+        pairs[*at] = (hash, idx);
+        *at += 1;
+    }
+    drop(hashes);
+    let buckets: Vec<(Vec<usize>, Vec<usize>)> = starts
+        .par_windows(2)
+        .map_init(Vec::new, |table, range| bucket_copies(events, &pairs[range[0]..range[1]], table))
         .collect();
     let mut keep = vec![true; events.len()];
     let mut copied = Vec::new();
-    for (later, first) in shards {
+    for (later, first) in buckets {
         for idx in later {
             keep[idx] = false;
         }
@@ -506,6 +527,9 @@ fn first_copies(events: &[Event]) -> (Vec<bool>, Vec<usize>) {
     copied.sort_unstable();
     (keep, copied)
 }
+
+/// About this many events a bucket: its table (at most two thirds full) then takes 256 KB.
+const BUCKET: usize = 1 << 14;
 
 /// A slot of a duplicate table: 0 when empty, otherwise the event's hash over its index + 1 (an
 /// index fits in 32 bits: 2^32 events would take 340 GB of memory). A probe compares the hash
@@ -524,40 +548,31 @@ fn slot_index(slot: Slot) -> usize {
     (slot & 0xffff_ffff) as usize - 1
 }
 
-/// The later copies, and the first copies that had them, among the events whose hash starts
-/// with the `bits` bits of `shard`.
-fn shard_copies(
+/// The later copies, and the first copies that had them, among one bucket's events (`(hash,
+/// index)` pairs in input order), through an open-addressing table indexed by the hash's low
+/// bits (linear probing, at most two thirds full), kept in `table` between buckets.
+fn bucket_copies(
     events: &[Event],
-    hashes: &[u32],
-    bits: u32,
-    shard: u32,
+    pairs: &[(u32, u32)],
+    table: &mut Vec<Slot>,
 ) -> (Vec<usize>, Vec<usize>) {
-    let in_shard = |hash: u32| bits == 0 || hash >> (32 - bits) == shard;
-    let expected = events.len() >> bits;
-    let slots = (expected + expected / 2).next_power_of_two().max(16);
-    let mut table: Vec<Slot> = table_of(slots, 0);
-    let mut filled = 0;
+    let slots = (pairs.len() + pairs.len() / 2 + 1).next_power_of_two().max(16);
+    table.clear();
+    table.resize(slots, 0);
+    let mask = slots - 1;
     let (mut later, mut first) = (Vec::new(), Vec::new());
-    for (idx, (&hash, event)) in hashes.iter().zip(events).enumerate() {
-        if !in_shard(hash) {
-            continue;
-        }
-        if 3 * (filled + 1) > 2 * table.len() {
-            table = grow(&table);
-        }
-        let mask = table.len() - 1;
+    for &(hash, idx) in pairs {
+        let idx = idx as usize;
         let mut at = hash as usize & mask;
-        let new = slot(hash, idx);
         loop {
             match table[at] {
                 0 => {
-                    table[at] = new;
-                    filled += 1;
+                    table[at] = slot(hash, idx);
                     break;
                 }
                 old => {
                     let other = slot_index(old);
-                    if slot_hash(old) == hash && events[other].same_record(event) {
+                    if slot_hash(old) == hash && events[other].same_record(&events[idx]) {
                         later.push(idx);
                         first.push(other);
                         break;
@@ -568,20 +583,6 @@ fn shard_copies(
         }
     }
     (later, first)
-}
-
-/// `table` rehashed into twice as many slots.
-fn grow(table: &[Slot]) -> Vec<Slot> {
-    let mut grown: Vec<Slot> = table_of(table.len() * 2, 0);
-    let mask = grown.len() - 1;
-    for &slot in table.iter().filter(|&&slot| slot != 0) {
-        let mut at = slot_hash(slot) as usize & mask;
-        while grown[at] != 0 {
-            at = (at + 1) & mask;
-        }
-        grown[at] = slot;
-    }
-    grown
 }
 
 /// Merges the inputs' results in order, removes duplicates and counts.
@@ -649,40 +650,47 @@ mod tests {
 
     #[test]
     fn duplicates_do_not_depend_on_the_thread_count() {
-        // 3,000 events over 500 distinct records: many copies, some far apart.
-        let events: Vec<Event> = (0..3000_u32)
-            .map(|i| {
-                let k = (i * 7919) % 500;
-                let mut e = Event::new(
-                    dropscope_model::Timestamp(i64::from(k) * 1_000_000_000),
-                    "hub",
-                    &format!("d{}", k % 37),
-                    dropscope_model::Operation::Connect,
-                );
-                e.source_line = u64::from(i);
-                e
-            })
-            .collect();
-        // The reference: the first index of each record in input order.
-        let mut seen: Vec<usize> = Vec::new();
-        let mut expected_keep = Vec::new();
-        let mut expected_copied = std::collections::BTreeSet::new();
-        for (idx, e) in events.iter().enumerate() {
-            if let Some(&j) = seen.iter().find(|&&j| events[j].same_record(e)) {
-                expected_keep.push(false);
-                expected_copied.insert(j);
-            } else {
-                seen.push(idx);
-                expected_keep.push(true);
+        // 3,000 events over 500 distinct records (many copies, some far apart), and 100,000 over
+        // 20,000, enough for a shard to cut its events into several buckets.
+        for (n, distinct) in [(3_000_u32, 500), (100_000, 20_000)] {
+            let record = |i: u32| (i * 7919) % distinct;
+            let events: Vec<Event> = (0..n)
+                .map(|i| {
+                    let k = record(i);
+                    let mut e = Event::new(
+                        dropscope_model::Timestamp(i64::from(k) * 1_000_000_000),
+                        "hub",
+                        &format!("d{}", k % 37),
+                        dropscope_model::Operation::Connect,
+                    );
+                    e.source_line = u64::from(i);
+                    e
+                })
+                .collect();
+            // The reference: the first index of each record (each `k`) in input order.
+            let mut first_of = std::collections::HashMap::new();
+            let mut expected_keep = Vec::new();
+            let mut expected_copied = std::collections::BTreeSet::new();
+            for i in 0..n {
+                match first_of.entry(record(i)) {
+                    std::collections::hash_map::Entry::Occupied(first) => {
+                        expected_keep.push(false);
+                        expected_copied.insert(*first.get());
+                    }
+                    std::collections::hash_map::Entry::Vacant(slot) => {
+                        slot.insert(i as usize);
+                        expected_keep.push(true);
+                    }
+                }
             }
-        }
-        let expected_copied: Vec<usize> = expected_copied.into_iter().collect();
-        for threads in [1, 2, 3, 8] {
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-            let (keep, mut copied) = pool.install(|| first_copies(&events));
-            copied.dedup();
-            assert_eq!(keep, expected_keep, "{threads} threads");
-            assert_eq!(copied, expected_copied, "{threads} threads");
+            let expected_copied: Vec<usize> = expected_copied.into_iter().collect();
+            for threads in [1, 2, 3, 8] {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                let (keep, mut copied) = pool.install(|| first_copies(&events));
+                copied.dedup();
+                assert!(keep == expected_keep, "{n} events, {threads} threads");
+                assert!(copied == expected_copied, "{n} events, {threads} threads");
+            }
         }
     }
 
