@@ -651,7 +651,7 @@ mod tests {
     #[test]
     fn duplicates_do_not_depend_on_the_thread_count() {
         // 3,000 events over 500 distinct records (many copies, some far apart), and 100,000 over
-        // 20,000, enough for a shard to cut its events into several buckets.
+        // 20,000, enough for several buckets.
         for (n, distinct) in [(3_000_u32, 500), (100_000, 20_000)] {
             let record = |i: u32| (i * 7919) % distinct;
             let events: Vec<Event> = (0..n)

@@ -73,7 +73,8 @@ impl Hasher for FxHasher {
 /// mapped yet. A table probed at random then first reads each page (the kernel maps its shared
 /// page of zeros) and writes it later, and that second fault swaps the mapping, which means
 /// interrupting every other core running the process to flush its TLB: 7% of `inspect`'s samples
-/// in the duplicate tables (BENCHMARKS.md). Written first, a page takes one ordinary fault.
+/// when the loader's duplicate tables were made so (BENCHMARKS.md, session 7). Written first, a
+/// page takes one ordinary fault.
 pub fn table_of<T: Copy>(len: usize, empty: T) -> Vec<T> {
     // Opaque to the optimiser, so filling it cannot become a request for zeroed memory.
     let mut table = std::hint::black_box(Vec::with_capacity(len));
