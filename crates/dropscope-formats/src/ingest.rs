@@ -13,7 +13,7 @@ use std::hash::{Hash, Hasher};
 use std::io::{self, Cursor, Read};
 use std::path::{Path, PathBuf};
 
-use dropscope_model::{Event, FxHasher, Sym};
+use dropscope_model::{Event, FxHasher, Sym, table_of};
 use flate2::read::MultiGzDecoder;
 use rayon::prelude::*;
 
@@ -514,7 +514,7 @@ fn first_copies(events: &[Event]) -> (Vec<bool>, Vec<usize>) {
     drop(hashes);
     let buckets: Vec<(Vec<usize>, Vec<usize>)> = starts
         .par_windows(2)
-        .map_init(Vec::new, |table, range| bucket_copies(events, &pairs[range[0]..range[1]], table))
+        .map(|range| bucket_copies(events, &pairs[range[0]..range[1]]))
         .collect();
     let mut keep = vec![true; events.len()];
     let mut copied = Vec::new();
@@ -550,15 +550,10 @@ fn slot_index(slot: Slot) -> usize {
 
 /// The later copies, and the first copies that had them, among one bucket's events (`(hash,
 /// index)` pairs in input order), through an open-addressing table indexed by the hash's low
-/// bits (linear probing, at most two thirds full), kept in `table` between buckets.
-fn bucket_copies(
-    events: &[Event],
-    pairs: &[(u32, u32)],
-    table: &mut Vec<Slot>,
-) -> (Vec<usize>, Vec<usize>) {
+/// bits (linear probing, at most two thirds full).
+fn bucket_copies(events: &[Event], pairs: &[(u32, u32)]) -> (Vec<usize>, Vec<usize>) {
     let slots = (pairs.len() + pairs.len() / 2 + 1).next_power_of_two().max(16);
-    table.clear();
-    table.resize(slots, 0);
+    let mut table: Vec<Slot> = table_of(slots, 0);
     let mask = slots - 1;
     let (mut later, mut first) = (Vec::new(), Vec::new());
     for &(hash, idx) in pairs {

@@ -66,8 +66,8 @@ impl Hasher for FxHasher {
     }
 }
 
-/// `len` slots of `empty`, each page of them written now: the storage for an open-addressing
-/// table.
+/// `len` slots of `empty`, each page of them written now: the storage for a table read and written
+/// at random (open-addressing slots, counters).
 ///
 /// `vec![0; len]` asks the allocator for zeroed memory, which, fresh from the system, is not
 /// mapped yet. A table probed at random then first reads each page (the kernel maps its shared
