@@ -230,6 +230,12 @@ fn read_path(path: &Path, source: u32, config: &IngestConfig<'_>) -> Result<Pars
     }
     let file = File::open(path).map_err(|source| Error::Read { path: path.to_owned(), source })?;
     let size = file.metadata().ok().filter(fs::Metadata::is_file).map(|m| m.len());
+    #[cfg(target_os = "linux")]
+    if let Some(map) = size.and_then(|size| crate::mapped::Mapped::new(&file, size))
+        && let Some(parsed) = read_mapped_lines(&map, source, config)
+    {
+        return Ok(parsed);
+    }
     read_stream(file, path, source, config, size)
 }
 
@@ -377,13 +383,8 @@ fn read_lines(
     size: Option<u64>,
 ) -> io::Result<Parsed> {
     let mut parsed = Parsed::default();
-    if let Some(size) = size.filter(|_| !eof && !buf.is_empty()) {
-        // Size the event list from the first block's line density, with a little slack; pages
-        // never written are never resident, so over-estimating costs no memory.
-        let lines = memchr::memchr_iter(b'\n', &buf).count() as u64;
-        let estimate = u128::from(size) * u128::from(lines + lines / 16 + 1) / buf.len() as u128;
-        // Too big to reserve: the list grows as needed instead.
-        let _ = parsed.events.try_reserve(usize::try_from(estimate).unwrap_or(0));
+    if let Some(size) = size.filter(|_| !eof) {
+        reserve_events(&mut parsed, size, &buf);
     }
     // `buf[..len]` holds the data; both buffers stay initialised, so reads never zero memory.
     let mut len = buf.len();
@@ -417,6 +418,86 @@ fn read_lines(
         pending = chunks;
         (len, eof) = filled?;
         std::mem::swap(&mut buf, &mut next);
+    }
+}
+
+/// Sizes the event list of an input of `size` bytes from the line density of its first block,
+/// with a little slack; pages never written are never resident, so over-estimating costs no
+/// memory.
+fn reserve_events(parsed: &mut Parsed, size: u64, first_block: &[u8]) {
+    if first_block.is_empty() {
+        return;
+    }
+    let lines = memchr::memchr_iter(b'\n', first_block).count() as u64;
+    let estimate =
+        u128::from(size) * u128::from(lines + lines / 16 + 1) / first_block.len() as u128;
+    // Too big to reserve: the list grows as needed instead.
+    let _ = parsed.events.try_reserve(usize::try_from(estimate).unwrap_or(0));
+}
+
+/// Reads a mapped file of JSON Lines as [`read_stream`] reads it (the same blocks, line
+/// numbers, records and rejects), parsing each block where the page cache holds it instead of
+/// copying it out. Two things overlap: parsing a block, and appending the previous block's
+/// records while the next block's pages are mapped in. `None` when the file is gzip-compressed
+/// or not JSON Lines: the caller reads it as a stream instead.
+#[cfg(target_os = "linux")]
+fn read_mapped_lines(
+    map: &crate::mapped::Mapped,
+    source: u32,
+    config: &IngestConfig<'_>,
+) -> Option<Parsed> {
+    let all = map.bytes();
+    let block = config.block_size.max(1 << 10);
+    if all.starts_with(&[0x1f, 0x8b]) {
+        return None;
+    }
+    // As `read_stream` sees it: the first block, less a byte-order mark.
+    let skip = if all.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 };
+    let first = &all[skip..all.len().min(block)];
+    if !matches!(detect::sniff(first), Some((_, Layout::Lines))) {
+        return None;
+    }
+    let progress = |bytes: usize| {
+        if let Some(progress) = config.progress {
+            progress(bytes as u64);
+        }
+    };
+    progress(skip);
+    let text = &all[skip..];
+    let mut parsed = Parsed::default();
+    if text.len() > block {
+        reserve_events(&mut parsed, all.len() as u64, first);
+    }
+    map.populate(skip..skip + block);
+    let mut pending = read::Chunks::default();
+    let mut line = 1;
+    let mut start = 0;
+    loop {
+        // The block ends after its last newline; a line longer than a block stretches it.
+        let end = (start + block).min(text.len());
+        let done = memchr::memrchr(b'\n', &text[start..end])
+            .map(|i| start + i + 1)
+            .or_else(|| memchr::memchr(b'\n', &text[end..]).map(|i| end + i + 1))
+            .unwrap_or(text.len());
+        if done == text.len() {
+            line += pending.append_to(line, &mut parsed);
+            let rest = &text[start..];
+            read::parse_lines_parallel(rest, source, line, !rest.ends_with(b"\n"), &mut parsed);
+            progress(rest.len());
+            return Some(parsed);
+        }
+        let previous = std::mem::take(&mut pending);
+        let (chunks, ()) = rayon::join(
+            || read::parse_chunks(&text[start..done], source, false),
+            || {
+                line += previous.append_to(line, &mut parsed);
+                map.populate(skip + done..skip + done + block);
+            },
+        );
+        pending = chunks;
+        map.release(skip + start..skip + done);
+        progress(done - start);
+        start = done;
     }
 }
 
@@ -710,6 +791,45 @@ mod tests {
             let parsed = read_stream(text.as_bytes(), Path::new("x"), 0, &config, size);
             assert_eq!(parsed.ok().as_ref(), Some(&whole), "block {block}");
         }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn mapped_files_read_as_streams_do() {
+        use std::io::Write as _;
+
+        let bad = REC.replace("deviceConnect", "deviceTelemetry");
+        let long = REC.replace("\"a\"", &format!("\"{}\"", "x".repeat(3000)));
+        let lines = format!("{REC}\n{bad}\r\n\n{long}\nnope\n").repeat(30);
+        let texts = [
+            lines.clone(),
+            lines.clone() + &REC[..50],
+            format!("\u{feff}{lines}{REC}"),
+            long.clone(),
+            "a,b\n1,2\n".to_owned(),
+        ];
+        for text in &texts {
+            let mut file = tempfile::tempfile().unwrap();
+            file.write_all(text.as_bytes()).unwrap();
+            let map = crate::mapped::Mapped::new(&file, text.len() as u64).unwrap();
+            for block in [1024, 1500, 4096, 1 << 20] {
+                let config = IngestConfig { block_size: block, ..IngestConfig::default() };
+                let size = Some(text.len() as u64);
+                let streamed = read_stream(text.as_bytes(), Path::new("x"), 0, &config, size);
+                let mapped = read_mapped_lines(&map, 0, &config);
+                if text.starts_with("a,b") {
+                    assert!(mapped.is_none());
+                } else {
+                    let mapped = mapped.unwrap();
+                    assert!(!mapped.events.is_empty());
+                    assert_eq!(Some(mapped), streamed.ok(), "block {block}");
+                }
+            }
+        }
+        let mut gz = tempfile::tempfile().unwrap();
+        gz.write_all(&[0x1f, 0x8b, 8, 0]).unwrap();
+        let map = crate::mapped::Mapped::new(&gz, 4).unwrap();
+        assert!(read_mapped_lines(&map, 0, &IngestConfig::default()).is_none());
     }
 
     #[test]

@@ -18,6 +18,8 @@ pub mod frame;
 pub mod fuzz;
 pub mod ingest;
 pub mod labels;
+#[cfg(target_os = "linux")]
+mod mapped;
 #[cfg(feature = "polars")]
 mod parquet_direct;
 #[cfg(feature = "polars")]
