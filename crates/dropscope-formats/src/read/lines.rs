@@ -5,7 +5,7 @@ use memchr::memchr;
 use rayon::prelude::*;
 
 use crate::read::fast::{self, Scratch};
-use crate::read::record::{RawRecord, to_event};
+use crate::read::record::{RawRecord, storage_event, to_event};
 use crate::read::{Parsed, scan};
 use crate::{Form, RejectReason};
 
@@ -115,8 +115,9 @@ fn parse_fast(
     let Some(rec) = fast::record(line, scratch) else {
         return false;
     };
-    out.count(rec.form(Form::JsonLines));
-    match to_event(&rec, source, line_no) {
+    // See `FastRecord::fields`: what `RawRecord::form` says of every record it reads.
+    out.count(Form::JsonLines);
+    match storage_event(&rec.fields(), source, line_no) {
         Ok(event) => out.events.push(event),
         Err(rejection) => out.reject(source, line_no, rejection.reason, rejection.detail, line),
     }

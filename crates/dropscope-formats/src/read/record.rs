@@ -474,7 +474,57 @@ impl<'de: 'a, 'a> Visitor<'de> for RecordVisitor<'a> {
     }
 }
 
-impl RawRecord<'_> {
+/// The fields of a resource-log record that [`storage_event`] reads, borrowed from a
+/// [`RawRecord`] or from the fast reader's smaller [`FastRecord`](crate::read::fast::FastRecord),
+/// so that both become events through the same code.
+pub(crate) struct Fields<'r, 'a> {
+    pub(crate) time: &'r Scalar<'a>,
+    pub(crate) resource_id: &'r Scalar<'a>,
+    pub(crate) resource: &'r Scalar<'a>,
+    pub(crate) operation: &'r Scalar<'a>,
+    pub(crate) category: &'r Scalar<'a>,
+    pub(crate) level: &'r Scalar<'a>,
+    pub(crate) result_type: &'r Scalar<'a>,
+    pub(crate) result_description: &'r Scalar<'a>,
+    pub(crate) status_type: &'r Scalar<'a>,
+    pub(crate) status_description: &'r Scalar<'a>,
+    pub(crate) properties: &'r PropsValue<'a>,
+    pub(crate) flat: &'r Props<'a>,
+}
+
+/// An absent field, for [`Fields`] of a record that has no such field.
+pub(crate) static ABSENT: Scalar<'static> = Scalar::Null;
+
+/// Absent top-level device fields.
+pub(crate) static NO_FLAT: Props<'static> = Props {
+    device_id: Scalar::Null,
+    module_id: Scalar::Null,
+    protocol: Scalar::Null,
+    auth_type: Scalar::Null,
+    masked_ip_address: Scalar::Null,
+    sdk_version: Scalar::Null,
+    status_code: Scalar::Null,
+};
+
+impl<'a> RawRecord<'a> {
+    /// The fields [`storage_event`] reads.
+    fn fields(&self) -> Fields<'_, 'a> {
+        Fields {
+            time: &self.time,
+            resource_id: &self.resource_id,
+            resource: &self.resource,
+            operation: &self.operation,
+            category: &self.category,
+            level: &self.level,
+            result_type: &self.result_type,
+            result_description: &self.result_description,
+            status_type: &self.status_type,
+            status_description: &self.status_description,
+            properties: &self.properties,
+            flat: &self.flat,
+        }
+    }
+
     /// An Event Grid or CloudEvents event rather than a resource-log record.
     fn is_event_grid(&self) -> bool {
         !self.event_type.is_null() || (!self.ce_type.is_null() && self.data.0.is_some())
@@ -566,7 +616,16 @@ pub(crate) fn to_event(rec: &RawRecord<'_>, source: u32, line: u64) -> Result<Ev
     if rec.is_event_grid() {
         return event_grid(rec, source, line);
     }
-    match &rec.category {
+    storage_event(&rec.fields(), source, line)
+}
+
+/// The event a resource-log record describes, or why it describes none.
+pub(crate) fn storage_event(
+    rec: &Fields<'_, '_>,
+    source: u32,
+    line: u64,
+) -> Result<Event, Rejection> {
+    match rec.category {
         Scalar::Null => {}
         Scalar::Text(c) if c.trim().eq_ignore_ascii_case("Connections") => {}
         other => {
@@ -577,7 +636,7 @@ pub(crate) fn to_event(rec: &RawRecord<'_>, source: u32, line: u64) -> Result<Ev
             );
         }
     }
-    let operation = match &rec.operation {
+    let operation = match rec.operation {
         Scalar::Text(t) => Operation::parse(t).ok_or_else(|| Rejection {
             reason: RejectReason::BadOperation,
             detail: format!("operationName {t:?} is not deviceConnect or deviceDisconnect"),
@@ -590,11 +649,11 @@ pub(crate) fn to_event(rec: &RawRecord<'_>, source: u32, line: u64) -> Result<Ev
             );
         }
     };
-    let time = parse_time(&rec.time)?;
+    let time = parse_time(rec.time)?;
     let nested: Props<'_>;
-    let props = match &rec.properties {
-        PropsValue::Null => &rec.flat,
-        PropsValue::Text(text) if text.trim().is_empty() => &rec.flat,
+    let props = match rec.properties {
+        PropsValue::Null => rec.flat,
+        PropsValue::Text(text) if text.trim().is_empty() => rec.flat,
         PropsValue::Text(text) => {
             nested = serde_json::from_str(text).map_err(|error| Rejection {
                 reason: RejectReason::BadJson,
@@ -613,7 +672,7 @@ pub(crate) fn to_event(rec: &RawRecord<'_>, source: u32, line: u64) -> Result<Ev
     let Some(device_id) = first_owned(&props.device_id, &rec.flat.device_id) else {
         return reject(RejectReason::MissingDeviceId, "no deviceId".to_owned());
     };
-    let code = if rec.result_type.is_null() { &rec.status_type } else { &rec.result_type };
+    let code = if rec.result_type.is_null() { rec.status_type } else { rec.result_type };
     let result_type = match code {
         Scalar::Null => None,
         Scalar::Text(t) if t.trim().is_empty() => None,
@@ -625,7 +684,7 @@ pub(crate) fn to_event(rec: &RawRecord<'_>, source: u32, line: u64) -> Result<Ev
             return reject(RejectReason::BadField, format!("resultType {j} is not a code"));
         }
     };
-    let level = match &rec.level {
+    let level = match rec.level {
         Scalar::Null => {
             if result_type.is_some() {
                 Level::Error
@@ -655,7 +714,7 @@ pub(crate) fn to_event(rec: &RawRecord<'_>, source: u32, line: u64) -> Result<Ev
         operation,
         level,
         result_type,
-        result_description: first_owned(&rec.result_description, &rec.status_description),
+        result_description: first_owned(rec.result_description, rec.status_description),
         protocol: first_owned(&props.protocol, &rec.flat.protocol),
         masked_ip: first_owned(&props.masked_ip_address, &rec.flat.masked_ip_address),
         sdk_version: first_owned(&props.sdk_version, &rec.flat.sdk_version),
