@@ -476,9 +476,11 @@ fn read_mapped_lines(
     let text = &all[skip..];
     let mut parsed = Parsed::default();
     if text.len() > block {
-        reserve_events(&mut parsed, all.len() as u64, first);
+        // From the first MiB: counting a whole block's lines, and mapping the block in, were
+        // 10 ms before the other thread had anything to do; the first block's pages are mapped
+        // in as they are parsed, on both threads.
+        reserve_events(&mut parsed, all.len() as u64, &first[..first.len().min(1 << 20)]);
     }
-    map.populate(skip..skip + block);
     let mut pending = read::Chunks::default();
     let mut line = 1;
     // The previous block, `parsed_from..start`, is parsed; `start..` is not.
