@@ -649,7 +649,15 @@ mod tests {
         let mut scratch = Scratch::default();
         let decoded = record(&line, &mut scratch).and_then(|rec| {
             matches!(rec.properties, PropsValue::Object(_))
-                .then(|| crate::read::record::storage_event(&rec.fields(), 0, 0).ok())
+                .then(|| {
+                    crate::read::record::storage_event(
+                        &rec.fields(),
+                        &mut crate::read::record::Recent::default(),
+                        0,
+                        0,
+                    )
+                    .ok()
+                })
                 .flatten()
         });
         assert_eq!(decoded, Some(event));

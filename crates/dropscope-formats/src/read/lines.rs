@@ -5,7 +5,7 @@ use memchr::memchr;
 use rayon::prelude::*;
 
 use crate::read::fast::{self, Scratch};
-use crate::read::record::{RawRecord, storage_event, to_event};
+use crate::read::record::{RawRecord, Recent, storage_event, to_event};
 use crate::read::{Parsed, scan};
 use crate::{Form, RejectReason};
 
@@ -81,6 +81,7 @@ fn parse_lines(buf: &[u8], source: u32, cut_at_end: bool, fast: bool) -> (Parsed
     // Records are rarely shorter than this: one allocation per chunk, seldom a second.
     out.events.reserve(buf.len() / 256);
     let mut scratch = Scratch::default();
+    let mut recent = Recent::default();
     let mut line_no = 1;
     let mut rest = buf;
     while !rest.is_empty() {
@@ -92,7 +93,7 @@ fn parse_lines(buf: &[u8], source: u32, cut_at_end: bool, fast: bool) -> (Parsed
         let line = line[start..].trim_ascii_end();
         if !line.is_empty() {
             let cut = cut_at_end && !had_newline;
-            if !(fast && parse_fast(line, source, line_no, &mut scratch, &mut out)) {
+            if !(fast && parse_fast(line, source, line_no, &mut scratch, &mut recent, &mut out)) {
                 parse_line(line, source, line_no, cut, &mut out);
             }
         }
@@ -110,6 +111,7 @@ fn parse_fast(
     source: u32,
     line_no: u64,
     scratch: &mut Scratch,
+    recent: &mut Recent,
     out: &mut Parsed,
 ) -> bool {
     let Some(rec) = fast::record(line, scratch) else {
@@ -117,7 +119,7 @@ fn parse_fast(
     };
     // See `FastRecord::fields`: what `RawRecord::form` says of every record it reads.
     out.count(Form::JsonLines);
-    match storage_event(&rec.fields(), source, line_no) {
+    match storage_event(&rec.fields(), recent, source, line_no) {
         Ok(event) => out.events.push(event),
         Err(rejection) => out.reject(source, line_no, rejection.reason, rejection.detail, line),
     }

@@ -569,6 +569,48 @@ fn first_owned(a: &Scalar<'_>, b: &Scalar<'_>) -> Option<Sym> {
     owned(a).or_else(|| owned(b))
 }
 
+/// The fields [`Recent`] remembers.
+#[derive(Clone, Copy)]
+enum Field {
+    Module,
+    Description,
+    Protocol,
+    Ip,
+    Sdk,
+    Auth,
+    Status,
+}
+
+/// The last text interned for each low-cardinality field, and its handle. Records in a row
+/// mostly repeat a protocol, an SDK, a result description, an IP prefix: comparing with the
+/// last one finds those, where [`Sym::new`] hashes the text and looks it up (interning was a
+/// third of what turning a record into an event cost). Device ids, which rarely repeat from
+/// one record to the next, are interned directly.
+#[derive(Debug, Default)]
+pub(crate) struct Recent {
+    last: [Option<(&'static str, Sym)>; 7],
+}
+
+impl Recent {
+    fn intern(&mut self, field: Field, text: &str) -> Sym {
+        let last = &mut self.last[field as usize];
+        match *last {
+            Some((seen, sym)) if seen == text => sym,
+            _ => {
+                let sym = Sym::new(text);
+                *last = Some((sym.as_str(), sym));
+                sym
+            }
+        }
+    }
+
+    /// [`first_owned`] through the memory of `field`.
+    fn first(&mut self, field: Field, a: &Scalar<'_>, b: &Scalar<'_>) -> Option<Sym> {
+        let text = a.non_empty().or_else(|| b.non_empty())?;
+        Some(self.intern(field, text))
+    }
+}
+
 fn parse_time(value: &Scalar<'_>) -> Result<Timestamp, Rejection> {
     let text = match value {
         Scalar::Text(t) => t.trim(),
@@ -616,12 +658,14 @@ pub(crate) fn to_event(rec: &RawRecord<'_>, source: u32, line: u64) -> Result<Ev
     if rec.is_event_grid() {
         return event_grid(rec, source, line);
     }
-    storage_event(&rec.fields(), source, line)
+    storage_event(&rec.fields(), &mut Recent::default(), source, line)
 }
 
-/// The event a resource-log record describes, or why it describes none.
+/// The event a resource-log record describes, or why it describes none; `recent` remembers
+/// the texts of the records before it (a fresh one will do).
 pub(crate) fn storage_event(
     rec: &Fields<'_, '_>,
+    recent: &mut Recent,
     source: u32,
     line: u64,
 ) -> Result<Event, Rejection> {
@@ -710,16 +754,20 @@ pub(crate) fn storage_event(
         time,
         hub,
         device_id,
-        module_id: first_owned(&props.module_id, &rec.flat.module_id),
+        module_id: recent.first(Field::Module, &props.module_id, &rec.flat.module_id),
         operation,
         level,
         result_type,
-        result_description: first_owned(rec.result_description, rec.status_description),
-        protocol: first_owned(&props.protocol, &rec.flat.protocol),
-        masked_ip: first_owned(&props.masked_ip_address, &rec.flat.masked_ip_address),
-        sdk_version: first_owned(&props.sdk_version, &rec.flat.sdk_version),
-        auth_type: first_owned(&props.auth_type, &rec.flat.auth_type),
-        status_code: first_owned(&props.status_code, &rec.flat.status_code),
+        result_description: recent.first(
+            Field::Description,
+            rec.result_description,
+            rec.status_description,
+        ),
+        protocol: recent.first(Field::Protocol, &props.protocol, &rec.flat.protocol),
+        masked_ip: recent.first(Field::Ip, &props.masked_ip_address, &rec.flat.masked_ip_address),
+        sdk_version: recent.first(Field::Sdk, &props.sdk_version, &rec.flat.sdk_version),
+        auth_type: recent.first(Field::Auth, &props.auth_type, &rec.flat.auth_type),
+        status_code: recent.first(Field::Status, &props.status_code, &rec.flat.status_code),
         source,
         source_line: line,
         seq: None,
