@@ -839,7 +839,8 @@ mod tests {
 
         let bad = REC.replace("deviceConnect", "deviceTelemetry");
         // Longer than a mapped block of 1024-byte stream blocks.
-        let long = REC.replace("\"a\"", &format!("\"{}\"", "x".repeat(5000)));
+        let long = REC.replace(r#"\"a\""#, &format!(r#"\"{}\""#, "x".repeat(5000)));
+        assert!(long.len() > 5000);
         let lines = format!("{REC}\n{bad}\r\n\n{long}\nnope\n").repeat(30);
         let texts = [
             lines.clone(),
@@ -870,6 +871,56 @@ mod tests {
         gz.write_all(&[0x1f, 0x8b, 8, 0]).unwrap();
         let map = crate::mapped::Mapped::new(&gz, 4).unwrap();
         assert!(read_mapped_lines(&map, 0, &IngestConfig::default()).is_none());
+    }
+
+    #[cfg(target_os = "linux")]
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+        /// Any mix of lines (long ones, blank ones, bad ones, CRLF, a cut last line) and any
+        /// block size: the mapped reader reads what the stream reader reads, and reports every
+        /// byte to the progress callback once.
+        #[test]
+        fn mapped_and_streamed_agree(
+            lines in proptest::collection::vec((0_usize..6, 0_usize..14_000, proptest::bool::ANY), 1..40),
+            end in 0_usize..3,
+            block in 1024_usize..3000,
+        ) {
+            use std::io::Write as _;
+            use std::sync::atomic::{AtomicU64, Ordering};
+
+            let mut text = format!("{REC}\n");
+            for (kind, len, crlf) in lines {
+                match kind {
+                    0 => text.push_str(REC),
+                    1 => text.push_str(&REC.replace(r#"\"a\""#, &format!(r#"\"{}\""#, "x".repeat(len)))),
+                    2 => text.push_str(&" ".repeat(len % 3)),
+                    3 => text.push_str(&REC[..len % REC.len()]),
+                    4 => text.push_str(&REC.replace("deviceConnect", "deviceTelemetry")),
+                    _ => text.push_str("nope"),
+                }
+                text.push_str(if crlf { "\r\n" } else { "\n" });
+            }
+            match end {
+                0 => {}
+                1 => text.push_str(REC),
+                _ => text.push_str(&REC[..30]),
+            }
+            let mut file = tempfile::tempfile().unwrap();
+            file.write_all(text.as_bytes()).unwrap();
+            let map = crate::mapped::Mapped::new(&file, text.len() as u64).unwrap();
+            let seen = AtomicU64::new(0);
+            let progress = |bytes: u64| {
+                seen.fetch_add(bytes, Ordering::Relaxed);
+            };
+            let config = IngestConfig { block_size: block, progress: Some(&progress) };
+            // The first line makes it JSON Lines, so the mapped reader takes it.
+            let mapped = read_mapped_lines(&map, 0, &config);
+            proptest::prop_assert_eq!(seen.load(Ordering::Relaxed), text.len() as u64);
+            let config = IngestConfig { block_size: block, progress: None };
+            let size = Some(text.len() as u64);
+            let streamed = read_stream(text.as_bytes(), Path::new("x"), 0, &config, size);
+            proptest::prop_assert_eq!(mapped, streamed.ok());
+        }
     }
 
     #[test]
