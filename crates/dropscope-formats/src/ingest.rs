@@ -127,9 +127,9 @@ pub struct IngestConfig<'a> {
 pub const MAPPED_BLOCKS: usize = 4;
 
 impl IngestConfig<'_> {
-    /// The default block size: 8 MiB, sixteen 512 KiB chunks to parse in parallel. Larger stream blocks
-    /// only add fresh memory to fault in: 32 MiB cost ~50 MB more peak memory and 0.1-0.2 s
-    /// on 1.25 GB of JSON Lines (BENCHMARKS.md).
+    /// The default block size: 8 MiB, sixteen 512 KiB chunks to parse in parallel. Larger
+    /// stream blocks only add fresh memory to fault in: 32 MiB cost ~50 MB more peak memory and
+    /// 0.1-0.2 s on 1.25 GB of JSON Lines (BENCHMARKS.md).
     pub const DEFAULT_BLOCK_SIZE: usize = 8 << 20;
 }
 
@@ -445,8 +445,8 @@ fn reserve_events(parsed: &mut Parsed, size: u64, first_block: &[u8]) {
 /// Reads a mapped file of JSON Lines as [`read_stream`] reads it (the same blocks, line
 /// numbers, records and rejects), parsing each block where the page cache holds it instead of
 /// copying it out. Two things overlap: parsing a block, and appending the previous block's
-/// records while its pages are unmapped and the next block's mapped in. `None` when the file is gzip-compressed
-/// or not JSON Lines: the caller reads it as a stream instead.
+/// records while its pages are unmapped and the next block's mapped in. `None` when the file is
+/// gzip-compressed or not JSON Lines: the caller reads it as a stream instead.
 #[cfg(target_os = "linux")]
 fn read_mapped_lines(
     map: &crate::mapped::Mapped,
@@ -468,7 +468,9 @@ fn read_mapped_lines(
         return None;
     }
     let progress = |bytes: usize| {
-        if let Some(progress) = config.progress {
+        if let Some(progress) = config.progress
+            && bytes > 0
+        {
             progress(bytes as u64);
         }
     };
