@@ -639,26 +639,15 @@ fn device_runs_in_chunks(
     // events into its own share of each device's run, after the earlier parts' shares, so each
     // run stays in input order.
     let mut order = vec![0_u32; events.len()];
-    let mut shares: Vec<Vec<&mut [u32]>> =
-        counted.iter().map(|_| (0..n_devices).map(|_| <&mut [u32]>::default()).collect()).collect();
-    let mut rest = &mut order[..];
-    for &device in &by_name {
-        for (share, (part_counts, _)) in shares.iter_mut().zip(&counted) {
-            let (head, tail) = rest.split_at_mut(part_counts[device as usize] as usize);
-            share[device as usize] = head;
-            rest = tail;
-        }
-    }
+    let in_order = by_name.iter().map(|&device| device as usize);
+    let shares = dropscope_model::shares(&mut order, counted.len(), n_devices, in_order, |p, d| {
+        counted[p].0[d] as usize
+    });
     drop(counted);
     event_device.par_chunks_mut(chunk).zip(shares).enumerate().for_each(
         |(n, (devices, mut share))| {
             for (idx, device) in ((n * chunk) as u32..).zip(devices) {
-                let places = &mut share[*device as usize];
-                // Counted above: the share has a place for every event of this device in the part.
-                if let Some((place, later)) = std::mem::take(places).split_first_mut() {
-                    *place = idx;
-                    *places = later;
-                }
+                dropscope_model::put(&mut share[*device as usize], idx);
                 *device = rank[*device as usize];
             }
         },

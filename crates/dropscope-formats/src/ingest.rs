@@ -609,28 +609,16 @@ fn first_copies(events: &[Event]) -> (Vec<bool>, Vec<usize>) {
             counts
         })
         .collect();
-    let mut pairs = vec![(0_u32, 0_u32); hashes.len()];
-    let mut starts = Vec::with_capacity(buckets + 1);
-    starts.push(0);
-    let mut shares: Vec<Vec<&mut [(u32, u32)]>> =
-        counts.iter().map(|_| Vec::with_capacity(buckets)).collect();
-    let mut rest = &mut pairs[..];
+    let mut starts = vec![0_usize; buckets + 1];
     for b in 0..buckets {
-        for (share, counts) in shares.iter_mut().zip(&counts) {
-            let (head, tail) = rest.split_at_mut(counts[b]);
-            share.push(head);
-            rest = tail;
-        }
-        starts.push(starts[b] + counts.iter().map(|counts| counts[b]).sum::<usize>());
+        starts[b + 1] = starts[b] + counts.iter().map(|counts| counts[b]).sum::<usize>();
     }
+    let mut pairs = vec![(0_u32, 0_u32); hashes.len()];
+    let shares =
+        dropscope_model::shares(&mut pairs, counts.len(), buckets, 0..buckets, |p, b| counts[p][b]);
     hashes.par_chunks(part).zip(shares).enumerate().for_each(|(n, (hashes, mut share))| {
         for (idx, &hash) in ((n * part) as u32..).zip(hashes) {
-            let slots = &mut share[bucket(hash)];
-            // Counted above: the share has a slot for every hash of this bucket in the part.
-            if let Some((slot, later)) = std::mem::take(slots).split_first_mut() {
-                *slot = (hash, idx);
-                *slots = later;
-            }
+            dropscope_model::put(&mut share[bucket(hash)], (hash, idx));
         }
     });
     drop(hashes);

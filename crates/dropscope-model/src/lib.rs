@@ -24,6 +24,7 @@ mod hash;
 #[cfg(feature = "proptest")]
 pub mod proptest;
 mod session;
+mod shares;
 mod sym;
 mod time;
 
@@ -31,5 +32,6 @@ pub use cause::Cause;
 pub use event::{Event, Level, Operation, SeqNo, hub_from_resource_id};
 pub use hash::{FxHashMap, FxHashSet, FxHasher, table_of};
 pub use session::{Repairs, Session};
+pub use shares::{put, shares};
 pub use sym::Sym;
 pub use time::{Timestamp, TimestampError};

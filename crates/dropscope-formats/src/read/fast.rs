@@ -432,7 +432,7 @@ fn inner(t: Marked<'_>, values: &mut Vec<u8>) -> Option<[Span; 7]> {
 /// A record as the fast reader reads it: the fields of the usual storage-blob record only.
 /// [`crate::read::record::RawRecord`], which has the fields of every form, is more than twice the
 /// size: building, moving and dropping one a line cost 6% of the reader's instructions.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct FastRecord<'a> {
     pub(crate) time: Scalar<'a>,
     pub(crate) resource_id: Scalar<'a>,
