@@ -11,6 +11,8 @@
 #[derive(Debug, Default)]
 pub(crate) struct Marks {
     words: Vec<u64>,
+    /// Whether the text marked last is all ASCII, found in the same pass (so it is UTF-8).
+    ascii: bool,
 }
 
 impl Marks {
@@ -18,17 +20,29 @@ impl Marks {
     pub(crate) fn mark(&mut self, text: &[u8]) {
         self.words.clear();
         self.words.reserve(text.len().div_ceil(64));
+        // The high bits of every byte, OR-ed: zero when the text is ASCII.
+        let mut high = 0;
         let mut blocks = text.chunks_exact(64);
         for block in &mut blocks {
-            self.words.push(block_marks(block));
+            let (marks, block_high) = block_marks(block);
+            self.words.push(marks);
+            high |= block_high;
         }
         let rest = blocks.remainder();
         if !rest.is_empty() {
-            // Padded with spaces, which are not marked.
+            // Padded with spaces, which are neither marked nor high.
             let mut padded = [b' '; 64];
             padded[..rest.len()].copy_from_slice(rest);
-            self.words.push(block_marks(&padded));
+            let (marks, block_high) = block_marks(&padded);
+            self.words.push(marks);
+            high |= block_high;
         }
+        self.ascii = high == 0;
+    }
+
+    /// Whether the text marked last holds only ASCII bytes.
+    pub(crate) fn is_ascii(&self) -> bool {
+        self.ascii
     }
 
     /// The first marked byte at or after `from`, if any.
@@ -48,10 +62,10 @@ const fn marked(byte: u8) -> bool {
     byte == b'"' || byte == b'\\' || byte < 0x20
 }
 
-/// The marks of a 64-byte block.
+/// The marks of a 64-byte block, and a value that is zero when every byte of it is ASCII.
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 #[allow(unsafe_code)]
-fn block_marks(block: &[u8]) -> u64 {
+fn block_marks(block: &[u8]) -> (u64, u64) {
     // SAFETY: this is compiled only where the target has SSE2 (the x86-64 baseline), so every
     // CPU this runs on has it (the compiler asks for `unsafe` because the caller does not name
     // the feature).
@@ -61,12 +75,13 @@ fn block_marks(block: &[u8]) -> u64 {
 /// [`block_marks`] with SSE2 intrinsics; no pointers, so nothing in it is unsafe.
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 #[target_feature(enable = "sse2")]
-fn sse2_block_marks(block: &[u8]) -> u64 {
+fn sse2_block_marks(block: &[u8]) -> (u64, u64) {
     use std::arch::x86_64::{
         _mm_cmpeq_epi8, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set_epi64x,
         _mm_set1_epi8,
     };
     let mut marks = 0;
+    let mut high = 0;
     for (k, lane) in block.chunks_exact(16).enumerate() {
         let half = |at: usize| {
             let mut word = [0; 8];
@@ -82,20 +97,25 @@ fn sse2_block_marks(block: &[u8]) -> u64 {
         let any = _mm_or_si128(_mm_or_si128(quote, backslash), control);
         let bits = u64::from(_mm_movemask_epi8(any) as u16);
         marks |= bits << (16 * k);
+        // The bytes' own high bits: set only in non-ASCII bytes.
+        high |= u64::from(_mm_movemask_epi8(v) as u16);
     }
-    marks
+    (marks, high)
 }
 
-/// The marks of a 64-byte block.
+/// The marks of a 64-byte block, and a value that is zero when every byte of it is ASCII.
 #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
-fn block_marks(block: &[u8]) -> u64 {
+fn block_marks(block: &[u8]) -> (u64, u64) {
     portable_block_marks(block)
 }
 
 /// [`block_marks`] a byte at a time: the reference for other targets and for tests.
 #[cfg_attr(all(target_arch = "x86_64", target_feature = "sse2"), allow(dead_code))]
-fn portable_block_marks(block: &[u8]) -> u64 {
-    block.iter().enumerate().fold(0, |marks, (i, &b)| marks | u64::from(marked(b)) << i)
+fn portable_block_marks(block: &[u8]) -> (u64, u64) {
+    let marks =
+        block.iter().enumerate().fold(0, |marks, (i, &b)| marks | u64::from(marked(b)) << i);
+    let high = block.iter().fold(0, |high, &b| high | u64::from(b >> 7));
+    (marks, high)
 }
 
 #[cfg(test)]
@@ -117,8 +137,11 @@ mod tests {
             marks.mark(&text);
             let expected = text.iter().enumerate().skip(from).find(|(_, b)| marked(**b));
             prop_assert_eq!(marks.next(from), expected.map(|(i, _)| i));
+            prop_assert_eq!(marks.is_ascii(), text.is_ascii());
             let block: Vec<u8> = text.iter().copied().chain(std::iter::repeat(b' ')).take(64).collect();
-            prop_assert_eq!(block_marks(&block), portable_block_marks(&block));
+            let (bits, high) = block_marks(&block);
+            prop_assert_eq!(bits, portable_block_marks(&block).0);
+            prop_assert_eq!(high == 0, portable_block_marks(&block).1 == 0);
         }
     }
 
