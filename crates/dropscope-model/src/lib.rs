@@ -34,4 +34,4 @@ pub use hash::{FxHashMap, FxHashSet, FxHasher, table_of};
 pub use session::{Repairs, Session};
 pub use shares::{put, shares};
 pub use sym::Sym;
-pub use time::{Timestamp, TimestampError};
+pub use time::{LastDate, Timestamp, TimestampError};

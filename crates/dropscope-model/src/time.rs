@@ -65,69 +65,55 @@ impl Timestamp {
     /// `z` or `±HH:MM`. A space is accepted in place of `T`, and a missing offset means UTC
     /// (Log Analytics exports write `2023-09-21 22:16:00.000`).
     pub fn parse_rfc3339(text: &str) -> Result<Timestamp, TimestampError> {
+        Timestamp::parse_rfc3339_after(text, &mut LastDate::default())
+    }
+
+    /// [`Timestamp::parse_rfc3339`], which takes the days of a date equal to the one `last`
+    /// remembers from there, and remembers this one's: the records of a log share a handful of
+    /// dates, and turning one into days was a third of the parsing.
+    pub fn parse_rfc3339_after(
+        text: &str,
+        last: &mut LastDate,
+    ) -> Result<Timestamp, TimestampError> {
         let b = text.as_bytes();
         if b.len() < 19 {
             return Err(TimestampError::Shape);
         }
-        let year = digits(&b[0..4])?;
-        if b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
-            return Err(TimestampError::Shape);
-        }
-        if b[13] != b':' || b[16] != b':' {
-            return Err(TimestampError::Shape);
-        }
-        let month = digits(&b[5..7])?;
-        let day = digits(&b[8..10])?;
-        let hour = digits(&b[11..13])?;
-        let minute = digits(&b[14..16])?;
-        let second = digits(&b[17..19])?;
-        if !(1..=12).contains(&month)
-            || day < 1
-            || day > days_in_month(year, month)
-            || hour > 23
-            || minute > 59
-            || second > 60
-        {
-            return Err(TimestampError::Range);
-        }
-        let mut idx = 19;
-        let mut frac_ns: i64 = 0;
-        if idx < b.len() && b[idx] == b'.' {
-            idx += 1;
-            let start = idx;
-            while idx < b.len() && b[idx].is_ascii_digit() {
-                if idx - start < 9 {
-                    frac_ns = frac_ns * 10 + i64::from(b[idx] - b'0');
-                }
-                idx += 1;
-            }
-            let n_digits = idx - start;
-            if n_digits == 0 {
+        let days = if b[..10] == last.date {
+            last.days
+        } else {
+            let year = digits(&b[0..4])?;
+            if b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
                 return Err(TimestampError::Shape);
             }
-            for _ in n_digits..9 {
-                frac_ns *= 10;
+            if b[13] != b':' || b[16] != b':' {
+                return Err(TimestampError::Shape);
             }
-        }
-        let offset_secs = match &b[idx..] {
-            [] | [b'Z' | b'z'] => 0,
-            [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
-                let hours = digits(&[*h1, *h2])?;
-                let minutes = digits(&[*m1, *m2])?;
-                if hours > 23 || minutes > 59 {
-                    return Err(TimestampError::Offset);
-                }
-                let secs = hours * 3600 + minutes * 60;
-                if *sign == b'+' { secs } else { -secs }
+            let month = digits(&b[5..7])?;
+            let day = digits(&b[8..10])?;
+            // The order of the checks, and so the error, is the same as with no date known.
+            let (hour, minute, second) = clock(b)?;
+            if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
+                return Err(TimestampError::Range);
             }
-            _ => return Err(TimestampError::Offset),
+            check_clock(hour, minute, second)?;
+            let (frac_ns, offset_secs) = rest(b)?;
+            if !(1678..=2261).contains(&year) {
+                return Err(TimestampError::OutOfRange);
+            }
+            let days = days_from_civil(year, month, day);
+            last.date.copy_from_slice(&b[..10]);
+            last.days = days;
+            return Ok(instant(days, hour, minute, second, frac_ns, offset_secs));
         };
-        if !(1678..=2261).contains(&year) {
-            return Err(TimestampError::OutOfRange);
+        // The date is a valid one seen before: only the clock is left to check.
+        if !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':' {
+            return Err(TimestampError::Shape);
         }
-        let days = days_from_civil(year, month, day);
-        let secs = days * SECS_PER_DAY + hour * 3600 + minute * 60 + second - offset_secs;
-        Ok(Timestamp(secs * NS_PER_SEC + frac_ns))
+        let (hour, minute, second) = clock(b)?;
+        check_clock(hour, minute, second)?;
+        let (frac_ns, offset_secs) = rest(b)?;
+        Ok(instant(days, hour, minute, second, frac_ns, offset_secs))
     }
 
     /// Writes RFC 3339 in UTC with `Z` and exactly `frac_digits` fractional digits (0 to 9);
@@ -191,6 +177,75 @@ impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.to_rfc3339_exact())
     }
+}
+
+/// The days since the epoch of the last valid date [`Timestamp::parse_rfc3339_after`] read.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LastDate {
+    /// The date's text, `YYYY-MM-DD`; all zero bytes (never a date) until one is read.
+    date: [u8; 10],
+    days: i64,
+}
+
+/// The hour, minute and second digits of a `YYYY-MM-DDTHH:MM:SS` text (at least 19 bytes).
+fn clock(b: &[u8]) -> Result<(i64, i64, i64), TimestampError> {
+    Ok((digits(&b[11..13])?, digits(&b[14..16])?, digits(&b[17..19])?))
+}
+
+fn check_clock(hour: i64, minute: i64, second: i64) -> Result<(), TimestampError> {
+    if hour > 23 || minute > 59 || second > 60 {
+        return Err(TimestampError::Range);
+    }
+    Ok(())
+}
+
+/// The fraction in nanoseconds and the UTC offset in seconds that follow the seconds.
+fn rest(b: &[u8]) -> Result<(i64, i64), TimestampError> {
+    let mut idx = 19;
+    let mut frac_ns: i64 = 0;
+    if idx < b.len() && b[idx] == b'.' {
+        idx += 1;
+        let start = idx;
+        while idx < b.len() && b[idx].is_ascii_digit() {
+            if idx - start < 9 {
+                frac_ns = frac_ns * 10 + i64::from(b[idx] - b'0');
+            }
+            idx += 1;
+        }
+        let n_digits = idx - start;
+        if n_digits == 0 {
+            return Err(TimestampError::Shape);
+        }
+        for _ in n_digits..9 {
+            frac_ns *= 10;
+        }
+    }
+    let offset_secs = match &b[idx..] {
+        [] | [b'Z' | b'z'] => 0,
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
+            let hours = digits(&[*h1, *h2])?;
+            let minutes = digits(&[*m1, *m2])?;
+            if hours > 23 || minutes > 59 {
+                return Err(TimestampError::Offset);
+            }
+            let secs = hours * 3600 + minutes * 60;
+            if *sign == b'+' { secs } else { -secs }
+        }
+        _ => return Err(TimestampError::Offset),
+    };
+    Ok((frac_ns, offset_secs))
+}
+
+fn instant(
+    days: i64,
+    hour: i64,
+    minute: i64,
+    second: i64,
+    frac_ns: i64,
+    offset_secs: i64,
+) -> Timestamp {
+    let secs = days * SECS_PER_DAY + hour * 3600 + minute * 60 + second - offset_secs;
+    Timestamp(secs * NS_PER_SEC + frac_ns)
 }
 
 fn digits(b: &[u8]) -> Result<i64, TimestampError> {
@@ -290,6 +345,39 @@ mod tests {
         check("2023-02-01T00:00:00+0100", Err(TimestampError::Offset));
         check("9999-02-01T00:00:00Z", Err(TimestampError::OutOfRange));
         check("2023-02-01T00:00:00Zjunk", Err(TimestampError::Offset));
+    }
+
+    /// Every one-byte change of a few timestamps, read after a valid text of the same date (so
+    /// the remembered date applies) and after one of another date: each gives what a fresh
+    /// parse gives, error included.
+    #[test]
+    fn a_remembered_date_changes_no_result() {
+        let bases =
+            ["2023-09-21T22:16:00Z", "2016-11-07T22:10:28.5889858+01:30", "2024-02-29 23:59:60"];
+        for base in bases {
+            for at in 0..base.len() {
+                for byte in [b'0', b'9', b'3', b'T', b' ', b':', b'-', b'Z', b'.', b'x'] {
+                    let mut text = base.as_bytes().to_vec();
+                    text[at] = byte;
+                    let text = String::from_utf8(text).unwrap();
+                    let fresh = Timestamp::parse_rfc3339(&text);
+                    for before in [base, "2001-01-01T00:00:00Z"] {
+                        let mut last = LastDate::default();
+                        let _ = Timestamp::parse_rfc3339_after(before, &mut last);
+                        assert_eq!(
+                            Timestamp::parse_rfc3339_after(&text, &mut last),
+                            fresh,
+                            "{text}"
+                        );
+                        // And what it remembered from this one serves the next.
+                        assert_eq!(
+                            Timestamp::parse_rfc3339_after(base, &mut last),
+                            Timestamp::parse_rfc3339(base)
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -11,7 +11,9 @@ use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
-use dropscope_model::{Event, Level, Operation, SeqNo, Sym, Timestamp, hub_from_resource_id};
+use dropscope_model::{
+    Event, LastDate, Level, Operation, SeqNo, Sym, Timestamp, hub_from_resource_id,
+};
 use serde::Deserialize;
 use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -589,6 +591,8 @@ enum Field {
 #[derive(Debug, Default)]
 pub(crate) struct Recent {
     last: [Option<(&'static str, Sym)>; 7],
+    /// The last date read, for the time.
+    date: LastDate,
 }
 
 impl Recent {
@@ -611,15 +615,26 @@ impl Recent {
     }
 }
 
-fn parse_time(value: &Scalar<'_>) -> Result<Timestamp, Rejection> {
+/// `text` without the whitespace around it: `str::trim`, with no call when it has none at either
+/// end, as nearly every value (a `char::is_whitespace` character is ASCII whitespace, or starts
+/// with a byte above 0x7f).
+fn trimmed(text: &str) -> &str {
+    let clean = |b: u8| b < 0x80 && !b.is_ascii_whitespace() && b != 0x0b;
+    match (text.as_bytes().first(), text.as_bytes().last()) {
+        (Some(&first), Some(&last)) if clean(first) && clean(last) => text,
+        _ => text.trim(),
+    }
+}
+
+fn parse_time(value: &Scalar<'_>, date: &mut LastDate) -> Result<Timestamp, Rejection> {
     let text = match value {
-        Scalar::Text(t) => t.trim(),
+        Scalar::Text(t) => trimmed(t),
         Scalar::Null => return reject(RejectReason::InvalidTime, "no time".to_owned()),
         Scalar::Json(j) => {
             return reject(RejectReason::InvalidTime, format!("time {j} is not a string"));
         }
     };
-    match Timestamp::parse_rfc3339(text) {
+    match Timestamp::parse_rfc3339_after(text, date) {
         Ok(time) => Ok(time),
         Err(error) => parse_portal_time(text).ok_or_else(|| Rejection {
             reason: RejectReason::InvalidTime,
@@ -671,7 +686,7 @@ pub(crate) fn storage_event(
 ) -> Result<Event, Rejection> {
     match rec.category {
         Scalar::Null => {}
-        Scalar::Text(c) if c.trim().eq_ignore_ascii_case("Connections") => {}
+        Scalar::Text(c) if trimmed(c).eq_ignore_ascii_case("Connections") => {}
         other => {
             let shown = other.non_empty().unwrap_or_default();
             return reject(
@@ -693,7 +708,7 @@ pub(crate) fn storage_event(
             );
         }
     };
-    let time = parse_time(rec.time)?;
+    let time = parse_time(rec.time, &mut recent.date)?;
     let nested: Props<'_>;
     let props = match rec.properties {
         PropsValue::Null => rec.flat,
@@ -719,8 +734,8 @@ pub(crate) fn storage_event(
     let code = if rec.result_type.is_null() { rec.status_type } else { rec.result_type };
     let result_type = match code {
         Scalar::Null => None,
-        Scalar::Text(t) if t.trim().is_empty() => None,
-        Scalar::Text(t) => Some(t.trim().parse::<u32>().map_err(|_| Rejection {
+        Scalar::Text(t) if trimmed(t).is_empty() => None,
+        Scalar::Text(t) => Some(trimmed(t).parse::<u32>().map_err(|_| Rejection {
             reason: RejectReason::BadField,
             detail: format!("resultType {t:?} is not a numeric code"),
         })?),
@@ -784,7 +799,7 @@ fn event_grid(rec: &RawRecord<'_>, source: u32, line: u64) -> Result<Event, Reje
             format!("event type {kind:?} is not DeviceConnected or DeviceDisconnected"),
         );
     };
-    let time = parse_time(&rec.time)?;
+    let time = parse_time(&rec.time, &mut LastDate::default())?;
     let empty = EventGridData::default();
     let data = rec.data.0.as_ref().unwrap_or(&empty);
     let device_id = owned(&data.device_id).or_else(|| {
@@ -817,6 +832,18 @@ fn event_grid(rec: &RawRecord<'_>, source: u32, line: u64) -> Result<Event, Reje
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trims_as_str_trim_does() {
+        let chars =
+            (0..0x250).filter_map(char::from_u32).chain(['\u{1680}', '\u{2003}', '\u{3000}']);
+        for c in chars {
+            for text in [format!("{c}a{c}"), format!("a{c}"), format!("{c}a"), c.to_string()] {
+                assert_eq!(trimmed(&text), text.trim(), "{c:?}");
+            }
+        }
+        assert_eq!(trimmed(""), "");
+    }
 
     fn check(json: &str, expected: Result<&str, RejectReason>) {
         let got = serde_json::from_str::<RawRecord<'_>>(json)
