@@ -1,5 +1,6 @@
-//! Where a text's quotes, backslashes and control characters are: one bit a byte, found 16 bytes
-//! at a time (SSE2, which every x86-64 has) in one pass over the line, so that the fast reader
+//! Where a text's quotes, backslashes and control characters are: one bit a byte, found 32 bytes
+//! at a time where the CPU has AVX2 (detected at run time), else 16 (SSE2, which every x86-64
+//! has), in one pass over the line that also finds whether it is ASCII, so that the fast reader
 //! finds the end of each string with a `trailing_zeros` instead of a search from its start.
 //!
 //! A record is a few dozen short strings, and its `properties` text has an escape every few
@@ -19,21 +20,21 @@ impl Marks {
     /// Marks `text`, reusing this buffer.
     pub(crate) fn mark(&mut self, text: &[u8]) {
         self.words.clear();
-        self.words.reserve(text.len().div_ceil(64));
+        self.words.resize(text.len() / 64, 0);
         // The high bits of every byte, OR-ed: zero when the text is ASCII.
-        let mut high = 0;
-        let mut blocks = text.chunks_exact(64);
-        for block in &mut blocks {
-            let (marks, block_high) = block_marks(block);
-            self.words.push(marks);
-            high |= block_high;
-        }
-        let rest = blocks.remainder();
+        let mut high = mark_blocks(&mut self.words, text);
+        let rest = &text[text.len() / 64 * 64..];
         if !rest.is_empty() {
-            // Padded with spaces, which are neither marked nor high.
-            let mut padded = [b' '; 64];
-            padded[..rest.len()].copy_from_slice(rest);
-            let (marks, block_high) = block_marks(&padded);
+            let (marks, block_high) = if text.len() >= 64 {
+                // The last 64 bytes, which end with `rest`: its marks are the top bits.
+                let (marks, block_high) = block_marks(&text[text.len() - 64..]);
+                (marks >> (64 - rest.len()), block_high)
+            } else {
+                // Padded with spaces, which are neither marked nor high.
+                let mut padded = [b' '; 64];
+                padded[..rest.len()].copy_from_slice(rest);
+                block_marks(&padded)
+            };
             self.words.push(marks);
             high |= block_high;
         }
@@ -54,6 +55,72 @@ impl Marks {
             bits = *self.words.get(word)?;
         }
         Some(word * 64 + bits.trailing_zeros() as usize)
+    }
+}
+
+/// Fills `words` with the marks of `text`'s whole 64-byte blocks, one word each; returns a value
+/// that is zero when all their bytes are ASCII. 32 bytes at a time where the CPU has AVX2 (half
+/// the instructions of SSE2's 16), else [`block_marks`].
+fn mark_blocks(words: &mut [u64], text: &[u8]) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2: checked just above.
+        #[allow(unsafe_code)]
+        return unsafe { avx2::mark_blocks(words, text) };
+    }
+    each_block(words, text)
+}
+
+/// [`mark_blocks`] a [`block_marks`] at a time.
+fn each_block(words: &mut [u64], text: &[u8]) -> u64 {
+    let mut high = 0;
+    for (word, block) in words.iter_mut().zip(text.chunks_exact(64)) {
+        let (marks, block_high) = block_marks(block);
+        *word = marks;
+        high |= block_high;
+    }
+    high
+}
+
+/// [`mark_blocks`] with AVX2 intrinsics; no pointers, so nothing in it is unsafe to run on a CPU
+/// that has AVX2.
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::{
+        __m256i, _mm256_cmpeq_epi8, _mm256_min_epu8, _mm256_movemask_epi8, _mm256_or_si256,
+        _mm256_set_epi64x, _mm256_set1_epi8, _mm256_setzero_si256,
+    };
+
+    #[target_feature(enable = "avx2")]
+    pub(super) fn mark_blocks(words: &mut [u64], text: &[u8]) -> u64 {
+        let mut high = _mm256_setzero_si256();
+        for (word, block) in words.iter_mut().zip(text.chunks_exact(64)) {
+            let (lo, hi) = (load(&block[..32]), load(&block[32..]));
+            *word = u64::from(marks(lo)) | u64::from(marks(hi)) << 32;
+            high = _mm256_or_si256(high, _mm256_or_si256(lo, hi));
+        }
+        // The bytes' own high bits: set only in non-ASCII bytes.
+        u64::from(_mm256_movemask_epi8(high) as u32)
+    }
+
+    /// 32 bytes; one unaligned load once optimised.
+    #[target_feature(enable = "avx2")]
+    fn load(bytes: &[u8]) -> __m256i {
+        let word = |at: usize| {
+            let mut le = [0; 8];
+            le.copy_from_slice(&bytes[at..at + 8]);
+            i64::from_le_bytes(le)
+        };
+        _mm256_set_epi64x(word(24), word(16), word(8), word(0))
+    }
+
+    /// One bit a byte of `v`: quote, backslash, or `v <= 0x1f` as `min(v, 0x1f) == v`.
+    #[target_feature(enable = "avx2")]
+    fn marks(v: __m256i) -> u32 {
+        let quote = _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'"' as i8));
+        let backslash = _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'\\' as i8));
+        let control = _mm256_cmpeq_epi8(_mm256_min_epu8(v, _mm256_set1_epi8(0x1f)), v);
+        _mm256_movemask_epi8(_mm256_or_si256(_mm256_or_si256(quote, backslash), control)) as u32
     }
 }
 
@@ -142,6 +209,12 @@ mod tests {
             let (bits, high) = block_marks(&block);
             prop_assert_eq!(bits, portable_block_marks(&block).0);
             prop_assert_eq!(high == 0, portable_block_marks(&block).1 == 0);
+            // Both ways of marking whole blocks agree.
+            let mut words = vec![0; text.len() / 64];
+            let high = mark_blocks(&mut words, &text);
+            let mut each = vec![0; text.len() / 64];
+            prop_assert_eq!(each_block(&mut each, &text) == 0, high == 0);
+            prop_assert_eq!(words, each);
         }
     }
 
