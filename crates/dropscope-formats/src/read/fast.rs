@@ -30,6 +30,30 @@ pub(crate) struct Scratch {
     marks: Marks,
     /// The marks of [`Scratch::props`].
     props_marks: Marks,
+    /// The last inner value with escapes read in place, and its decoding.
+    last_escaped: LastEscaped,
+}
+
+/// The last inner value with escapes that [`props_in_place`] decoded, escaped and decoded: a
+/// log repeats a few `authType` texts (`{\\\"scope\\\":\\\"device\\\",...}`), and comparing and
+/// copying one costs a fraction of decoding it again.
+#[derive(Debug, Default)]
+struct LastEscaped {
+    raw: Vec<u8>,
+    decoded: Vec<u8>,
+}
+
+impl LastEscaped {
+    /// [`unescape_twice`], through the memory of the last value.
+    fn unescape_twice(&mut self, raw: &[u8], out: &mut Vec<u8>) {
+        if raw != self.raw {
+            self.raw.clear();
+            self.raw.extend_from_slice(raw);
+            self.decoded.clear();
+            unescape_twice(raw, &mut self.decoded);
+        }
+        out.extend_from_slice(&self.decoded);
+    }
 }
 
 /// A text and its [`Marks`]: where each string of it ends is found from them.
@@ -372,7 +396,12 @@ fn unescape_twice(raw: &[u8], out: &mut Vec<u8>) {
 /// quote. Only the compact shape IoT Hub writes: `{`, members `\"key\":` then `\"text\"`
 /// or `null`, separated by `,`, `}`, no whitespace, no repeated field. `None` otherwise: the
 /// caller then decodes the string and reads that.
-fn props_in_place(t: Marked<'_>, pos: usize, values: &mut Vec<u8>) -> Option<([Span; 7], usize)> {
+fn props_in_place(
+    t: Marked<'_>,
+    pos: usize,
+    values: &mut Vec<u8>,
+    last: &mut LastEscaped,
+) -> Option<([Span; 7], usize)> {
     let b = t.b;
     let mut spans = [Span::Null; 7];
     let mut at = pos + 1;
@@ -398,7 +427,7 @@ fn props_in_place(t: Marked<'_>, pos: usize, values: &mut Vec<u8>) -> Option<([S
                 at = after;
                 if escapes {
                     let from = values.len();
-                    unescape_twice(&b[start..end], values);
+                    last.unescape_twice(&b[start..end], values);
                     Span::Decoded(from, values.len())
                 } else {
                     Span::Raw(start, end)
@@ -500,7 +529,7 @@ pub(crate) fn record<'s>(line: &'s [u8], scratch: &'s mut Scratch) -> Option<Fas
     if line.first() != Some(&b'{') {
         return None;
     }
-    let Scratch { props, values, marks, props_marks } = scratch;
+    let Scratch { props, values, marks, props_marks, last_escaped } = scratch;
     props.clear();
     values.clear();
     let t = Marked::new(line, marks);
@@ -515,7 +544,7 @@ pub(crate) fn record<'s>(line: &'s [u8], scratch: &'s mut Scratch) -> Option<Fas
             }
             if line.get(pos) == Some(&b'"') {
                 // A failed attempt may leave bytes in `values`; no span points at them.
-                if let Some((spans, after)) = props_in_place(t, pos, values) {
+                if let Some((spans, after)) = props_in_place(t, pos, values, last_escaped) {
                     seen = PropsSeen::InPlace(spans);
                     return Some(after);
                 }
@@ -683,8 +712,13 @@ mod tests {
         let line = br#""{\"deviceId\":\"d\",\"authType\":\"{\\\"scope\\\":\\\"device\\\",\\\"t\\\":\\\"a\\\\b\\/c\\nd\\\"}\",\"statusCode\":null,\"errorMessage\":\"x\"}" x"#;
         let mut values = Vec::new();
         let mut marks = Marks::default();
-        let (spans, after) =
-            props_in_place(Marked::new(line, &mut marks), 0, &mut values).expect("in place");
+        let (spans, after) = props_in_place(
+            Marked::new(line, &mut marks),
+            0,
+            &mut values,
+            &mut LastEscaped::default(),
+        )
+        .expect("in place");
         assert_eq!(&line[after..], b" x");
         assert_eq!(spans[0], Span::Raw(17, 18));
         assert_eq!(spans[6], Span::Null);
@@ -698,7 +732,7 @@ mod tests {
         let mut values = Vec::new();
         for text in [r#""{ }""#, r#""{\"a\" :null}""#, r#""{\"a\":\"\/\"}""#, r#""{\"a\":1}""#] {
             let text = Marked::new(text.as_bytes(), &mut marks);
-            assert_eq!(props_in_place(text, 0, &mut values), None);
+            assert_eq!(props_in_place(text, 0, &mut values, &mut LastEscaped::default()), None);
         }
     }
 
