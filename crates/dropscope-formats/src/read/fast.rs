@@ -44,6 +44,20 @@ struct LastEscaped {
 }
 
 impl LastEscaped {
+    /// The position after the inner string at `pos` when it is the last value again: `\"`,
+    /// the same escaped bytes, `\"`. [`inner_string`] reads no byte outside those, so it would
+    /// find the same string: neither its scan nor its decoding needs doing again.
+    fn repeated(&self, b: &[u8], pos: usize) -> Option<usize> {
+        let start = pos + 2;
+        let end = start + self.raw.len();
+        // The first byte first: most values are not the last one, and this is no call.
+        let same = self.raw.first().is_some_and(|first| b.get(start) == Some(first))
+            && b.get(pos..start)? == b"\\\""
+            && b.get(start..end)? == self.raw
+            && b.get(end..end + 2)? == b"\\\"";
+        same.then_some(end + 2)
+    }
+
     /// [`unescape_twice`], through the memory of the last value.
     fn unescape_twice(&mut self, raw: &[u8], out: &mut Vec<u8>) {
         if raw != self.raw {
@@ -422,6 +436,11 @@ fn props_in_place(
             let value = if b.get(at..at + 4)? == b"null" {
                 at += 4;
                 Span::Null
+            } else if let Some(after) = last.repeated(b, at) {
+                at = after;
+                let from = values.len();
+                values.extend_from_slice(&last.decoded);
+                Span::Decoded(from, values.len())
             } else {
                 let (start, end, after, escapes) = inner_string(t, at)?;
                 at = after;

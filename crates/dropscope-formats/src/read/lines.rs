@@ -236,6 +236,7 @@ mod fast_path_tests {
 
     use super::*;
     use crate::write::{WriteOptions, push_json_line};
+    use dropscope_model::Sym;
 
     /// Bytes that make JSON unusual when put anywhere in a record.
     const NASTY: &[u8] = b"\"\\{}[],:nu0 \t\n/x\xC3\xFF";
@@ -294,6 +295,36 @@ mod fast_path_tests {
             }
             same(&text)?;
         }
+    }
+
+    /// An escaped inner value read again from memory: only when the same bytes are followed by
+    /// its closing quote, not when they begin a longer value or a broken one.
+    #[test]
+    fn repeated_escaped_values_read_the_same() {
+        let line = |auth: &str| {
+            format!(
+                r#"{{"time":"2020-01-01T00:00:00Z","operationName":"deviceConnect","properties":"{{\"deviceId\":\"a\",\"authType\":{auth},\"protocol\":\"Mqtt\"}}"}}"#
+            )
+        };
+        let first = r#"\"{\\\"s\\\":1}\""#;
+        let text = [
+            line(first),
+            line(first),
+            line(r#"\"{\\\"s\\\":1}x\""#),
+            line(first),
+            line(r#"\"{\\\"s\\\":1}"#),
+            line(first),
+            line(r#"\"{\\\"s\\\":1}AB"#),
+            line(r#"\"{\\\"s\\\":1}\\\"\""#),
+            line(first),
+            line(r#"\"{\\\"s\\\":2}\""#),
+        ]
+        .join("\n");
+        assert!(same(text.as_bytes()).is_ok(), "{text}");
+        let parsed = parse_lines(text.as_bytes(), 0, false, true).0;
+        let auth: Vec<_> = parsed.events.iter().map(|e| e.auth_type.map(Sym::as_str)).collect();
+        assert_eq!(auth[2], Some(r#"{"s":1}x"#));
+        assert_eq!(auth[3], Some(r#"{"s":1}"#));
     }
 
     #[test]
