@@ -214,6 +214,7 @@ fn escaped(byte: u8) -> Option<u8> {
 /// A string whose opening quote is at `pos`: its content `start..end` and whether it holds
 /// escapes. `None` at the end of the input, at a control character, or at an escape other
 /// than the simple ones.
+#[inline]
 fn string(t: Marked<'_>, pos: usize) -> Option<(usize, usize, bool)> {
     let b = t.b;
     let start = pos + 1;
@@ -362,6 +363,7 @@ fn scalar<'a>(span: Span, raw: &'a str, values: &'a str) -> Scalar<'a> {
 /// whether the content holds escapes. `None` for anything [`string`] would not accept once the
 /// text is decoded, and for an escaped control character or `/` outside an inner escape (legal,
 /// but never written by IoT Hub: the decoding path handles it).
+#[inline]
 fn inner_string(t: Marked<'_>, pos: usize) -> Option<(usize, usize, usize, bool)> {
     let b = t.b;
     if b.get(pos..pos + 2)? != b"\\\"" {
