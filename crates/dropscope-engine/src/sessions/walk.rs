@@ -105,7 +105,14 @@ impl Walker<'_> {
 
     /// Splits the unconsumed events at positions `start..end` by kind.
     fn split(&self, start: usize, end: usize) -> TieGroup {
-        let mut group = TieGroup { end, ..TieGroup::default() };
+        // Each field built, not `..TieGroup::default()`: that one was built on the stack and
+        // copied over, and the copy's loads waited on the stores (a tenth of the walk).
+        let mut group = TieGroup {
+            disconnects: Positions::new(),
+            failed: Positions::new(),
+            connects: Positions::new(),
+            end,
+        };
         for pos in start..end {
             if self.consumed[pos] {
                 continue;
@@ -346,7 +353,6 @@ fn token_pair(first_code: Option<u32>, first_time: i64, event: &Event) -> bool {
 
 /// The unconsumed events of one tie group by kind (positions in the device's order), and the
 /// position after the group.
-#[derive(Default)]
 struct TieGroup {
     disconnects: Positions,
     failed: Positions,
