@@ -1,4 +1,5 @@
-//! Entry points for the cargo-fuzz targets in `fuzz/`: each takes arbitrary bytes and must not panic.
+//! Entry points for the cargo-fuzz targets in `fuzz/`: each takes arbitrary bytes and must not panic
+//! (`read_jsonl_fast_agrees` panics only when two readers disagree).
 //!
 //! Each function is one target (`fuzz/fuzz_targets/<name>.rs`) and is also replayed over
 //! `data/fuzz-regressions/<name>/` by an ordinary test.
@@ -22,6 +23,13 @@ pub fn ingest_no_panic(data: &[u8]) {
 /// `read_jsonl_no_panic`: the JSON Lines parser.
 pub fn read_jsonl_no_panic(data: &[u8]) {
     let _ = read::read_json_lines(data, 0);
+}
+
+/// `read_jsonl_fast_agrees`: the hand-written JSON Lines reader (with its memories of the last
+/// date, text and escaped value) reads any input exactly as the serde decoder does; a difference
+/// panics.
+pub fn read_jsonl_fast_agrees(data: &[u8]) {
+    read::lines::assert_fast_agrees(data);
 }
 
 /// `read_document_no_panic`: the multi-line JSON parser (pretty, envelope, arrays, Event Grid).
@@ -48,10 +56,11 @@ pub fn read_parquet_no_panic(data: &[u8]) {
 pub type Target = fn(&[u8]);
 
 /// Every target that builds without polars, by name.
-pub const TARGETS: [(&str, Target); 5] = [
+pub const TARGETS: [(&str, Target); 6] = [
     ("detect_no_panic", detect_no_panic),
     ("ingest_no_panic", ingest_no_panic),
     ("read_jsonl_no_panic", read_jsonl_no_panic),
+    ("read_jsonl_fast_agrees", read_jsonl_fast_agrees),
     ("read_document_no_panic", read_document_no_panic),
     ("read_csv_no_panic", read_csv_no_panic),
 ];

@@ -10,7 +10,7 @@
 mod document;
 mod fast;
 mod la_csv;
-mod lines;
+pub(crate) mod lines;
 mod marks;
 pub(crate) mod record;
 pub(crate) mod scan;

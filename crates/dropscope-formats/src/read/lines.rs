@@ -105,6 +105,19 @@ fn parse_lines(buf: &[u8], source: u32, cut_at_end: bool, fast: bool) -> (Parsed
     (out, line_no - 1)
 }
 
+/// Panics unless the hand-written reader and serde read `buf` the same way (events, rejects,
+/// forms, line counts): the differential fuzz target `read_jsonl_fast_agrees`.
+pub(crate) fn assert_fast_agrees(buf: &[u8]) {
+    let cut = !buf.ends_with(b"\n");
+    let fast = parse_lines(buf, 0, cut, true);
+    let serde = parse_lines(buf, 0, cut, false);
+    assert!(
+        fast == serde,
+        "the fast reader and serde differ on {:?}",
+        String::from_utf8_lossy(buf)
+    );
+}
+
 /// Reads `line` with [`fast::record`]; `false` when it needs [`parse_line`].
 fn parse_fast(
     line: &[u8],
