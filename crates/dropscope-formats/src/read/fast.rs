@@ -552,6 +552,7 @@ enum PropsSeen {
 /// The record on `line` (already trimmed), its `properties` fields decoded when they could be
 /// here (then [`FastRecord::properties`] is [`PropsValue::Object`]); `None` when the line needs
 /// the serde decoder.
+#[inline]
 pub(crate) fn record<'s>(line: &'s [u8], scratch: &'s mut Scratch) -> Option<FastRecord<'s>> {
     if line.first() != Some(&b'{') {
         return None;
