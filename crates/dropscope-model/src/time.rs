@@ -70,7 +70,8 @@ impl Timestamp {
 
     /// [`Timestamp::parse_rfc3339`], which takes the days of a date equal to the one `last`
     /// remembers from there, and remembers this one's: the records of a log share a handful of
-    /// dates, and turning one into days was a third of the parsing.
+    /// dates, and reading one (digits, range checks, day count) was half the parse's
+    /// instructions (240 against 121 a timestamp, callgrind).
     pub fn parse_rfc3339_after(
         text: &str,
         last: &mut LastDate,
