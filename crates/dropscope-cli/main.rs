@@ -65,18 +65,22 @@ pub(crate) struct Context {
 impl Context {
     /// A progress bar on stderr, hidden when quiet or when stderr is not a terminal.
     pub(crate) fn progress_bar(&self, len: u64, message: &'static str) -> indicatif::ProgressBar {
+        self.bar(len, message, "{msg:>12} [{bar:30}] {pos}/{len} ({eta} left)")
+    }
+
+    /// [`Context::progress_bar`] counting bytes (`len` of them), shown as sizes.
+    pub(crate) fn bytes_bar(&self, len: u64, message: &'static str) -> indicatif::ProgressBar {
+        self.bar(len, message, "{msg:>12} [{bar:30}] {bytes}/{total_bytes} ({eta} left)")
+    }
+
+    fn bar(&self, len: u64, message: &'static str, template: &str) -> indicatif::ProgressBar {
         if self.quiet || !self.progress {
             return indicatif::ProgressBar::hidden();
         }
-        let bar = indicatif::ProgressBar::new(len);
-        let style = indicatif::ProgressStyle::with_template(
-            "{msg:>12} [{bar:30}] {pos}/{len} ({eta} left)",
-        )
-        .expect("the template is valid")
-        .progress_chars("=> ");
-        bar.set_style(style);
-        bar.set_message(message);
-        bar
+        let style = indicatif::ProgressStyle::with_template(template)
+            .expect("the template is valid")
+            .progress_chars("=> ");
+        indicatif::ProgressBar::new(len).with_style(style).with_message(message)
     }
 }
 

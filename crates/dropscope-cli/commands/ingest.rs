@@ -2,9 +2,9 @@
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
-use std::fs::File;
+use std::fs::{self, File};
 use std::io::{BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use dropscope_formats::Ingested;
@@ -19,7 +19,7 @@ use crate::{Context, ExitStatus};
 /// Reads the inputs, writes the rejects file if asked, prints the summary on stderr (unless
 /// quiet), and fails under `--strict` when anything was rejected.
 pub(crate) fn load(input: &InputArgs, ctx: &Context) -> anyhow::Result<Ingested> {
-    let bar = ctx.progress_bar(0, "reading");
+    let bar = ctx.bytes_bar(input_bytes(&input.inputs), "reading");
     let on_progress = |bytes: u64| bar.inc(bytes);
     let config = IngestConfig { progress: Some(&on_progress), ..IngestConfig::default() };
     let ingested = ingest::ingest(&input.inputs, &config).context("reading the inputs")?;
@@ -199,4 +199,36 @@ fn write_rejects(path: &Path, ingested: &Ingested) -> anyhow::Result<()> {
     }
     writer.into_inner().map_err(|err| anyhow::anyhow!("{err}"))?.flush()?;
     Ok(())
+}
+
+/// The size of the files `inputs` stand for (directories expanded as the reader expands them):
+/// what the progress callback adds up to over a run. Stdin and anything unreadable count 0 (the
+/// reader then reports the error).
+fn input_bytes(inputs: &[PathBuf]) -> u64 {
+    let files = ingest::expand_inputs(inputs).unwrap_or_default();
+    files
+        .iter()
+        .filter_map(|path| fs::metadata(path).ok())
+        .filter(fs::Metadata::is_file)
+        .map(|m| m.len())
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn input_bytes_are_the_files_sizes() {
+        let dir =
+            std::env::temp_dir().join(format!("dropscope-input-bytes-{}", std::process::id()));
+        fs::create_dir_all(dir.join("sub")).unwrap();
+        fs::write(dir.join("a.json"), b"12345").unwrap();
+        fs::write(dir.join("sub").join("b.json"), b"123").unwrap();
+        let file = dir.join("a.json");
+        assert_eq!(input_bytes(std::slice::from_ref(&dir)), 8);
+        assert_eq!(input_bytes(&[file, PathBuf::from("-")]), 5);
+        assert_eq!(input_bytes(&[dir.join("missing")]), 0);
+        fs::remove_dir_all(&dir).unwrap();
+    }
 }
