@@ -105,12 +105,17 @@ fn parse_lines(buf: &[u8], source: u32, cut_at_end: bool, fast: bool) -> (Parsed
     (out, line_no - 1)
 }
 
+/// `buf` read by the hand-written reader and by serde alone, as one chunk (a last line with no
+/// newline counted as cut).
+fn fast_and_serde(buf: &[u8]) -> ((Parsed, u64), (Parsed, u64)) {
+    let cut = !buf.ends_with(b"\n");
+    (parse_lines(buf, 0, cut, true), parse_lines(buf, 0, cut, false))
+}
+
 /// Panics unless the hand-written reader and serde read `buf` the same way (events, rejects,
 /// forms, line counts): the differential fuzz target `read_jsonl_fast_agrees`.
 pub(crate) fn assert_fast_agrees(buf: &[u8]) {
-    let cut = !buf.ends_with(b"\n");
-    let fast = parse_lines(buf, 0, cut, true);
-    let serde = parse_lines(buf, 0, cut, false);
+    let (fast, serde) = fast_and_serde(buf);
     assert!(
         fast == serde,
         "the fast reader and serde differ on {:?}",
@@ -266,9 +271,7 @@ mod fast_path_tests {
 
     /// The fast path and the serde path read `text` the same way.
     fn same(text: &[u8]) -> Result<(), TestCaseError> {
-        let cut = !text.ends_with(b"\n");
-        let fast = parse_lines(text, 0, cut, true);
-        let serde = parse_lines(text, 0, cut, false);
+        let (fast, serde) = fast_and_serde(text);
         prop_assert_eq!(fast, serde, "{}", String::from_utf8_lossy(text));
         Ok(())
     }
