@@ -5,7 +5,7 @@
 //! scenario, about 1 M records in 24 h).
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use dropscope_formats::write::{TextForm, WriteOptions, write_events};
+use dropscope_logs::write::{TextForm, WriteOptions, write_events};
 use dropscope_model::Event;
 use dropscope_sim::{Scenario, SimOptions};
 
@@ -33,7 +33,7 @@ fn ingest(c: &mut Criterion) {
     group.throughput(Throughput::Bytes(bytes.len() as u64));
     group.bench_function("jsonl", |b| {
         b.iter(|| {
-            let ingested = dropscope_formats::ingest::ingest_bytes("bench.jsonl", &bytes);
+            let ingested = dropscope_logs::ingest::ingest_bytes("bench.jsonl", &bytes);
             assert_eq!(ingested.stats.records_read, n_records);
             ingested
         });

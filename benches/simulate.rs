@@ -4,7 +4,7 @@
 //! `DROPSCOPE_BENCH_DEVICES` sets the fleet size (default 18 000 devices, about 1 M records).
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use dropscope_formats::write::WriteOptions;
+use dropscope_logs::write::WriteOptions;
 use dropscope_sim::{LogForm, OutputConfig, Scenario, SimOptions};
 
 fn devices() -> u32 {

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::Context as _;
-use dropscope_formats::write::WriteOptions;
+use dropscope_logs::write::WriteOptions;
 use dropscope_model::findings::{Findings, MINUTE_NS, thousands};
 use dropscope_report::Format;
 use dropscope_report::alert::AlertConfig;

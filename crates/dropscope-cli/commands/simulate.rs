@@ -1,7 +1,7 @@
 //! `dropscope simulate`: generates a scenario's logs in an export form, and its ground truth.
 
 use anyhow::Context as _;
-use dropscope_formats::write::{TextForm, WriteOptions};
+use dropscope_logs::write::{TextForm, WriteOptions};
 use dropscope_model::findings::thousands;
 use dropscope_sim::{LogForm, OutputConfig, Scenario, SimOptions};
 
@@ -29,10 +29,10 @@ pub(crate) fn run(args: &SimulateArgs, ctx: &Context) -> anyhow::Result<ExitStat
         SimFormat::Cloudevents => LogForm::Text(TextForm::CloudEvents),
         SimFormat::Parquet => LogForm::Table {
             extension: "parquet",
-            write: dropscope_formats::frame::write_events_parquet,
+            write: dropscope_tables::frame::write_events_parquet,
         },
         SimFormat::Arrow => {
-            LogForm::Table { extension: "arrow", write: dropscope_formats::frame::write_events_ipc }
+            LogForm::Table { extension: "arrow", write: dropscope_tables::frame::write_events_ipc }
         }
     };
     if args.gzip && matches!(args.format, SimFormat::Parquet | SimFormat::Arrow) {

@@ -92,7 +92,7 @@ pub(crate) enum Layout {
 /// by a header naming `TimeGenerated` and `OperationName`.
 ///
 /// ```
-/// use dropscope_formats::detect::{Form, detect};
+/// use dropscope_logs::detect::{Form, detect};
 ///
 /// assert_eq!(detect(b"PAR1\x15\x04"), Some(Form::Parquet));
 /// assert_eq!(detect(b"{\"records\": []}"), Some(Form::RecordsEnvelope));

@@ -204,7 +204,7 @@ fn walk(root: &Path, relative: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
 /// Reads every input (files, directories, `-` for stdin) into distinct events and rejects.
 ///
 /// Only IO failures are errors (a missing file, an unreadable directory; Parquet or Arrow IPC
-/// without the `polars` feature). Bad records are rejects, and
+/// without the `tables` feature). Bad records are rejects, and
 /// `parsed + duplicates + rejected == records_read` holds in the returned stats.
 pub fn ingest(inputs: &[PathBuf], config: &IngestConfig<'_>) -> Result<Ingested> {
     let sources = expand_inputs(inputs)?;
@@ -531,22 +531,22 @@ fn fill_slice(input: &mut Input<'_>, buf: &mut [u8], mut at: usize) -> io::Resul
     Ok((at, false))
 }
 
-#[cfg(feature = "polars")]
+#[cfg(feature = "tables")]
 fn columnar(form: Form, bytes: &[u8], path: &Path, source: u32) -> Result<Parsed> {
-    let events = crate::frame::read_events(bytes, source).map_err(|err| err.at(path))?;
+    let events = dropscope_tables::frame::read_events(bytes, source).map_err(|err| err.at(path))?;
     let mut parsed = Parsed::default();
     parsed.forms.insert(form, events.len() as u64);
     parsed.events = events;
     Ok(parsed)
 }
 
-#[cfg(not(feature = "polars"))]
+#[cfg(not(feature = "tables"))]
 fn columnar(form: Form, _bytes: &[u8], path: &Path, _source: u32) -> Result<Parsed> {
     Err(Error::Read {
         path: path.to_owned(),
         source: io::Error::new(
             io::ErrorKind::Unsupported,
-            format!("{form} input needs dropscope-formats built with the `polars` feature"),
+            format!("{form} input needs dropscope-logs built with the `tables` feature"),
         ),
     })
 }

@@ -7,6 +7,7 @@
 
 use std::io::{self, Write};
 
+use dropscope_model::json::{push_escaped as push_json_escaped, push_str as push_json_str};
 use dropscope_model::{Event, Level, Operation, Sym, Timestamp};
 
 /// How records are rendered: timestamp precision and the Azure resource they are filed under.
@@ -427,54 +428,6 @@ fn push_opt_str(out: &mut Vec<u8>, value: Option<&str>) {
     }
 }
 
-/// Bytes that must be escaped inside a JSON string: quotes, backslashes, control characters.
-const NEEDS_ESCAPE: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 0x20 {
-        table[b] = true;
-        b += 1;
-    }
-    table[b'"' as usize] = true;
-    table[b'\\' as usize] = true;
-    table
-};
-
-/// Appends `text` as a JSON string literal, escaping quotes, backslashes and control characters.
-/// Runs without escapes, the common case, are copied whole.
-pub fn push_json_str(out: &mut Vec<u8>, text: &str) {
-    out.reserve(text.len() + 2);
-    out.push(b'"');
-    push_json_escaped(out, text.as_bytes());
-    out.push(b'"');
-}
-
-/// Appends the escaped form of `bytes` (valid UTF-8), without the surrounding quotes.
-fn push_json_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
-    let mut start = 0;
-    for (idx, &b) in bytes.iter().enumerate() {
-        if !NEEDS_ESCAPE[b as usize] {
-            continue;
-        }
-        out.extend_from_slice(&bytes[start..idx]);
-        match b {
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            _ => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                out.extend_from_slice(b"\\u00");
-                out.push(HEX[usize::from(b >> 4)]);
-                out.push(HEX[usize::from(b & 0xf)]);
-            }
-        }
-        start = idx + 1;
-    }
-    out.extend_from_slice(&bytes[start..]);
-}
-
 fn push_csv_field(out: &mut Vec<u8>, field: &str) {
     if field.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
         out.push(b'"');
@@ -599,12 +552,5 @@ mod tests {
             storage_blob_path("hub-prod-01", hour, &WriteOptions::default()),
             "resourceId=/SUBSCRIPTIONS/91D12660-3DEC-467A-BE2A-213B5544DDC0/RESOURCEGROUPS/RG-IOT/PROVIDERS/MICROSOFT.DEVICES/IOTHUBS/HUB-PROD-01/y=2026/m=11/d=26/h=13/m=00/PT1H.json"
         );
-    }
-
-    #[test]
-    fn json_strings_escape_controls_and_quotes() {
-        let mut out = Vec::new();
-        push_json_str(&mut out, "a\"b\\c\n\u{1}<é>");
-        assert_eq!(String::from_utf8(out).expect("utf-8"), r#""a\"b\\c\n\u0001<é>""#);
     }
 }

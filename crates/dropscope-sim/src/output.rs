@@ -11,7 +11,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use dropscope_formats::write::{self as writer, TextForm, WriteOptions};
+use dropscope_logs::write::{self as writer, TextForm, WriteOptions};
 use dropscope_model::{Cause, Event, Timestamp};
 use flate2::Compression;
 use flate2::write::GzEncoder;
@@ -35,9 +35,9 @@ pub enum LogForm {
     JsonLines,
     /// Another text form, one file per hour.
     Text(TextForm),
-    /// A table form (Parquet, Arrow IPC), one file per hour, written by `write`. A function
-    /// rather than a polars-gated variant, so a caller with polars can ask for it whether or not
-    /// this crate's `polars` feature is on; [`LogForm::parquet`] and [`LogForm::arrow`] build it.
+    /// A table form (Parquet, Arrow IPC), one file per hour, written by `write`;
+    /// [`LogForm::parquet`] and [`LogForm::arrow`] build it.
+    #[cfg(feature = "tables")]
     Table {
         /// The file extension, without the dot.
         extension: &'static str,
@@ -56,21 +56,22 @@ impl LogForm {
 }
 
 /// Writes events to one table file.
-pub type TableWriter = fn(&Path, &[Event]) -> dropscope_formats::Result<()>;
+#[cfg(feature = "tables")]
+pub type TableWriter = fn(&Path, &[Event]) -> dropscope_tables::Result<()>;
 
-#[cfg(feature = "polars")]
+#[cfg(feature = "tables")]
 impl LogForm {
     /// dropscope's Parquet events table.
     pub fn parquet() -> LogForm {
         LogForm::Table {
             extension: "parquet",
-            write: dropscope_formats::frame::write_events_parquet,
+            write: dropscope_tables::frame::write_events_parquet,
         }
     }
 
     /// dropscope's Arrow IPC events table.
     pub fn arrow() -> LogForm {
-        LogForm::Table { extension: "arrow", write: dropscope_formats::frame::write_events_ipc }
+        LogForm::Table { extension: "arrow", write: dropscope_tables::frame::write_events_ipc }
     }
 }
 
@@ -445,6 +446,7 @@ impl Simulation {
                 written?;
                 file.finish()?;
             }
+            #[cfg(feature = "tables")]
             LogForm::Table { extension, write } => {
                 // A big hour goes in parts (`-p00`, `-p01` ...: path order is record order), so
                 // memory holds at most `TABLE_PART_ROWS` events per hour in flight.

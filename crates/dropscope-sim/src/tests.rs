@@ -1,11 +1,11 @@
 //! Behaviour tests of the simulator: determinism, each documented SDK and hub behaviour, and a
-//! round trip through dropscope-formats' readers.
+//! round trip through dropscope-logs' readers.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use dropscope_formats::ingest::{IngestConfig, ingest};
-use dropscope_formats::write::WriteOptions;
+use dropscope_logs::ingest::{IngestConfig, ingest};
+use dropscope_logs::write::WriteOptions;
 use dropscope_model::{Cause, Operation, Sym};
 
 use crate::sdk::{Protocol, Sdk};
@@ -259,7 +259,7 @@ fn round_trip_through_the_readers() {
     assert_eq!(ingested.stats.parsed, summary.records - summary.dropped);
 
     // Every label points at a record: (device, time, operation, occurrence).
-    let labels = dropscope_formats::labels::read_labels(&dir.path().join("truth/labels.csv"))
+    let labels = dropscope_logs::labels::read_labels(&dir.path().join("truth/labels.csv"))
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(labels.len() as u64, summary.labels);
     let mut distinct: BTreeMap<(String, i64, Operation), u32> = BTreeMap::new();
@@ -284,7 +284,7 @@ fn round_trip_through_the_readers() {
 /// Writes `form`, reads it back, and checks what only Event Grid forms promise: one event per
 /// connection-state change, each with a sequence number that grows per device, nothing
 /// collapsing into a duplicate but the injected copies, and labels for the written records only.
-fn check_event_grid(form: dropscope_formats::write::TextForm) {
+fn check_event_grid(form: dropscope_logs::write::TextForm) {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let sim = sim("mixed-day", 120, 6, 21);
     let config = OutputConfig { form: LogForm::Text(form), ..jsonl(true) };
@@ -316,7 +316,7 @@ fn check_event_grid(form: dropscope_formats::write::TextForm) {
     }
 
     // Labels cover the written disconnects only, each pointing at a record.
-    let labels = dropscope_formats::labels::read_labels(&dir.path().join("truth/labels.csv"))
+    let labels = dropscope_logs::labels::read_labels(&dir.path().join("truth/labels.csv"))
         .unwrap_or_else(|e| panic!("{e}"));
     let disconnects =
         ingested.events.iter().filter(|e| e.operation == Operation::Disconnect).count();
@@ -326,8 +326,8 @@ fn check_event_grid(form: dropscope_formats::write::TextForm) {
 
 #[test]
 fn event_grid_holds_state_changes_with_sequence_numbers() {
-    check_event_grid(dropscope_formats::write::TextForm::EventGrid);
-    check_event_grid(dropscope_formats::write::TextForm::CloudEvents);
+    check_event_grid(dropscope_logs::write::TextForm::EventGrid);
+    check_event_grid(dropscope_logs::write::TextForm::CloudEvents);
 }
 
 fn check_seq(time: i64, seq: u32, expected: &str) {

@@ -4,8 +4,8 @@
 use std::io::Write as _;
 use std::path::PathBuf;
 
-use dropscope_formats::RejectReason;
-use dropscope_formats::ingest::{IngestConfig, ingest, ingest_bytes};
+use dropscope_logs::RejectReason;
+use dropscope_logs::ingest::{IngestConfig, ingest, ingest_bytes};
 use dropscope_testkit::data_path;
 use flate2::Compression;
 use flate2::write::GzEncoder;
@@ -91,7 +91,7 @@ fn csv_rows_are_the_same_records_as_blob_lines() {
     assert_eq!((s.records_read, s.parsed, s.duplicates, s.rejected), (4, 2, 1, 1), "{s:?}");
     assert_eq!(ingested.rejects[0].line, 3);
     assert_eq!(ingested.rejects[0].reason, RejectReason::WrongCategory);
-    assert_eq!(s.forms.get(&dropscope_formats::Form::LogAnalyticsCsv), Some(&2));
+    assert_eq!(s.forms.get(&dropscope_logs::Form::LogAnalyticsCsv), Some(&2));
 }
 
 #[test]
@@ -101,7 +101,7 @@ fn log_analytics_json_rows() {
   {"TimeGenerated":"2023-09-21T22:34:00Z","OperationName":"deviceConnect","Category":"Connections","Level":"Information","properties_s":"{\"deviceId\":\"d2\"}","ResourceId":"/x/iothubs/h"}
 ]"#;
     let ingested = ingest_bytes("rows.json", rows.as_bytes());
-    assert_eq!(ingested.stats.forms.get(&dropscope_formats::Form::LogAnalyticsJson), Some(&2));
+    assert_eq!(ingested.stats.forms.get(&dropscope_logs::Form::LogAnalyticsJson), Some(&2));
     let got: Vec<String> = ingested
         .events
         .iter()
