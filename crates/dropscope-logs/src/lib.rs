@@ -5,6 +5,9 @@
 //! [`Ingested`]: the events in input order plus every reject with its file, line and reason, so
 //! `parsed + duplicates + rejected == records_read` always holds.
 //!
+//! [`Form`] is the one enum of the export forms: what detection tells, what the writers and the
+//! simulator write.
+//!
 //! Writing: [`write`](mod@write) renders events in each text form (JSON Lines, the records envelope, pretty
 //! objects, Log Analytics CSV and JSON, Event Grid and CloudEvents). The simulator writes through
 //! this crate, so the reader reads exactly what it writes. [`labels`] reads and writes the
@@ -16,6 +19,7 @@
 
 pub mod detect;
 mod error;
+mod form;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod ingest;
@@ -25,6 +29,6 @@ mod mapped;
 pub mod read;
 pub mod write;
 
-pub use detect::Form;
 pub use error::{Error, Result};
+pub use form::Form;
 pub use ingest::{IngestStats, Ingested, Reject, RejectReason};

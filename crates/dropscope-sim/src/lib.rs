@@ -36,9 +36,7 @@ use std::path::PathBuf;
 use dropscope_model::{Cause, Event, Level, Operation, Sym, Timestamp};
 use rayon::prelude::*;
 
-#[cfg(feature = "tables")]
-pub use crate::output::TableWriter;
-pub use crate::output::{LogForm, OutputConfig, Summary};
+pub use crate::output::{OutputConfig, Summary};
 pub use crate::scenario::{
     Background, ExportFaults, Fleet, Incident, Scenario, SdkMix, Site, Window,
 };
@@ -84,6 +82,14 @@ pub enum Error {
         path: PathBuf,
         /// The IO error.
         source: std::io::Error,
+    },
+    /// The export form cannot be written (by this build).
+    #[error("cannot write the {form} form: {reason}")]
+    Form {
+        /// The form asked for.
+        form: dropscope_logs::Form,
+        /// Why not.
+        reason: &'static str,
     },
     /// Writing a Parquet or Arrow file failed.
     #[cfg(feature = "tables")]
