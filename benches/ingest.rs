@@ -5,7 +5,8 @@
 //! scenario, about 1 M records in 24 h).
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use dropscope_formats::write::{TextForm, WriteOptions, write_events};
+use dropscope_logs::Form;
+use dropscope_logs::write::{WriteOptions, write_events};
 use dropscope_model::Event;
 use dropscope_sim::{Scenario, SimOptions};
 
@@ -20,7 +21,7 @@ fn jsonl() -> Vec<u8> {
         .expect("the scenario is valid");
     let events: Vec<Event> = sim.events().map(|labelled| labelled.event).collect();
     let mut bytes = Vec::new();
-    write_events(&mut bytes, TextForm::JsonLines, &events, &WriteOptions::default())
+    write_events(&mut bytes, Form::JsonLines, &events, &WriteOptions::default())
         .expect("writing to memory");
     bytes
 }
@@ -33,7 +34,7 @@ fn ingest(c: &mut Criterion) {
     group.throughput(Throughput::Bytes(bytes.len() as u64));
     group.bench_function("jsonl", |b| {
         b.iter(|| {
-            let ingested = dropscope_formats::ingest::ingest_bytes("bench.jsonl", &bytes);
+            let ingested = dropscope_logs::ingest::ingest_bytes("bench.jsonl", &bytes);
             assert_eq!(ingested.stats.records_read, n_records);
             ingested
         });

@@ -4,8 +4,9 @@
 //! `DROPSCOPE_BENCH_DEVICES` sets the fleet size (default 18 000 devices, about 1 M records).
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use dropscope_formats::write::WriteOptions;
-use dropscope_sim::{LogForm, OutputConfig, Scenario, SimOptions};
+use dropscope_logs::Form;
+use dropscope_logs::write::WriteOptions;
+use dropscope_sim::{OutputConfig, Scenario, SimOptions};
 
 fn devices() -> u32 {
     std::env::var("DROPSCOPE_BENCH_DEVICES").ok().and_then(|v| v.parse().ok()).unwrap_or(18_000)
@@ -19,7 +20,7 @@ fn simulate(c: &mut Criterion) {
     let mut group = c.benchmark_group("simulate");
     group.sample_size(10);
     group.throughput(Throughput::Elements(n_records as u64));
-    for (name, form) in [("jsonl", LogForm::JsonLines), ("parquet", LogForm::parquet())] {
+    for (name, form) in [("jsonl", Form::JsonLines), ("parquet", Form::Parquet)] {
         group.bench_function(name, |b| {
             b.iter(|| {
                 let dir = tempfile::tempdir().expect("a temp dir");

@@ -2,6 +2,7 @@
 
 mod diagnose;
 mod ingest;
+mod mmap;
 mod report;
 mod sessions;
 mod simulate;

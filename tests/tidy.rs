@@ -89,9 +89,10 @@ fn every_manifest_uses_workspace_lints() {
 fn internal_dependency_edges_go_one_way() {
     let allowed: &[(&str, &[&str])] = &[
         ("dropscope-model", &[]),
-        ("dropscope-formats", &["dropscope-model"]),
+        ("dropscope-tables", &["dropscope-model"]),
+        ("dropscope-logs", &["dropscope-model", "dropscope-tables"]),
         ("dropscope-engine", &["dropscope-model"]),
-        ("dropscope-sim", &["dropscope-model", "dropscope-formats"]),
+        ("dropscope-sim", &["dropscope-model", "dropscope-logs", "dropscope-tables"]),
         ("dropscope-report", &["dropscope-model"]),
         ("dropscope-testkit", &[]),
     ];

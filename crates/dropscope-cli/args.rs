@@ -28,6 +28,10 @@ pub(crate) struct GlobalArgs {
     /// Print nothing on stderr but errors: no summary, no progress bars.
     #[arg(long, short, global = true)]
     pub(crate) quiet: bool,
+    /// Read JSON Lines files as streams, not memory-mapped: for files that may be cut short while
+    /// read (a blob still downloading), where a mapped file ends the run with SIGBUS. Same output.
+    #[arg(long, global = true)]
+    pub(crate) no_mmap: bool,
 }
 
 #[derive(Debug, Subcommand)]

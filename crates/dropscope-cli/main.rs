@@ -51,6 +51,7 @@ impl From<ExitStatus> for ExitCode {
 
 /// What every command needs to know about how it was run.
 #[derive(Debug, Clone)]
+#[allow(clippy::struct_excessive_bools, reason = "independent switches of one run, not a state")]
 pub(crate) struct Context {
     /// `--quiet`: no summary, no progress.
     pub(crate) quiet: bool,
@@ -60,6 +61,8 @@ pub(crate) struct Context {
     pub(crate) progress: bool,
     /// `--threads`.
     pub(crate) threads: Option<usize>,
+    /// Whether JSON Lines files may be memory-mapped (not `--no-mmap`).
+    pub(crate) mmap: bool,
 }
 
 impl Context {
@@ -99,6 +102,7 @@ fn main() -> ExitCode {
         color: stderr_tty && !no_color,
         progress: stderr_tty,
         threads: cli.global.threads,
+        mmap: !cli.global.no_mmap,
     };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)

@@ -1,4 +1,4 @@
-//! Fuzz target `detect_no_panic`: see `dropscope_formats::fuzz::detect_no_panic`.
+//! Fuzz target `detect_no_panic`: see `dropscope_logs::fuzz::detect_no_panic`.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| dropscope_formats::fuzz::detect_no_panic(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| dropscope_logs::fuzz::detect_no_panic(data));

@@ -1,4 +1,4 @@
-//! Fuzz target `read_parquet_no_panic`: see `dropscope_formats::fuzz::read_parquet_no_panic`.
+//! Fuzz target `read_parquet_no_panic`: see `dropscope_logs::fuzz::read_parquet_no_panic`.
 //! Run with `cargo fuzz run read_parquet_no_panic --features parquet --sanitizer none`.
 //!
 //! libfuzzer-sys aborts on every panic, even one the reader catches (polars' Parquet layer panics
@@ -9,5 +9,5 @@
 
 libfuzzer_sys::fuzz_target!(
     init: std::panic::set_hook(Box::new(|_| {})),
-    |data: &[u8]| dropscope_formats::fuzz::read_parquet_no_panic(data)
+    |data: &[u8]| dropscope_logs::fuzz::read_parquet_no_panic(data)
 );

@@ -8,7 +8,7 @@ use std::io::BufWriter;
 use anyhow::Context as _;
 use dropscope_engine::classify::{ClassifyConfig, Verdict, classify};
 use dropscope_engine::evaluate::occurrences;
-use dropscope_formats::labels::{Label, write_predictions};
+use dropscope_logs::labels::{Label, write_predictions};
 use dropscope_model::Event;
 
 use crate::args::ClassifyArgs;

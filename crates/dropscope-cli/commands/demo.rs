@@ -6,11 +6,12 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::Context as _;
-use dropscope_formats::write::WriteOptions;
+use dropscope_logs::Form;
+use dropscope_logs::write::WriteOptions;
 use dropscope_model::findings::{Findings, MINUTE_NS, thousands};
 use dropscope_report::Format;
 use dropscope_report::alert::AlertConfig;
-use dropscope_sim::{LogForm, OutputConfig, Scenario, SimOptions};
+use dropscope_sim::{OutputConfig, Scenario, SimOptions};
 
 use crate::args::{DemoArgs, InputArgs};
 use crate::commands::ingest::load;
@@ -36,7 +37,7 @@ pub(crate) fn run(args: &DemoArgs, ctx: &Context) -> anyhow::Result<ExitStatus> 
         .with_context(|| format!("simulating scenario {}", scenario.name))?;
     bar.set_message("writing");
     let config = OutputConfig {
-        form: LogForm::JsonLines,
+        form: Form::JsonLines,
         gzip: false,
         truth: true,
         write: WriteOptions::default(),

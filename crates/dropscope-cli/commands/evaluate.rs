@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use anyhow::Context as _;
 use dropscope_engine::classify::{ClassifyConfig, classify};
 use dropscope_engine::evaluate::{self, Evaluation, Labelled, Scores};
-use dropscope_formats::labels::{Label, read_labels};
+use dropscope_logs::labels::{Label, read_labels};
 use dropscope_model::Cause;
 
 use crate::args::{EvaluateArgs, InputArgs};

@@ -7,11 +7,11 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use dropscope_formats::Ingested;
-use dropscope_formats::frame::TableFormat;
-use dropscope_formats::ingest::{self, IngestConfig};
+use dropscope_logs::Ingested;
+use dropscope_logs::ingest::{self, IngestConfig};
 use dropscope_model::findings::thousands;
 use dropscope_model::{FxHashSet, Sym, Timestamp};
+use dropscope_tables::frame::TableFormat;
 
 use crate::args::{IngestArgs, InputArgs, InspectArgs};
 use crate::{Context, ExitStatus};
@@ -21,7 +21,8 @@ use crate::{Context, ExitStatus};
 pub(crate) fn load(input: &InputArgs, ctx: &Context) -> anyhow::Result<Ingested> {
     let bar = ctx.bytes_bar(input_bytes(&input.inputs), "reading");
     let on_progress = |bytes: u64| bar.inc(bytes);
-    let config = IngestConfig { progress: Some(&on_progress), ..IngestConfig::default() };
+    let config =
+        IngestConfig { progress: Some(&on_progress), mmap: ctx.mmap, ..IngestConfig::default() };
     let ingested = ingest::ingest(&input.inputs, &config).context("reading the inputs")?;
     bar.finish_and_clear();
     if let Some(path) = &input.rejects {
@@ -54,7 +55,7 @@ pub(crate) fn table_output(output: &Path) -> anyhow::Result<TableFormat> {
 pub(crate) fn run(args: &IngestArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     table_output(&args.output)?;
     let ingested = load(&args.input, ctx)?;
-    dropscope_formats::frame::write_events(&args.output, &ingested.events)
+    dropscope_tables::frame::write_events(&args.output, &ingested.events)
         .with_context(|| format!("writing {}", args.output.display()))?;
     if args.json {
         crate::print_out(&format!("{}\n", summary_json(&ingested)))?;
@@ -190,11 +191,11 @@ fn write_rejects(path: &Path, ingested: &Ingested) -> anyhow::Result<()> {
     writer.write_record(["file", "line", "reason", "detail", "text"])?;
     for reject in &ingested.rejects {
         writer.write_record([
-            dropscope_formats::frame::spreadsheet_safe(&source_name(ingested, reject.source)),
+            dropscope_tables::frame::spreadsheet_safe(&source_name(ingested, reject.source)),
             reject.line.to_string(),
             reject.reason.as_str().to_owned(),
-            dropscope_formats::frame::spreadsheet_safe(&reject.detail),
-            dropscope_formats::frame::spreadsheet_safe(&reject.text),
+            dropscope_tables::frame::spreadsheet_safe(&reject.detail),
+            dropscope_tables::frame::spreadsheet_safe(&reject.text),
         ])?;
     }
     writer.into_inner().map_err(|err| anyhow::anyhow!("{err}"))?.flush()?;

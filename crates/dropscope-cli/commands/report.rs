@@ -9,7 +9,7 @@ use dropscope_engine::findings::{FindingsInput, assemble};
 use dropscope_engine::incidents::{Incident, IncidentConfig, detect_among};
 use dropscope_engine::sessions::SessionTable;
 use dropscope_engine::{curve, rank, sessions};
-use dropscope_formats::Ingested;
+use dropscope_logs::Ingested;
 use dropscope_model::Event;
 use dropscope_model::findings::{DataQuality, Findings, RejectExample};
 use dropscope_report::Format;

@@ -4,8 +4,8 @@ use std::fmt::Write as _;
 
 use anyhow::Context as _;
 use dropscope_engine::sessions::{self, SessionSummary, SessionTable};
-use dropscope_formats::frame::{SessionsFile, TableFormat};
 use dropscope_model::Event;
+use dropscope_tables::frame::{SessionsFile, TableFormat};
 
 use crate::args::SessionsArgs;
 use crate::commands::ingest::{load, table_output};
@@ -28,7 +28,7 @@ pub(crate) fn run(args: &SessionsArgs, ctx: &Context) -> anyhow::Result<ExitStat
         summary
     } else {
         let table = rebuild(&ingested.events, ctx);
-        dropscope_formats::frame::write_sessions(&args.output, &table.sessions)
+        dropscope_tables::frame::write_sessions(&args.output, &table.sessions)
             .with_context(writing)?;
         let summary = table.summary.clone();
         std::mem::forget(table);

@@ -1,9 +1,10 @@
 //! `dropscope simulate`: generates a scenario's logs in an export form, and its ground truth.
 
 use anyhow::Context as _;
-use dropscope_formats::write::{TextForm, WriteOptions};
+use dropscope_logs::Form;
+use dropscope_logs::write::WriteOptions;
 use dropscope_model::findings::thousands;
-use dropscope_sim::{LogForm, OutputConfig, Scenario, SimOptions};
+use dropscope_sim::{OutputConfig, Scenario, SimOptions};
 
 use crate::args::{SimFormat, SimulateArgs};
 use crate::{Context, ExitStatus};
@@ -19,23 +20,8 @@ pub(crate) fn run(args: &SimulateArgs, ctx: &Context) -> anyhow::Result<ExitStat
     }
     let seed = args.seed.unwrap_or(scenario.seed);
     let options = SimOptions { seed, frac_digits: if args.fractional { 7 } else { 0 } };
-    let form = match args.format {
-        SimFormat::Jsonl => LogForm::JsonLines,
-        SimFormat::Envelope => LogForm::Text(TextForm::RecordsEnvelope),
-        SimFormat::Pretty => LogForm::Text(TextForm::Pretty),
-        SimFormat::Csv => LogForm::Text(TextForm::LogAnalyticsCsv),
-        SimFormat::LaJson => LogForm::Text(TextForm::LogAnalyticsJson),
-        SimFormat::Eventgrid => LogForm::Text(TextForm::EventGrid),
-        SimFormat::Cloudevents => LogForm::Text(TextForm::CloudEvents),
-        SimFormat::Parquet => LogForm::Table {
-            extension: "parquet",
-            write: dropscope_formats::frame::write_events_parquet,
-        },
-        SimFormat::Arrow => {
-            LogForm::Table { extension: "arrow", write: dropscope_formats::frame::write_events_ipc }
-        }
-    };
-    if args.gzip && matches!(args.format, SimFormat::Parquet | SimFormat::Arrow) {
+    let form = form(args.format);
+    if args.gzip && !form.is_text() {
         anyhow::bail!(
             "--gzip applies to the text forms only\nhint: Parquet and Arrow files are compressed inside; drop --gzip"
         );
@@ -82,4 +68,19 @@ pub(crate) fn run(args: &SimulateArgs, ctx: &Context) -> anyhow::Result<ExitStat
         );
     }
     Ok(ExitStatus::Success)
+}
+
+/// The export form `--format` names (clap's value names stay in args.rs).
+fn form(format: SimFormat) -> Form {
+    match format {
+        SimFormat::Jsonl => Form::JsonLines,
+        SimFormat::Envelope => Form::RecordsEnvelope,
+        SimFormat::Pretty => Form::PrettyConcatenated,
+        SimFormat::Csv => Form::LogAnalyticsCsv,
+        SimFormat::LaJson => Form::LogAnalyticsJson,
+        SimFormat::Eventgrid => Form::EventGrid,
+        SimFormat::Cloudevents => Form::CloudEvents,
+        SimFormat::Parquet => Form::Parquet,
+        SimFormat::Arrow => Form::ArrowIpc,
+    }
 }

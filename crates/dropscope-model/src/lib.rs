@@ -21,6 +21,7 @@ pub mod columns;
 mod event;
 pub mod findings;
 mod hash;
+pub mod json;
 #[cfg(feature = "proptest")]
 pub mod proptest;
 mod session;

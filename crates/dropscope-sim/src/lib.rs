@@ -6,8 +6,8 @@
 //! and its index, after planning the incidents that close many connections at once and
 //! admitting their reconnects at the hub tier's connection-rate limit. The result, a
 //! [`Simulation`], holds compact records; [`Simulation::write`] streams them hour by hour
-//! through dropscope-formats' writers into the real export layout, applies the export faults,
-//! and writes the ground truth (`labels.csv`, `sessions.csv`, `incidents.csv`) of DESIGN.md.
+//! through dropscope-logs' writers (dropscope-tables' for Parquet and Arrow) into the real export
+//! layout, applies the export faults, and writes the ground truth (`labels.csv`, `sessions.csv`, `incidents.csv`) of DESIGN.md.
 //!
 //! Output depends only on (seed, scenario): never on the thread count or the wall clock.
 //!
@@ -36,7 +36,7 @@ use std::path::PathBuf;
 use dropscope_model::{Cause, Event, Level, Operation, Sym, Timestamp};
 use rayon::prelude::*;
 
-pub use crate::output::{LogForm, OutputConfig, Summary, TableWriter};
+pub use crate::output::{OutputConfig, Summary};
 pub use crate::scenario::{
     Background, ExportFaults, Fleet, Incident, Scenario, SdkMix, Site, Window,
 };
@@ -83,13 +83,22 @@ pub enum Error {
         /// The IO error.
         source: std::io::Error,
     },
+    /// The export form cannot be written (by this build).
+    #[error("cannot write the {form} form: {reason}")]
+    Form {
+        /// The form asked for.
+        form: dropscope_logs::Form,
+        /// Why not.
+        reason: &'static str,
+    },
     /// Writing a Parquet or Arrow file failed.
+    #[cfg(feature = "tables")]
     #[error("writing {}: {source}", path.display())]
     Table {
         /// The file.
         path: PathBuf,
         /// The writer's error.
-        source: dropscope_formats::Error,
+        source: dropscope_tables::Error,
     },
 }
 

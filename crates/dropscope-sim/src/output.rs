@@ -11,7 +11,8 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use dropscope_formats::write::{self as writer, TextForm, WriteOptions};
+use dropscope_logs::Form;
+use dropscope_logs::write::{self as writer, WriteOptions};
 use dropscope_model::{Cause, Event, Timestamp};
 use flate2::Compression;
 use flate2::write::GzEncoder;
@@ -27,58 +28,45 @@ const HOUR_NS: i64 = 3_600_000_000_000;
 /// The most events in one Parquet or Arrow file: a bigger hour is split into parts.
 const TABLE_PART_ROWS: usize = 1 << 20;
 
-/// The export form of the logs.
-#[derive(Debug, Clone, Copy)]
-pub enum LogForm {
-    /// Storage-blob JSON Lines in the real tree:
-    /// `insights-logs-connections/resourceId=/SUBSCRIPTIONS/.../y=/m=/d=/h=/m=00/PT1H.json`.
-    JsonLines,
-    /// Another text form, one file per hour.
-    Text(TextForm),
-    /// A table form (Parquet, Arrow IPC), one file per hour, written by `write`. A function
-    /// rather than a polars-gated variant, so a caller with polars can ask for it whether or not
-    /// this crate's `polars` feature is on; [`LogForm::parquet`] and [`LogForm::arrow`] build it.
-    Table {
-        /// The file extension, without the dot.
-        extension: &'static str,
-        /// Writes one file.
-        write: TableWriter,
-    },
+/// Whether this build writes `form`: an error before anything is written when it does not.
+fn check_form(form: Form) -> Result<()> {
+    let reason = if !form.is_written() {
+        "dropscope reads this form but does not write it"
+    } else if form.is_table() && !cfg!(feature = "tables") {
+        "Parquet and Arrow IPC need dropscope-sim built with the `tables` feature"
+    } else {
+        return Ok(());
+    };
+    Err(Error::Form { form, reason })
 }
 
-impl LogForm {
-    /// Whether this is an Event Grid form (either schema): it holds only connection-state
-    /// changes (`DeviceConnected` on an accepted connect, `DeviceDisconnected` once per closed
-    /// connection), each with its `sequenceNumber`.
-    fn is_event_grid(self) -> bool {
-        matches!(self, LogForm::Text(TextForm::EventGrid | TextForm::CloudEvents))
-    }
+/// Writes `events` to the table file `path` in `form` (Parquet or Arrow IPC), encoding it on
+/// the calling thread: hours are written in parallel already.
+#[cfg(feature = "tables")]
+fn write_table(form: Form, path: &Path, events: &[Event]) -> Result<()> {
+    let written = if form == Form::Parquet {
+        dropscope_tables::frame::write_events_parquet(path, events)
+    } else {
+        dropscope_tables::frame::write_events_ipc(path, events)
+    };
+    written.map_err(|source| Error::Table { path: path.to_owned(), source })
 }
 
-/// Writes events to one table file.
-pub type TableWriter = fn(&Path, &[Event]) -> dropscope_formats::Result<()>;
-
-#[cfg(feature = "polars")]
-impl LogForm {
-    /// dropscope's Parquet events table.
-    pub fn parquet() -> LogForm {
-        LogForm::Table {
-            extension: "parquet",
-            write: dropscope_formats::frame::write_events_parquet,
-        }
-    }
-
-    /// dropscope's Arrow IPC events table.
-    pub fn arrow() -> LogForm {
-        LogForm::Table { extension: "arrow", write: dropscope_formats::frame::write_events_ipc }
-    }
+/// Without the `tables` feature [`check_form`] refuses the table forms before anything is written.
+#[cfg(not(feature = "tables"))]
+fn write_table(form: Form, _path: &Path, _events: &[Event]) -> Result<()> {
+    check_form(form)
 }
 
 /// How and where to write.
 #[derive(Debug, Clone)]
 pub struct OutputConfig {
-    /// The export form.
-    pub form: LogForm,
+    /// The export form: JSON Lines as storage blobs in the real tree
+    /// (`insights-logs-connections/resourceId=/SUBSCRIPTIONS/.../y=/m=/d=/h=/m=00/PT1H.json`),
+    /// any other form one file per hour (a big hour of Parquet or Arrow IPC in parts). The
+    /// forms dropscope writes ([`Form::is_written`]); Parquet and Arrow IPC need the `tables`
+    /// feature.
+    pub form: Form,
     /// gzip every log file (text forms), adding `.gz`.
     pub gzip: bool,
     /// Write the ground truth under `truth/`.
@@ -258,6 +246,7 @@ impl Simulation {
         dir: &Path,
         progress: &(dyn Fn(u64, u64) + Sync),
     ) -> Result<Summary> {
+        check_form(config.form)?;
         let opts = WriteOptions { frac_digits: self.options.frac_digits, ..config.write.clone() };
         let logs = dir.join("logs");
         create_dir(&logs)?;
@@ -335,8 +324,8 @@ impl Simulation {
     }
 
     /// Where the malformed lines go: (hour, position as a fraction of the blob), by hour.
-    fn malformed_plan(&self, form: LogForm, n_hours: usize) -> Vec<(usize, f64)> {
-        if !matches!(form, LogForm::JsonLines) {
+    fn malformed_plan(&self, form: Form, n_hours: usize) -> Vec<(usize, f64)> {
+        if form != Form::JsonLines {
             return Vec::new();
         }
         let mut plan: Vec<(usize, f64)> = (0..self.scenario.export.malformed_lines)
@@ -402,7 +391,7 @@ impl Simulation {
             event
         };
         match config.form {
-            LogForm::JsonLines => {
+            Form::JsonLines => {
                 // Streamed record by record through one reused event: no hour held in memory.
                 let rel = writer::storage_blob_path(&self.hub, hour, opts);
                 let path = hw.logs.join("insights-logs-connections").join(rel);
@@ -433,9 +422,26 @@ impl Simulation {
                 }
                 file.finish()?;
             }
-            LogForm::Text(form) => {
-                let ext = if form == TextForm::LogAnalyticsCsv { "csv" } else { "json" };
-                let path = hw.logs.join(format!("{stem}.{ext}"));
+            form if form.is_table() => {
+                // A big hour goes in parts (`-p00`, `-p01` ...: path order is record order), so
+                // memory holds at most `TABLE_PART_ROWS` events per hour in flight.
+                let n_parts = out.items.len().div_ceil(TABLE_PART_ROWS);
+                out.files = n_parts as u64;
+                for (k, part) in out.items.chunks(TABLE_PART_ROWS).enumerate() {
+                    let name = if n_parts > 1 {
+                        format!("{stem}-p{k:02}.{}", form.extension())
+                    } else {
+                        format!("{stem}.{}", form.extension())
+                    };
+                    let path = hw.logs.join(name);
+                    let events = hw.scratch.fill(part, |idx| make(&self.records[idx as usize]));
+                    let written = write_table(form, &path, &events[..part.len()]);
+                    hw.scratch.put(events);
+                    written?;
+                }
+            }
+            form => {
+                let path = hw.logs.join(format!("{stem}.{}", form.extension()));
                 let events = hw.scratch.fill(&out.items, |idx| make(&self.records[idx as usize]));
                 let mut file = LogFile::create(&path, config.gzip)?;
                 let written =
@@ -444,25 +450,6 @@ impl Simulation {
                 hw.scratch.put(events);
                 written?;
                 file.finish()?;
-            }
-            LogForm::Table { extension, write } => {
-                // A big hour goes in parts (`-p00`, `-p01` ...: path order is record order), so
-                // memory holds at most `TABLE_PART_ROWS` events per hour in flight.
-                let n_parts = out.items.len().div_ceil(TABLE_PART_ROWS);
-                out.files = n_parts as u64;
-                for (k, part) in out.items.chunks(TABLE_PART_ROWS).enumerate() {
-                    let name = if n_parts > 1 {
-                        format!("{stem}-p{k:02}.{extension}")
-                    } else {
-                        format!("{stem}.{extension}")
-                    };
-                    let path = hw.logs.join(name);
-                    let events = hw.scratch.fill(part, |idx| make(&self.records[idx as usize]));
-                    let written = write(&path, &events[..part.len()])
-                        .map_err(|source| Error::Table { path: path.clone(), source });
-                    hw.scratch.put(events);
-                    written?;
-                }
             }
         }
         Ok(out)

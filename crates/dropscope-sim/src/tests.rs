@@ -1,15 +1,16 @@
 //! Behaviour tests of the simulator: determinism, each documented SDK and hub behaviour, and a
-//! round trip through dropscope-formats' readers.
+//! round trip through dropscope-logs' readers.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use dropscope_formats::ingest::{IngestConfig, ingest};
-use dropscope_formats::write::WriteOptions;
+use dropscope_logs::Form;
+use dropscope_logs::ingest::{IngestConfig, ingest};
+use dropscope_logs::write::WriteOptions;
 use dropscope_model::{Cause, Operation, Sym};
 
 use crate::sdk::{Protocol, Sdk};
-use crate::{LogForm, OutputConfig, Scenario, SimOptions, Simulation, simulate};
+use crate::{OutputConfig, Scenario, SimOptions, Simulation, simulate};
 
 fn sim(name: &str, devices: u32, hours: u32, seed: u64) -> Simulation {
     let mut scenario = Scenario::named(name).unwrap_or_else(|| panic!("no scenario {name}"));
@@ -19,7 +20,7 @@ fn sim(name: &str, devices: u32, hours: u32, seed: u64) -> Simulation {
 }
 
 fn jsonl(truth: bool) -> OutputConfig {
-    OutputConfig { form: LogForm::JsonLines, gzip: false, truth, write: WriteOptions::default() }
+    OutputConfig { form: Form::JsonLines, gzip: false, truth, write: WriteOptions::default() }
 }
 
 fn read_tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
@@ -259,7 +260,7 @@ fn round_trip_through_the_readers() {
     assert_eq!(ingested.stats.parsed, summary.records - summary.dropped);
 
     // Every label points at a record: (device, time, operation, occurrence).
-    let labels = dropscope_formats::labels::read_labels(&dir.path().join("truth/labels.csv"))
+    let labels = dropscope_logs::labels::read_labels(&dir.path().join("truth/labels.csv"))
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(labels.len() as u64, summary.labels);
     let mut distinct: BTreeMap<(String, i64, Operation), u32> = BTreeMap::new();
@@ -284,10 +285,10 @@ fn round_trip_through_the_readers() {
 /// Writes `form`, reads it back, and checks what only Event Grid forms promise: one event per
 /// connection-state change, each with a sequence number that grows per device, nothing
 /// collapsing into a duplicate but the injected copies, and labels for the written records only.
-fn check_event_grid(form: dropscope_formats::write::TextForm) {
+fn check_event_grid(form: Form) {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let sim = sim("mixed-day", 120, 6, 21);
-    let config = OutputConfig { form: LogForm::Text(form), ..jsonl(true) };
+    let config = OutputConfig { form, ..jsonl(true) };
     let summary = sim.write(&config, dir.path(), &|_, _| {}).unwrap_or_else(|e| panic!("{e}"));
     let changes = sim.records.iter().filter(|r| r.state_change).count() as u64;
     assert_eq!(summary.records, changes, "{summary:?}");
@@ -316,7 +317,7 @@ fn check_event_grid(form: dropscope_formats::write::TextForm) {
     }
 
     // Labels cover the written disconnects only, each pointing at a record.
-    let labels = dropscope_formats::labels::read_labels(&dir.path().join("truth/labels.csv"))
+    let labels = dropscope_logs::labels::read_labels(&dir.path().join("truth/labels.csv"))
         .unwrap_or_else(|e| panic!("{e}"));
     let disconnects =
         ingested.events.iter().filter(|e| e.operation == Operation::Disconnect).count();
@@ -326,8 +327,8 @@ fn check_event_grid(form: dropscope_formats::write::TextForm) {
 
 #[test]
 fn event_grid_holds_state_changes_with_sequence_numbers() {
-    check_event_grid(dropscope_formats::write::TextForm::EventGrid);
-    check_event_grid(dropscope_formats::write::TextForm::CloudEvents);
+    check_event_grid(Form::EventGrid);
+    check_event_grid(Form::CloudEvents);
 }
 
 fn check_seq(time: i64, seq: u32, expected: &str) {
@@ -353,4 +354,18 @@ fn sequence_numbers_are_filetime_then_counter() {
         "000000000000000001D4132452F67CE200000002000000000000000000000001",
     );
     check_seq(0, 41, "0000000000000000019DB1DED53E80000000000200000000000000000000002A");
+}
+
+#[test]
+fn a_form_dropscope_only_reads_is_refused_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let config = OutputConfig { form: Form::LegacyOperationsMonitoring, ..jsonl(false) };
+    let err = sim("quiet-day", 5, 1, 1).write(&config, dir.path(), &|_, _| {}).err();
+    assert_eq!(
+        err.map(|e| e.to_string()).as_deref(),
+        Some(
+            "cannot write the legacy-opsmon form: dropscope reads this form but does not write it"
+        )
+    );
+    assert!(!dir.path().join("logs").exists());
 }

@@ -1,71 +1,7 @@
 //! Form detection: which export form an input is, decided from its bytes, never its name.
 
-use std::fmt;
-
+use crate::Form;
 use crate::read::scan;
-
-/// An export form of IoT Hub connection logs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Form {
-    /// Storage-blob JSON Lines: one record per line (since Nov 2018).
-    JsonLines,
-    /// `{"records":[...]}`: Event Hubs payloads and storage blobs before Nov 2018.
-    RecordsEnvelope,
-    /// Pretty-printed concatenated objects, as pasted from the portal or a training lab.
-    PrettyConcatenated,
-    /// Log Analytics CSV export of `AzureDiagnostics`.
-    LogAnalyticsCsv,
-    /// Log Analytics JSON export of `AzureDiagnostics`: an array of rows.
-    LogAnalyticsJson,
-    /// Event Grid `Microsoft.Devices.DeviceConnected/Disconnected`, Event Grid schema.
-    EventGrid,
-    /// The same events in the CloudEvents schema.
-    CloudEvents,
-    /// Legacy operations-monitoring records (flat `deviceId`, `ipAddress`), retired 2019.
-    LegacyOperationsMonitoring,
-    /// Parquet written by dropscope.
-    Parquet,
-    /// Arrow IPC (Feather v2) written by dropscope.
-    ArrowIpc,
-}
-
-impl Form {
-    /// Every form, in a fixed order.
-    pub const ALL: [Form; 10] = [
-        Form::JsonLines,
-        Form::RecordsEnvelope,
-        Form::PrettyConcatenated,
-        Form::LogAnalyticsCsv,
-        Form::LogAnalyticsJson,
-        Form::EventGrid,
-        Form::CloudEvents,
-        Form::LegacyOperationsMonitoring,
-        Form::Parquet,
-        Form::ArrowIpc,
-    ];
-
-    /// A stable short name, used as a key in JSON summaries.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Form::JsonLines => "jsonl",
-            Form::RecordsEnvelope => "records-envelope",
-            Form::PrettyConcatenated => "pretty",
-            Form::LogAnalyticsCsv => "log-analytics-csv",
-            Form::LogAnalyticsJson => "log-analytics-json",
-            Form::EventGrid => "eventgrid",
-            Form::CloudEvents => "cloudevents",
-            Form::LegacyOperationsMonitoring => "legacy-opsmon",
-            Form::Parquet => "parquet",
-            Form::ArrowIpc => "arrow-ipc",
-        }
-    }
-}
-
-impl fmt::Display for Form {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// How an input is cut into records, beyond its [`Form`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,7 +28,8 @@ pub(crate) enum Layout {
 /// by a header naming `TimeGenerated` and `OperationName`.
 ///
 /// ```
-/// use dropscope_formats::detect::{Form, detect};
+/// use dropscope_logs::Form;
+/// use dropscope_logs::detect::detect;
 ///
 /// assert_eq!(detect(b"PAR1\x15\x04"), Some(Form::Parquet));
 /// assert_eq!(detect(b"{\"records\": []}"), Some(Form::RecordsEnvelope));

@@ -1,11 +1,11 @@
 //! Inputs at the edges: gzip, stdin-like bytes, cut last lines, CRLF, BOM, empty files, directory
-//! walking, and the same record across forms.
+//! walking, the same record across forms, and JSON Lines mapped or streamed.
 
 use std::io::Write as _;
 use std::path::PathBuf;
 
-use dropscope_formats::RejectReason;
-use dropscope_formats::ingest::{IngestConfig, ingest, ingest_bytes};
+use dropscope_logs::RejectReason;
+use dropscope_logs::ingest::{IngestConfig, ingest, ingest_bytes};
 use dropscope_testkit::data_path;
 use flate2::Compression;
 use flate2::write::GzEncoder;
@@ -91,7 +91,7 @@ fn csv_rows_are_the_same_records_as_blob_lines() {
     assert_eq!((s.records_read, s.parsed, s.duplicates, s.rejected), (4, 2, 1, 1), "{s:?}");
     assert_eq!(ingested.rejects[0].line, 3);
     assert_eq!(ingested.rejects[0].reason, RejectReason::WrongCategory);
-    assert_eq!(s.forms.get(&dropscope_formats::Form::LogAnalyticsCsv), Some(&2));
+    assert_eq!(s.forms.get(&dropscope_logs::Form::LogAnalyticsCsv), Some(&2));
 }
 
 #[test]
@@ -101,7 +101,7 @@ fn log_analytics_json_rows() {
   {"TimeGenerated":"2023-09-21T22:34:00Z","OperationName":"deviceConnect","Category":"Connections","Level":"Information","properties_s":"{\"deviceId\":\"d2\"}","ResourceId":"/x/iothubs/h"}
 ]"#;
     let ingested = ingest_bytes("rows.json", rows.as_bytes());
-    assert_eq!(ingested.stats.forms.get(&dropscope_formats::Form::LogAnalyticsJson), Some(&2));
+    assert_eq!(ingested.stats.forms.get(&dropscope_logs::Form::LogAnalyticsJson), Some(&2));
     let got: Vec<String> = ingested
         .events
         .iter()
@@ -151,10 +151,33 @@ fn progress_sees_every_byte_and_missing_inputs_are_errors() {
     let progress = |n: u64| {
         total.fetch_add(n, Ordering::Relaxed);
     };
-    let config = IngestConfig { progress: Some(&progress), block_size: 1024 };
+    let config =
+        IngestConfig { progress: Some(&progress), block_size: 1024, ..IngestConfig::default() };
     let path = data_path("golden/fixtures/az220-lab-2019.pretty.json");
     let ingested = ingest(std::slice::from_ref(&path), &config).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(ingested.stats.parsed, 4);
     assert_eq!(total.load(Ordering::Relaxed), std::fs::metadata(&path).map_or(0, |m| m.len()));
     assert!(ingest(&[PathBuf::from("/nonexistent/x.json")], &IngestConfig::default()).is_err());
+}
+
+#[test]
+fn json_lines_read_the_same_mapped_or_streamed() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.path().join("PT1H.json");
+    let mut text = Vec::new();
+    for name in ["learn-lab-2023.jsonl", "az220-lab-2019.jsonl"] {
+        text.extend_from_slice(fixture(name).trim_ascii_end());
+        text.push(b'\n');
+    }
+    text.extend_from_slice(b"{\"time\": \"2023-09-21T22:16:00Z\", \"operat");
+    std::fs::write(&path, &text).unwrap_or_else(|e| panic!("{e}"));
+    let read = |mmap: bool| {
+        let config = IngestConfig { block_size: 1024, mmap, ..IngestConfig::default() };
+        ingest(std::slice::from_ref(&path), &config).unwrap_or_else(|e| panic!("{e}"))
+    };
+    let (mapped, streamed) = (read(true), read(false));
+    assert!(mapped.stats.parsed > 0 && mapped.stats.rejected == 1, "{:?}", mapped.stats);
+    assert_eq!(mapped.events, streamed.events);
+    assert_eq!(mapped.rejects, streamed.rejects);
+    assert_eq!(mapped.stats, streamed.stats);
 }

@@ -1,4 +1,4 @@
-//! Integration tests of dropscope-formats' readers: golden fixtures, whole-directory ingest,
+//! Integration tests of dropscope-logs' readers: golden fixtures, whole-directory ingest,
 //! edge cases of inputs, properties over arbitrary bytes, and fuzz regressions.
 
 mod golden;

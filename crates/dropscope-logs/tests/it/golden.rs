@@ -3,8 +3,8 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use dropscope_formats::ingest::{IngestConfig, ingest, ingest_bytes};
-use dropscope_formats::{Form, Ingested};
+use dropscope_logs::ingest::{IngestConfig, ingest, ingest_bytes};
+use dropscope_logs::{Form, Ingested};
 use dropscope_testkit::data_path;
 
 /// One line per event (device, time, operation, level, code, protocol, ip, sdk, hub and the rest)

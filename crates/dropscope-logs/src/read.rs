@@ -109,7 +109,7 @@ pub fn read_csv(bytes: &[u8], source: u32) -> Parsed {
 
 /// Detects the form of `bytes` (already decompressed) and reads it. Parquet and Arrow IPC are not
 /// text: they are reported as one [`RejectReason::BadField`] reject here (see
-/// [`crate::ingest::ingest`], which reads them with the `polars` feature). An input of no known
+/// [`crate::ingest::ingest`], which reads them with the `tables` feature). An input of no known
 /// form is [`Parsed::unrecognised`].
 pub fn read_text(bytes: &[u8], source: u32) -> Parsed {
     let bytes = strip_bom(bytes);

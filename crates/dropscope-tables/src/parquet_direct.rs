@@ -27,8 +27,8 @@ use polars_parquet::write::{
 };
 use rayon::prelude::*;
 
-use crate::frame::{Names, events_to_df, sessions_to_df};
 use crate::parquet_keys::dictionary_pages;
+use crate::schema::{self, Names};
 
 /// Whether to build and encode the columns of one file in parallel: yes for one big file, no
 /// when many files are written at once (the simulator writes its hours in parallel; a second
@@ -41,7 +41,7 @@ pub(crate) enum Columns {
 
 /// Writes `events` as Parquet to `out`.
 pub(crate) fn write(out: impl Write, events: &[Event], mode: Columns) -> PolarsResult<()> {
-    let schema = events_to_df(&[])?.schema().to_arrow(CompatLevel::newest());
+    let schema = schema::events().to_arrow(CompatLevel::newest());
     write_table(out, schema, events.len(), mode, |name, dtype| column(name, dtype, events))
 }
 
@@ -65,7 +65,7 @@ pub(crate) struct SessionsParquet<W: Write> {
 
 impl<W: Write> SessionsParquet<W> {
     pub(crate) fn new(out: W) -> PolarsResult<SessionsParquet<W>> {
-        let schema = sessions_to_df(&[])?.schema().to_arrow(CompatLevel::newest());
+        let schema = schema::sessions().to_arrow(CompatLevel::newest());
         let types = to_parquet_schema(&schema)?.fields().to_vec();
         let writer = FileWriter::try_new(out, schema.clone(), options())?;
         Ok(SessionsParquet { writer, schema, types })
@@ -588,7 +588,8 @@ mod tests {
 
     use super::*;
     use crate::frame::{
-        TableFormat, read_events, write_df, write_events, write_events_parquet, write_sessions,
+        TableFormat, events_to_df, read_events, sessions_to_df, write_df, write_events,
+        write_events_parquet, write_sessions,
     };
 
     /// Both writers' files of `events`: (the DataFrame writer's, the direct one's, the direct

@@ -16,18 +16,14 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 
 use dropscope_model::{
-    Event, FxHashMap, Level, Operation, Repairs, SeqNo, Session, Sym, Timestamp, columns,
+    Event, FxHashMap, Level, Operation, SeqNo, Session, Sym, Timestamp, columns,
 };
 use polars::prelude::*;
 use rayon::prelude::*;
 
 use crate::parquet_direct::Columns;
+use crate::schema::{MAX_TIME_NS, MIN_TIME_NS, Names, categorical};
 use crate::{Error, Result};
-
-/// 1678-01-01T00:00:00Z in nanoseconds: the earliest time the RFC 3339 parser accepts.
-pub(crate) const MIN_TIME_NS: i64 = -9_214_560_000_000_000_000;
-/// 2261-12-31T23:59:59.999999999Z in nanoseconds: the latest time the RFC 3339 parser accepts.
-pub(crate) const MAX_TIME_NS: i64 = 9_214_646_399_999_999_999;
 
 /// A table file format, chosen by extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,10 +56,6 @@ impl TableFormat {
     }
 }
 
-fn categorical() -> DataType {
-    DataType::from_categories(Categories::global())
-}
-
 fn opt_strs<'a>(
     events: &'a [Event],
     field: impl Fn(&'a Event) -> Option<&'a str>,
@@ -73,43 +65,6 @@ fn opt_strs<'a>(
 
 fn string_column(name: &str, values: Vec<Option<&str>>) -> Column {
     Series::new(name.into(), values).into_column()
-}
-
-/// The names of operations, levels and repair sets, interned once per table.
-pub(crate) struct Names {
-    operations: [Sym; 2],
-    levels: [Sym; 4],
-    repairs: std::cell::RefCell<Vec<(Repairs, Sym)>>,
-}
-
-impl Names {
-    pub(crate) fn new() -> Names {
-        Names {
-            operations: [Operation::Connect, Operation::Disconnect].map(|o| Sym::new(o.as_str())),
-            levels: [Level::Information, Level::Warning, Level::Error, Level::Critical]
-                .map(|l| Sym::new(l.as_str())),
-            repairs: std::cell::RefCell::default(),
-        }
-    }
-
-    pub(crate) fn operation(&self, operation: Operation) -> Sym {
-        self.operations[operation as usize]
-    }
-
-    pub(crate) fn level(&self, level: Level) -> Sym {
-        self.levels[level as usize]
-    }
-
-    /// `missing_connect|reordered`, ... (at most 32 distinct sets).
-    pub(crate) fn repairs(&self, repairs: Repairs) -> Sym {
-        let mut known = self.repairs.borrow_mut();
-        if let Some(&(_, sym)) = known.iter().find(|(r, _)| *r == repairs) {
-            return sym;
-        }
-        let sym = Sym::new(&repairs.to_string());
-        known.push((repairs, sym));
-        sym
-    }
 }
 
 /// A categorical column of interned texts: each distinct text enters polars' mapping once (a
@@ -742,12 +697,12 @@ fn write_text_table(out: &mut dyn Write, df: &DataFrame, json: bool) -> std::io:
                 if col_idx > 0 {
                     line.push(b',');
                 }
-                crate::write::push_json_str(&mut line, name);
+                dropscope_model::json::push_str(&mut line, name);
                 line.push(b':');
                 match &col[row_idx] {
                     None => line.extend_from_slice(b"null"),
                     Some(text) if numeric[col_idx] => line.extend_from_slice(text.as_bytes()),
-                    Some(text) => crate::write::push_json_str(&mut line, text),
+                    Some(text) => dropscope_model::json::push_str(&mut line, text),
                 }
             }
             line.extend_from_slice(b"}\n");
@@ -867,6 +822,15 @@ mod tests {
         assert!(err.to_string().contains("not a dropscope table"), "{err}");
         assert_eq!(Timestamp(MIN_TIME_NS).to_rfc3339(0), "1678-01-01T00:00:00Z");
         assert_eq!(Timestamp(MAX_TIME_NS).to_rfc3339(0), "2261-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn the_frames_have_the_tables_schemas() {
+        assert_eq!(events_to_df(&[]).expect("a frame").schema().as_ref(), &crate::schema::events());
+        assert_eq!(
+            sessions_to_df(&[]).expect("a frame").schema().as_ref(),
+            &crate::schema::sessions()
+        );
     }
 
     #[test]

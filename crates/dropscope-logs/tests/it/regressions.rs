@@ -1,6 +1,6 @@
 //! Replays every minimized fuzz crash in `data/fuzz-regressions/<target>/` through its target.
 
-use dropscope_formats::fuzz;
+use dropscope_logs::fuzz;
 use dropscope_testkit::data_path;
 
 #[test]

@@ -43,13 +43,13 @@ pub fn read_csv_no_panic(data: &[u8]) {
 }
 
 /// `read_parquet_no_panic`: the events table read from Parquet (the direct reader, then the
-/// DataFrame one). polars' Parquet layer panics on some corrupt files and [`crate::frame::read_events`]
-/// turns those panics into errors, so this target looks for what it cannot catch: aborts,
-/// memory blow-ups, hangs. Needs the `polars` feature (`cargo fuzz run read_parquet_no_panic
-/// --features parquet`).
-#[cfg(feature = "polars")]
+/// DataFrame one). polars' Parquet layer panics on some corrupt files and
+/// [`dropscope_tables::frame::read_events`] turns those panics into errors, so this target looks
+/// for what it cannot catch: aborts, memory blow-ups, hangs. Needs the `tables` feature
+/// (`cargo fuzz run read_parquet_no_panic --features parquet`).
+#[cfg(feature = "tables")]
 pub fn read_parquet_no_panic(data: &[u8]) {
-    let _ = crate::frame::read_events(data, 0);
+    let _ = dropscope_tables::frame::read_events(data, 0);
 }
 
 /// A fuzz target: takes arbitrary bytes.
@@ -66,11 +66,11 @@ pub const TARGETS: [(&str, Target); 6] = [
 ];
 
 /// Every target this build has, by name, for the replay test: [`TARGETS`], and
-/// `read_parquet_no_panic` with the `polars` feature.
+/// `read_parquet_no_panic` with the `tables` feature.
 pub fn targets() -> Vec<(&'static str, Target)> {
-    #[cfg(feature = "polars")]
+    #[cfg(feature = "tables")]
     let parquet: [(&'static str, Target); 1] = [("read_parquet_no_panic", read_parquet_no_panic)];
-    #[cfg(not(feature = "polars"))]
+    #[cfg(not(feature = "tables"))]
     let parquet: [(&'static str, Target); 0] = [];
     TARGETS.iter().copied().chain(parquet).collect()
 }

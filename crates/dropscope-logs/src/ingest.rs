@@ -118,6 +118,12 @@ pub struct IngestConfig<'a> {
     /// per file being read. A mapped file (on Linux) is parsed in blocks [`MAPPED_BLOCKS`] times
     /// this size.
     pub block_size: usize,
+    /// Whether a regular JSON Lines file may be memory-mapped (on Linux) rather than read as a
+    /// stream; on by default, for speed (see `mapped.rs`). A mapped file cut short by another
+    /// process while it is read ends the process with `SIGBUS`, where a stream sees a short file:
+    /// turn this off for files that may be truncated or rewritten while they are read. The
+    /// records, rejects and counts are the same either way.
+    pub mmap: bool,
 }
 
 /// How many stream blocks make one block of a mapped file. A mapped block costs no buffer, and
@@ -135,7 +141,7 @@ impl IngestConfig<'_> {
 
 impl Default for IngestConfig<'_> {
     fn default() -> Self {
-        IngestConfig { progress: None, block_size: IngestConfig::DEFAULT_BLOCK_SIZE }
+        IngestConfig { progress: None, block_size: IngestConfig::DEFAULT_BLOCK_SIZE, mmap: true }
     }
 }
 
@@ -144,6 +150,7 @@ impl fmt::Debug for IngestConfig<'_> {
         f.debug_struct("IngestConfig")
             .field("progress", &self.progress.map(|_| "Fn(u64)"))
             .field("block_size", &self.block_size)
+            .field("mmap", &self.mmap)
             .finish()
     }
 }
@@ -204,7 +211,7 @@ fn walk(root: &Path, relative: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
 /// Reads every input (files, directories, `-` for stdin) into distinct events and rejects.
 ///
 /// Only IO failures are errors (a missing file, an unreadable directory; Parquet or Arrow IPC
-/// without the `polars` feature). Bad records are rejects, and
+/// without the `tables` feature). Bad records are rejects, and
 /// `parsed + duplicates + rejected == records_read` holds in the returned stats.
 pub fn ingest(inputs: &[PathBuf], config: &IngestConfig<'_>) -> Result<Ingested> {
     let sources = expand_inputs(inputs)?;
@@ -238,7 +245,8 @@ fn read_path(path: &Path, source: u32, config: &IngestConfig<'_>) -> Result<Pars
     let file = File::open(path).map_err(|source| Error::Read { path: path.to_owned(), source })?;
     let size = file.metadata().ok().filter(fs::Metadata::is_file).map(|m| m.len());
     #[cfg(target_os = "linux")]
-    if let Some(map) = size.and_then(|size| crate::mapped::Mapped::new(&file, size))
+    if config.mmap
+        && let Some(map) = size.and_then(|size| crate::mapped::Mapped::new(&file, size))
         && let Some(parsed) = read_mapped_lines(&map, source, config)
     {
         return Ok(parsed);
@@ -531,22 +539,22 @@ fn fill_slice(input: &mut Input<'_>, buf: &mut [u8], mut at: usize) -> io::Resul
     Ok((at, false))
 }
 
-#[cfg(feature = "polars")]
+#[cfg(feature = "tables")]
 fn columnar(form: Form, bytes: &[u8], path: &Path, source: u32) -> Result<Parsed> {
-    let events = crate::frame::read_events(bytes, source).map_err(|err| err.at(path))?;
+    let events = dropscope_tables::frame::read_events(bytes, source).map_err(|err| err.at(path))?;
     let mut parsed = Parsed::default();
     parsed.forms.insert(form, events.len() as u64);
     parsed.events = events;
     Ok(parsed)
 }
 
-#[cfg(not(feature = "polars"))]
+#[cfg(not(feature = "tables"))]
 fn columnar(form: Form, _bytes: &[u8], path: &Path, _source: u32) -> Result<Parsed> {
     Err(Error::Read {
         path: path.to_owned(),
         source: io::Error::new(
             io::ErrorKind::Unsupported,
-            format!("{form} input needs dropscope-formats built with the `polars` feature"),
+            format!("{form} input needs dropscope-logs built with the `tables` feature"),
         ),
     })
 }
@@ -902,11 +910,12 @@ mod tests {
             let progress = |bytes: u64| {
                 seen.fetch_add(bytes, Ordering::Relaxed);
             };
-            let config = IngestConfig { block_size: block, progress: Some(&progress) };
+            let config =
+                IngestConfig { block_size: block, progress: Some(&progress), ..IngestConfig::default() };
             // The first line makes it JSON Lines, so the mapped reader takes it.
             let mapped = read_mapped_lines(&map, 0, &config);
             proptest::prop_assert_eq!(seen.load(Ordering::Relaxed), text.len() as u64);
-            let config = IngestConfig { block_size: block, progress: None };
+            let config = IngestConfig { block_size: block, ..IngestConfig::default() };
             let size = Some(text.len() as u64);
             let streamed = read_stream(text.as_bytes(), Path::new("x"), 0, &config, size);
             proptest::prop_assert_eq!(mapped, streamed.ok());

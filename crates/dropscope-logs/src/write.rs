@@ -7,7 +7,10 @@
 
 use std::io::{self, Write};
 
+use dropscope_model::json::{push_escaped as push_json_escaped, push_str as push_json_str};
 use dropscope_model::{Event, Level, Operation, Sym, Timestamp};
+
+use crate::Form;
 
 /// How records are rendered: timestamp precision and the Azure resource they are filed under.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,42 +36,26 @@ impl Default for WriteOptions {
     }
 }
 
-/// The text forms this module writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum TextForm {
-    /// Storage-blob JSON Lines.
-    JsonLines,
-    /// `{"records":[...]}`.
-    RecordsEnvelope,
-    /// Pretty-printed concatenated objects.
-    Pretty,
-    /// Log Analytics CSV export of `AzureDiagnostics`.
-    LogAnalyticsCsv,
-    /// Log Analytics JSON export: an array of `AzureDiagnostics` rows.
-    LogAnalyticsJson,
-    /// Event Grid schema, an array of events.
-    EventGrid,
-    /// CloudEvents schema, an array of events.
-    CloudEvents,
-}
-
 /// Writes `events` in `form` to `out`, as one complete document (one blob, one export file).
+/// `form` is a text form dropscope writes ([`Form::is_text`] and [`Form::is_written`]): the
+/// others are an [`io::ErrorKind::Unsupported`] error (dropscope-tables writes Parquet and Arrow
+/// IPC).
 pub fn write_events(
     out: &mut dyn Write,
-    form: TextForm,
+    form: Form,
     events: &[Event],
     opts: &WriteOptions,
 ) -> io::Result<()> {
     let mut buf = Vec::with_capacity(64 * 1024);
     match form {
-        TextForm::JsonLines => {
+        Form::JsonLines => {
             for event in events {
                 push_json_line(&mut buf, event, opts);
                 buf.push(b'\n');
                 flush_if_big(out, &mut buf)?;
             }
         }
-        TextForm::RecordsEnvelope => {
+        Form::RecordsEnvelope => {
             buf.extend_from_slice(b"{\"records\":[\n");
             for (idx, event) in events.iter().enumerate() {
                 if idx > 0 {
@@ -79,14 +66,14 @@ pub fn write_events(
             }
             buf.extend_from_slice(b"\n]}\n");
         }
-        TextForm::Pretty => {
+        Form::PrettyConcatenated => {
             for event in events {
                 push_storage_record(&mut buf, event, opts, Some("    "));
                 buf.push(b'\n');
                 flush_if_big(out, &mut buf)?;
             }
         }
-        TextForm::LogAnalyticsCsv => {
+        Form::LogAnalyticsCsv => {
             buf.extend_from_slice(LA_HEADER.join(",").as_bytes());
             buf.push(b'\n');
             let mut fields = Vec::with_capacity(LA_HEADER.len());
@@ -102,7 +89,7 @@ pub fn write_events(
                 flush_if_big(out, &mut buf)?;
             }
         }
-        TextForm::LogAnalyticsJson => {
+        Form::LogAnalyticsJson => {
             buf.push(b'[');
             let mut fields = Vec::with_capacity(LA_HEADER.len());
             for (idx, event) in events.iter().enumerate() {
@@ -122,14 +109,20 @@ pub fn write_events(
             }
             buf.extend_from_slice(b"\n]\n");
         }
-        TextForm::EventGrid | TextForm::CloudEvents => {
+        Form::EventGrid | Form::CloudEvents => {
             buf.push(b'[');
             for (idx, event) in events.iter().enumerate() {
                 buf.extend_from_slice(if idx > 0 { b",\n" } else { b"\n" });
-                push_event_grid(&mut buf, event, opts, form == TextForm::CloudEvents);
+                push_event_grid(&mut buf, event, opts, form == Form::CloudEvents);
                 flush_if_big(out, &mut buf)?;
             }
             buf.extend_from_slice(b"\n]\n");
+        }
+        Form::LegacyOperationsMonitoring | Form::Parquet | Form::ArrowIpc => {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                format!("the {form} form is not one of the text forms dropscope writes"),
+            ));
         }
     }
     out.write_all(&buf)
@@ -427,54 +420,6 @@ fn push_opt_str(out: &mut Vec<u8>, value: Option<&str>) {
     }
 }
 
-/// Bytes that must be escaped inside a JSON string: quotes, backslashes, control characters.
-const NEEDS_ESCAPE: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 0x20 {
-        table[b] = true;
-        b += 1;
-    }
-    table[b'"' as usize] = true;
-    table[b'\\' as usize] = true;
-    table
-};
-
-/// Appends `text` as a JSON string literal, escaping quotes, backslashes and control characters.
-/// Runs without escapes, the common case, are copied whole.
-pub fn push_json_str(out: &mut Vec<u8>, text: &str) {
-    out.reserve(text.len() + 2);
-    out.push(b'"');
-    push_json_escaped(out, text.as_bytes());
-    out.push(b'"');
-}
-
-/// Appends the escaped form of `bytes` (valid UTF-8), without the surrounding quotes.
-fn push_json_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
-    let mut start = 0;
-    for (idx, &b) in bytes.iter().enumerate() {
-        if !NEEDS_ESCAPE[b as usize] {
-            continue;
-        }
-        out.extend_from_slice(&bytes[start..idx]);
-        match b {
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            _ => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                out.extend_from_slice(b"\\u00");
-                out.push(HEX[usize::from(b >> 4)]);
-                out.push(HEX[usize::from(b & 0xf)]);
-            }
-        }
-        start = idx + 1;
-    }
-    out.extend_from_slice(&bytes[start..]);
-}
-
 fn push_csv_field(out: &mut Vec<u8>, field: &str) {
     if field.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
         out.push(b'"');
@@ -510,7 +455,7 @@ mod tests {
         event
     }
 
-    fn check(form: TextForm, expected: &str) {
+    fn check(form: Form, expected: &str) {
         let opts = WriteOptions {
             subscription_id: "AE82FF3B-4BD0-462B-8449-D713DD18E11E".to_owned(),
             resource_group: "SandboxResourceGroup".to_owned(),
@@ -527,7 +472,7 @@ mod tests {
         // The 2023 Learn lab record (data/golden/fixtures/learn-lab-2023.jsonl, line 2), except that
         // the resource group is upper-cased as in every other capture.
         check(
-            TextForm::JsonLines,
+            Form::JsonLines,
             concat!(
                 r#"{"time":"2023-09-21T22:33:34Z","resourceId":"/SUBSCRIPTIONS/AE82FF3B-4BD0-462B-8449-D713DD18E11E/RESOURCEGROUPS/SANDBOXRESOURCEGROUP/PROVIDERS/MICROSOFT.DEVICES/IOTHUBS/IOT-TRAINING-DM092121","operationName":"deviceDisconnect","category":"Connections","level":"Error","resultType":"404104","resultDescription":"DeviceConnectionClosedRemotely","properties":"{\"deviceId\":\"sensor-th-2001\",\"protocol\":\"Mqtt\",\"authType\":null,\"maskedIpAddress\":\"24.9.142.XXX\",\"statusCode\":\"404\",\"errorMessage\":\"Device disconnected, see cause and resolution at https://aka.ms/iothub404104\"}","location":"centralus"}"#,
                 "\n"
@@ -540,7 +485,7 @@ mod tests {
         let mut event = sample();
         event.seq = Some("000000000000000001D4132452F67CE200000002000000000000000000000001".into());
         let mut out = Vec::new();
-        write_events(&mut out, TextForm::EventGrid, &[event.clone()], &WriteOptions::default())
+        write_events(&mut out, Form::EventGrid, &[event.clone()], &WriteOptions::default())
             .expect("writing to a Vec");
         let doc: serde_json::Value = serde_json::from_slice(&out).expect("valid JSON");
         let first = &doc[0];
@@ -556,7 +501,7 @@ mod tests {
         assert!(first.get("resultType").is_none());
 
         let mut cloud = Vec::new();
-        write_events(&mut cloud, TextForm::CloudEvents, &[event], &WriteOptions::default())
+        write_events(&mut cloud, Form::CloudEvents, &[event], &WriteOptions::default())
             .expect("writing to a Vec");
         let cloud: serde_json::Value = serde_json::from_slice(&cloud).expect("valid JSON");
         assert_eq!(cloud[0]["id"], first["id"], "both schemas carry the same event id");
@@ -567,7 +512,7 @@ mod tests {
     #[test]
     fn log_analytics_csv_quotes_properties() {
         let mut out = Vec::new();
-        write_events(&mut out, TextForm::LogAnalyticsCsv, &[sample()], &WriteOptions::default())
+        write_events(&mut out, Form::LogAnalyticsCsv, &[sample()], &WriteOptions::default())
             .expect("writing to a Vec");
         let text = String::from_utf8(out).expect("utf-8");
         let mut reader = csv::Reader::from_reader(text.as_bytes());
@@ -583,8 +528,13 @@ mod tests {
     #[test]
     fn pretty_records_are_concatenated_objects() {
         let mut out = Vec::new();
-        write_events(&mut out, TextForm::Pretty, &[sample(), sample()], &WriteOptions::default())
-            .expect("writing to a Vec");
+        write_events(
+            &mut out,
+            Form::PrettyConcatenated,
+            &[sample(), sample()],
+            &WriteOptions::default(),
+        )
+        .expect("writing to a Vec");
         let text = String::from_utf8(out).expect("utf-8");
         assert!(text.starts_with("{\n    \"time\": \"2023-09-21T22:33:34Z\",\n"));
         let n_docs =
@@ -599,12 +549,5 @@ mod tests {
             storage_blob_path("hub-prod-01", hour, &WriteOptions::default()),
             "resourceId=/SUBSCRIPTIONS/91D12660-3DEC-467A-BE2A-213B5544DDC0/RESOURCEGROUPS/RG-IOT/PROVIDERS/MICROSOFT.DEVICES/IOTHUBS/HUB-PROD-01/y=2026/m=11/d=26/h=13/m=00/PT1H.json"
         );
-    }
-
-    #[test]
-    fn json_strings_escape_controls_and_quotes() {
-        let mut out = Vec::new();
-        push_json_str(&mut out, "a\"b\\c\n\u{1}<é>");
-        assert_eq!(String::from_utf8(out).expect("utf-8"), r#""a\"b\\c\n\u0001<é>""#);
     }
 }

@@ -25,7 +25,7 @@ use polars_parquet::read::{
 };
 use rayon::prelude::*;
 
-use crate::frame::{MAX_TIME_NS, MIN_TIME_NS};
+use crate::schema::{MAX_TIME_NS, MIN_TIME_NS};
 
 /// One column, decoded to a value per row.
 enum Values {

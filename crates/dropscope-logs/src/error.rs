@@ -33,26 +33,10 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// Parquet or Arrow IPC could not be read or written.
-    #[cfg(feature = "polars")]
-    #[error("{what} {path}")]
-    Columnar {
-        /// What was being done: "reading Parquet", "writing Arrow IPC" ...
-        what: &'static str,
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: polars::error::PolarsError,
-    },
-    /// A Parquet or Arrow file does not have the events or sessions columns dropscope writes.
-    #[error("{path} is not a dropscope table: {reason}")]
-    Schema {
-        /// The file.
-        path: PathBuf,
-        /// What is missing or of the wrong type.
-        reason: String,
-    },
+    /// A Parquet or Arrow IPC input could not be read as an events table.
+    #[cfg(feature = "tables")]
+    #[error(transparent)]
+    Table(#[from] dropscope_tables::Error),
     /// A labels or predictions CSV is malformed.
     #[error("{path}:{line}: {reason}")]
     Labels {
@@ -68,17 +52,17 @@ pub enum Error {
 impl Error {
     /// The same error about the file at `path` (readers of bytes name their input by number).
     #[must_use]
-    pub fn at(mut self, path: &std::path::Path) -> Error {
-        match &mut self {
-            Error::Read { path: p, .. }
-            | Error::Write { path: p, .. }
-            | Error::Walk { path: p, .. }
-            | Error::Schema { path: p, .. }
-            | Error::Labels { path: p, .. } => path.clone_into(p),
-            #[cfg(feature = "polars")]
-            Error::Columnar { path: p, .. } => path.clone_into(p),
+    pub fn at(self, path: &std::path::Path) -> Error {
+        match self {
+            Error::Read { source, .. } => Error::Read { path: path.to_owned(), source },
+            Error::Write { source, .. } => Error::Write { path: path.to_owned(), source },
+            Error::Walk { source, .. } => Error::Walk { path: path.to_owned(), source },
+            Error::Labels { line, reason, .. } => {
+                Error::Labels { path: path.to_owned(), line, reason }
+            }
+            #[cfg(feature = "tables")]
+            Error::Table(table) => Error::Table(table.at(path)),
         }
-        self
     }
 }
 

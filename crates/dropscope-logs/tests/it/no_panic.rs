@@ -1,6 +1,6 @@
 //! Arbitrary bytes never panic detection or any parser, and every record is accounted for.
 
-use dropscope_formats::{detect, fuzz};
+use dropscope_logs::{detect, fuzz};
 use proptest::prelude::*;
 
 fn config() -> ProptestConfig {

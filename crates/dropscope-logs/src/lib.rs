@@ -5,30 +5,30 @@
 //! [`Ingested`]: the events in input order plus every reject with its file, line and reason, so
 //! `parsed + duplicates + rejected == records_read` always holds.
 //!
+//! [`Form`] is the one enum of the export forms: what detection tells, what the writers and the
+//! simulator write.
+//!
 //! Writing: [`write`](mod@write) renders events in each text form (JSON Lines, the records envelope, pretty
-//! objects, Log Analytics CSV and JSON, Event Grid and CloudEvents); with the `polars` feature,
-//! [`frame`] converts events and sessions to polars DataFrames and reads and writes Parquet and
-//! Arrow IPC. The simulator writes through this crate, so the reader reads exactly what it writes.
+//! objects, Log Analytics CSV and JSON, Event Grid and CloudEvents). The simulator writes through
+//! this crate, so the reader reads exactly what it writes. [`labels`] reads and writes the
+//! ground-truth and prediction CSVs.
+//!
+//! dropscope's own Parquet and Arrow IPC files are read through dropscope-tables, with the
+//! `tables` feature (on by default); without it (the fuzz targets) this crate builds without
+//! polars, and such an input is an error.
 
 pub mod detect;
 mod error;
-#[cfg(feature = "polars")]
-pub mod frame;
+mod form;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod ingest;
 pub mod labels;
 #[cfg(target_os = "linux")]
 mod mapped;
-#[cfg(feature = "polars")]
-mod parquet_direct;
-#[cfg(feature = "polars")]
-mod parquet_keys;
-#[cfg(feature = "polars")]
-mod parquet_read;
 pub mod read;
 pub mod write;
 
-pub use detect::Form;
 pub use error::{Error, Result};
+pub use form::Form;
 pub use ingest::{IngestStats, Ingested, Reject, RejectReason};
