@@ -9,6 +9,7 @@ mod error;
 pub mod evaluate;
 pub mod findings;
 pub mod incidents;
+mod offline;
 pub mod rank;
 pub mod sessions;
 

@@ -4,7 +4,7 @@
 //! runs from a disconnect to its next successful connect (or the end of its hub's records) and is
 //! charged to the latest classified record in that gap, so a throttled reconnect wave's time goes
 //! to throttling and a device locked out by bad credentials charges `auth_failure`. The
-//! accounting is [`crate::findings`]' (it knows the sessions, so a conflict overlapped by the
+//! accounting is [`crate::offline`]'s (it knows the sessions, so a conflict overlapped by the
 //! next session opens no gap): `diagnose` and the report show the same device-hours. Benign causes
 //! (token renewals, clean closes, upgrades) are ranked apart so nobody is paged for them.
 
@@ -185,7 +185,7 @@ pub fn rank(events: &[Event], verdicts: &[Verdict], table: &SessionTable) -> Ran
             }
         }
     }
-    for (cause, ns) in crate::findings::offline_by_cause(events, table, verdicts) {
+    for (cause, ns) in crate::offline::offline_by_cause(events, table, verdicts) {
         tallies.entry(cause).or_default().offline_ns = ns;
     }
 
