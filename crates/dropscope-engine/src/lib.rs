@@ -11,6 +11,7 @@ pub mod findings;
 pub mod incidents;
 mod offline;
 pub mod rank;
+pub mod sdk;
 pub mod sessions;
 
 pub use error::{Error, Result};

@@ -14,8 +14,9 @@ use dropscope_model::findings::thousands;
 use dropscope_model::{Cause, Event, Operation};
 use serde::Serialize;
 
-use crate::classify::timeline::{devices, sdk_family};
+use crate::classify::timeline::devices;
 use crate::classify::{Rule, Verdict};
+use crate::sdk::sdk_family;
 use crate::sessions::SessionTable;
 
 const SECOND: f64 = 1e9;
