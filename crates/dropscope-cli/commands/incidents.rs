@@ -2,7 +2,8 @@
 
 use std::fmt::Write as _;
 
-use dropscope_engine::incidents::{self, Incident, IncidentConfig};
+use dropscope_engine::incidents::{self, IncidentConfig};
+use dropscope_model::findings::Incident;
 
 use crate::args::IncidentsArgs;
 use crate::commands::ingest::load;
@@ -30,7 +31,7 @@ pub(crate) fn run(args: &IncidentsArgs, ctx: &Context) -> anyhow::Result<ExitSta
 
 fn incident_json(incident: &Incident) -> serde_json::Value {
     let prefixes: Vec<serde_json::Value> = incident
-        .prefixes
+        .networks
         .iter()
         .map(|p| serde_json::json!({ "prefix": p.prefix, "devices": p.devices, "share": p.share }))
         .collect();
@@ -79,7 +80,7 @@ fn render(found: &[Incident]) -> String {
     );
     for incident in found {
         let prefixes: Vec<String> = incident
-            .prefixes
+            .networks
             .iter()
             .take(3)
             .map(|p| format!("{} {:.0}%", p.prefix, p.share * 100.0))
@@ -90,7 +91,7 @@ fn render(found: &[Incident]) -> String {
             .take(4)
             .map(|c| {
                 let code = c.code.map_or_else(|| "info".to_owned(), |c| c.to_string());
-                format!("{code}x{}", c.disconnects + c.failed_connects)
+                format!("{code}x{}", c.count())
             })
             .collect();
         let _ = writeln!(

@@ -6,12 +6,12 @@ use std::path::Path;
 use anyhow::Context as _;
 use dropscope_engine::classify::{ClassifyConfig, Verdict, classify};
 use dropscope_engine::findings::{FindingsInput, assemble};
-use dropscope_engine::incidents::{Incident, IncidentConfig, detect_among};
+use dropscope_engine::incidents::{IncidentConfig, detect_among};
 use dropscope_engine::sessions::SessionTable;
 use dropscope_engine::{curve, rank, sessions};
 use dropscope_formats::Ingested;
 use dropscope_model::Event;
-use dropscope_model::findings::{DataQuality, Findings, RejectExample};
+use dropscope_model::findings::{DataQuality, Findings, Incident, RejectExample};
 use dropscope_report::Format;
 use dropscope_report::alert::{AlertConfig, parse_duration, replay};
 

@@ -18,17 +18,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use dropscope_model::findings::{
-    BenignChurn, Breakdown, CodeCount, CurvePoint, DataQuality, DuplicateSuspect, Findings,
-    FlappingDevice, HistogramBucket, Incident, MINUTE_NS, NetworkShare, RankedCause,
+    BenignChurn, Breakdown, CurvePoint, DataQuality, DuplicateSuspect, Findings, FlappingDevice,
+    HistogramBucket, Incident, MINUTE_NS, RankedCause,
 };
 use dropscope_model::{Cause, Event, Operation, Session, Timestamp};
 use rayon::prelude::*;
 
 use crate::classify::Verdict;
-use crate::curve;
-use crate::incidents;
 use crate::offline::{charge_offline, device_and_verdict};
-use crate::rank::Ranking;
 use crate::sdk::{NONE_KEY, sdk_family, short_agent};
 use crate::sessions::{EventRole, SessionTable};
 
@@ -48,6 +45,10 @@ pub const HISTOGRAM_MINUTES: i64 = 180;
 
 const HOUR_NS: f64 = 3_600e9;
 
+/// A token renewal counts as quick ([`BenignChurn::quick_renewals`]) when the device is back
+/// within this long (two minutes).
+const QUICK_RENEWAL_NS: i64 = 120_000_000_000;
+
 /// Everything [`assemble`] joins, as the engine's passes returned it for one events slice.
 #[derive(Debug, Clone, Copy)]
 pub struct FindingsInput<'a> {
@@ -57,13 +58,13 @@ pub struct FindingsInput<'a> {
     pub table: &'a SessionTable,
     /// [`crate::curve::connected_devices`] of the table's sessions over its window (empty when
     /// there is no window).
-    pub curve: &'a [curve::CurvePoint],
-    /// [`crate::incidents::detect`] of `events`.
-    pub incidents: &'a [incidents::Incident],
+    pub curve: &'a [CurvePoint],
+    /// [`crate::incidents::detect`] (or [`crate::incidents::detect_among`]) of `events`.
+    pub incidents: &'a [Incident],
     /// [`crate::classify::classify`] of `events`.
     pub verdicts: &'a [Verdict],
     /// [`crate::rank::rank`] of `events` and `verdicts`.
-    pub ranking: &'a Ranking,
+    pub ranking: &'a [RankedCause],
     /// What the reader counted: files, records read, parsed, duplicates, rejects by reason and
     /// a few reject examples. [`assemble`] adds the reordered records and the session repairs.
     pub quality: &'a DataQuality,
@@ -83,9 +84,9 @@ pub fn assemble(input: FindingsInput<'_>) -> Findings {
         input.events.iter().filter(|e| e.operation == Operation::Disconnect).count() as u64;
     findings.failed_connects = input.events.iter().filter(|e| e.is_failed_connect()).count() as u64;
     findings.quality = quality(&input);
-    findings.causes = ranked_causes(&input, &join);
+    findings.causes = input.ranking.to_vec();
     findings.benign = benign_churn(&input, &join);
-    findings.curve = input.curve.iter().map(curve_point).collect();
+    findings.curve = input.curve.to_vec();
     let mut timed: Vec<(Timestamp, Cause)> = input
         .verdicts
         .iter()
@@ -151,7 +152,6 @@ fn device_name(event: &Event) -> String {
     }
 }
 
-
 fn title(events: &[Event]) -> String {
     let hubs = hubs(events);
     match hubs.len() {
@@ -191,66 +191,28 @@ fn quality(input: &FindingsInput<'_>) -> DataQuality {
     quality
 }
 
-/// The ranking's rows, with the offline time of [`crate::offline`], so that the causes, the
-/// benign churn and the breakdowns share one accounting (and it does not depend on the input
-/// order of records that share a timestamp).
-fn ranked_causes(input: &FindingsInput<'_>, join: &Join) -> Vec<RankedCause> {
-    let mut offline_ns: BTreeMap<Cause, i64> = BTreeMap::new();
-    for verdict in input.verdicts {
-        if let Some(ns) = join.offline_ns.get(verdict.event) {
-            *offline_ns.entry(verdict.cause).or_default() += ns;
-        }
-    }
-    let mut causes: Vec<RankedCause> = input
-        .ranking
-        .problems
-        .iter()
-        .chain(&input.ranking.benign)
-        .filter_map(|ranked| {
-            let cause = Cause::parse(ranked.cause)?;
-            let mut row = RankedCause::new(cause);
-            row.disconnects = ranked.disconnects;
-            row.failed_connects = ranked.failed_connects;
-            row.devices = ranked.devices;
-            row.device_hours_offline =
-                offline_ns.get(&cause).map_or(0.0, |&ns| ns as f64 / HOUR_NS);
-            row.share = ranked.share;
-            row.mean_confidence = ranked.confidence;
-            row.median_reconnect_delay_ns =
-                ranked.median_reconnect_secs.map(|secs| (secs * 1e9).round() as i64);
-            row.evidence.clone_from(&ranked.evidence);
-            ranked.resolution.clone_into(&mut row.resolution);
-            Some(row)
-        })
-        .collect();
-    causes.sort_by(|a, b| {
-        b.device_hours_offline
-            .total_cmp(&a.device_hours_offline)
-            .then(b.devices.cmp(&a.devices))
-            .then(b.events().cmp(&a.events()))
-            .then(a.cause.cmp(&b.cause))
-    });
-    causes
-}
-
 fn benign_churn(input: &FindingsInput<'_>, join: &Join) -> BenignChurn {
     let mut churn = BenignChurn::default();
     let mut devices = BTreeSet::new();
     let mut offline_ns: i64 = 0;
+    let mut quick_devices = BTreeSet::new();
     for verdict in input.verdicts.iter().filter(|v| v.cause.is_benign()) {
         let Some(&device) = join.device.get(verdict.event) else { continue };
         churn.events += 1;
         *churn.by_cause.entry(verdict.cause).or_default() += 1;
         devices.insert(device);
         offline_ns += join.offline_ns[verdict.event];
+        if verdict.cause == Cause::TokenExpiry
+            && verdict.reconnect_delay.is_some_and(|delay| delay <= QUICK_RENEWAL_NS)
+        {
+            churn.quick_renewals += 1;
+            quick_devices.insert(device);
+        }
     }
     churn.devices = devices.len() as u64;
+    churn.quick_renewal_devices = quick_devices.len() as u64;
     churn.device_hours_offline = offline_ns as f64 / HOUR_NS;
     churn
-}
-
-fn curve_point(point: &curve::CurvePoint) -> CurvePoint {
-    CurvePoint { minute: point.minute, min: point.min, avg: point.avg, max: point.max }
 }
 
 /// The most frequent cause of `causes` and its share; ties go to taxonomy order.
@@ -264,7 +226,7 @@ fn dominant(causes: &BTreeMap<Cause, u64>) -> Option<(Cause, f64)> {
 /// times and causes, sorted). Benign churn goes on during an incident (token renewals never
 /// stop), so the dominant cause is taken among the real problems when there are any, and among
 /// all records only when the incident is benign through and through (an upgrade).
-fn incident(timed: &[(Timestamp, Cause)], found: &incidents::Incident) -> Incident {
+fn incident(timed: &[(Timestamp, Cause)], found: &Incident) -> Incident {
     let from = timed.partition_point(|(time, _)| *time < found.start);
     let to = timed.partition_point(|(time, _)| *time < found.end);
     let inside = timed.get(from..to).unwrap_or_default();
@@ -278,29 +240,11 @@ fn incident(timed: &[(Timestamp, Cause)], found: &incidents::Incident) -> Incide
     }
     let causes = if problems.is_empty() { &all } else { &problems };
     let (dominant_cause, dominant_share) = dominant(causes).unwrap_or((Cause::Unknown, 0.0));
-    let mut networks: Vec<NetworkShare> = found
-        .prefixes
-        .iter()
-        .map(|p| NetworkShare { prefix: p.prefix.clone(), devices: p.devices, share: p.share })
-        .collect();
-    networks.sort_by(|a, b| b.devices.cmp(&a.devices).then_with(|| a.prefix.cmp(&b.prefix)));
-    networks.truncate(TOP_NETWORKS);
-    let mut codes: Vec<CodeCount> = found
-        .codes
-        .iter()
-        .map(|c| CodeCount { code: c.code, count: c.disconnects + c.failed_connects })
-        .collect();
-    codes.sort_by(|a, b| b.count.cmp(&a.count).then(a.code.cmp(&b.code)));
-    Incident {
-        start: found.start,
-        end: found.end,
-        events: found.disconnects + found.failed_connects,
-        devices: found.devices,
-        networks,
-        dominant_cause,
-        dominant_share,
-        codes,
-    }
+    let mut incident = found.clone();
+    incident.dominant_cause = dominant_cause;
+    incident.dominant_share = dominant_share;
+    incident.networks.truncate(TOP_NETWORKS);
+    incident
 }
 
 /// Devices with a disconnect classified `duplicate_identity`, with the IPs and SDKs their
@@ -568,6 +512,7 @@ mod tests {
     use crate::incidents::IncidentConfig;
     use crate::rank::rank;
     use crate::sessions::build;
+    use crate::{curve, incidents};
 
     // A whole UTC minute, so incident bounds read as whole minutes.
     const BASE_NS: i64 = 1_699_999_980 * 1_000_000_000;
@@ -679,13 +624,13 @@ mod tests {
             let networks: Vec<String> =
                 i.networks.iter().map(|n| format!("{}={}", n.prefix, n.devices)).collect();
             let codes: Vec<String> =
-                i.codes.iter().map(|c| format!("{:?}x{}", c.code, c.count)).collect();
+                i.codes.iter().map(|c| format!("{:?}x{}", c.code, c.count())).collect();
             let _ = writeln!(
                 out,
                 "incident {}..{} events {} devices {} {} {:.2} nets {networks:?} codes {codes:?}",
                 at(i.start),
                 at(i.end),
-                i.events,
+                i.events(),
                 i.devices,
                 i.dominant_cause,
                 i.dominant_share

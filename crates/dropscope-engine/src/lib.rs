@@ -1,5 +1,8 @@
 //! dropscope's engine: from the events table to sessions, the Connected-devices curve, fleet
 //! incidents and the cause of every disconnect. It never opens a file.
+//!
+//! Results are `dropscope-model` types; nothing here is serializable (the report crate and the
+//! CLI serialise at the edge).
 #![warn(clippy::disallowed_methods, reason = "no wall clock, no global rayon pool in the engine")]
 #![warn(missing_docs)]
 

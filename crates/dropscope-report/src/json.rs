@@ -302,12 +302,16 @@ fn incident(i: &Incident) -> IncidentJson<'_> {
     IncidentJson {
         start: time(i.start),
         end: time(i.end),
-        events: i.events,
+        events: i.events(),
         devices: i.devices,
         dominant_cause: i.dominant_cause.as_str(),
         dominant_share: i.dominant_share,
         networks: i.networks.iter().map(network).collect(),
-        codes: i.codes.iter().map(|c: &CodeCount| Code { code: c.code, count: c.count }).collect(),
+        codes: i
+            .codes
+            .iter()
+            .map(|c: &CodeCount| Code { code: c.code, count: c.count() })
+            .collect(),
     }
 }
 
