@@ -1,11 +1,13 @@
 //! dropscope's engine: from the events table to sessions, the Connected-devices curve, fleet
 //! incidents and the cause of every disconnect. It never opens a file.
 //!
-//! Results are `dropscope-model` types; nothing here is serializable (the report crate and the
-//! CLI serialise at the edge).
+//! [`analyse`] runs the whole analysis and returns [`dropscope_model::findings::Findings`]; the
+//! modules are its steps, each usable alone. Results are `dropscope-model` types; nothing here
+//! is serializable (the report crate and the CLI serialise at the edge).
 #![warn(clippy::disallowed_methods, reason = "no wall clock, no global rayon pool in the engine")]
 #![warn(missing_docs)]
 
+mod analyse;
 pub mod classify;
 pub mod curve;
 mod error;
@@ -17,6 +19,7 @@ pub mod rank;
 pub mod sdk;
 pub mod sessions;
 
+pub use analyse::{AnalyseConfig, Step, analyse, analyse_observed};
 pub use error::{Error, Result};
 
 /// Builds the one rayon pool every command runs in: `threads` workers, or one per core.
