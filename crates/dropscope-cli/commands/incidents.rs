@@ -1,13 +1,14 @@
-//! `dropscope incidents`: windows where disconnects jump far above the fleet's baseline.
+//! `dropscope incidents`: windows where disconnects jump far above the fleet's baseline, as the
+//! report finds them (benign churn such as token renewals is left out of the counts).
 
 use std::fmt::Write as _;
 
-use dropscope_engine::incidents::{self, IncidentConfig};
 use dropscope_model::findings::Incident;
+use dropscope_report::alert::AlertConfig;
 
 use crate::args::IncidentsArgs;
 use crate::commands::ingest::load;
-use crate::commands::sessions::rebuild;
+use crate::commands::report::analyse;
 use crate::{Context, ExitStatus};
 
 /// Version of the `--json` output.
@@ -15,8 +16,9 @@ const SCHEMA_VERSION: u32 = 1;
 
 pub(crate) fn run(args: &IncidentsArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     let ingested = load(&args.input, ctx)?;
-    let table = rebuild(&ingested.events, ctx);
-    let found = incidents::detect(&ingested.events, &table, &IncidentConfig::default());
+    // The report's incidents: among the real problems, benign churn left out of the counts.
+    let findings = analyse(&ingested, AlertConfig::default(), ctx);
+    let found = &findings.incidents;
     if args.json {
         let list: Vec<serde_json::Value> = found.iter().map(incident_json).collect();
         crate::print_out(&format!(
@@ -24,7 +26,7 @@ pub(crate) fn run(args: &IncidentsArgs, ctx: &Context) -> anyhow::Result<ExitSta
             serde_json::json!({ "schema_version": SCHEMA_VERSION, "incidents": list })
         ))?;
     } else {
-        crate::print_out(&render(&found))?;
+        crate::print_out(&render(found))?;
     }
     Ok(ExitStatus::Success)
 }
