@@ -1,99 +1,28 @@
 //! `dropscope diagnose`: the root causes of the disconnects, ranked by impact, with evidence and
-//! the documented resolution; benign churn is counted apart.
+//! the documented resolution; benign churn is counted apart. `--json` prints the report's
+//! causes and benign churn in the report's shape (docs/json.md).
 
 use std::fmt::Write as _;
 
-use anyhow::Context as _;
 use dropscope_engine::rank::human_duration;
 use dropscope_model::findings::{Findings, RankedCause};
 use dropscope_report::alert::AlertConfig;
-use serde::Serialize;
 
 use crate::args::DiagnoseArgs;
 use crate::commands::ingest::load;
 use crate::commands::report::analyse;
 use crate::{Context, ExitStatus};
 
-/// Version of the `--json` output.
-const SCHEMA_VERSION: u32 = 1;
-
 pub(crate) fn run(args: &DiagnoseArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     let ingested = load(&args.input, ctx)?;
     // The same findings as the report's, so diagnose and the report cannot disagree.
     let findings = analyse(&ingested, AlertConfig::default(), ctx);
     if args.json {
-        let mut value =
-            serde_json::to_value(RankingJson::from(&findings)).context("rendering the ranking")?;
-        if let Some(object) = value.as_object_mut() {
-            object.insert("schema_version".to_owned(), SCHEMA_VERSION.into());
-        }
-        crate::print_out(&format!("{value}\n"))?;
+        crate::print_out(&dropscope_report::render_causes_json(&findings))?;
     } else {
         crate::print_out(&render(&findings))?;
     }
     Ok(ExitStatus::Success)
-}
-
-/// The `--json` document: the ranking, problems and benign causes apart.
-#[derive(Serialize)]
-struct RankingJson<'a> {
-    records: u64,
-    problems: Vec<CauseJson<'a>>,
-    benign: Vec<CauseJson<'a>>,
-    churn: ChurnJson,
-}
-
-#[derive(Serialize)]
-struct CauseJson<'a> {
-    cause: &'static str,
-    disconnects: u64,
-    failed_connects: u64,
-    share: f64,
-    devices: u64,
-    device_hours: f64,
-    median_reconnect_secs: Option<f64>,
-    confidence: f64,
-    evidence: &'a str,
-    resolution: &'a str,
-}
-
-#[derive(Serialize)]
-struct ChurnJson {
-    disconnects: u64,
-    devices: u64,
-}
-
-impl<'a> From<&'a Findings> for RankingJson<'a> {
-    fn from(findings: &'a Findings) -> RankingJson<'a> {
-        let rows = |benign: bool| -> Vec<CauseJson<'a>> {
-            findings
-                .causes
-                .iter()
-                .filter(|c| c.benign == benign)
-                .map(|c| CauseJson {
-                    cause: c.cause.as_str(),
-                    disconnects: c.disconnects,
-                    failed_connects: c.failed_connects,
-                    share: c.share,
-                    devices: c.devices,
-                    device_hours: c.device_hours_offline,
-                    median_reconnect_secs: c.median_reconnect_delay_ns.map(secs),
-                    confidence: c.mean_confidence,
-                    evidence: &c.evidence,
-                    resolution: &c.resolution,
-                })
-                .collect()
-        };
-        RankingJson {
-            records: findings.classified_events(),
-            problems: rows(false),
-            benign: rows(true),
-            churn: ChurnJson {
-                disconnects: findings.benign.quick_renewals,
-                devices: findings.benign.quick_renewal_devices,
-            },
-        }
-    }
 }
 
 fn secs(ns: i64) -> f64 {
