@@ -1,6 +1,7 @@
 //! Integration tests of the `dropscope` binary: one module per subcommand, plus tidy checks.
 
 mod diagnose;
+mod incidents;
 mod ingest;
 mod mmap;
 mod report;

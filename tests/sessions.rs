@@ -255,8 +255,8 @@ fn incidents_finds_the_site_outage() {
         .iter()
         .find(|i| i["start"].as_str() == Some(start))
         .unwrap_or_else(|| panic!("no incident starts at {start}: {value}"));
-    assert_eq!(hit["prefixes"][0]["prefix"], "24.9.142", "{hit}");
-    assert!(hit["prefixes"][0]["share"].as_f64().expect("a share") > 0.5, "{hit}");
+    assert_eq!(hit["networks"][0]["prefix"], "24.9.142", "{hit}");
+    assert!(hit["networks"][0]["share"].as_f64().expect("a share") > 0.5, "{hit}");
     assert_eq!(hit["codes"][0]["code"], 404_104, "{hit}");
 }
 

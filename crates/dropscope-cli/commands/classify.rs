@@ -8,8 +8,8 @@ use std::io::BufWriter;
 use anyhow::Context as _;
 use dropscope_engine::classify::{ClassifyConfig, Verdict, classify};
 use dropscope_engine::evaluate::occurrences;
-use dropscope_logs::labels::{Label, write_predictions};
-use dropscope_model::Event;
+use dropscope_logs::labels::write_predictions;
+use dropscope_model::{Event, Label};
 
 use crate::args::ClassifyArgs;
 use crate::commands::ingest::load;

@@ -1,52 +1,54 @@
 //! `dropscope diagnose`: the root causes of the disconnects, ranked by impact, with evidence and
-//! the documented resolution; benign churn is counted apart.
+//! the documented resolution; benign churn is counted apart. `--json` prints the report's
+//! causes and benign churn in the report's shape (docs/json.md).
 
 use std::fmt::Write as _;
 
-use anyhow::Context as _;
-use dropscope_engine::classify::{ClassifyConfig, classify};
-use dropscope_engine::rank::{RankedCause, Ranking, human_duration, rank};
-use dropscope_engine::sessions;
+use dropscope_engine::rank::human_duration;
+use dropscope_model::findings::{Findings, RankedCause};
+use dropscope_report::alert::AlertConfig;
 
 use crate::args::DiagnoseArgs;
 use crate::commands::ingest::load;
+use crate::commands::report::analyse;
 use crate::{Context, ExitStatus};
-
-/// Version of the `--json` output.
-const SCHEMA_VERSION: u32 = 1;
 
 pub(crate) fn run(args: &DiagnoseArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     let ingested = load(&args.input, ctx)?;
-    let verdicts = classify(&ingested.events, &ClassifyConfig::default());
-    // The sessions tell the offline time of an identity taken over by a second client.
-    let table = sessions::build(&ingested.events);
-    let ranking = rank(&ingested.events, &verdicts, &table);
+    // The same findings as the report's, so diagnose and the report cannot disagree.
+    let findings = analyse(&ingested, AlertConfig::default(), ctx);
     if args.json {
-        let mut value = serde_json::to_value(&ranking).context("rendering the ranking")?;
-        if let Some(object) = value.as_object_mut() {
-            object.insert("schema_version".to_owned(), SCHEMA_VERSION.into());
-        }
-        crate::print_out(&format!("{value}\n"))?;
+        crate::print_out(&dropscope_report::render_causes_json(&findings))?;
     } else {
-        crate::print_out(&render(&ranking))?;
+        crate::print_out(&render(&findings))?;
     }
     Ok(ExitStatus::Success)
 }
 
-fn render(ranking: &Ranking) -> String {
+fn secs(ns: i64) -> f64 {
+    ns as f64 / 1e9
+}
+
+fn render(findings: &Findings) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "{} disconnects and failed connects classified", ranking.records);
-    section(&mut out, "Problems, by impact", &ranking.problems);
-    section(&mut out, "Benign (not alerting)", &ranking.benign);
+    let _ = writeln!(
+        out,
+        "{} disconnects and failed connects classified",
+        findings.classified_events()
+    );
+    let problems: Vec<&RankedCause> = findings.causes.iter().filter(|c| !c.benign).collect();
+    let benign: Vec<&RankedCause> = findings.causes.iter().filter(|c| c.benign).collect();
+    section(&mut out, "Problems, by impact", &problems);
+    section(&mut out, "Benign (not alerting)", &benign);
     let _ = writeln!(
         out,
         "\nbenign churn: {} token renewals with a reconnect within 2 min, on {} devices",
-        ranking.churn.disconnects, ranking.churn.devices
+        findings.benign.quick_renewals, findings.benign.quick_renewal_devices
     );
     out
 }
 
-fn section(out: &mut String, title: &str, causes: &[RankedCause]) {
+fn section(out: &mut String, title: &str, causes: &[&RankedCause]) {
     let _ = writeln!(out, "\n{title}");
     if causes.is_empty() {
         let _ = writeln!(out, "  none");
@@ -58,19 +60,21 @@ fn section(out: &mut String, title: &str, causes: &[RankedCause]) {
         "#", "cause", "disconn.", "failed", "share", "devices", "device-hours", "reconnect", "conf"
     );
     for (rank, cause) in causes.iter().enumerate() {
-        let reconnect = cause.median_reconnect_secs.map_or("never".to_owned(), human_duration);
+        let reconnect = cause
+            .median_reconnect_delay_ns
+            .map_or("never".to_owned(), |ns| human_duration(secs(ns)));
         let _ = writeln!(
             out,
             "  {:<3} {:<19} {:>9} {:>7} {:>5.1}% {:>7} {:>12.1} {:>10} {:>5.2}",
             rank + 1,
-            cause.cause,
+            cause.cause.as_str(),
             cause.disconnects,
             cause.failed_connects,
             cause.share * 100.0,
             cause.devices,
-            cause.device_hours,
+            cause.device_hours_offline,
             reconnect,
-            cause.confidence
+            cause.mean_confidence
         );
         let _ = writeln!(out, "      evidence:   {}", cause.evidence);
         let _ = writeln!(out, "      resolution: {}", cause.resolution);

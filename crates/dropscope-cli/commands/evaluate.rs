@@ -1,25 +1,26 @@
 //! `dropscope evaluate`: scores dropscope's classifier on logs, or anyone's predictions.csv,
 //! against ground-truth labels, with the error-code-only baseline beside it.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use anyhow::Context as _;
 use dropscope_engine::classify::{ClassifyConfig, classify};
-use dropscope_engine::evaluate::{self, Evaluation, Labelled, Scores};
-use dropscope_logs::labels::{Label, read_labels};
+use dropscope_engine::evaluate::{self, ClassScores, Evaluation, Scores, Unmatched};
+use dropscope_logs::labels::read_labels;
 use dropscope_model::Cause;
+use serde::Serialize;
 
 use crate::args::{EvaluateArgs, InputArgs};
 use crate::commands::ingest::load;
 use crate::{Context, ExitStatus};
 
 pub(crate) fn run(args: &EvaluateArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
-    let truth = labelled(
-        read_labels(&args.truth).with_context(|| format!("reading {}", args.truth.display()))?,
-    );
+    let truth =
+        read_labels(&args.truth).with_context(|| format!("reading {}", args.truth.display()))?;
     let evaluation = if let Some(path) = &args.predictions {
         let predictions =
-            labelled(read_labels(path).with_context(|| format!("reading {}", path.display()))?);
+            read_labels(path).with_context(|| format!("reading {}", path.display()))?;
         Evaluation::new(evaluate::score(&truth, &predictions), None)
     } else {
         let input = InputArgs { inputs: args.inputs.clone(), rejects: None, strict: false };
@@ -39,7 +40,8 @@ pub(crate) fn run(args: &EvaluateArgs, ctx: &Context) -> anyhow::Result<ExitStat
     if args.json {
         crate::print_out(&format!(
             "{}\n",
-            serde_json::to_string(&evaluation).context("rendering the scores")?
+            serde_json::to_string(&EvaluationJson::from(&evaluation))
+                .context("rendering the scores")?
         ))?;
     } else {
         crate::print_out(&render(&evaluation))?;
@@ -47,17 +49,77 @@ pub(crate) fn run(args: &EvaluateArgs, ctx: &Context) -> anyhow::Result<ExitStat
     Ok(ExitStatus::Success)
 }
 
-fn labelled(labels: Vec<Label>) -> Vec<Labelled> {
-    labels
-        .into_iter()
-        .map(|label| Labelled {
-            device_id: label.device_id,
-            time: label.time,
-            operation: label.operation,
-            occurrence: label.occurrence,
-            cause: label.cause,
+/// What `evaluate --json` prints (docs/json.md): the engine's [`Evaluation`], serialised here at
+/// the edge because the engine's types are not serializable.
+#[derive(Serialize)]
+struct EvaluationJson<'a> {
+    accuracy: f64,
+    macro_f1: f64,
+    per_class: BTreeMap<&'a str, ClassJson>,
+    confusion: &'a BTreeMap<String, BTreeMap<String, u64>>,
+    baseline: Option<ScoresJson<'a>>,
+    unmatched: UnmatchedJson,
+}
+
+#[derive(Serialize)]
+struct ScoresJson<'a> {
+    accuracy: f64,
+    macro_f1: f64,
+    per_class: BTreeMap<&'a str, ClassJson>,
+    confusion: &'a BTreeMap<String, BTreeMap<String, u64>>,
+    unmatched: UnmatchedJson,
+}
+
+#[derive(Serialize)]
+struct ClassJson {
+    precision: f64,
+    recall: f64,
+    f1: f64,
+    support: u64,
+}
+
+#[derive(Serialize)]
+struct UnmatchedJson {
+    truth: u64,
+    predictions: u64,
+}
+
+impl<'a> From<&'a Evaluation> for EvaluationJson<'a> {
+    fn from(evaluation: &'a Evaluation) -> EvaluationJson<'a> {
+        EvaluationJson {
+            accuracy: evaluation.accuracy,
+            macro_f1: evaluation.macro_f1,
+            per_class: per_class_json(&evaluation.per_class),
+            confusion: &evaluation.confusion,
+            baseline: evaluation.baseline.as_ref().map(|scores| ScoresJson {
+                accuracy: scores.accuracy,
+                macro_f1: scores.macro_f1,
+                per_class: per_class_json(&scores.per_class),
+                confusion: &scores.confusion,
+                unmatched: unmatched_json(scores.unmatched),
+            }),
+            unmatched: unmatched_json(evaluation.unmatched),
+        }
+    }
+}
+
+fn per_class_json(per_class: &BTreeMap<String, ClassScores>) -> BTreeMap<&str, ClassJson> {
+    per_class
+        .iter()
+        .map(|(cause, class)| {
+            let json = ClassJson {
+                precision: class.precision,
+                recall: class.recall,
+                f1: class.f1,
+                support: class.support,
+            };
+            (cause.as_str(), json)
         })
         .collect()
+}
+
+fn unmatched_json(unmatched: Unmatched) -> UnmatchedJson {
+    UnmatchedJson { truth: unmatched.truth, predictions: unmatched.predictions }
 }
 
 /// The scores for people: headline figures, the per-class table (baseline F1 beside ours), the
@@ -125,4 +187,30 @@ fn render(evaluation: &Evaluation) -> String {
         let _ = writeln!(out, "baseline: not run (it needs the logs, not a predictions file)");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use dropscope_model::{Label, Operation, Timestamp};
+
+    use super::*;
+
+    #[test]
+    fn json_has_the_documented_keys() {
+        let truth = [Label {
+            device_id: "a".to_owned(),
+            time: Timestamp::from_secs(0),
+            operation: Operation::Disconnect,
+            occurrence: 0,
+            cause: Cause::TokenExpiry,
+            confidence: None,
+        }];
+        let evaluation =
+            Evaluation::new(evaluate::score(&truth, &truth), Some(evaluate::score(&truth, &[])));
+        let json = serde_json::to_string(&EvaluationJson::from(&evaluation)).unwrap();
+        assert_eq!(
+            json,
+            r#"{"accuracy":1.0,"macro_f1":1.0,"per_class":{"token_expiry":{"precision":1.0,"recall":1.0,"f1":1.0,"support":1}},"confusion":{"token_expiry":{"token_expiry":1}},"baseline":{"accuracy":0.0,"macro_f1":0.0,"per_class":{"token_expiry":{"precision":0.0,"recall":0.0,"f1":0.0,"support":1}},"confusion":{"token_expiry":{"token_expiry":0}},"unmatched":{"truth":1,"predictions":0}},"unmatched":{"truth":0,"predictions":0}}"#
+        );
+    }
 }

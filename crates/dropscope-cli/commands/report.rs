@@ -1,16 +1,11 @@
 //! `dropscope report`: the post-mortem report (HTML, Markdown or JSON, by the output's extension),
-//! and [`analyse`], the whole analysis the report and the demo share.
+//! and [`analyse`], the findings every command that shows causes or incidents shares.
 
 use std::path::Path;
 
 use anyhow::Context as _;
-use dropscope_engine::classify::{ClassifyConfig, Verdict, classify};
-use dropscope_engine::findings::{FindingsInput, assemble};
-use dropscope_engine::incidents::{Incident, IncidentConfig, detect_among};
-use dropscope_engine::sessions::SessionTable;
-use dropscope_engine::{curve, rank, sessions};
+use dropscope_engine::{AnalyseConfig, Step};
 use dropscope_logs::Ingested;
-use dropscope_model::Event;
 use dropscope_model::findings::{DataQuality, Findings, RejectExample};
 use dropscope_report::Format;
 use dropscope_report::alert::{AlertConfig, parse_duration, replay};
@@ -60,62 +55,23 @@ pub(crate) fn write_report(path: &Path, format: Format, findings: &Findings) -> 
     std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
 }
 
-/// Runs every analysis over the loaded events (sessions, curve, incidents, causes, ranking) and
-/// joins them into the report's findings, with the alert replayed.
+/// The findings of the loaded events ([`dropscope_engine::analyse`], with a progress bar by
+/// step), with the alert replayed: what `report`, `demo`, `diagnose` and `incidents` show.
 pub(crate) fn analyse(ingested: &Ingested, alert: AlertConfig, ctx: &Context) -> Findings {
-    const STEPS: u64 = 6;
-    let events = &ingested.events;
-    let bar = ctx.progress_bar(STEPS, "sessions");
-    let table = sessions::build(events);
-    bar.inc(1);
-    bar.set_message("curve");
-    let curve = table
-        .window
-        .map(|window| curve::connected_devices(&table.sessions, window))
-        .unwrap_or_default();
-    bar.inc(1);
-    bar.set_message("classifying");
-    let verdicts = classify(events, &ClassifyConfig::default());
-    bar.inc(1);
-    bar.set_message("incidents");
-    let incidents = problem_incidents(events, &table, &verdicts);
-    bar.inc(1);
-    bar.set_message("ranking");
-    let ranking = rank::rank(events, &verdicts, &table);
-    bar.inc(1);
-    bar.set_message("assembling");
+    let bar = ctx.progress_bar(Step::ALL.len() as u64, Step::ALL[0].label());
     let quality = quality(ingested);
-    let mut findings = assemble(FindingsInput {
-        events,
-        table: &table,
-        curve: &curve,
-        incidents: &incidents,
-        verdicts: &verdicts,
-        ranking: &ranking,
-        quality: &quality,
-    });
+    let mut findings = dropscope_engine::analyse_observed(
+        &ingested.events,
+        &quality,
+        &AnalyseConfig::default(),
+        &mut |step| {
+            bar.set_position(step.index() as u64);
+            bar.set_message(step.label());
+        },
+    );
     findings.alert = replay(&findings.curve, &findings.incidents, alert);
-    bar.inc(1);
     bar.finish_and_clear();
     findings
-}
-
-/// The incidents among the real problems: benign churn is left out of the counts
-/// ([`detect_among`] says why).
-fn problem_incidents(
-    events: &[Event],
-    table: &SessionTable,
-    verdicts: &[Verdict],
-) -> Vec<Incident> {
-    let mut counted = vec![false; events.len()];
-    for verdict in verdicts {
-        if !verdict.cause.is_benign()
-            && let Some(flag) = counted.get_mut(verdict.event)
-        {
-            *flag = true;
-        }
-    }
-    detect_among(events, table, &counted, &IncidentConfig::default())
 }
 
 /// What the reader counted, as the report shows it.

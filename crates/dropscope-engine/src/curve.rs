@@ -9,25 +9,11 @@
 //! window's end inclusive. Each minute reports the minimum and maximum of the count over the part
 //! of the minute inside the window, and its time-weighted average.
 
+use dropscope_model::findings::{CurvePoint, MINUTE_NS};
 use dropscope_model::{Session, Timestamp};
 use rayon::prelude::*;
 
 use crate::sessions::Window;
-
-const MINUTE_NS: i64 = 60 * 1_000_000_000;
-
-/// One minute of the Connected-devices curve.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct CurvePoint {
-    /// The minute's start.
-    pub minute: Timestamp,
-    /// The fewest devices connected at any time in the minute.
-    pub min: u64,
-    /// The time-weighted average number of devices connected over the minute.
-    pub avg: f64,
-    /// The most devices connected at any time in the minute.
-    pub max: u64,
-}
 
 /// The curve over `window`, one point per minute from the window's first minute to its last;
 /// empty when the window is longer than [`crate::sessions::MAX_WINDOW_MINUTES`].

@@ -25,12 +25,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use dropscope_model::{Event, Operation, Timestamp};
+use dropscope_model::findings::{CodeCount, Incident, MINUTE_NS, NetworkShare};
+use dropscope_model::{Cause, Event, Operation, Timestamp};
 use rayon::prelude::*;
 
 use crate::sessions::SessionTable;
-
-const MINUTE_NS: i64 = 60 * 1_000_000_000;
 
 /// How hot a minute must be to count as part of an incident.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -49,58 +48,11 @@ impl Default for IncidentConfig {
     }
 }
 
-/// A masked-IP /24 prefix among an incident's devices.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PrefixShare {
-    /// The first three octets of the masked IP (`24.9.142`), or the whole text when it is not
-    /// dotted IPv4.
-    pub prefix: String,
-    /// Incident devices that disconnected from it.
-    pub devices: u64,
-    /// `devices` over the incident's devices.
-    pub share: f64,
-}
-
-/// An error code among an incident's records; `None` is an informational disconnect.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CodeCount {
-    /// The `resultType`.
-    pub code: Option<u32>,
-    /// Disconnects with it.
-    pub disconnects: u64,
-    /// Failed connects with it.
-    pub failed_connects: u64,
-}
-
-/// A time window where disconnects rose far above the fleet's baseline.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Incident {
-    /// Start of the first hot minute.
-    pub start: Timestamp,
-    /// End of the last hot minute (exclusive).
-    pub end: Timestamp,
-    /// Distinct devices that disconnected in `[start, end)`.
-    pub devices: u64,
-    /// Disconnect records in `[start, end)`.
-    pub disconnects: u64,
-    /// Failed connects in `[start, end)`.
-    pub failed_connects: u64,
-    /// The hottest minute.
-    pub peak_minute: Timestamp,
-    /// Disconnecting devices in the hottest minute.
-    pub peak_devices: u64,
-    /// The median per-minute count of disconnecting devices over the window.
-    pub baseline: f64,
-    /// The count from which a minute was hot.
-    pub threshold: u64,
-    /// Masked-IP /24 prefixes of the devices, most devices first.
-    pub prefixes: Vec<PrefixShare>,
-    /// Error codes, most records first.
-    pub codes: Vec<CodeCount>,
-}
-
 /// Finds the incidents in `events`, given their session table (built from the same slice).
 /// None when the window is longer than [`crate::sessions::MAX_WINDOW_MINUTES`].
+///
+/// Every prefix is kept, and the dominant cause is left [`Cause::Unknown`] with share 0: it
+/// needs the classifier's verdicts, and [`crate::findings::assemble`] fills it in.
 pub fn detect(events: &[Event], table: &SessionTable, config: &IncidentConfig) -> Vec<Incident> {
     detect_counting(events, table, |_| true, config)
 }
@@ -217,15 +169,19 @@ fn median(mut values: Vec<f64>) -> f64 {
 fn describe(events: &[Event], table: &SessionTable, idxs: &[u32]) -> Incident {
     let mut devices: BTreeSet<u32> = BTreeSet::new();
     let mut prefixes: BTreeMap<&str, BTreeSet<u32>> = BTreeMap::new();
-    let mut codes: BTreeMap<Option<u32>, (u64, u64)> = BTreeMap::new();
+    let mut codes: BTreeMap<Option<u32>, CodeCount> = BTreeMap::new();
     let (mut disconnects, mut failed_connects) = (0, 0);
     for &idx in idxs {
         let event = &events[idx as usize];
         let device = table.event_device[idx as usize];
-        let entry = codes.entry(event.result_type).or_default();
+        let code = codes.entry(event.result_type).or_insert(CodeCount {
+            code: event.result_type,
+            disconnects: 0,
+            failed_connects: 0,
+        });
         if event.operation == Operation::Disconnect {
             disconnects += 1;
-            entry.0 += 1;
+            code.disconnects += 1;
             devices.insert(device);
             let ip = event.masked_ip.as_deref().or_else(|| {
                 table.ending(idx as usize).and_then(|ending| ending.session.masked_ip.as_deref())
@@ -235,32 +191,21 @@ fn describe(events: &[Event], table: &SessionTable, idxs: &[u32]) -> Incident {
             }
         } else {
             failed_connects += 1;
-            entry.1 += 1;
+            code.failed_connects += 1;
         }
     }
     let n_devices = devices.len() as u64;
-    let mut prefixes: Vec<PrefixShare> = prefixes
+    let mut networks: Vec<NetworkShare> = prefixes
         .into_iter()
-        .map(|(prefix, set)| PrefixShare {
+        .map(|(prefix, set)| NetworkShare {
             prefix: prefix.to_owned(),
             devices: set.len() as u64,
             share: if n_devices == 0 { 0.0 } else { set.len() as f64 / n_devices as f64 },
         })
         .collect();
-    prefixes.sort_by(|a, b| b.devices.cmp(&a.devices).then_with(|| a.prefix.cmp(&b.prefix)));
-    let mut codes: Vec<CodeCount> = codes
-        .into_iter()
-        .map(|(code, (disconnects, failed_connects))| CodeCount {
-            code,
-            disconnects,
-            failed_connects,
-        })
-        .collect();
-    codes.sort_by(|a, b| {
-        (b.disconnects + b.failed_connects)
-            .cmp(&(a.disconnects + a.failed_connects))
-            .then_with(|| a.code.cmp(&b.code))
-    });
+    networks.sort_by(|a, b| b.devices.cmp(&a.devices).then_with(|| a.prefix.cmp(&b.prefix)));
+    let mut codes: Vec<CodeCount> = codes.into_values().collect();
+    codes.sort_by(|a, b| b.count().cmp(&a.count()).then_with(|| a.code.cmp(&b.code)));
     Incident {
         start: Timestamp::default(),
         end: Timestamp::default(),
@@ -271,7 +216,9 @@ fn describe(events: &[Event], table: &SessionTable, idxs: &[u32]) -> Incident {
         peak_devices: 0,
         baseline: 0.0,
         threshold: 0,
-        prefixes,
+        networks,
+        dominant_cause: Cause::Unknown,
+        dominant_share: 0.0,
         codes,
     }
 }
@@ -313,7 +260,7 @@ mod tests {
                 i.threshold
             )
             .unwrap();
-            for p in &i.prefixes {
+            for p in &i.networks {
                 write!(got, " {}={:.2}", p.prefix, p.share).unwrap();
             }
             for c in &i.codes {

@@ -1,17 +1,41 @@
 //! dropscope's engine: from the events table to sessions, the Connected-devices curve, fleet
 //! incidents and the cause of every disconnect. It never opens a file.
+//!
+//! [`analyse`] runs the whole analysis and returns [`dropscope_model::findings::Findings`]; the
+//! modules are its steps, each usable alone. Results are `dropscope-model` types; nothing here
+//! is serializable (the report crate and the CLI serialise at the edge).
+//!
+//! ```
+//! use dropscope_engine::{AnalyseConfig, analyse};
+//! use dropscope_model::findings::DataQuality;
+//! use dropscope_model::{Event, Operation, Timestamp};
+//!
+//! let t = Timestamp::parse_rfc3339("2026-11-26T13:00:00Z").unwrap();
+//! let events = [
+//!     Event::new(t, "contoso-hub", "sensor-1", Operation::Connect),
+//!     Event::new(Timestamp(t.0 + 600_000_000_000), "contoso-hub", "sensor-1", Operation::Disconnect),
+//! ];
+//! let findings = analyse(&events, &DataQuality::default(), &AnalyseConfig::default());
+//! assert_eq!(findings.title, "Disconnect post-mortem: contoso-hub");
+//! assert_eq!((findings.sessions, findings.disconnects), (1, 1));
+//! assert_eq!(findings.causes.len(), 1);
+//! ```
 #![warn(clippy::disallowed_methods, reason = "no wall clock, no global rayon pool in the engine")]
 #![warn(missing_docs)]
 
+mod analyse;
 pub mod classify;
 pub mod curve;
 mod error;
 pub mod evaluate;
 pub mod findings;
 pub mod incidents;
+mod offline;
 pub mod rank;
+pub mod sdk;
 pub mod sessions;
 
+pub use analyse::{AnalyseConfig, Step, analyse, analyse_observed};
 pub use error::{Error, Result};
 
 /// Builds the one rayon pool every command runs in: `threads` workers, or one per core.

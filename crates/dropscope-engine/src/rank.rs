@@ -4,68 +4,22 @@
 //! runs from a disconnect to its next successful connect (or the end of its hub's records) and is
 //! charged to the latest classified record in that gap, so a throttled reconnect wave's time goes
 //! to throttling and a device locked out by bad credentials charges `auth_failure`. The
-//! accounting is [`crate::findings`]' (it knows the sessions, so a conflict overlapped by the
-//! next session opens no gap): `diagnose` and the report show the same device-hours. Benign causes
-//! (token renewals, clean closes, upgrades) are ranked apart so nobody is paged for them.
+//! accounting is [`crate::offline`]'s (it knows the sessions, so a conflict overlapped by the
+//! next session opens no gap). Benign causes (token renewals, clean closes, upgrades) are flagged,
+//! so that nobody is paged for them.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use dropscope_model::findings::thousands;
+use dropscope_model::findings::{RankedCause, thousands};
 use dropscope_model::{Cause, Event, Operation};
-use serde::Serialize;
 
-use crate::classify::timeline::{devices, sdk_family};
+use crate::classify::timeline::devices;
 use crate::classify::{Rule, Verdict};
+use crate::sdk::sdk_family;
 use crate::sessions::SessionTable;
 
 const SECOND: f64 = 1e9;
-
-/// One cause's line in the ranking.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RankedCause {
-    /// The cause's label name.
-    pub cause: &'static str,
-    /// Disconnects given this cause.
-    pub disconnects: u64,
-    /// Failed connects given this cause.
-    pub failed_connects: u64,
-    /// Its records over all classified records.
-    pub share: f64,
-    /// Distinct devices.
-    pub devices: u64,
-    /// Offline time charged to it, in device-hours.
-    pub device_hours: f64,
-    /// Median time from its records to the device's next successful connect, seconds.
-    pub median_reconnect_secs: Option<f64>,
-    /// Mean classifier confidence.
-    pub confidence: f64,
-    /// One sentence of measured evidence.
-    pub evidence: String,
-    /// The documented resolution.
-    pub resolution: &'static str,
-}
-
-/// Token renewals the devices came back from at once: counted, never alerted on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-pub struct BenignChurn {
-    /// Renewal disconnects followed by a reconnect within two minutes.
-    pub disconnects: u64,
-    /// Devices with at least one.
-    pub devices: u64,
-}
-
-/// The causes of a window's disconnects, most harmful first.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Ranking {
-    /// Classified records: disconnects plus failed connects.
-    pub records: u64,
-    /// Real problems, by impact.
-    pub problems: Vec<RankedCause>,
-    /// Benign causes (token expiry, client close, service upgrade), by impact.
-    pub benign: Vec<RankedCause>,
-    /// The quick token renewals inside `benign`.
-    pub churn: BenignChurn,
-}
+const HOUR_NS: f64 = 3_600e9;
 
 /// The documented resolution of a cause (research/iothub-logs.md §3, DESIGN.md).
 pub fn resolution(cause: Cause) -> &'static str {
@@ -115,8 +69,11 @@ struct Tally {
     last: i64,
 }
 
-/// Ranks the causes of `verdicts` (from [`crate::classify::classify`] on the same `events`).
-pub fn rank(events: &[Event], verdicts: &[Verdict], table: &SessionTable) -> Ranking {
+/// Ranks the causes of `verdicts` (from [`crate::classify::classify`] on the same `events`):
+/// every cause with at least one record, most impact first (device-hours offline, then devices,
+/// then records, then taxonomy order), benign causes among them, flagged
+/// ([`RankedCause::benign`]).
+pub fn rank(events: &[Event], verdicts: &[Verdict], table: &SessionTable) -> Vec<RankedCause> {
     let device_groups = devices(events);
     let mut device_of = vec![0_usize; events.len()];
     for (device, order) in device_groups.iter().enumerate() {
@@ -131,8 +88,6 @@ pub fn rank(events: &[Event], verdicts: &[Verdict], table: &SessionTable) -> Ran
         }
     }
     let mut tallies: BTreeMap<Cause, Tally> = BTreeMap::new();
-    let mut churn_devices = BTreeSet::new();
-    let mut churn = BenignChurn::default();
     for verdict in verdicts {
         let Some(event) = events.get(verdict.event) else { continue };
         let tally = tallies.entry(verdict.cause).or_default();
@@ -156,14 +111,7 @@ pub fn rank(events: &[Event], verdicts: &[Verdict], table: &SessionTable) -> Ran
         if let Some(prefix) = event.masked_ip.as_deref() {
             *tally.prefixes.entry(prefix.to_owned()).or_default() += 1;
         }
-        if verdict.cause == Cause::TokenExpiry
-            && verdict.reconnect_delay.is_some_and(|r| r <= 120_000_000_000)
-        {
-            churn.disconnects += 1;
-            churn_devices.insert(device_of[verdict.event]);
-        }
     }
-    churn.devices = churn_devices.len() as u64;
 
     // SDKs, walking each device in time order.
     for order in &device_groups {
@@ -185,13 +133,12 @@ pub fn rank(events: &[Event], verdicts: &[Verdict], table: &SessionTable) -> Ran
             }
         }
     }
-    for (cause, ns) in crate::findings::offline_by_cause(events, table, verdicts) {
+    for (cause, ns) in crate::offline::offline_by_cause(events, table, verdicts) {
         tallies.entry(cause).or_default().offline_ns = ns;
     }
 
     let records = verdicts.len() as u64;
-    let mut problems = Vec::new();
-    let mut benign = Vec::new();
+    let mut causes = Vec::new();
     for (cause, mut tally) in tallies {
         let n = tally.disconnects + tally.failed_connects;
         if n == 0 {
@@ -199,30 +146,26 @@ pub fn rank(events: &[Event], verdicts: &[Verdict], table: &SessionTable) -> Ran
         }
         tally.reconnects.sort_unstable();
         tally.ages.sort_unstable();
-        let ranked = RankedCause {
-            cause: cause.as_str(),
-            disconnects: tally.disconnects,
-            failed_connects: tally.failed_connects,
-            share: n as f64 / records.max(1) as f64,
-            devices: tally.devices.len() as u64,
-            device_hours: tally.offline_ns as f64 / SECOND / 3600.0,
-            median_reconnect_secs: median(&tally.reconnects).map(|ns| ns as f64 / SECOND),
-            confidence: tally.confidence / n as f64,
-            evidence: evidence(cause, &tally),
-            resolution: resolution(cause),
-        };
-        if cause.is_benign() { benign.push(ranked) } else { problems.push(ranked) }
+        let mut ranked = RankedCause::new(cause);
+        ranked.disconnects = tally.disconnects;
+        ranked.failed_connects = tally.failed_connects;
+        ranked.devices = tally.devices.len() as u64;
+        ranked.device_hours_offline = tally.offline_ns as f64 / HOUR_NS;
+        ranked.share = n as f64 / records.max(1) as f64;
+        ranked.mean_confidence = tally.confidence / n as f64;
+        ranked.median_reconnect_delay_ns = median(&tally.reconnects);
+        ranked.evidence = evidence(cause, &tally);
+        resolution(cause).clone_into(&mut ranked.resolution);
+        causes.push(ranked);
     }
-    let by_impact = |a: &RankedCause, b: &RankedCause| {
-        b.device_hours
-            .total_cmp(&a.device_hours)
+    causes.sort_by(|a, b| {
+        b.device_hours_offline
+            .total_cmp(&a.device_hours_offline)
             .then(b.devices.cmp(&a.devices))
-            .then((b.disconnects + b.failed_connects).cmp(&(a.disconnects + a.failed_connects)))
-            .then(a.cause.cmp(b.cause))
-    };
-    problems.sort_by(by_impact);
-    benign.sort_by(by_impact);
-    Ranking { records, problems, benign, churn }
+            .then(b.events().cmp(&a.events()))
+            .then(a.cause.cmp(&b.cause))
+    });
+    causes
 }
 
 fn median(sorted: &[i64]) -> Option<i64> {
@@ -347,7 +290,7 @@ mod tests {
     fn check(lines: &[&str], expected: &str) {
         let events = events(lines);
         let verdicts = classify(&events, &ClassifyConfig::default());
-        let ranking = rank(&events, &verdicts, &crate::sessions::build(&events));
+        let causes = rank(&events, &verdicts, &crate::sessions::build(&events));
         let line = |r: &RankedCause| {
             format!(
                 "{} n={}+{} dev={} h={:.2} med={:?}",
@@ -355,23 +298,22 @@ mod tests {
                 r.disconnects,
                 r.failed_connects,
                 r.devices,
-                r.device_hours,
-                r.median_reconnect_secs
+                r.device_hours_offline,
+                r.median_reconnect_delay_ns.map(|ns| ns as f64 / SECOND)
             )
         };
-        let mut got: Vec<String> = ranking.problems.iter().map(line).collect();
+        let mut got: Vec<String> = causes.iter().filter(|r| !r.benign).map(line).collect();
         got.push("--".to_owned());
-        got.extend(ranking.benign.iter().map(line));
-        got.push(format!("churn={}/{}", ranking.churn.disconnects, ranking.churn.devices));
+        got.extend(causes.iter().filter(|r| r.benign).map(line));
         assert_eq!(got.join("\n"), expected);
-        for ranked in ranking.problems.iter().chain(&ranking.benign) {
+        for ranked in &causes {
             assert!(ranked.evidence.ends_with('.'), "{}", ranked.evidence);
             assert!(!ranked.resolution.is_empty());
         }
     }
 
     #[test]
-    fn ranks_by_offline_time_and_sets_churn_apart() {
+    fn ranks_by_offline_time_and_flags_the_benign() {
         check(
             &[
                 "a 0 c 10.0.1.XXX",
@@ -393,8 +335,7 @@ mod tests {
              keepalive_timeout n=1+0 dev=1 h=0.50 med=Some(1800.0)\n\
              --\n\
              client_close n=1+0 dev=1 h=0.17 med=Some(600.0)\n\
-             token_expiry n=2+0 dev=1 h=0.00 med=Some(5.0)\n\
-             churn=2/1",
+             token_expiry n=2+0 dev=1 h=0.00 med=Some(5.0)",
         );
     }
 
@@ -402,9 +343,9 @@ mod tests {
     fn evidence_quotes_the_measured_figures() {
         let events = events(&["a 0 c 10.0.1.XXX", "a 1h d 400029", "a 1h5s c"]);
         let verdicts = classify(&events, &ClassifyConfig::default());
-        let ranking = rank(&events, &verdicts, &crate::sessions::build(&events));
+        let causes = rank(&events, &verdicts, &crate::sessions::build(&events));
         assert_eq!(
-            ranking.benign[0].evidence,
+            causes[0].evidence,
             "1 upgrade closures and refusals (400029/400030) on 1 devices within 0 s, median reconnect after 5 s."
         );
         assert_eq!(human_duration(5400.0), "90 min");

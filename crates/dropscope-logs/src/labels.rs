@@ -8,30 +8,12 @@
 use std::io::{Read, Write};
 use std::path::Path;
 
-use dropscope_model::{Cause, Operation, Timestamp};
+use dropscope_model::{Cause, Label, Operation, Timestamp};
 
 use crate::{Error, Result};
 
 /// The columns of `labels.csv`, in the order they are written.
 pub const LABEL_COLUMNS: [&str; 5] = ["device_id", "time", "operation", "occurrence", "cause"];
-
-/// One row of `labels.csv` or `predictions.csv`: the cause of one disconnect or failed connect.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Label {
-    /// The device identity.
-    pub device_id: String,
-    /// The record's time, as an instant.
-    pub time: Timestamp,
-    /// Connect (a failed connect) or disconnect.
-    pub operation: Operation,
-    /// The 0-based index among the distinct records with the same `(device_id, time, operation)`,
-    /// in input order.
-    pub occurrence: u32,
-    /// The cause.
-    pub cause: Cause,
-    /// How sure the classifier is, in `[0, 1]`; `None` in ground truth.
-    pub confidence: Option<f64>,
-}
 
 /// Reads a labels or predictions file.
 pub fn read_labels(path: &Path) -> Result<Vec<Label>> {

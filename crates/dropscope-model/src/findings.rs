@@ -197,6 +197,11 @@ pub struct BenignChurn {
     pub device_hours_offline: f64,
     /// The same events by cause.
     pub by_cause: BTreeMap<Cause, u64>,
+    /// Token renewals the device came back from at once: `token_expiry` disconnects and failed
+    /// connects followed by a successful connect within two minutes.
+    pub quick_renewals: u64,
+    /// Distinct devices with at least one quick renewal.
+    pub quick_renewal_devices: u64,
 }
 
 /// One minute of the Connected-devices curve.
@@ -261,12 +266,22 @@ pub struct Incident {
     pub start: Timestamp,
     /// The end of the last minute of the incident (exclusive).
     pub end: Timestamp,
-    /// Disconnects and failed connects inside the window.
-    pub events: u64,
-    /// Distinct devices that disconnected or failed to connect inside the window.
+    /// Distinct devices that disconnected inside the window.
     pub devices: u64,
+    /// Disconnect records inside the window.
+    pub disconnects: u64,
+    /// Failed connects inside the window.
+    pub failed_connects: u64,
+    /// The hottest minute's start.
+    pub peak_minute: Timestamp,
+    /// Disconnecting devices in the hottest minute.
+    pub peak_devices: u64,
+    /// The median per-minute count of disconnecting devices over the whole window.
+    pub baseline: f64,
+    /// The count of disconnecting devices from which a minute was hot.
+    pub threshold: u64,
     /// Masked-IP /24 prefixes of the devices involved (`24.9.142`), most devices first, then
-    /// prefix; the engine keeps the top few.
+    /// prefix; the findings keep the top few.
     pub networks: Vec<NetworkShare>,
     /// The cause of most of the incident's events.
     pub dominant_cause: Cause,
@@ -276,10 +291,18 @@ pub struct Incident {
     pub codes: Vec<CodeCount>,
 }
 
+impl Incident {
+    /// Disconnects plus failed connects inside the window.
+    pub fn events(&self) -> u64 {
+        self.disconnects + self.failed_connects
+    }
+}
+
 /// One network (masked-IP /24 prefix) involved in an incident.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NetworkShare {
-    /// The /24 prefix as logged, without the masked octet: `24.9.142`.
+    /// The /24 prefix as logged, without the masked octet: `24.9.142`; the whole text when it
+    /// is not dotted IPv4.
     pub prefix: String,
     /// Devices of the incident behind this prefix.
     pub devices: u64,
@@ -292,8 +315,17 @@ pub struct NetworkShare {
 pub struct CodeCount {
     /// The `resultType` (404104), or `None` for informational records, which have none.
     pub code: Option<u32>,
-    /// Records with this code.
-    pub count: u64,
+    /// Disconnects with this code.
+    pub disconnects: u64,
+    /// Failed connects with this code.
+    pub failed_connects: u64,
+}
+
+impl CodeCount {
+    /// Records with this code: disconnects plus failed connects.
+    pub fn count(&self) -> u64 {
+        self.disconnects + self.failed_connects
+    }
 }
 
 /// A device whose identity two clients seem to share.

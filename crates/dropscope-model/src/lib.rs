@@ -3,7 +3,8 @@
 //! The main types are [`Event`], one connection-log record after parsing, whatever export form it
 //! came in; [`Timestamp`], an instant in UTC nanoseconds with an RFC 3339 parser and writer;
 //! [`Operation`] and [`Level`]; and [`Cause`], the root-cause taxonomy whose names are the label
-//! vocabulary of `labels.csv`. [`columns`] names the columns of the events and sessions tables.
+//! vocabulary of `labels.csv`, and [`Label`], one row of it. [`columns`] names the columns of
+//! the events and sessions tables.
 //!
 //! This crate has no polars and does no IO, so every crate (and the fuzz targets) can use it.
 //!
@@ -22,6 +23,7 @@ mod event;
 pub mod findings;
 mod hash;
 pub mod json;
+mod label;
 #[cfg(feature = "proptest")]
 pub mod proptest;
 mod session;
@@ -32,6 +34,7 @@ mod time;
 pub use cause::Cause;
 pub use event::{Event, Level, Operation, SeqNo, hub_from_resource_id};
 pub use hash::{FxHashMap, FxHashSet, FxHasher, table_of};
+pub use label::Label;
 pub use session::{Repairs, Session};
 pub use shares::{put, shares};
 pub use sym::Sym;

@@ -1,9 +1,13 @@
 //! The JSON rendering: serde output types mirroring [`Findings`], with a `schema_version`.
 //!
 //! These types exist only to be serialized (STYLE.md: serde only on the report's JSON output
-//! types); the schema is documented in docs/report-schema.md, and a change to a field's name or
-//! meaning bumps [`SCHEMA_VERSION`]. Timestamps are RFC 3339 strings in UTC, durations are
-//! seconds, shares are fractions in `[0, 1]`, and absent values are `null`.
+//! types); the schema is documented in docs/report-schema.md and docs/json.md, and a change to a
+//! field's name or meaning bumps [`SCHEMA_VERSION`]. Timestamps are RFC 3339 strings in UTC,
+//! durations are seconds, shares are fractions in `[0, 1]`, and absent values are `null`.
+//!
+//! Every `--json` output that shows a concept of the report uses the report's shape for it:
+//! [`render_causes_json`] (`diagnose --json`) and [`render_incidents_json`] (`incidents --json`)
+//! print parts of the same document, each with its own `schema_version`.
 
 use std::collections::BTreeMap;
 
@@ -23,6 +27,43 @@ pub fn render_json(findings: &Findings) -> String {
     // Serializing plain structs of strings and numbers into a String cannot fail; the fallback
     // keeps the no-panic promise anyway.
     let mut out = serde_json::to_string_pretty(&report).unwrap_or_else(|err| {
+        format!("{{\"schema_version\":{SCHEMA_VERSION},\"error\":\"{err}\"}}")
+    });
+    out.push('\n');
+    out
+}
+
+/// The ranked causes and the benign churn, as `diagnose --json` prints them: one line of JSON
+/// with `schema_version`, `classified_events`, `causes` and `benign_churn` shaped as in the
+/// report, and `quick_renewals`.
+pub fn render_causes_json(findings: &Findings) -> String {
+    let document = CausesDocument {
+        schema_version: SCHEMA_VERSION,
+        classified_events: findings.classified_events(),
+        causes: causes(findings),
+        benign_churn: benign_churn(findings),
+        quick_renewals: QuickRenewals {
+            events: findings.benign.quick_renewals,
+            devices: findings.benign.quick_renewal_devices,
+        },
+    };
+    compact(&document)
+}
+
+/// The incidents, as `incidents --json` prints them: one line of JSON with `schema_version` and
+/// `incidents` shaped as in the report.
+pub fn render_incidents_json(findings: &Findings) -> String {
+    let document = IncidentsDocument {
+        schema_version: SCHEMA_VERSION,
+        incidents: findings.incidents.iter().map(incident).collect(),
+    };
+    compact(&document)
+}
+
+/// One line of JSON and a newline.
+fn compact(document: &impl Serialize) -> String {
+    // As in render_json: plain structs of strings and numbers cannot fail to serialize.
+    let mut out = serde_json::to_string(document).unwrap_or_else(|err| {
         format!("{{\"schema_version\":{SCHEMA_VERSION},\"error\":\"{err}\"}}")
     });
     out.push('\n');
@@ -55,6 +96,27 @@ struct Report<'a> {
     by_sdk: Vec<BreakdownRow<'a>>,
     by_protocol: Vec<BreakdownRow<'a>>,
     session_lengths: Vec<Bucket>,
+}
+
+#[derive(Serialize)]
+struct CausesDocument<'a> {
+    schema_version: u32,
+    classified_events: u64,
+    causes: Vec<Cause<'a>>,
+    benign_churn: BenignChurn,
+    quick_renewals: QuickRenewals,
+}
+
+#[derive(Serialize)]
+struct QuickRenewals {
+    events: u64,
+    devices: u64,
+}
+
+#[derive(Serialize)]
+struct IncidentsDocument<'a> {
+    schema_version: u32,
+    incidents: Vec<IncidentJson<'a>>,
 }
 
 #[derive(Serialize)]
@@ -235,13 +297,8 @@ impl<'a> From<&'a Findings> for Report<'a> {
                 reordered: q.reordered,
                 repairs: &q.repairs,
             },
-            causes: f.causes.iter().enumerate().map(|(idx, c)| cause(idx, c)).collect(),
-            benign_churn: BenignChurn {
-                events: f.benign.events,
-                devices: f.benign.devices,
-                device_hours_offline: f.benign.device_hours_offline,
-                by_cause: f.benign.by_cause.iter().map(|(c, n)| (c.as_str(), *n)).collect(),
-            },
+            causes: causes(f),
+            benign_churn: benign_churn(f),
             curve: f
                 .curve
                 .iter()
@@ -262,6 +319,19 @@ impl<'a> From<&'a Findings> for Report<'a> {
             by_protocol: f.by_protocol.iter().map(breakdown).collect(),
             session_lengths: f.session_lengths.iter().map(bucket).collect(),
         }
+    }
+}
+
+fn causes(f: &Findings) -> Vec<Cause<'_>> {
+    f.causes.iter().enumerate().map(|(idx, c)| cause(idx, c)).collect()
+}
+
+fn benign_churn(f: &Findings) -> BenignChurn {
+    BenignChurn {
+        events: f.benign.events,
+        devices: f.benign.devices,
+        device_hours_offline: f.benign.device_hours_offline,
+        by_cause: f.benign.by_cause.iter().map(|(c, n)| (c.as_str(), *n)).collect(),
     }
 }
 
@@ -302,12 +372,16 @@ fn incident(i: &Incident) -> IncidentJson<'_> {
     IncidentJson {
         start: time(i.start),
         end: time(i.end),
-        events: i.events,
+        events: i.events(),
         devices: i.devices,
         dominant_cause: i.dominant_cause.as_str(),
         dominant_share: i.dominant_share,
         networks: i.networks.iter().map(network).collect(),
-        codes: i.codes.iter().map(|c: &CodeCount| Code { code: c.code, count: c.count }).collect(),
+        codes: i
+            .codes
+            .iter()
+            .map(|c: &CodeCount| Code { code: c.code, count: c.count() })
+            .collect(),
     }
 }
 

@@ -9,7 +9,8 @@
 //!   plotters, no script), readable on a laptop and printable;
 //! - [`render_markdown`]: the same findings for a ticket;
 //! - [`render_json`]: the same findings for machines, with a `schema_version`
-//!   (docs/report-schema.md).
+//!   (docs/report-schema.md); [`render_causes_json`] and [`render_incidents_json`] print parts
+//!   of it in the same shape, for `diagnose --json` and `incidents --json` (docs/json.md).
 //!
 //! Every string that comes from the logs (device ids, IPs, SDK versions, reasons, file names)
 //! is untrusted and escaped for the output it goes into.
@@ -41,7 +42,7 @@ use dropscope_model::findings::Findings;
 
 pub use error::{Error, Result};
 pub use html::render_html;
-pub use json::{SCHEMA_VERSION, render_json};
+pub use json::{SCHEMA_VERSION, render_causes_json, render_incidents_json, render_json};
 pub use markdown::render_markdown;
 
 /// The report's output forms.

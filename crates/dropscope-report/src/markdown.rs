@@ -241,7 +241,7 @@ fn incidents(out: &mut String, f: &Findings) {
         let codes: Vec<String> = i
             .codes
             .iter()
-            .map(|c| format!("{} ×{}", text::code(c.code), text::count(c.count)))
+            .map(|c| format!("{} ×{}", text::code(c.code), text::count(c.count())))
             .collect();
         line!(
             out,
@@ -250,7 +250,7 @@ fn incidents(out: &mut String, f: &Findings) {
             text::time(i.start),
             text::time(i.end),
             text::duration(i.end.0 - i.start.0),
-            text::count(i.events),
+            text::count(i.events()),
             text::count(i.devices),
             i.dominant_cause,
             text::percent(i.dominant_share),

@@ -10,6 +10,7 @@ use rayon::prelude::*;
 use crate::classify::ClassifyConfig;
 use crate::classify::codes;
 use crate::evaluate::is_classified;
+use crate::sdk::sdk_family;
 
 /// What the device's own history says around one classified record.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -36,7 +37,7 @@ pub(crate) struct Context<'a> {
     pub(crate) alternating: bool,
     /// The masked IP of the record, else of the last connect.
     pub(crate) ip: Option<&'a str>,
-    /// The SDK family (user-agent product) of the last connect.
+    /// The SDK family ([`sdk_family`]) of the last connect.
     pub(crate) sdk: Option<&'a str>,
     /// The protocol of the record or of the last connect.
     pub(crate) protocol: Option<&'a str>,
@@ -90,12 +91,6 @@ fn is_success(event: &Event) -> bool {
 
 fn is_auth_failed_connect(event: &Event) -> bool {
     event.is_failed_connect() && event.result_type.is_some_and(codes::is_auth)
-}
-
-/// The product part of a user agent: `.NET/1.21.2 (...)` -> `.NET`.
-pub(crate) fn sdk_family(sdk_version: &str) -> &str {
-    let end = sdk_version.find(['/', ' ', '(']).unwrap_or(sdk_version.len());
-    sdk_version[..end].trim()
 }
 
 fn device_contexts<'a>(
@@ -294,13 +289,5 @@ mod tests {
         check(&[("1.2.3.XXX", "C"), ("5.6.7.XXX", "C"), ("5.6.7.XXX", "C")], false);
         check(&[("1.2.3.XXX", "C"), ("5.6.7.XXX", "C"), ("1.2.3.XXX", "C")], true);
         check(&[("1.2.3.XXX", "C"), ("1.2.3.XXX", ".NET"), ("1.2.3.XXX", "C")], true);
-    }
-
-    #[test]
-    fn sdk_family_is_the_product() {
-        assert_eq!(sdk_family(".NET/1.21.2 (.NET Framework 4.8)"), ".NET");
-        assert_eq!(sdk_family("azure-iot-device/1.17.1 (node v10.16.0)"), "azure-iot-device");
-        assert_eq!(sdk_family("iothubclient"), "iothubclient");
-        assert_eq!(sdk_family(""), "");
     }
 }

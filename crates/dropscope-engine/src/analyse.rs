@@ -1,0 +1,132 @@
+//! [`analyse`]: the whole analysis of one events slice, from sessions to [`Findings`].
+//!
+//! Every command that shows causes or incidents (`report`, `demo`, `diagnose`, `incidents`) gets
+//! them from here, so they cannot disagree. The steps, in order: rebuild the sessions, the
+//! Connected-devices curve, a cause per record, the incidents among the real problems, the
+//! ranking, and the join ([`crate::findings::assemble`]). A caller that shows progress passes an
+//! observer to [`analyse_observed`]; the engine itself knows nothing of progress bars.
+//!
+//! The alert replay ([`Findings::alert`]) is left empty: it depends on the user's alert rule, and
+//! the caller fills it from the findings' curve and incidents (`dropscope_report::alert::replay`).
+
+use dropscope_model::Event;
+use dropscope_model::findings::{DataQuality, Findings, Incident};
+
+use crate::classify::{ClassifyConfig, Verdict, classify};
+use crate::findings::{FindingsInput, assemble};
+use crate::incidents::{IncidentConfig, detect_among};
+use crate::sessions::SessionTable;
+use crate::{curve, rank, sessions};
+
+/// The thresholds of the analysis.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AnalyseConfig {
+    /// The classifier's thresholds.
+    pub classify: ClassifyConfig,
+    /// How hot a minute must be to count as part of an incident.
+    pub incidents: IncidentConfig,
+}
+
+/// One step of [`analyse`], in the order they run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Rebuilding the sessions.
+    Sessions,
+    /// The Connected-devices curve.
+    Curve,
+    /// A cause for every disconnect and failed connect.
+    Classifying,
+    /// Fleet incidents among the real problems.
+    Incidents,
+    /// Ranking the causes by impact.
+    Ranking,
+    /// Joining the results into [`Findings`].
+    Assembling,
+}
+
+impl Step {
+    /// Every step, in the order they run.
+    pub const ALL: [Step; 6] = [
+        Step::Sessions,
+        Step::Curve,
+        Step::Classifying,
+        Step::Incidents,
+        Step::Ranking,
+        Step::Assembling,
+    ];
+
+    /// The 0-based position of the step in [`Step::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// A word for a progress bar: `sessions`, `curve`, `classifying` ...
+    pub fn label(self) -> &'static str {
+        match self {
+            Step::Sessions => "sessions",
+            Step::Curve => "curve",
+            Step::Classifying => "classifying",
+            Step::Incidents => "incidents",
+            Step::Ranking => "ranking",
+            Step::Assembling => "assembling",
+        }
+    }
+}
+
+/// Runs every analysis over `events` (the distinct events, in input order) and joins the
+/// results into findings, with `quality` (what the reader counted) as their data-quality section.
+/// The alert replay is left empty (see the module docs).
+pub fn analyse(events: &[Event], quality: &DataQuality, config: &AnalyseConfig) -> Findings {
+    analyse_observed(events, quality, config, &mut |_| {})
+}
+
+/// [`analyse`], calling `observer` as each step begins.
+pub fn analyse_observed(
+    events: &[Event],
+    quality: &DataQuality,
+    config: &AnalyseConfig,
+    observer: &mut dyn FnMut(Step),
+) -> Findings {
+    observer(Step::Sessions);
+    let table = sessions::build(events);
+    observer(Step::Curve);
+    let curve = table
+        .window
+        .map(|window| curve::connected_devices(&table.sessions, window))
+        .unwrap_or_default();
+    observer(Step::Classifying);
+    let verdicts = classify(events, &config.classify);
+    observer(Step::Incidents);
+    let incidents = problem_incidents(events, &table, &verdicts, &config.incidents);
+    observer(Step::Ranking);
+    let ranking = rank::rank(events, &verdicts, &table);
+    observer(Step::Assembling);
+    assemble(FindingsInput {
+        events,
+        table: &table,
+        curve: &curve,
+        incidents: &incidents,
+        verdicts: &verdicts,
+        ranking: &ranking,
+        quality,
+    })
+}
+
+/// The incidents among the real problems: benign churn is left out of the counts
+/// ([`detect_among`] says why).
+fn problem_incidents(
+    events: &[Event],
+    table: &SessionTable,
+    verdicts: &[Verdict],
+    config: &IncidentConfig,
+) -> Vec<Incident> {
+    let mut counted = vec![false; events.len()];
+    for verdict in verdicts {
+        if !verdict.cause.is_benign()
+            && let Some(flag) = counted.get_mut(verdict.event)
+        {
+            *flag = true;
+        }
+    }
+    detect_among(events, table, &counted, config)
+}
