@@ -5,8 +5,9 @@ use std::fmt::Write as _;
 
 use anyhow::Context as _;
 use dropscope_engine::classify::{ClassifyConfig, classify};
-use dropscope_engine::rank::{RankedCause, Ranking, human_duration, rank};
+use dropscope_engine::rank::{RankedCause, Ranking, rank};
 use dropscope_engine::sessions;
+use dropscope_model::Duration;
 
 use crate::args::DiagnoseArgs;
 use crate::commands::ingest::load;
@@ -54,14 +55,16 @@ fn section(out: &mut String, title: &str, causes: &[RankedCause]) {
     }
     let _ = writeln!(
         out,
-        "  {:<3} {:<19} {:>9} {:>7} {:>6} {:>7} {:>12} {:>10} {:>5}",
+        "  {:<3} {:<19} {:>9} {:>7} {:>6} {:>7} {:>12} {:>11} {:>5}",
         "#", "cause", "disconn.", "failed", "share", "devices", "device-hours", "reconnect", "conf"
     );
     for (rank, cause) in causes.iter().enumerate() {
-        let reconnect = cause.median_reconnect_secs.map_or("never".to_owned(), human_duration);
+        let reconnect = cause
+            .median_reconnect_secs
+            .map_or("never".to_owned(), |secs| Duration::from_secs_f64(secs).to_string());
         let _ = writeln!(
             out,
-            "  {:<3} {:<19} {:>9} {:>7} {:>5.1}% {:>7} {:>12.1} {:>10} {:>5.2}",
+            "  {:<3} {:<19} {:>9} {:>7} {:>5.1}% {:>7} {:>12.1} {:>11} {:>5.2}",
             rank + 1,
             cause.cause,
             cause.disconnects,

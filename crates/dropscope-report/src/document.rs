@@ -15,8 +15,8 @@
 
 use std::collections::BTreeMap;
 
-use dropscope_model::Cause;
 use dropscope_model::findings::{Breakdown, Findings, HistogramBucket, RankedCause};
+use dropscope_model::{Cause, Duration};
 
 use crate::summary::{lowest_minute, peak, problem_events, sparkline, top_problem};
 use crate::text;
@@ -534,7 +534,7 @@ fn alert(f: &Findings) -> Section<'_> {
     let a = &f.alert;
     let threshold = text::count(a.threshold);
     let derived = if a.threshold_derived { " (derived: 90% of the median connected)" } else { "" };
-    let duration = text::duration(a.for_ns);
+    let duration = Duration(a.for_ns).to_string();
     let (firings, benign) = (a.firings.len(), a.benign_firings());
     let mut blocks = vec![
         only(
@@ -624,7 +624,7 @@ fn incidents(f: &Findings) -> Section<'_> {
                 Cell::Number((idx + 1).to_string()),
                 Cell::Time(text::time(i.start)),
                 Cell::Time(text::time(i.end)),
-                Cell::Number(text::duration(i.end.0 - i.start.0)),
+                Cell::Number(Duration(i.end.0 - i.start.0).to_string()),
                 Cell::Number(text::count(i.events)),
                 Cell::Number(text::count(i.devices)),
                 Cell::Cause {
