@@ -191,7 +191,7 @@ fn timeline_shows_the_404104_disconnect() {
         .unwrap_or_else(|| panic!("no disconnect line: {out}"));
     assert!(disconnect.contains("404104"), "{disconnect}");
     assert!(out.contains("ended by 404104"), "{out}");
-    assert!(out.contains("17m34s"), "{out}");
+    assert!(out.contains("lasted 17 min 34 s"), "{out}");
 }
 
 #[test]

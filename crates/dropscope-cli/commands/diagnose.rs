@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use dropscope_engine::rank::human_duration;
+use dropscope_model::Duration;
 use dropscope_model::findings::{Findings, RankedCause};
 use dropscope_report::alert::AlertConfig;
 
@@ -23,10 +23,6 @@ pub(crate) fn run(args: &DiagnoseArgs, ctx: &Context) -> anyhow::Result<ExitStat
         crate::print_out(&render(&findings))?;
     }
     Ok(ExitStatus::Success)
-}
-
-fn secs(ns: i64) -> f64 {
-    ns as f64 / 1e9
 }
 
 fn render(findings: &Findings) -> String {
@@ -56,16 +52,15 @@ fn section(out: &mut String, title: &str, causes: &[&RankedCause]) {
     }
     let _ = writeln!(
         out,
-        "  {:<3} {:<19} {:>9} {:>7} {:>6} {:>7} {:>12} {:>10} {:>5}",
+        "  {:<3} {:<19} {:>9} {:>7} {:>6} {:>7} {:>12} {:>11} {:>5}",
         "#", "cause", "disconn.", "failed", "share", "devices", "device-hours", "reconnect", "conf"
     );
     for (rank, cause) in causes.iter().enumerate() {
-        let reconnect = cause
-            .median_reconnect_delay_ns
-            .map_or("never".to_owned(), |ns| human_duration(secs(ns)));
+        let reconnect =
+            cause.median_reconnect_delay_ns.map_or("never".to_owned(), |ns| Duration(ns).to_string());
         let _ = writeln!(
             out,
-            "  {:<3} {:<19} {:>9} {:>7} {:>5.1}% {:>7} {:>12.1} {:>10} {:>5.2}",
+            "  {:<3} {:<19} {:>9} {:>7} {:>5.1}% {:>7} {:>12.1} {:>11} {:>5.2}",
             rank + 1,
             cause.cause.as_str(),
             cause.disconnects,

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use dropscope_engine::sessions::{self, EventRole, SessionTable};
-use dropscope_model::{Event, Session};
+use dropscope_model::{Duration, Event, Session};
 
 use crate::args::TimelineArgs;
 use crate::commands::ingest::load;
@@ -117,10 +117,10 @@ fn render_session(out: &mut String, session: &Session) {
         time(session.disconnect_time, "(after the window)"),
     );
     if let Some(duration) = session.duration_ns {
-        let _ = write!(out, "  lasted {}", human_duration(duration));
+        let _ = write!(out, "  lasted {}", Duration(duration));
     }
     if let Some(gap) = session.gap_before_ns {
-        let _ = write!(out, "  after {} offline", human_duration(gap));
+        let _ = write!(out, "  after {} offline", Duration(gap));
     }
     if session.failed_connects_before > 0 {
         let _ = write!(out, "  after {} failed connect(s)", session.failed_connects_before);
@@ -144,21 +144,4 @@ fn render_session(out: &mut String, session: &Session) {
         let _ = write!(out, "  repaired: {}", session.repaired);
     }
     out.push('\n');
-}
-
-/// `1h02m03s`, `4m05s`, `6s`, `0.250s`.
-fn human_duration(ns: i64) -> String {
-    let sign = if ns < 0 { "-" } else { "" };
-    let ns = ns.unsigned_abs();
-    let secs = ns / 1_000_000_000;
-    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
-    if h > 0 {
-        format!("{sign}{h}h{m:02}m{s:02}s")
-    } else if m > 0 {
-        format!("{sign}{m}m{s:02}s")
-    } else if ns.is_multiple_of(1_000_000_000) {
-        format!("{sign}{s}s")
-    } else {
-        format!("{sign}{:.3}s", ns as f64 / 1e9)
-    }
 }

@@ -176,17 +176,6 @@ fn percent(part: u64, whole: u64) -> u64 {
     (part * 100 + whole / 2).checked_div(whole).unwrap_or(0)
 }
 
-/// `90 s`, `12 min`, `3.5 h`.
-pub fn human_duration(secs: f64) -> String {
-    if secs < 120.0 {
-        format!("{secs:.0} s")
-    } else if secs < 7200.0 {
-        format!("{:.0} min", secs / 60.0)
-    } else {
-        format!("{:.1} h", secs / 3600.0)
-    }
-}
-
 fn top<K: Clone + Ord>(counts: &BTreeMap<K, u64>, n: usize) -> Vec<(K, u64)> {
     let mut items: Vec<(K, u64)> = counts.iter().map(|(k, v)| (k.clone(), *v)).collect();
     items.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
@@ -211,9 +200,9 @@ fn evidence(cause: Cause, tally: &Tally) -> String {
         percent(rules.iter().map(|r| tally.rules.get(r).copied().unwrap_or(0)).sum(), count)
     };
     let median_reconnect = median(&tally.reconnects)
-        .map_or("never".to_owned(), |ns| format!("after {}", human_duration(ns as f64 / SECOND)));
+        .map_or("never".to_owned(), |ns| format!("after {}", dropscope_model::Duration(ns)));
     let sdks: Vec<String> = top(&tally.sdks, 2).into_iter().map(|(name, _)| name).collect();
-    let span = human_duration((tally.last - tally.first) as f64 / SECOND);
+    let span = dropscope_model::Duration(tally.last - tally.first).to_string();
     match cause {
         Cause::TokenExpiry => {
             let (lo, hi) = match tally.ages.len() {
@@ -348,7 +337,5 @@ mod tests {
             causes[0].evidence,
             "1 upgrade closures and refusals (400029/400030) on 1 devices within 0 s, median reconnect after 5 s."
         );
-        assert_eq!(human_duration(5400.0), "90 min");
-        assert_eq!(human_duration(9000.0), "2.5 h");
     }
 }

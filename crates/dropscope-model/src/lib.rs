@@ -2,9 +2,10 @@
 //!
 //! The main types are [`Event`], one connection-log record after parsing, whatever export form it
 //! came in; [`Timestamp`], an instant in UTC nanoseconds with an RFC 3339 parser and writer;
-//! [`Operation`] and [`Level`]; and [`Cause`], the root-cause taxonomy whose names are the label
-//! vocabulary of `labels.csv`, and [`Label`], one row of it. [`columns`] names the columns of
-//! the events and sessions tables.
+//! [`Duration`], a length of time with the one spelling every output uses; [`Operation`] and
+//! [`Level`]; and [`Cause`], the root-cause taxonomy whose names are the label vocabulary of
+//! `labels.csv`, and [`Label`], one row of it. [`columns`] names the columns of the events and
+//! sessions tables.
 //!
 //! This crate has no polars and does no IO, so every crate (and the fuzz targets) can use it.
 //!
@@ -19,6 +20,7 @@
 
 mod cause;
 pub mod columns;
+mod duration;
 mod event;
 pub mod findings;
 mod hash;
@@ -32,6 +34,7 @@ mod sym;
 mod time;
 
 pub use cause::Cause;
+pub use duration::Duration;
 pub use event::{Event, Level, Operation, SeqNo, hub_from_resource_id};
 pub use hash::{FxHashMap, FxHashSet, FxHasher, table_of};
 pub use label::Label;

@@ -28,6 +28,7 @@
 
 pub mod alert;
 mod charts;
+mod document;
 mod error;
 mod escape;
 mod html;

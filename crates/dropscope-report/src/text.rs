@@ -1,6 +1,7 @@
-//! Number, time and duration formatting shared by the renderers: one spelling in every form.
+//! Number and time formatting shared by the renderers: one spelling in every form. Durations are
+//! [`Duration`]'s, the spelling every output of dropscope uses.
 
-use dropscope_model::Timestamp;
+use dropscope_model::{Duration, Timestamp};
 
 /// `2026-11-26 13:05:12` (UTC).
 pub(crate) fn time(ts: Timestamp) -> String {
@@ -27,24 +28,9 @@ pub(crate) fn window(start: Option<Timestamp>, end: Option<Timestamp>) -> String
     }
 }
 
-/// A duration for people: `42 s`, `12 min 30 s`, `1 h 05 min`, `2 d 03 h`.
-pub(crate) fn duration(ns: i64) -> String {
-    let secs = (ns.max(0) as f64 / 1e9).round() as i64;
-    if secs < 60 {
-        format!("{secs} s")
-    } else if secs < 3600 {
-        let (m, s) = (secs / 60, secs % 60);
-        if s == 0 { format!("{m} min") } else { format!("{m} min {s} s") }
-    } else if secs < 86_400 {
-        format!("{} h {:02} min", secs / 3600, secs % 3600 / 60)
-    } else {
-        format!("{} d {:02} h", secs / 86_400, secs % 86_400 / 3600)
-    }
-}
-
 /// An optional duration, `–` when unknown.
 pub(crate) fn opt_duration(ns: Option<i64>) -> String {
-    ns.map_or_else(|| "–".to_owned(), duration)
+    ns.map_or_else(|| "–".to_owned(), |ns| Duration(ns).to_string())
 }
 
 /// A fraction as a percentage: `12.3%`; `<0.1%` for tiny non-zero shares.
@@ -83,9 +69,9 @@ pub(crate) fn code(code: Option<u32>) -> String {
 /// A session-length bucket as `45–46 min`, `≥ 3 h`.
 pub(crate) fn bucket(lower_ns: i64, upper_ns: i64) -> String {
     if upper_ns == i64::MAX {
-        format!("≥ {}", duration(lower_ns))
+        format!("≥ {}", Duration(lower_ns))
     } else {
-        format!("{} – {}", duration(lower_ns), duration(upper_ns))
+        format!("{} – {}", Duration(lower_ns), Duration(upper_ns))
     }
 }
 
@@ -103,11 +89,6 @@ mod tests {
         check(&time(t), "2026-11-26 13:05:12");
         check(&minute(t), "2026-11-26 13:05");
         check(&clock(t), "13:05");
-        check(&duration(42_000_000_000), "42 s");
-        check(&duration(750_000_000_000), "12 min 30 s");
-        check(&duration(3_900_000_000_000), "1 h 05 min");
-        check(&duration(-5), "0 s");
-        check(&duration(97_200_000_000_000), "1 d 03 h");
         check(&percent(0.1234), "12.3%");
         check(&percent(0.0001), "<0.1%");
         check(&percent(0.0), "0.0%");
@@ -116,6 +97,8 @@ mod tests {
         check(&count(40_000), "40,000");
         check(&count(1_234_567), "1,234,567");
         check(&hours(1234.56), "1,234.6");
+        check(&opt_duration(Some(250_000_000)), "0.25 s");
+        check(&opt_duration(None), "–");
         check(&code(None), "info");
         check(&bucket(0, 60_000_000_000), "0 s – 1 min");
         check(&bucket(10_800_000_000_000, i64::MAX), "≥ 3 h 00 min");
