@@ -66,7 +66,7 @@ pub(crate) enum Command {
     Evaluate(EvaluateArgs),
     /// Rank the root causes of the disconnects by impact.
     Diagnose(DiagnoseArgs),
-    /// Write the post-mortem report (HTML, Markdown or JSON, by the output's extension).
+    /// Write the post-mortem report (HTML, Markdown or JSON, by --format or the output's extension).
     Report(ReportArgs),
     /// Simulate a disconnect storm: realistic logs in any export form, with ground truth.
     Simulate(SimulateArgs),
