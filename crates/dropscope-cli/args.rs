@@ -11,13 +11,29 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// infers the root cause of each disconnect and writes a post-mortem report. It also simulates
 /// disconnect storms with ground truth, and scores classifiers against it.
 #[derive(Debug, Parser)]
-#[command(name = "dropscope", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "dropscope",
+    version,
+    propagate_version = true,
+    max_term_width = 100,
+    after_help = EXIT_STATUS
+)]
 pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Command,
     #[command(flatten)]
     pub(crate) global: GlobalArgs,
 }
+
+/// The exit statuses, as the top-level `--help` shows them (README.md and `ExitStatus` in main.rs
+/// say the same).
+const EXIT_STATUS: &str = "\
+Exit status:
+  0  success (also when the reader of stdout closes it early, as `| head` does)
+  2  an error: bad arguments, unreadable input, a record rejected under --strict
+
+`-o -` writes a command's output file to stdout; --json prints its summary as one JSON object on
+stdout.";
 
 /// Options every command takes.
 #[derive(Debug, Args)]
@@ -54,7 +70,7 @@ pub(crate) enum Command {
     Evaluate(EvaluateArgs),
     /// Rank the root causes of the disconnects by impact.
     Diagnose(DiagnoseArgs),
-    /// Write the post-mortem report (HTML, Markdown or JSON, by the output's extension).
+    /// Write the post-mortem report (HTML, Markdown or JSON, by --format or the output's extension).
     Report(ReportArgs),
     /// Simulate a disconnect storm: realistic logs in any export form, with ground truth.
     Simulate(SimulateArgs),
@@ -81,9 +97,13 @@ pub(crate) struct InputArgs {
 pub(crate) struct IngestArgs {
     #[command(flatten)]
     pub(crate) input: InputArgs,
-    /// The events table: `.parquet`, `.arrow` (Feather v2), `.csv` or `.jsonl`.
+    /// The events table: `.parquet`, `.arrow` (Feather v2), `.csv` or `.jsonl`; `-` for stdout
+    /// (with --format).
     #[arg(long, short, value_name = "FILE")]
     pub(crate) output: PathBuf,
+    /// The table's form, whatever the output's name (needed with `-o -`).
+    #[arg(long, value_enum, value_name = "FORM")]
+    pub(crate) format: Option<TableForm>,
     /// Print the summary as one JSON object on stdout.
     #[arg(long)]
     pub(crate) json: bool,
@@ -102,9 +122,13 @@ pub(crate) struct InspectArgs {
 pub(crate) struct SessionsArgs {
     #[command(flatten)]
     pub(crate) input: InputArgs,
-    /// The sessions table: `.parquet`, `.arrow`, `.csv` or `.jsonl`.
+    /// The sessions table: `.parquet`, `.arrow`, `.csv` or `.jsonl`; `-` for stdout (with
+    /// --format).
     #[arg(long, short, value_name = "FILE")]
     pub(crate) output: PathBuf,
+    /// The table's form, whatever the output's name (needed with `-o -`).
+    #[arg(long, value_enum, value_name = "FORM")]
+    pub(crate) format: Option<TableForm>,
     /// Print the summary as one JSON object on stdout.
     #[arg(long)]
     pub(crate) json: bool,
@@ -117,15 +141,22 @@ pub(crate) struct TimelineArgs {
     /// The device whose timeline to print.
     #[arg(long, value_name = "ID")]
     pub(crate) device: String,
+    /// Print the timeline as one JSON object on stdout: its records and sessions as rows of the
+    /// events and sessions tables.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Args)]
 pub(crate) struct CurveArgs {
     #[command(flatten)]
     pub(crate) input: InputArgs,
-    /// The curve as CSV: minute, min, avg, max.
+    /// The curve as CSV: minute, min, avg, max; `-` for stdout.
     #[arg(long, short, value_name = "FILE")]
     pub(crate) output: PathBuf,
+    /// Print the summary as one JSON object on stdout.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -141,9 +172,12 @@ pub(crate) struct IncidentsArgs {
 pub(crate) struct ClassifyArgs {
     #[command(flatten)]
     pub(crate) input: InputArgs,
-    /// predictions.csv: `device_id,time,operation,occurrence,cause,confidence`.
+    /// predictions.csv: `device_id,time,operation,occurrence,cause,confidence`; `-` for stdout.
     #[arg(long, short, value_name = "FILE")]
     pub(crate) output: PathBuf,
+    /// Print the summary as one JSON object on stdout.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -175,15 +209,45 @@ pub(crate) struct DiagnoseArgs {
 pub(crate) struct ReportArgs {
     #[command(flatten)]
     pub(crate) input: InputArgs,
-    /// The report: `.html`, `.md` or `.json`.
+    /// The report: `.html`, `.md` or `.json`; `-` for stdout (with --format).
     #[arg(long, short, value_name = "FILE")]
     pub(crate) output: PathBuf,
+    /// The report's form, whatever the output's name (needed with `-o -`).
+    #[arg(long, value_enum, value_name = "FORM")]
+    pub(crate) format: Option<ReportForm>,
+    /// Print the summary as one JSON object on stdout.
+    #[arg(long)]
+    pub(crate) json: bool,
     /// Replay the metric alert "Connected devices below N" (default: derived from the fleet size).
     #[arg(long, value_name = "N")]
     pub(crate) alert_below: Option<u64>,
     /// ... for this long, e.g. `5m`, `90s`, `1h` (default: 5m).
     #[arg(long, value_name = "DURATION")]
     pub(crate) alert_for: Option<String>,
+}
+
+/// The forms of a table file (`--format` of ingest and sessions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum TableForm {
+    /// Parquet.
+    Parquet,
+    /// Arrow IPC (Feather v2).
+    Arrow,
+    /// CSV, times as RFC 3339, durations in seconds.
+    Csv,
+    /// JSON Lines, one object a row.
+    Jsonl,
+}
+
+/// The forms of the report (`--format` of report).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ReportForm {
+    /// One self-contained HTML file.
+    Html,
+    /// Markdown.
+    Md,
+    /// JSON.
+    Json,
 }
 
 /// Export forms the simulator writes.
@@ -210,6 +274,7 @@ pub(crate) enum SimFormat {
 }
 
 #[derive(Debug, Args)]
+#[allow(clippy::struct_excessive_bools, reason = "independent command-line switches, not a state")]
 pub(crate) struct SimulateArgs {
     /// A named scenario from data/scenarios (quiet-day, token-churn, site-outage-storm, hub-fault,
     /// upgrade, duplicate-identity, bad-credentials, mixed-day) or a path to a scenario TOML.
@@ -239,6 +304,9 @@ pub(crate) struct SimulateArgs {
     /// The output directory: logs go to DIR/logs/, truth to DIR/truth/.
     #[arg(long, short, value_name = "DIR")]
     pub(crate) output: PathBuf,
+    /// Print the summary as one JSON object on stdout.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -249,4 +317,8 @@ pub(crate) struct DemoArgs {
     /// The random seed.
     #[arg(long, value_name = "S", default_value_t = 7)]
     pub(crate) seed: u64,
+    /// Print what was simulated, where the reports are and the findings (the report's JSON) as
+    /// one JSON object on stdout, instead of the table.
+    #[arg(long)]
+    pub(crate) json: bool,
 }

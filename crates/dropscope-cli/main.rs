@@ -4,6 +4,8 @@
 
 mod args;
 mod commands;
+mod output;
+mod summary;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -33,7 +35,9 @@ pub(crate) fn release_free_memory() {
     }
 }
 
-/// How a run ended: 0 success, 1 findings at or above a threshold, 2 an error.
+/// How a run ended: 0 success, 2 an error (bad arguments, unreadable input, a record rejected
+/// under `--strict`). A reader that closes stdout early (`dropscope ... | head`) ends the run with
+/// 0, quietly. The top-level `--help` (`EXIT_STATUS` in args.rs) and README.md say the same.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ExitStatus {
     Success,
@@ -123,7 +127,7 @@ fn main() -> ExitCode {
     match result {
         Ok(status) => status.into(),
         Err(err) => {
-            if is_broken_pipe(&err) {
+            if is_broken_pipe(&err) || output::stdout_closed() {
                 return ExitCode::SUCCESS;
             }
             eprintln!("error: {err}");

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::BufWriter;
+use std::io::{BufWriter, Write as _};
 
 use anyhow::Context as _;
 use dropscope_engine::classify::{ClassifyConfig, Verdict, classify};
@@ -12,27 +12,46 @@ use dropscope_logs::labels::write_predictions;
 use dropscope_model::{Event, Label};
 
 use crate::args::ClassifyArgs;
-use crate::commands::ingest::load;
-use crate::{Context, ExitStatus};
+use crate::commands::ingest::{load, summary_json};
+use crate::{Context, ExitStatus, output};
+
+/// Version of the `--json` output.
+const SCHEMA_VERSION: u32 = 1;
 
 pub(crate) fn run(args: &ClassifyArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
+    output::check_json(&args.output, args.json)?;
     let ingested = load(&args.input, ctx)?;
     let verdicts = classify(&ingested.events, &ClassifyConfig::default());
     let labels = predictions(&ingested.events, &verdicts);
-    let file = File::create(&args.output)
-        .with_context(|| format!("creating {}", args.output.display()))?;
-    write_predictions(BufWriter::new(file), &args.output, &labels)
-        .with_context(|| format!("writing {}", args.output.display()))?;
+    let writing = || format!("writing {}", output::name(&args.output));
+    if output::is_stdout(&args.output) {
+        let mut out = output::create(&args.output)?;
+        write_predictions(&mut out, &args.output, &labels).with_context(writing)?;
+        out.flush().with_context(writing)?;
+    } else {
+        let file = File::create(&args.output)
+            .with_context(|| format!("creating {}", args.output.display()))?;
+        write_predictions(BufWriter::new(file), &args.output, &labels).with_context(writing)?;
+    }
+    let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
+    for label in &labels {
+        *counts.entry(label.cause.as_str()).or_default() += 1;
+    }
+    if args.json {
+        let summary = serde_json::json!({
+            "schema_version": SCHEMA_VERSION,
+            "reading": summary_json(&ingested),
+            "classified": labels.len(),
+            "causes": counts,
+        });
+        crate::print_out(&format!("{summary}\n"))?;
+    }
     if !ctx.quiet {
-        let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
-        for label in &labels {
-            *counts.entry(label.cause.as_str()).or_default() += 1;
-        }
         let parts: Vec<String> = counts.iter().map(|(cause, n)| format!("{cause} {n}")).collect();
         eprintln!(
             "classified {} records into {}: {}",
             labels.len(),
-            args.output.display(),
+            output::name(&args.output),
             parts.join(", ")
         );
     }

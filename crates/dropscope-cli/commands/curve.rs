@@ -1,17 +1,21 @@
 //! `dropscope curve`: the Connected-devices curve, per minute, as CSV.
 
 use std::fs::File;
-use std::io::{BufWriter, Write as _};
+use std::io::{BufWriter, Write};
 
 use anyhow::Context as _;
 use dropscope_engine::curve;
 
 use crate::args::CurveArgs;
-use crate::commands::ingest::load;
+use crate::commands::ingest::{load, summary_json};
 use crate::commands::sessions::rebuild;
-use crate::{Context, ExitStatus};
+use crate::{Context, ExitStatus, output};
+
+/// Version of the `--json` output.
+const SCHEMA_VERSION: u32 = 1;
 
 pub(crate) fn run(args: &CurveArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
+    output::check_json(&args.output, args.json)?;
     let ingested = load(&args.input, ctx)?;
     let table = rebuild(&ingested.events, ctx);
     let points = match table.window {
@@ -19,7 +23,11 @@ pub(crate) fn run(args: &CurveArgs, ctx: &Context) -> anyhow::Result<ExitStatus>
         None => Vec::new(),
     };
     let write = || -> anyhow::Result<()> {
-        let mut out = BufWriter::new(File::create(&args.output)?);
+        let mut out: Box<dyn Write> = if output::is_stdout(&args.output) {
+            output::create(&args.output)?
+        } else {
+            Box::new(BufWriter::new(File::create(&args.output)?))
+        };
         writeln!(out, "minute,min,avg,max")?;
         for point in &points {
             writeln!(
@@ -34,14 +42,24 @@ pub(crate) fn run(args: &CurveArgs, ctx: &Context) -> anyhow::Result<ExitStatus>
         out.flush()?;
         Ok(())
     };
-    write().with_context(|| format!("writing {}", args.output.display()))?;
+    write().with_context(|| format!("writing {}", output::name(&args.output)))?;
+    let peak = points.iter().map(|p| p.max).max().unwrap_or(0);
+    let low = points.iter().map(|p| p.min).min().unwrap_or(0);
+    if args.json {
+        let summary = serde_json::json!({
+            "schema_version": SCHEMA_VERSION,
+            "reading": summary_json(&ingested),
+            "minutes": points.len(),
+            "connected_min": low,
+            "connected_max": peak,
+        });
+        crate::print_out(&format!("{summary}\n"))?;
+    }
     if !ctx.quiet {
-        let peak = points.iter().map(|p| p.max).max().unwrap_or(0);
-        let low = points.iter().map(|p| p.min).min().unwrap_or(0);
         eprintln!(
             "wrote {} minute(s) to {}: connected devices between {low} and {peak}",
             points.len(),
-            args.output.display()
+            output::name(&args.output)
         );
     }
     Ok(ExitStatus::Success)

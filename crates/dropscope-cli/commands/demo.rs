@@ -75,13 +75,18 @@ pub(crate) fn run(args: &DemoArgs, ctx: &Context) -> anyhow::Result<ExitStatus> 
         write_report(&dir.join(name), format, &findings)?;
     }
 
-    print!("{}", summary(&findings));
-    println!(
-        "\nreports: {} (also report.md, report.json); ground truth: {}",
+    if args.json {
+        let value = crate::summary::demo(&scenario, args.seed, &written, dir, &findings)?;
+        crate::print_out(&format!("{value}\n"))?;
+        return Ok(ExitStatus::Success);
+    }
+    crate::print_out(&format!(
+        "{}\nreports: {} (also report.md, report.json); ground truth: {}\nopen {}\n",
+        summary(&findings),
         dir.join("report.html").display(),
-        dir.join("truth").display()
-    );
-    println!("open {}", dir.join("report.html").display());
+        dir.join("truth").display(),
+        dir.join("report.html").display()
+    ))?;
     Ok(ExitStatus::Success)
 }
 

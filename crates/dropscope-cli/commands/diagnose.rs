@@ -56,8 +56,9 @@ fn section(out: &mut String, title: &str, causes: &[&RankedCause]) {
         "#", "cause", "disconn.", "failed", "share", "devices", "device-hours", "reconnect", "conf"
     );
     for (rank, cause) in causes.iter().enumerate() {
-        let reconnect =
-            cause.median_reconnect_delay_ns.map_or("never".to_owned(), |ns| Duration(ns).to_string());
+        let reconnect = cause
+            .median_reconnect_delay_ns
+            .map_or("never".to_owned(), |ns| Duration(ns).to_string());
         let _ = writeln!(
             out,
             "  {:<3} {:<19} {:>9} {:>7} {:>5.1}% {:>7} {:>12.1} {:>11} {:>5.2}",

@@ -11,10 +11,9 @@ use dropscope_logs::Ingested;
 use dropscope_logs::ingest::{self, IngestConfig};
 use dropscope_model::findings::thousands;
 use dropscope_model::{FxHashSet, Sym, Timestamp};
-use dropscope_tables::frame::TableFormat;
 
 use crate::args::{IngestArgs, InputArgs, InspectArgs};
-use crate::{Context, ExitStatus};
+use crate::{Context, ExitStatus, output};
 
 /// Reads the inputs, writes the rejects file if asked, prints the summary on stderr (unless
 /// quiet), and fails under `--strict` when anything was rejected.
@@ -45,23 +44,25 @@ pub(crate) fn load(input: &InputArgs, ctx: &Context) -> anyhow::Result<Ingested>
     Ok(ingested)
 }
 
-/// The table format `output`'s extension names, checked before any input is read (a typo in the
-/// output should not cost the whole run first).
-pub(crate) fn table_output(output: &Path) -> anyhow::Result<TableFormat> {
-    TableFormat::from_path(output)
-        .with_context(|| format!("{}: {}", output.display(), TableFormat::EXTENSIONS_RULE))
-}
-
 pub(crate) fn run(args: &IngestArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
-    table_output(&args.output)?;
+    let form = output::table_form(&args.output, args.format)?;
+    output::check_json(&args.output, args.json)?;
     let ingested = load(&args.input, ctx)?;
-    dropscope_tables::frame::write_events(&args.output, &ingested.events)
-        .with_context(|| format!("writing {}", args.output.display()))?;
+    let writing = || format!("writing {}", output::name(&args.output));
+    if args.format.is_none() {
+        dropscope_tables::frame::write_events(&args.output, &ingested.events)
+            .with_context(writing)?;
+    } else {
+        let mut out = output::create(&args.output)?;
+        dropscope_tables::frame::write_events_to(&mut out, &args.output, &ingested.events, form)
+            .with_context(writing)?;
+        out.flush().with_context(writing)?;
+    }
     if args.json {
         crate::print_out(&format!("{}\n", summary_json(&ingested)))?;
     }
     if !ctx.quiet {
-        eprintln!("wrote {} events to {}", ingested.events.len(), args.output.display());
+        eprintln!("wrote {} events to {}", ingested.events.len(), output::name(&args.output));
     }
     Ok(ExitStatus::Success)
 }

@@ -19,13 +19,18 @@ const REJECT_EXAMPLES: usize = 5;
 
 pub(crate) fn run(args: &ReportArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     // Check the flags before the (long) read, so a typo fails at once.
-    let format = format_of(&args.output)?;
+    let format = crate::output::report_form(&args.output, args.format)?;
+    crate::output::check_json(&args.output, args.json)?;
     let alert = alert_config(args)?;
     let ingested = load(&args.input, ctx)?;
     let findings = analyse(&ingested, alert, ctx);
     write_report(&args.output, format, &findings)?;
+    if args.json {
+        let summary = crate::summary::report(&ingested, &args.output, format);
+        crate::print_out(&format!("{summary}\n"))?;
+    }
     if !ctx.quiet {
-        eprintln!("wrote {}", args.output.display());
+        eprintln!("wrote {}", crate::output::name(&args.output));
     }
     Ok(ExitStatus::Success)
 }
@@ -39,20 +44,9 @@ fn alert_config(args: &ReportArgs) -> anyhow::Result<AlertConfig> {
     Ok(AlertConfig { below: args.alert_below, for_ns })
 }
 
-/// The report form `path` asks for, or an error with a hint.
-pub(crate) fn format_of(path: &Path) -> anyhow::Result<Format> {
-    Format::from_path(path).with_context(|| {
-        format!(
-            "cannot tell the report form from {}\nhint: name the output .html, .md or .json",
-            path.display()
-        )
-    })
-}
-
 /// Renders `findings` in `format` and writes them to `path`.
 pub(crate) fn write_report(path: &Path, format: Format, findings: &Findings) -> anyhow::Result<()> {
-    let text = dropscope_report::render(format, findings);
-    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+    crate::output::write_text(path, &dropscope_report::render(format, findings))
 }
 
 /// The findings of the loaded events ([`dropscope_engine::analyse`], with a progress bar by

@@ -1,6 +1,7 @@
 //! `dropscope sessions`: rebuilds every device's sessions and writes the sessions table.
 
 use std::fmt::Write as _;
+use std::io::Write;
 
 use anyhow::Context as _;
 use dropscope_engine::sessions::{self, SessionSummary, SessionTable};
@@ -8,28 +9,45 @@ use dropscope_model::Event;
 use dropscope_tables::frame::{SessionsFile, TableFormat};
 
 use crate::args::SessionsArgs;
-use crate::commands::ingest::{load, table_output};
-use crate::{Context, ExitStatus};
+use crate::commands::ingest::load;
+use crate::{Context, ExitStatus, output};
 
 pub(crate) fn run(args: &SessionsArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
-    let format = table_output(&args.output)?;
+    let format = output::table_form(&args.output, args.format)?;
+    output::check_json(&args.output, args.json)?;
     let ingested = load(&args.input, ctx)?;
     // The reading phase's freed memory goes back to the system before the sessions are built.
     crate::release_free_memory();
-    let writing = || format!("writing {}", args.output.display());
+    let writing = || format!("writing {}", output::name(&args.output));
     let summary = if format == TableFormat::Parquet {
         // Streamed: each batch of devices' sessions becomes a row group as soon as it is built.
         let bar = ctx.progress_bar(ingested.events.len() as u64, "sessions");
-        let mut file = SessionsFile::create(&args.output).with_context(writing)?;
-        let summary =
-            sessions::stream(&ingested.events, |batch| file.write(batch)).with_context(writing)?;
-        file.finish().with_context(writing)?;
+        let summary = if args.format.is_none() {
+            let file = SessionsFile::create(&args.output).with_context(writing)?;
+            stream(&ingested.events, file).with_context(writing)?
+        } else {
+            let out = output::create(&args.output)?;
+            let file = SessionsFile::to_writer(out, &args.output).with_context(writing)?;
+            stream(&ingested.events, file).with_context(writing)?
+        };
         bar.finish_and_clear();
         summary
     } else {
         let table = rebuild(&ingested.events, ctx);
-        dropscope_tables::frame::write_sessions(&args.output, &table.sessions)
+        if args.format.is_none() {
+            dropscope_tables::frame::write_sessions(&args.output, &table.sessions)
+                .with_context(writing)?;
+        } else {
+            let mut out = output::create(&args.output)?;
+            dropscope_tables::frame::write_sessions_to(
+                &mut out,
+                &args.output,
+                &table.sessions,
+                format,
+            )
             .with_context(writing)?;
+            out.flush().with_context(writing)?;
+        }
         let summary = table.summary.clone();
         std::mem::forget(table);
         summary
@@ -39,11 +57,21 @@ pub(crate) fn run(args: &SessionsArgs, ctx: &Context) -> anyhow::Result<ExitStat
     }
     if !ctx.quiet {
         eprint!("{}", human_summary(&summary));
-        eprintln!("wrote {} sessions to {}", summary.sessions, args.output.display());
+        eprintln!("wrote {} sessions to {}", summary.sessions, output::name(&args.output));
     }
     // The process exits next: freeing millions of strings one by one would only cost time.
     std::mem::forget(ingested);
     Ok(ExitStatus::Success)
+}
+
+/// Rebuilds the sessions into `file`, a batch of devices at a time.
+fn stream<W: Write + Send>(
+    events: &[Event],
+    mut file: SessionsFile<W>,
+) -> dropscope_tables::Result<SessionSummary> {
+    let summary = sessions::stream(events, |batch| file.write(batch))?;
+    file.finish()?;
+    Ok(summary)
 }
 
 /// Rebuilds the sessions on the current pool, with a progress spinner on stderr.

@@ -1,10 +1,12 @@
 //! `dropscope simulate`: generates a scenario's logs in an export form, and its ground truth.
 
+use std::path::Path;
+
 use anyhow::Context as _;
 use dropscope_logs::Form;
 use dropscope_logs::write::WriteOptions;
 use dropscope_model::findings::thousands;
-use dropscope_sim::{OutputConfig, Scenario, SimOptions};
+use dropscope_sim::{OutputConfig, Scenario, SimOptions, Summary};
 
 use crate::args::{SimFormat, SimulateArgs};
 use crate::{Context, ExitStatus};
@@ -42,6 +44,10 @@ pub(crate) fn run(args: &SimulateArgs, ctx: &Context) -> anyhow::Result<ExitStat
         .with_context(|| format!("writing to {}", args.output.display()))?;
     bar.finish_and_clear();
 
+    if args.json {
+        let value = summary_json(&scenario, seed, &summary, &args.output, args.truth);
+        crate::print_out(&format!("{value}\n"))?;
+    }
     if !ctx.quiet {
         let truth = if args.truth {
             format!(
@@ -83,4 +89,40 @@ fn form(format: SimFormat) -> Form {
         SimFormat::Parquet => Form::Parquet,
         SimFormat::Arrow => Form::ArrowIpc,
     }
+}
+
+/// Version of the `--json` output.
+const SCHEMA_VERSION: u32 = 1;
+
+/// What was simulated and written under `dir`, as one JSON object (keys sorted, so the output is
+/// stable): the figures of the summary on stderr.
+pub(crate) fn summary_json(
+    scenario: &Scenario,
+    seed: u64,
+    summary: &Summary,
+    dir: &Path,
+    truth: bool,
+) -> serde_json::Value {
+    serde_json::json!({
+        "schema_version": SCHEMA_VERSION,
+        "scenario": scenario.name,
+        "devices": scenario.fleet.devices,
+        "hours": scenario.window.hours,
+        "seed": seed,
+        "records": summary.records,
+        "written": summary.written,
+        "files": summary.files,
+        "logs": dir.join("logs").display().to_string(),
+        "export_faults": {
+            "dropped": summary.dropped,
+            "duplicated": summary.duplicated,
+            "late": summary.late,
+            "malformed": summary.malformed,
+        },
+        "truth": truth.then(|| serde_json::json!({
+            "dir": dir.join("truth").display().to_string(),
+            "labels": summary.labels,
+            "sessions": summary.sessions,
+        })),
+    })
 }

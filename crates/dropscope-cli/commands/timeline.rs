@@ -2,12 +2,16 @@
 //! in order with what it did (opened, ended, failed), then the sessions with gaps and repairs.
 
 use std::fmt::Write as _;
+use std::path::Path;
 
+use anyhow::Context as _;
 use dropscope_engine::sessions::{self, EventRole, SessionTable};
+use dropscope_logs::Ingested;
 use dropscope_model::{Duration, Event, Session};
+use dropscope_tables::frame::{TableFormat, write_events_to, write_sessions_to};
 
 use crate::args::TimelineArgs;
-use crate::commands::ingest::load;
+use crate::commands::ingest::{load, summary_json};
 use crate::{Context, ExitStatus};
 
 pub(crate) fn run(args: &TimelineArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
@@ -22,17 +26,82 @@ pub(crate) fn run(args: &TimelineArgs, ctx: &Context) -> anyhow::Result<ExitStat
         );
     }
     let table = sessions::build(&events);
-    crate::print_out(&render(&events, &table))?;
+    if args.json {
+        let value = timeline_json(&ingested, &args.device, &events, &table)?;
+        crate::print_out(&format!("{value}\n"))?;
+    } else {
+        crate::print_out(&render(&events, &table))?;
+    }
     Ok(ExitStatus::Success)
+}
+
+/// Version of the `--json` output.
+const SCHEMA_VERSION: u32 = 1;
+
+/// The timeline as one JSON object: the reading summary, the device's records in timeline order
+/// as rows of the events table (JSON Lines form) with their `role` and `session`, and its
+/// sessions as rows of the sessions table.
+fn timeline_json(
+    ingested: &Ingested,
+    device: &str,
+    events: &[Event],
+    table: &SessionTable,
+) -> anyhow::Result<serde_json::Value> {
+    let order: Vec<usize> =
+        (0..table.n_devices()).flat_map(|d| ordered(events, table, d)).collect();
+    let ordered_events: Vec<Event> = order.iter().map(|&i| events[i].clone()).collect();
+    let mut rows = Vec::new();
+    write_events_to(&mut rows, Path::new("-"), &ordered_events, TableFormat::JsonLines)?;
+    let mut records = json_rows(&rows)?;
+    let session_id = |s: u32| table.sessions.get(s as usize).map_or(s, |s| s.session_id);
+    for (record, &i) in records.iter_mut().zip(&order) {
+        let (role, session) = match table.roles[i] {
+            EventRole::Opened(s) => ("opened", Some(session_id(s))),
+            EventRole::Ended(s) => ("ended", Some(session_id(s))),
+            EventRole::MergedEnd(s) => ("merged_end", Some(session_id(s))),
+            EventRole::FailedConnect { next_session } => {
+                ("failed_connect", next_session.map(session_id))
+            }
+        };
+        if let Some(object) = record.as_object_mut() {
+            object.insert("role".to_owned(), role.into());
+            object.insert("session".to_owned(), session.into());
+        }
+    }
+    let mut rows = Vec::new();
+    write_sessions_to(&mut rows, Path::new("-"), &table.sessions, TableFormat::JsonLines)?;
+    Ok(serde_json::json!({
+        "schema_version": SCHEMA_VERSION,
+        "device": device,
+        "reading": summary_json(ingested),
+        "records": records,
+        "sessions": json_rows(&rows)?,
+    }))
+}
+
+/// Parses JSON Lines rows.
+fn json_rows(bytes: &[u8]) -> anyhow::Result<Vec<serde_json::Value>> {
+    bytes
+        .split(|&b| b == b'\n')
+        .filter(|line| !line.is_empty())
+        .map(|line| serde_json::from_slice(line).context("reading back a JSON Lines row"))
+        .collect()
+}
+
+/// The indexes of device `device`'s records in timeline order: by time, then a session's failed
+/// connects, its connect, its end records.
+fn ordered(events: &[Event], table: &SessionTable, device: usize) -> Vec<usize> {
+    let mut idxs: Vec<usize> =
+        (0..events.len()).filter(|&i| table.event_device[i] as usize == device).collect();
+    idxs.sort_by_key(|&i| (events[i].time, role_rank(table.roles[i]), i));
+    idxs
 }
 
 /// The timeline text of every device (hub, module) in `table`.
 fn render(events: &[Event], table: &SessionTable) -> String {
     let mut out = String::new();
     for device in 0..table.n_devices() {
-        let mut idxs: Vec<usize> =
-            (0..events.len()).filter(|&i| table.event_device[i] as usize == device).collect();
-        idxs.sort_by_key(|&i| (events[i].time, role_rank(table.roles[i]), i));
+        let idxs = ordered(events, table, device);
         let Some(&first) = idxs.first() else { continue };
         let head = &events[first];
         let _ = write!(out, "device {}", head.device_id);
