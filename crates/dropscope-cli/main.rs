@@ -158,6 +158,15 @@ fn run(command: &Command, ctx: &Context) -> anyhow::Result<ExitStatus> {
 
 /// Writes `text` to stdout. Unlike `print!`, a closed pipe (`dropscope ... | head`) is an error
 /// the caller returns, which `main` turns into a quiet exit 0, instead of a panic.
+/// Prints one `--json` document on one line: `value`, an object, with the `schema_version` every
+/// document carries (docs/json.md).
+pub(crate) fn print_json(mut value: serde_json::Value) -> std::io::Result<()> {
+    if let Some(object) = value.as_object_mut() {
+        object.insert("schema_version".to_owned(), dropscope_report::SCHEMA_VERSION.into());
+    }
+    print_out(&format!("{value}\n"))
+}
+
 pub(crate) fn print_out(text: &str) -> std::io::Result<()> {
     use std::io::Write as _;
     let mut stdout = std::io::stdout().lock();

@@ -13,9 +13,6 @@ use dropscope_sim::{Scenario, Summary};
 use crate::commands::{ingest, simulate};
 use crate::output;
 
-/// Version of the `--json` output of `report` and `demo`.
-const SCHEMA_VERSION: u32 = 1;
-
 /// The name `--format` gives `format`.
 fn form_name(format: Format) -> &'static str {
     match format {
@@ -28,7 +25,7 @@ fn form_name(format: Format) -> &'static str {
 /// `report --json`: what was read, and the report written.
 pub(crate) fn report(ingested: &Ingested, path: &Path, format: Format) -> serde_json::Value {
     serde_json::json!({
-        "schema_version": SCHEMA_VERSION,
+        "schema_version": dropscope_report::SCHEMA_VERSION,
         "reading": ingest::summary_json(ingested),
         "report": { "path": output::name(path), "format": form_name(format) },
     })
@@ -48,7 +45,7 @@ pub(crate) fn demo(
             .context("reading back the JSON report")?;
     let path = |name: &str| dir.join(name).display().to_string();
     Ok(serde_json::json!({
-        "schema_version": SCHEMA_VERSION,
+        "schema_version": dropscope_report::SCHEMA_VERSION,
         "simulated": simulate::summary_json(scenario, seed, written, dir, true),
         "reports": {
             "html": path("report.html"),

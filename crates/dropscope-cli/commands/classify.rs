@@ -15,9 +15,6 @@ use crate::args::ClassifyArgs;
 use crate::commands::ingest::{load, summary_json};
 use crate::{Context, ExitStatus, output};
 
-/// Version of the `--json` output.
-const SCHEMA_VERSION: u32 = 1;
-
 pub(crate) fn run(args: &ClassifyArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     output::check_json(&args.output, args.json)?;
     let ingested = load(&args.input, ctx)?;
@@ -39,7 +36,7 @@ pub(crate) fn run(args: &ClassifyArgs, ctx: &Context) -> anyhow::Result<ExitStat
     }
     if args.json {
         let summary = serde_json::json!({
-            "schema_version": SCHEMA_VERSION,
+            "schema_version": dropscope_report::SCHEMA_VERSION,
             "reading": summary_json(&ingested),
             "classified": labels.len(),
             "causes": counts,

@@ -11,9 +11,6 @@ use crate::commands::ingest::{load, summary_json};
 use crate::commands::sessions::rebuild;
 use crate::{Context, ExitStatus, output};
 
-/// Version of the `--json` output.
-const SCHEMA_VERSION: u32 = 1;
-
 pub(crate) fn run(args: &CurveArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     output::check_json(&args.output, args.json)?;
     let ingested = load(&args.input, ctx)?;
@@ -47,7 +44,7 @@ pub(crate) fn run(args: &CurveArgs, ctx: &Context) -> anyhow::Result<ExitStatus>
     let low = points.iter().map(|p| p.min).min().unwrap_or(0);
     if args.json {
         let summary = serde_json::json!({
-            "schema_version": SCHEMA_VERSION,
+            "schema_version": dropscope_report::SCHEMA_VERSION,
             "reading": summary_json(&ingested),
             "minutes": points.len(),
             "connected_min": low,

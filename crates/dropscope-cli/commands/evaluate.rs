@@ -53,6 +53,7 @@ pub(crate) fn run(args: &EvaluateArgs, ctx: &Context) -> anyhow::Result<ExitStat
 /// the edge because the engine's types are not serializable.
 #[derive(Serialize)]
 struct EvaluationJson<'a> {
+    schema_version: u32,
     accuracy: f64,
     macro_f1: f64,
     per_class: BTreeMap<&'a str, ClassJson>,
@@ -87,6 +88,7 @@ struct UnmatchedJson {
 impl<'a> From<&'a Evaluation> for EvaluationJson<'a> {
     fn from(evaluation: &'a Evaluation) -> EvaluationJson<'a> {
         EvaluationJson {
+            schema_version: dropscope_report::SCHEMA_VERSION,
             accuracy: evaluation.accuracy,
             macro_f1: evaluation.macro_f1,
             per_class: per_class_json(&evaluation.per_class),

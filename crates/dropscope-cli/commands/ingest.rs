@@ -59,7 +59,7 @@ pub(crate) fn run(args: &IngestArgs, ctx: &Context) -> anyhow::Result<ExitStatus
         out.flush().with_context(writing)?;
     }
     if args.json {
-        crate::print_out(&format!("{}\n", summary_json(&ingested)))?;
+        crate::print_json(summary_json(&ingested))?;
     }
     if !ctx.quiet {
         eprintln!("wrote {} events to {}", ingested.events.len(), output::name(&args.output));
@@ -70,7 +70,7 @@ pub(crate) fn run(args: &IngestArgs, ctx: &Context) -> anyhow::Result<ExitStatus
 pub(crate) fn run_inspect(args: &InspectArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     let ingested = load(&args.input, ctx)?;
     if args.json {
-        crate::print_out(&format!("{}\n", summary_json(&ingested)))?;
+        crate::print_json(summary_json(&ingested))?;
     }
     Ok(ExitStatus::Success)
 }

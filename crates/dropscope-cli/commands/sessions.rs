@@ -53,7 +53,7 @@ pub(crate) fn run(args: &SessionsArgs, ctx: &Context) -> anyhow::Result<ExitStat
         summary
     };
     if args.json {
-        crate::print_out(&format!("{}\n", summary_json(&summary)))?;
+        crate::print_json(summary_json(&summary))?;
     }
     if !ctx.quiet {
         eprint!("{}", human_summary(&summary));

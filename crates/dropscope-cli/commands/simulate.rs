@@ -91,9 +91,6 @@ fn form(format: SimFormat) -> Form {
     }
 }
 
-/// Version of the `--json` output.
-const SCHEMA_VERSION: u32 = 1;
-
 /// What was simulated and written under `dir`, as one JSON object (keys sorted, so the output is
 /// stable): the figures of the summary on stderr.
 pub(crate) fn summary_json(
@@ -104,7 +101,7 @@ pub(crate) fn summary_json(
     truth: bool,
 ) -> serde_json::Value {
     serde_json::json!({
-        "schema_version": SCHEMA_VERSION,
+        "schema_version": dropscope_report::SCHEMA_VERSION,
         "scenario": scenario.name,
         "devices": scenario.fleet.devices,
         "hours": scenario.window.hours,

@@ -35,9 +35,6 @@ pub(crate) fn run(args: &TimelineArgs, ctx: &Context) -> anyhow::Result<ExitStat
     Ok(ExitStatus::Success)
 }
 
-/// Version of the `--json` output.
-const SCHEMA_VERSION: u32 = 1;
-
 /// The timeline as one JSON object: the reading summary, the device's records in timeline order
 /// as rows of the events table (JSON Lines form) with their `role` and `session`, and its
 /// sessions as rows of the sessions table.
@@ -71,7 +68,7 @@ fn timeline_json(
     let mut rows = Vec::new();
     write_sessions_to(&mut rows, Path::new("-"), &table.sessions, TableFormat::JsonLines)?;
     Ok(serde_json::json!({
-        "schema_version": SCHEMA_VERSION,
+        "schema_version": dropscope_report::SCHEMA_VERSION,
         "device": device,
         "reading": summary_json(ingested),
         "records": records,
