@@ -8,7 +8,7 @@ use dropscope_model::Timestamp;
 
 use crate::util::{data, dropscope};
 
-/// The sessions columns of DESIGN.md, in order.
+/// The sessions columns of docs/DESIGN.md, in order.
 const SESSION_COLUMNS: [&str; 15] = [
     "device_id",
     "module_id",

@@ -45,7 +45,7 @@ const MINUTE: i64 = 60 * SECOND;
 const RENEWAL_RECONNECT: i64 = MINUTE;
 
 /// The classifier's thresholds. The defaults follow the documented behaviour
-/// (research/iothub-logs.md, research/simulator-facts.md), not any one data set.
+/// (docs/research/iothub-logs.md, docs/research/simulator-facts.md), not any one data set.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClassifyConfig {
     /// A reconnect this soon after a disconnect is a renewal's, ns (the docs: "within ~1 min").

@@ -3,9 +3,9 @@
 //! Rows are matched on `(device_id, time, operation, occurrence)`, `time` as an instant. A truth
 //! row with no prediction counts as a miss (it lowers accuracy and its class's recall); a
 //! prediction with no truth row cannot be scored and is only counted. Macro-F1 is the mean of the
-//! per-class F1 over the causes present in the truth, as DESIGN.md defines it.
+//! per-class F1 over the causes present in the truth, as docs/DESIGN.md defines it.
 //!
-//! [`baseline`] is the error-code-only rule of DESIGN.md, scored beside every classifier.
+//! [`baseline`] is the error-code-only rule of docs/DESIGN.md, scored beside every classifier.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::BuildHasherDefault;
@@ -202,7 +202,7 @@ pub fn labelled(events: &[Event], mut cause_of: impl FnMut(usize) -> Cause) -> V
         .collect()
 }
 
-/// The error-code-only rule of DESIGN.md: 404104 keep-alive, 401003 token expiry, 401002/403012
+/// The error-code-only rule of docs/DESIGN.md: 404104 keep-alive, 401003 token expiry, 401002/403012
 /// auth failure, 400027/409002 duplicate identity, 500001/500008/503xxx server error,
 /// 400029/400030 upgrade, 429xxx throttling, informational client close; anything else unknown.
 pub fn baseline_cause(event: &Event) -> Cause {

@@ -21,7 +21,7 @@ use crate::sessions::SessionTable;
 const SECOND: f64 = 1e9;
 const HOUR_NS: f64 = 3_600e9;
 
-/// The documented resolution of a cause (research/iothub-logs.md §3, DESIGN.md).
+/// The documented resolution of a cause (docs/research/iothub-logs.md §3, docs/DESIGN.md).
 pub fn resolution(cause: Cause) -> &'static str {
     match cause {
         Cause::TokenExpiry => {

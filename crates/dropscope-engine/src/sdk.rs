@@ -8,7 +8,7 @@
 /// user agent.
 pub const NONE_KEY: &str = "(none)";
 
-/// The SDK family of an `sdkVersion` user agent (research/iothub-logs.md, "SDK version in IoT
+/// The SDK family of an `sdkVersion` user agent (docs/research/iothub-logs.md, "SDK version in IoT
 /// Hub logs"): `.NET`, `Java`, `Node.js`, `Python`, `C`; another agent's product token (the
 /// text before the first `/`, space or `(`) as is; [`NONE_KEY`] when empty.
 pub fn sdk_family(user_agent: &str) -> &str {

@@ -1,4 +1,4 @@
-//! `labels.csv` and `predictions.csv`: the ground-truth and prediction files of DESIGN.md.
+//! `labels.csv` and `predictions.csv`: the ground-truth and prediction files of docs/DESIGN.md.
 //!
 //! Both have the header `device_id,time,operation,occurrence,cause`; predictions add `confidence`.
 //! Columns are found by name, so their order does not matter and extra columns are ignored.

@@ -1,4 +1,4 @@
-//! Column names of the events and sessions tables (DESIGN.md "The columnar model").
+//! Column names of the events and sessions tables (docs/DESIGN.md "The columnar model").
 
 /// `time`: timestamp, ns, UTC.
 pub const TIME: &str = "time";

@@ -24,7 +24,7 @@ use crate::{Cause, Timestamp};
 /// One minute in nanoseconds.
 pub const MINUTE_NS: i64 = 60_000_000_000;
 
-/// Everything a post-mortem report shows (DESIGN.md "Report").
+/// Everything a post-mortem report shows (docs/DESIGN.md "Report").
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Findings {
     /// The report's title, e.g. `Disconnect post-mortem: contoso-hub`.

@@ -1,5 +1,5 @@
 //! [`Label`]: the cause of one disconnect or failed connect, a row of `labels.csv` or
-//! `predictions.csv` (DESIGN.md, "Ground truth and evaluation").
+//! `predictions.csv` (docs/DESIGN.md, "Ground truth and evaluation").
 //!
 //! The simulator's ground truth, the classifier's predictions and someone else's predictions are
 //! all lists of labels; the engine scores one list against another, and the log crate reads and

@@ -74,7 +74,7 @@ impl fmt::Display for Repairs {
     }
 }
 
-/// One reconstructed connection of one device (DESIGN.md "sessions table").
+/// One reconstructed connection of one device (docs/DESIGN.md "sessions table").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
     /// The hub name.

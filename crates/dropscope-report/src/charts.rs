@@ -190,7 +190,7 @@ pub(crate) fn session_lengths(buckets: &[HistogramBucket]) -> Option<String> {
             .label_style(font(12))
             .axis_desc_style(font(12))
             .draw()?;
-        // Where the SDKs renew their SAS tokens by default (research/simulator-facts.md).
+        // Where the SDKs renew their SAS tokens by default (docs/research/simulator-facts.md).
         let marks = [
             (45.0, "Node", 0.99),
             (48.0, "C", 0.92),

@@ -938,24 +938,3 @@ fn quality(f: &Findings) -> Section<'_> {
     ));
     section("quality", "Data quality", blocks)
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn check(order: [&str; 10], ids: &[&str]) {
-        let mut order = order.to_vec();
-        order.sort_unstable();
-        assert_eq!(order, ids, "each form places every section once");
-    }
-
-    #[test]
-    fn every_form_places_every_section() {
-        let findings = Findings::new("t");
-        let doc = build(&findings);
-        let mut ids: Vec<&str> = doc.sections.iter().map(|s| s.id).collect();
-        ids.sort_unstable();
-        check(crate::html::ORDER, &ids);
-        check(crate::markdown::ORDER, &ids);
-    }
-}

@@ -1,6 +1,6 @@
 //! The JSON rendering: serde output types mirroring [`Findings`], with a `schema_version`.
 //!
-//! These types exist only to be serialized (STYLE.md: serde only on the report's JSON output
+//! These types exist only to be serialized (ARCHITECTURE.md: serde only on the report's JSON output
 //! types); the schema is documented in docs/report-schema.md and docs/json.md, and a change to a
 //! field's name or meaning bumps [`SCHEMA_VERSION`]. Timestamps are RFC 3339 strings in UTC,
 //! durations are seconds, shares are fractions in `[0, 1]`, and absent values are `null`.

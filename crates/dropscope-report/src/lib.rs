@@ -78,3 +78,24 @@ pub fn render(format: Format, findings: &Findings) -> String {
         Format::Json => render_json(findings),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use dropscope_model::findings::Findings;
+
+    fn check(order: [&str; 10], ids: &[&str]) {
+        let mut order = order.to_vec();
+        order.sort_unstable();
+        assert_eq!(order, ids, "each form places every section once");
+    }
+
+    #[test]
+    fn every_form_places_every_section() {
+        let findings = Findings::new("t");
+        let doc = crate::document::build(&findings);
+        let mut ids: Vec<&str> = doc.sections.iter().map(|s| s.id).collect();
+        ids.sort_unstable();
+        check(crate::html::ORDER, &ids);
+        check(crate::markdown::ORDER, &ids);
+    }
+}

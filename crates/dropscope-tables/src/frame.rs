@@ -1,7 +1,7 @@
 //! The polars boundary: events and sessions <-> DataFrame, and the table files dropscope writes
 //! (Parquet, Arrow IPC / Feather v2, CSV, JSON Lines), chosen by the output's extension.
 //!
-//! The DataFrames follow DESIGN.md "The columnar model": `time` is `Datetime(ns, UTC)`, every
+//! The DataFrames follow docs/DESIGN.md "The columnar model": `time` is `Datetime(ns, UTC)`, every
 //! repeated text (hub, device, module, operation, level, result description, protocol, IP prefix,
 //! SDK, auth type, status code, repairs) is categorical, codes are `u32`; only Event Grid's
 //! sequence number, unique per record, is a plain string. A log of millions of records holds a

@@ -1,5 +1,5 @@
 //! The bottom of the crate: the schemas of the events and sessions tables (column names and
-//! types, DESIGN.md "The columnar model"), the time bounds every reader checks, and the interned
+//! types, docs/DESIGN.md "The columnar model"), the time bounds every reader checks, and the interned
 //! names of operations, levels and repair sets. [`crate::frame`], [`crate::parquet_direct`] and
 //! [`crate::parquet_read`] all depend on this module and on no other one of theirs in a circle.
 

@@ -1,5 +1,5 @@
 //! IoT Hub result codes seen on connection records, grouped as the error-code reference groups them
-//! (research/iothub-logs.md §3.2).
+//! (docs/research/iothub-logs.md §3.2).
 
 /// 404104 `DeviceConnectionClosedRemotely`: the hub closed a connection it lost.
 pub(crate) const DEVICE_CONNECTION_CLOSED_REMOTELY: u32 = 404_104;
