@@ -1,5 +1,21 @@
 //! The `dropscope` command line: parses arguments, builds the thread pool, runs one command, and
-//! turns its result into an exit status. Only this crate touches argv, env, stdout and exit codes.
+//! turns its result into an exit status. Only this crate touches argv, env, stdout and exit codes,
+//! and only it uses anyhow: the libraries return their own typed errors, and `main` prints the
+//! cause chain.
+//!
+//! It also sets up the process for the libraries' work:
+//!
+//! - mimalloc is the global allocator: with glibc's malloc, allocating on every thread spent
+//!   11-15% of the CPU and fragmented the heap (BENCHMARKS.md);
+//! - on Linux, transparent huge pages are off for the process
+//!   (`rustix::thread::disable_transparent_huge_pages`; rustix was already in the tree through
+//!   clap and polars): the kernel zeroes a whole 2 MB page on the first touch of any byte of
+//!   it, and that cost the big commands 10-20% of their time (BENCHMARKS.md);
+//! - `release_free_memory` hands the memory mimalloc holds free back to the system (`mi_collect`:
+//!   the calling thread's heap and the shared arenas) between a phase that freed much of what
+//!   it allocated and one that allocates anew. mimalloc keeps freed pages for a second, longer
+//!   than a run of `dropscope sessions`, so the reader's freed buffers would otherwise stay
+//!   resident beside the sessions and set the command's peak memory.
 #![allow(clippy::print_stdout, clippy::print_stderr, reason = "the CLI is where output belongs")]
 
 mod args;

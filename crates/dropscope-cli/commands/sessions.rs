@@ -1,4 +1,9 @@
 //! `dropscope sessions`: rebuilds every device's sessions and writes the sessions table.
+//!
+//! It keeps its peak memory down in two ways. Once the events are loaded, it hands the reader's
+//! freed buffers back to the system (`release_free_memory` in `main.rs`). A Parquet output is
+//! written from `dropscope_engine::sessions::stream` a row group at a time, so the sessions
+//! table is never held whole; the other formats build the table first.
 
 use std::fmt::Write as _;
 use std::io::Write;

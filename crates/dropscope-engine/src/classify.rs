@@ -11,7 +11,15 @@
 //!   ([`Rule::SharedNetworkBurst`]) against many networks at once ([`Rule::FleetWideBurst`]),
 //!   `classify/burst.rs`;
 //! - IP or SDK alternation and repetition on 400027/409002 ([`Rule::IdentityAlternation`]) against
-//!   a one-off conflict right after another error ([`Rule::ConflictAfterError`]).
+//!   a one-off conflict right after another error ([`Rule::ConflictAfterError`]);
+//! - the code alone where it says enough: 400029/400030, a service or platform upgrade
+//!   ([`Rule::UpgradeClose`]), and 429xxx, throttling ([`Rule::ReconnectWaveThrottle`]), with a
+//!   higher confidence inside a reconnect wave (at least ten connect attempts within five
+//!   minutes either side, and three times their mean rate or more).
+//!
+//! The error-code-only baseline of docs/DESIGN.md ([`crate::evaluate::baseline`]) is kept
+//! beside this classifier and scored next to it in every evaluation, so any gain over reading
+//! the code alone is measured, not claimed.
 //!
 //! ```
 //! use dropscope_engine::classify::{ClassifyConfig, classify};

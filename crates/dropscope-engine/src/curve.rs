@@ -8,6 +8,13 @@
 //! connect record was lost somewhere in between). A session with no disconnect counts to the
 //! window's end inclusive. Each minute reports the minimum and maximum of the count over the part
 //! of the minute inside the window, and its time-weighted average.
+//!
+//! The count is a sweep over session boundaries. Each device's sessions become its connected
+//! intervals, merged where they overlap and clipped to the window, as `+1` and `-1` steps
+//! (devices in parallel); the steps of all devices are sorted by time and swept once, minute by
+//! minute, so the cost grows with the number of sessions and the number of minutes, not with
+//! their product. Steps at one instant are applied together before the count is read, so a
+//! reconnect in the same instant as a disconnect shows no dip.
 
 use dropscope_model::findings::{CurvePoint, MINUTE_NS};
 use dropscope_model::{Session, Timestamp};

@@ -6,7 +6,7 @@
 //! duplicate-identity suspects with the IPs and SDKs they alternate between, the flapping
 //! devices, the breakdowns by SDK family and protocol, and the session-length histogram.
 //!
-//! Offline time is charged by [`crate::offline`], as [`crate::rank`] charges it: the causes, the
+//! Offline time is charged by `crate::offline`, as [`crate::rank`] charges it: the causes, the
 //! benign churn and the breakdowns all use this one accounting, so their device-hours add up.
 //!
 //! Everything is sorted or kept in `BTreeMap`s: the output depends neither on the input order of

@@ -5,6 +5,19 @@
 //! modules are its steps, each usable alone. Results are `dropscope-model` types; nothing here
 //! is serializable (the report crate and the CLI serialise at the edge).
 //!
+//! The engine works on slices of events partitioned by device with rayon, not on polars
+//! DataFrames: session reconstruction is a per-device walk, and the measurements in
+//! docs/research/polars-feasibility.md found a purpose-built scan, sort and pairing faster
+//! than polars' group-by and window plans on this workload (pairing a device's consecutive
+//! records, for one, took 0.15 s by hand against 0.56-1.7 s in polars on 5 M records).
+//! Keeping polars out also keeps the engine's build and tests fast.
+//!
+//! It owns the one rayon pool ([`thread_pool`]), which the CLI installs around every command;
+//! nothing here configures a global pool. Output is identical at any thread count and for any
+//! input order (but for the flags that describe that order,
+//! [`dropscope_model::Repairs::REORDERED`]), and the engine never opens a file, reads the
+//! environment or reads the clock.
+//!
 //! ```
 //! use dropscope_engine::{AnalyseConfig, analyse};
 //! use dropscope_model::findings::DataQuality;

@@ -4,7 +4,7 @@
 //! runs from a disconnect to its next successful connect (or the end of its hub's records) and is
 //! charged to the latest classified record in that gap, so a throttled reconnect wave's time goes
 //! to throttling and a device locked out by bad credentials charges `auth_failure`. The
-//! accounting is [`crate::offline`]'s (it knows the sessions, so a conflict overlapped by the
+//! accounting is `crate::offline`'s (it knows the sessions, so a conflict overlapped by the
 //! next session opens no gap). Benign causes (token renewals, clean closes, upgrades) are flagged,
 //! so that nobody is paged for them.
 

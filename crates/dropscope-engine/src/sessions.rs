@@ -7,6 +7,28 @@
 //! [`stream`] rebuilds the same sessions without keeping them, handing them to a sink a batch of
 //! whole devices at a time (for writing them out).
 //!
+//! # How the work is split
+//!
+//! A device is exactly its three interned handles (hub, device id, module id), and usually just
+//! its device-id handle: interned texts are equal exactly when their handles are, and handles
+//! are small dense numbers. So one parallel pass over the events, with tables indexed by the
+//! device-id handle and no hashing, finds the ids that always come with one hub and one module,
+//! each then one device; only the events of the other ids go through a hash map of full keys.
+//! Only the distinct devices are sorted by their texts, and a counting sort groups the events
+//! by device, each part of the events placing its own in its share of each device's run
+//! ([`dropscope_model::shares`]), so each run stays in input order.
+//!
+//! Each device's events are then sorted into timeline order (below), by an insertion sort
+//! first: a log in time order leaves each device's events sorted but for a few same-second
+//! neighbours and late records, which a general sort spent far more on. A device that needs
+//! more than a few moves an event is sorted in full.
+//!
+//! Devices are walked in parallel, in about 16 batches of whole devices, which depend on the
+//! number of events only, never on the thread count. [`build`] merges each batch's sessions
+//! into the table on one thread while the next batch is walked; [`stream`] hands each batch to
+//! a sink instead, so a caller that only writes the sessions (`dropscope sessions` writes them
+//! as Parquet row groups) holds a row group's worth of sessions in memory, not the table.
+//!
 //! # How one device's events are ordered
 //!
 //! Events are partitioned by device (`hub`, `device_id`, `module_id`) and sorted by `time`, then by

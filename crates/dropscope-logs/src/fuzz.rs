@@ -3,6 +3,10 @@
 //!
 //! Each function is one target (`fuzz/fuzz_targets/<name>.rs`) and is also replayed over
 //! `data/fuzz-regressions/<name>/` by an ordinary test.
+//!
+//! The fuzz crate uses this crate without its `tables` feature, so the targets build without
+//! polars; only `read_parquet_no_panic` needs it, behind the fuzz crate's own `parquet` feature,
+//! which CI's check of the fuzz crate leaves off.
 
 use crate::{detect, ingest, read};
 

@@ -3,7 +3,8 @@
 //! Reading: [`ingest::ingest`] takes files, directories or stdin, detects each input's form from its
 //! bytes ([`detect`]), parses records in parallel, removes duplicates across forms, and returns an
 //! [`Ingested`]: the events in input order plus every reject with its file, line and reason, so
-//! `parsed + duplicates + rejected == records_read` always holds.
+//! `parsed + duplicates + rejected == records_read` always holds. A malformed record is data, a
+//! reject, never an `Err` and never a panic; only IO and configuration failures are errors.
 //!
 //! [`Form`] is the one enum of the export forms: what detection tells, what the writers and the
 //! simulator write.
@@ -14,8 +15,8 @@
 //! ground-truth and prediction CSVs.
 //!
 //! dropscope's own Parquet and Arrow IPC files are read through dropscope-tables, with the
-//! `tables` feature (on by default); without it (the fuzz targets) this crate builds without
-//! polars, and such an input is an error.
+//! `tables` feature (on by default); without it (the fuzz targets) this crate builds in seconds,
+//! without polars, and such an input is an error.
 
 pub mod detect;
 mod error;

@@ -5,12 +5,16 @@
 //! The reader asks the kernel to map each block's pages ahead of the parse
 //! ([`Mapped::populate`], on the thread that used to do the `read`), and to unmap them once
 //! parsed ([`Mapped::release`]): mapped pages count in the resident set, so without that the
-//! whole file would.
+//! whole file would; with it, the resident set holds about two blocks of the file, as with `read`.
 //!
 //! A mapping is only as stable as its file: a file cut short while it is read makes the process
 //! fail with `SIGBUS` (where `read` would have seen a short file), and one rewritten in place
 //! may show the reader bytes changing under it. Exports are written once and read afterwards;
-//! `ripgrep` reads files the same way, with the same caveat.
+//! `ripgrep` reads files the same way, with the same caveat. For files that may change while
+//! they are read, `--no-mmap` (`IngestConfig::mmap`) reads them as streams instead.
+//!
+//! This module is one of the few places allowed `unsafe` code: it maps, advises and unmaps a
+//! read-only file mapping, each block with its SAFETY comment.
 
 use std::ffi::c_void;
 use std::fs::File;

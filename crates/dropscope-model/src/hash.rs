@@ -1,5 +1,8 @@
 //! [`FxHasher`]: the small fast hasher of the interner and the loader's duplicate table, and
-//! the map and set types built on it.
+//! the map and set types built on it; and [`table_of`], the storage of the open-addressing
+//! tables and counters the hot paths fill at random (the loader's duplicate buckets, the
+//! per-device counts of session reconstruction), written page by page up front so that a page
+//! takes one fault, not a read fault and then a write fault that interrupts every other core.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};

@@ -8,7 +8,19 @@
 //!
 //! Handles are numbered in the order texts are first seen, which depends on thread timing, so a
 //! handle's number is never shown and never ordered: [`Sym`] compares, orders and hashes by its
-//! text, exactly as the `String` it replaces.
+//! text, exactly as the `String` it replaces. [`Sym::handle`] feeds in-memory hash tables only
+//! (the loader's duplicate tables, the grouping of events by device, the categorical codes of
+//! a table file), never anything shown, stored or sorted.
+//!
+//! The table is process-wide and append-only: a text, once interned, keeps its handle and its
+//! storage until the process ends, so a `&'static str` can be handed out for it. Handle -> text
+//! is an array of segments, each slot written once before its handle is handed out, so
+//! [`Sym::as_str`] reads it without a lock. Text -> handle is one map behind a lock, and in
+//! front of it each thread keeps a cache of the texts it has seen: nearly every lookup ends
+//! there, lock-free. Texts of up to 16 bytes (device ids, IPs, protocols, codes) are cached in
+//! the cache's slots themselves, so a lookup reads one cache line instead of following a
+//! pointer to compare strings, which were most of the interning cost with tens of thousands of
+//! device ids and IPs.
 //!
 //! ```
 //! use dropscope_model::Sym;

@@ -2,7 +2,8 @@
 //!
 //! The page loads nothing: no script, font, image, stylesheet or frame, and a
 //! Content-Security-Policy of `default-src 'none'` makes the browser refuse any load even if a
-//! string slipped through. Every log-derived string goes through [`escape::html`].
+//! string slipped through; `tests/report/chromium-check.sh` opens a report in headless Chromium
+//! and checks that it makes no request. Every log-derived string goes through [`escape::html`].
 //!
 //! The content comes from [`document::build`]; this module only lays it out: the header, the
 //! summary cards, the sections in the page's order, and the charts.

@@ -8,6 +8,13 @@
 //! few thousand distinct texts, so categorical columns are what the events already are in memory
 //! ([`Sym`]s): each distinct text is converted once, both ways, not once per row. Parquet and Arrow
 //! files written here open as they are in pandas/pyarrow (as `category`), DuckDB and polars.
+//!
+//! This is the path every table format shares, but not the one Parquet takes when speed
+//! matters: Parquet is written from the rows (`parquet_direct`) and read into events
+//! (`parquet_read`) without a DataFrame, and a Parquet input comes this way only when
+//! `parquet_read` declines it.
+//! polars' readers panic on some corrupt files (a mangled footer, for one): [`read_events`]
+//! catches such a panic and reports a corrupt file, so no input stops the program.
 
 use std::collections::hash_map::Entry;
 use std::fs::File;

@@ -10,6 +10,20 @@
 //! writes plain: on the benchmark's sessions, 8,039 distinct durations in 883,752 rows, a file
 //! 4% smaller this way). The data pages of every dictionary column are built by
 //! [`crate::parquet_keys`], the same bytes as polars' writer makes, from the key slices.
+//!
+//! Two tables come this way. The events: the simulator's hourly files and `dropscope ingest -o`.
+//! The sessions: `dropscope sessions -o`, one row group at a time as the engine streams them,
+//! each batch first gathered into one compact vector per column ([`SessionColumns`]), because
+//! building every column from the sessions themselves read each session's 112 bytes once per
+//! column.
+//!
+//! The Arrow arrays are built straight from the rows. A text column is keyed by [`Sym`] handle
+//! through a table indexed by handle, so each distinct text is met once and no text is hashed
+//! again; times and durations are keyed through a small open-addressing table of their values.
+//! Each column is then encoded and compressed on its own, in parallel for one big file, serially
+//! when the simulator writes many files at once (a second level of parallelism cost it 10% of
+//! its time and 80 MB of memory). Proptests write the same rows both ways, read both files back
+//! and compare them.
 
 use std::io::Write;
 

@@ -12,6 +12,25 @@
 //! When the `properties` text is not in the usual compact shape it is decoded into a buffer and
 //! read from there; when even that text is unusual, the record is still returned with the text,
 //! and [`crate::read::record::to_event`] decodes it with serde.
+//!
+//! That both paths give the same events and rejects is tested, not assumed: proptests in
+//! `read/lines.rs` read written and mutated records both ways, and the fuzz target
+//! `read_jsonl_fast_agrees` does the same on arbitrary bytes.
+//!
+//! The marking pass also tells whether the line is ASCII; an ASCII line is valid UTF-8, so it
+//! is taken as a `str` with no second check (the module's one `unsafe` block), where checking
+//! UTF-8 again was 3% of the reader's instructions.
+//!
+//! The result is a [`FastRecord`] of the eight fields the reader reads, not the serde
+//! path's [`RawRecord`](crate::read::record::RawRecord), which holds every form's fields and is
+//! more than twice the size. Both become events through one function,
+//! `record::storage_event`, over a borrowed view of their fields, so what a field means is
+//! decided in one place only.
+//!
+//! A log repeats a few escaped inner values (a connect's `authType` is itself an escaped JSON
+//! text), so the reader remembers the last one and its decoding ([`LastEscaped`]): the same
+//! escaped bytes followed by the closing `\"` are neither scanned nor decoded again. That is
+//! exact because the scan reads no byte outside them, so it would find the same string.
 
 use std::borrow::Cow;
 

@@ -1,5 +1,9 @@
 //! JSON Lines: one record per line, parsed in parallel chunks split at newlines. Each line is
 //! first tried by the hand-written [`fast`] reader, and decoded with serde when it declines.
+//!
+//! A block of lines is cut at newlines into chunks of about 512 KiB, parsed in parallel, each
+//! numbering its lines from 1. Their records are kept per chunk, not yet appended to the
+//! input's, so that the appending, which is serial, overlaps the parsing of the next block.
 
 use memchr::memchr;
 use rayon::prelude::*;

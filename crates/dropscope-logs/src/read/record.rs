@@ -6,6 +6,17 @@
 //! (`TimeGenerated`, `OperationName`, `properties_s`), legacy flat records (`deviceId`,
 //! `ipAddress`) and Event Grid / CloudEvents events (`eventType`/`type`, `data`). The nested
 //! `properties` string is decoded into [`Props`], again borrowing from the unescaped string.
+//!
+//! A resource-log record becomes an event in one function, [`storage_event`], over a borrowed
+//! [`Fields`] view that either a [`RawRecord`] or the fast reader's smaller record fills, so
+//! both readers give the same events and rejects by construction.
+//!
+//! Each parsed chunk keeps a [`Recent`]: the last text and handle of each low-cardinality field
+//! (protocol, SDK, result description, IP prefix...), so that a text repeated from the record
+//! before is compared, not hashed and interned again (interning was a third of what turning a
+//! record into an event cost), and the last date's day number, so that a timestamp on the same
+//! date skips reading the date ([`Timestamp::parse_rfc3339_after`]). Device ids, which rarely
+//! repeat from one record to the next, are interned directly.
 
 use std::borrow::Cow;
 use std::fmt;
