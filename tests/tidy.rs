@@ -259,7 +259,7 @@ fn unsafe_code_only_where_architecture_md_says() {
         .split('`')
         .skip(1)
         .step_by(2)
-        .filter(|item| item.ends_with(".rs"))
+        .filter(|item| Path::new(item).extension().is_some_and(|ext| ext == "rs"))
         .map(str::to_owned)
         .collect();
     listed.sort();
@@ -326,7 +326,7 @@ fn no_import_circles_between_modules() {
     }
 }
 
-/// `crates/x/src/a/b.rs` -> `a::b`; a crate root (`lib.rs`, `main.rs`) -> ``.
+/// `crates/x/src/a/b.rs` -> `a::b`; a crate root (`lib.rs`, `main.rs`) -> the empty path.
 fn module_path(src: &Path, file: &Path) -> String {
     let relative = file.strip_prefix(src).expect("under its source root").with_extension("");
     let parts: Vec<String> =
@@ -334,7 +334,7 @@ fn module_path(src: &Path, file: &Path) -> String {
     if parts == ["lib"] || parts == ["main"] { String::new() } else { parts.join("::") }
 }
 
-/// Whether module path `inner` is `outer` or inside it (`` holds everything).
+/// Whether module path `inner` is `outer` or inside it (the empty path holds everything).
 fn is_within(inner: &str, outer: &str) -> bool {
     outer.is_empty()
         || inner == outer
@@ -350,8 +350,8 @@ fn crate_paths(text: &str) -> Vec<String> {
         let mut rest = code;
         while let Some(at) = rest.find("crate::") {
             rest = &rest[at + "crate::".len()..];
-            if rest.starts_with('{') {
-                let group: String = rest[1..].chars().take_while(|&c| c != '}').collect();
+            if let Some(inner) = rest.strip_prefix('{') {
+                let group: String = inner.chars().take_while(|&c| c != '}').collect();
                 for item in group.split(',') {
                     let path: String = item
                         .trim()

@@ -27,7 +27,7 @@
 //! planner. `csv` and `json` are off because the CSV and JSON Lines table writers are a few lines
 //! over the `csv` crate and our own JSON writer, and the log readers are purpose-built.
 //! polars-core 0.55 always depends on tokio (through polars-async) for its async IO paths, but
-//! nothing here starts a runtime, and no HTTP stack (reqwest, hyper, rustls, object_store) is in
+//! nothing here starts a runtime, and no HTTP stack (reqwest, hyper, rustls, `object_store`) is in
 //! the dependency tree.
 //!
 //! polars-arrow, polars-parquet and polars-buffer, pinned with polars and already in its tree,
