@@ -31,6 +31,8 @@ pub(crate) struct Device {
     pub(crate) agents: [Sym; 2],
     /// The logged protocol name and `authType` text, interned once.
     pub(crate) logged: (Sym, Sym),
+    /// The SAS token lifetime its application sets, in seconds.
+    pub(crate) ttl: f64,
 }
 
 impl Device {
@@ -49,6 +51,17 @@ impl Device {
         let twin_ip = format!("{}.{}.{}.XXX", 31 + rng.below(190), rng.below(256), rng.below(256));
         let variant = rng.next_u64();
         let twin_sdk = mix[rng.weighted(&weights)].0;
+        let mut ttl = scenario.fleet.token_ttl_secs;
+        if !scenario.fleet.token_ttl_mix.is_empty() {
+            let mut x = rng.unit();
+            for life in &scenario.fleet.token_ttl_mix {
+                if x < life.share {
+                    ttl = life.secs;
+                    break;
+                }
+                x -= life.share;
+            }
+        }
         Device {
             id: Sym::from(format!("{}{index:06}", scenario.fleet.device_prefix)),
             sdk,
@@ -61,6 +74,7 @@ impl Device {
                 Sym::from(twin_sdk.user_agent(variant.rotate_left(17))),
             ],
             logged: (Sym::new(protocol.logged()), Sym::new(auth.auth_type())),
+            ttl,
         }
     }
 }

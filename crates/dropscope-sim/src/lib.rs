@@ -38,7 +38,7 @@ use rayon::prelude::*;
 
 pub use crate::output::{LogForm, OutputConfig, Summary, TableWriter};
 pub use crate::scenario::{
-    Background, ExportFaults, Fleet, Incident, Scenario, SdkMix, Site, Window,
+    Background, ExportFaults, Fleet, Incident, Scenario, SdkMix, Site, TokenLife, Window,
 };
 pub use crate::sdk::{Auth, Protocol, Sdk};
 pub use crate::truth::{IncidentTruth, TrueSession};
@@ -280,5 +280,7 @@ impl Simulation {
     }
 }
 
+#[cfg(test)]
+mod readback;
 #[cfg(test)]
 mod tests;

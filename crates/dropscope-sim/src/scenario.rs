@@ -75,9 +75,25 @@ pub struct Fleet {
     /// SAS token lifetime in seconds (60 min by default across SDKs).
     #[serde(default = "default_ttl")]
     pub token_ttl_secs: f64,
+    /// Shares of the devices whose application sets another token lifetime (each SDK has the
+    /// setting: C `OPTION_SAS_TOKEN_LIFETIME`, .NET `ClientOptions.SasTokenTimeToLive`, Java
+    /// `ClientOptions.sasTokenExpiryTime`, Node `setTokenRenewalValues`, Python `sastoken_ttl`;
+    /// docs/research/sdk-behaviour.md §1). The rest use `token_ttl_secs`.
+    #[serde(default)]
+    pub token_ttl_mix: Vec<TokenLife>,
     /// Sites and networks: each a masked-IP /24 prefix with a share of the fleet.
     #[serde(default = "default_sites")]
     pub sites: Vec<Site>,
+}
+
+/// A token lifetime some devices use instead of the fleet's default.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenLife {
+    /// The lifetime in seconds.
+    pub secs: f64,
+    /// The share of the fleet using it.
+    pub share: f64,
 }
 
 /// Shares of each SDK in the fleet.
@@ -428,6 +444,19 @@ impl Scenario {
         }
         if !(self.fleet.token_ttl_secs >= 60.0 && self.fleet.token_ttl_secs <= 365.0 * 86_400.0) {
             return Err(invalid("fleet.token_ttl_secs", "must be between 60 and 31536000"));
+        }
+        let mix_total: f64 = self.fleet.token_ttl_mix.iter().map(|l| l.share).sum();
+        if self
+            .fleet
+            .token_ttl_mix
+            .iter()
+            .any(|l| !(l.secs >= 60.0 && l.secs <= 365.0 * 86_400.0) || !share_ok(l.share))
+            || mix_total > 1.0
+        {
+            return Err(invalid(
+                "fleet.token_ttl_mix",
+                "lifetimes must be between 60 and 31536000 s and shares sum to at most 1",
+            ));
         }
         if !share_ok(self.fleet.amqp_share) || !share_ok(self.fleet.x509_share) {
             return Err(invalid("fleet", "amqp_share and x509_share must be in [0, 1]"));

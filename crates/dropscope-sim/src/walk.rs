@@ -8,7 +8,7 @@ use crate::fleet::{Device, tag};
 use crate::plan::{Interruption, Kind};
 use crate::rng::Rng;
 use crate::scenario::{Incident, Scenario};
-use crate::sdk::{Auth, Protocol, Renewal};
+use crate::sdk::{Auth, Protocol, Renewal, Sdk};
 
 /// What a record says: an accepted connect, a failed connect, or a disconnect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -81,6 +81,109 @@ struct Walk<'a> {
 
 const DAY: f64 = 86_400.0;
 
+/// When a device's SAS token makes its MQTT connection end, as each SDK runs its token clock
+/// (docs/research/sdk-behaviour.md §1, checked in the SDK sources).
+#[derive(Debug, Clone, Copy)]
+enum TokenClock {
+    /// No renewal disconnects: X.509, or AMQP (tokens are renewed over CBS on the open link).
+    None,
+    /// The client renews `after` seconds after each connect and reconnects (informational);
+    /// the clock restarts at every connect. C: `mqtt_connect_time` is reset on each CONNECT and
+    /// renewal is at 0.8 × TTL (azure-iot-sdk-c `iothub_client/src/iothubtransport_mqtt_common.c`
+    /// `SAS_REFRESH_MULTIPLIER`, `SendMqttConnectMsg`). Node: the `disconnected` state calls
+    /// `SharedAccessKeyAuthenticationProvider.stop()`, so each connect mints a token and a new
+    /// TTL − 900 s timer (azure-iot-sdk-node `device/core/src/sak_authentication_provider.ts`,
+    /// `device/transport/mqtt/src/mqtt.ts`).
+    PerConnect { after: f64 },
+    /// Java mints a token at every MQTT open and does not renew it on MQTT: the hub flags it
+    /// 5–10 min after expiry (azure-iot-sdk-java
+    /// `iothub/device/iot-device-client/src/main/java/com/microsoft/azure/sdk/iot/device/auth/IotHubSasTokenSoftwareAuthenticationProvider.java`
+    /// `getSasToken`; `transport/mqtt/MqttIotHubConnection.java` `open`).
+    HubPerConnect { ttl: f64 },
+    /// .NET reuses its cached token across reconnects until 15 % of its life is left, and the
+    /// MQTT transport never refreshes it in place: the hub closes the connection 5–10 min after
+    /// the token's own expiry, whenever the device last reconnected (azure-iot-sdk-csharp
+    /// `iothub/device/src/Authentication/AuthenticationWithTokenRefresh.cs` `GetTokenAsync`,
+    /// `IsExpiring`; `DeviceAuthenticationWithTokenRefresh.cs` `DefaultBufferPercentage = 15`).
+    Reused { ttl: f64, issued: f64, grace: f64 },
+    /// Python's token-update alarm is armed when the client is created and re-armed after each
+    /// renewal, TTL − 120 s apart, whatever the connection does; when it fires on an open
+    /// connection the client disconnects and reconnects (azure-iot-sdk-python
+    /// `azure-iot-device/azure/iot/device/common/pipeline/pipeline_stages_base.py` `SasTokenStage`
+    /// `DEFAULT_TOKEN_UPDATE_MARGIN = 120`, `_start_token_update_alarm`).
+    Alarm { anchor: f64, period: f64 },
+}
+
+/// The hub flags an expired token on an open MQTT connection 5–10 min late ("within 5-10
+/// minutes", Azure/azure-iot-sdk-java#304; "every 65 minutes", troubleshoot-error-codes.md
+/// §404104): a range, not a documented distribution.
+fn hub_grace(rng: &mut Rng) -> f64 {
+    rng.range(300.0, 600.0)
+}
+
+impl TokenClock {
+    fn new(sdk: Sdk, ttl: f64) -> TokenClock {
+        match (sdk, sdk.renewal(ttl)) {
+            (Sdk::Python, Renewal::ClientReconnect(period)) => {
+                TokenClock::Alarm { anchor: 0.0, period }
+            }
+            (_, Renewal::ClientReconnect(after)) => TokenClock::PerConnect { after },
+            (Sdk::Dotnet, Renewal::HubCloses) => {
+                TokenClock::Reused { ttl, issued: 0.0, grace: 0.0 }
+            }
+            (_, Renewal::HubCloses) => TokenClock::HubPerConnect { ttl },
+        }
+    }
+
+    /// What the device does when the clock fires.
+    fn renewal(self) -> Renewal {
+        match self {
+            TokenClock::None | TokenClock::PerConnect { .. } | TokenClock::Alarm { .. } => {
+                Renewal::ClientReconnect(0.0)
+            }
+            TokenClock::HubPerConnect { .. } | TokenClock::Reused { .. } => Renewal::HubCloses,
+        }
+    }
+
+    /// The first renewal of a device connected at the window start with a token of random age.
+    fn first(&mut self, rng: &mut Rng) -> f64 {
+        match self {
+            TokenClock::None => f64::INFINITY,
+            TokenClock::PerConnect { after } => *after * (1.0 - rng.unit()),
+            TokenClock::HubPerConnect { ttl } => (*ttl + hub_grace(rng)) * (1.0 - rng.unit()),
+            TokenClock::Reused { ttl, issued, grace } => {
+                *grace = hub_grace(rng);
+                *issued = -(*ttl + *grace) * rng.unit();
+                *issued + *ttl + *grace
+            }
+            TokenClock::Alarm { anchor, period } => {
+                *anchor = -*period * rng.unit();
+                *anchor + *period
+            }
+        }
+    }
+
+    /// The next renewal after a connect at `t`.
+    fn after_connect(&mut self, t: f64, rng: &mut Rng) -> f64 {
+        match self {
+            TokenClock::None => f64::INFINITY,
+            TokenClock::PerConnect { after } => t + *after,
+            TokenClock::HubPerConnect { ttl } => t + *ttl + hub_grace(rng),
+            TokenClock::Reused { ttl, issued, grace } => {
+                if t - *issued >= 0.85 * *ttl {
+                    *issued = t;
+                    *grace = hub_grace(rng);
+                }
+                *issued + *ttl + *grace
+            }
+            TokenClock::Alarm { anchor, period } => {
+                let k = ((t - *anchor) / *period).floor() + 1.0;
+                *anchor + k * *period
+            }
+        }
+    }
+}
+
 /// Walks one device through the window.
 pub(crate) fn walk(
     ctx: &WalkContext<'_>,
@@ -132,13 +235,13 @@ pub(crate) fn walk(
 impl Walk<'_> {
     fn run(&mut self, dups: &[(u8, f64, f64, [f64; 2])]) {
         let scenario = self.ctx.scenario;
-        let ttl = scenario.fleet.token_ttl_secs;
         let renews = self.device.protocol == Protocol::Mqtt && self.device.auth == Auth::Sas;
-        let renewal = self.device.sdk.renewal(ttl);
-        let session_period = |rng: &mut Rng| match renewal {
-            Renewal::ClientReconnect(after) => after,
-            Renewal::HubCloses => ttl + rng.range(300.0, 600.0),
+        let mut clock = if renews {
+            TokenClock::new(self.device.sdk, self.device.ttl)
+        } else {
+            TokenClock::None
         };
+        let renewal = clock.renewal();
         let bg = &scenario.background;
         let mean = |rate: f64| if rate > 0.0 { DAY / rate } else { f64::INFINITY };
         let (ka_mean, restart_mean, race_mean) = (
@@ -146,10 +249,8 @@ impl Walk<'_> {
             mean(bg.restarts_per_day),
             mean(bg.reconnect_races_per_day),
         );
-        // Connected at the window start, with a session of random age.
-        let first_period = session_period(&mut self.rng);
-        let mut renew_at =
-            if renews { first_period * (1.0 - self.rng.unit()) } else { f64::INFINITY };
+        // Connected at the window start, with a session (and a token) of random age.
+        let mut renew_at = clock.first(&mut self.rng);
         let mut now = 0.0;
         let mut next_dup = 0;
         let w_end = self.ctx.window_secs;
@@ -199,8 +300,7 @@ impl Walk<'_> {
             match self.reconnect(r) {
                 Some(t) => {
                     now = t;
-                    renew_at =
-                        if renews { t + session_period(&mut self.rng) } else { f64::INFINITY };
+                    renew_at = clock.after_connect(t, &mut self.rng);
                 }
                 None => break,
             }
@@ -252,6 +352,8 @@ impl Walk<'_> {
                 self.emit(at, Op::Disconnect, 0, Cause::TokenExpiry, 0)?;
                 Some(at + self.rng.range(0.5, 3.0))
             }
+            // The hub flags the expired token (401003) and the connection completes its close
+            // (404104): troubleshoot-error-codes.md §401003.
             Renewal::HubCloses => {
                 self.emit(at, Op::Disconnect, 401_003, Cause::TokenExpiry, 0)?;
                 let completes = at + self.rng.range(0.0, 1.0);
