@@ -180,7 +180,7 @@ fn pending_for(
                 // The network fails within a few seconds; the device's last packet left at most
                 // one ping interval before; the hub closes it at 1.5 × keep-alive after that.
                 let down = start + rng.range(0.0, 5.0);
-                let last = down - rng.range(0.0, sdk.ping_interval_secs());
+                let last = down - rng.range(0.0, sdk.ping_interval_secs(device.protocol));
                 let close = last + sdk.idle_close_secs(device.protocol);
                 // When the network returns: C is backing off (≤ 30 s), Python retries every 10 s,
                 // the others reconnect on link-up, Beta(3,4)-like over 10 s (3GPP TR 37.868).

@@ -185,3 +185,34 @@ fn token_clocks_per_sdk() {
     assert!(reused > 5, "no .NET token reused across a reconnect ({reused})");
     assert!(python_checked > 5 && short_ttl > 5, "{python_checked} {short_ttl}");
 }
+
+/// AMQP idle timing (issue item 9): an AMQP device's last packet before a loss is at most one
+/// 120 s client ping old, and the hub closes it 240 s after that packet; so the silence before
+/// an AMQP 404104 (seen here as the time from the loss to the close) is 120–240 s, where
+/// MQTT's follows its keep-alive.
+#[test]
+fn amqp_outages_use_amqp_idle_timing() {
+    let mut scenario = scenario("site-outage-storm", 600, 4);
+    scenario.fleet.amqp_share = 0.5;
+    let Some(crate::Incident::SiteOutage { at, .. }) =
+        scenario.incidents.iter().find(|i| matches!(i, crate::Incident::SiteOutage { .. }))
+    else {
+        panic!("no outage")
+    };
+    let start = scenario.start().unwrap_or_else(|e| panic!("{e}")).nanos() as f64 / 1e9;
+    let down = start + at * f64::from(scenario.window.hours) * 3600.0;
+    let devices = read_back(&scenario, 5);
+    let mut n_amqp = 0;
+    for events in devices.values() {
+        let Some(close) = events.iter().find(|r| r.cause == Some(Cause::NetworkOutage)) else {
+            continue;
+        };
+        let silence = close.secs() - down;
+        if protocol_of(events) == "Amqp" {
+            // The network fails within 5 s of the incident's start: 120-240 s, plus those 5.
+            assert!((119.0..=246.0).contains(&silence), "AMQP closed {silence} s after the loss");
+            n_amqp += 1;
+        }
+    }
+    assert!(n_amqp > 20, "{n_amqp}");
+}

@@ -93,11 +93,18 @@ impl Sdk {
         }
     }
 
-    /// How often the client sends a packet when otherwise idle: .NET pings 4× per keep-alive.
-    pub(crate) const fn ping_interval_secs(self) -> f64 {
-        match self {
-            Sdk::Dotnet => 75.0,
-            other => other.keepalive_secs(),
+    /// How often the client sends a packet when otherwise idle. MQTT: the keep-alive, but .NET
+    /// pings 4× per keep-alive. AMQP: the C SDK pings at half the hub's 240 s remote idle
+    /// (azure-iot-sdk-c `iothub_client/src/iothubtransport_amqp_common.c`
+    /// `DEFAULT_REMOTE_IDLE_PING_RATIO 0.50`; `iothub_client/inc/iothub_client_options.h`: "For
+    /// AMQP remote idle set to 4 minutes, default client ping will be 2 minutes"); .NET
+    /// advertises a 2-min idle (`ClientSettings/AmqpTransportSettings.cs`); the other AMQP
+    /// libraries' ping cadence is unverified and taken as the same 120 s.
+    pub(crate) const fn ping_interval_secs(self, protocol: Protocol) -> f64 {
+        match (protocol, self) {
+            (Protocol::Amqp, _) => AMQP_IDLE_SECS / 2.0,
+            (Protocol::Mqtt, Sdk::Dotnet) => 75.0,
+            (Protocol::Mqtt, other) => other.keepalive_secs(),
         }
     }
 

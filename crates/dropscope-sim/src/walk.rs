@@ -365,7 +365,8 @@ impl Walk<'_> {
 
     fn keepalive_timeout(&mut self, lost: f64) -> Option<f64> {
         let sdk = self.device.sdk;
-        let last = (lost - self.rng.range(0.0, sdk.ping_interval_secs())).max(0.0);
+        let last =
+            (lost - self.rng.range(0.0, sdk.ping_interval_secs(self.device.protocol))).max(0.0);
         let idle = sdk.idle_close_secs(self.device.protocol);
         let close = last + idle;
         self.emit(close, Op::Disconnect, 404_104, Cause::KeepaliveTimeout, 0)?;
