@@ -216,3 +216,55 @@ fn amqp_outages_use_amqp_idle_timing() {
     }
     assert!(n_amqp > 20, "{n_amqp}");
 }
+
+/// The delays from each disconnect with `cause` (and `code`) to the device's next connect.
+fn reconnect_delays(
+    devices: &BTreeMap<String, Vec<Read>>,
+    cause: Cause,
+    code: impl Fn(u32) -> bool,
+) -> Vec<f64> {
+    let mut out = Vec::new();
+    for events in devices.values() {
+        for (i, r) in events.iter().enumerate() {
+            if r.cause == Some(cause) && r.code().is_some_and(&code) {
+                if let Some(next) = events[i + 1..].iter().find(|n| n.is_connect()) {
+                    out.push(next.secs() - r.secs());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Crashes and resets (issue item 3): the hub logs 404104 when the socket closes, and the
+/// device is back as soon as its application restarts: seconds after the 404104, where a
+/// keep-alive timeout's device has been silent 1.5 × keep-alive before it. A power loss with a
+/// quick reboot closes the stale connection with 400027/409002 and no 404104.
+#[test]
+fn crashes_close_at_once() {
+    let mut scenario = scenario("quiet-day", 400, 24);
+    scenario.background.keepalive_timeouts_per_day = 0.0;
+    scenario.background.restarts_per_day = 0.0;
+    scenario.background.reconnect_races_per_day = 0.0;
+    scenario.background.crashes_per_day = 3.0;
+    let devices = read_back(&scenario, 6);
+    let delays = reconnect_delays(&devices, Cause::KeepaliveTimeout, |c| c == 404_104);
+    assert!(delays.len() > 500, "{}", delays.len());
+    let quick = delays.iter().filter(|d| **d < 30.0).count();
+    assert!(quick * 5 > delays.len(), "{quick} of {} back within 30 s", delays.len());
+    let mut conflicts = 0;
+    for events in devices.values() {
+        for (i, r) in events.iter().enumerate() {
+            if r.cause != Some(Cause::ReconnectRace) {
+                continue;
+            }
+            let want = if protocol_of(events) == "Amqp" { 409_002 } else { 400_027 };
+            assert_eq!(r.code(), Some(want));
+            // The device's own connect follows at once, and the stale connection saw no 404104.
+            assert!(events.get(i + 1).is_some_and(|n| n.is_connect() && n.secs() - r.secs() < 1.0));
+            assert!(i == 0 || events[i - 1].is_connect());
+            conflicts += 1;
+        }
+    }
+    assert!(conflicts > 50, "{conflicts}");
+}

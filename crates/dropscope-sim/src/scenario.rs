@@ -170,6 +170,10 @@ pub struct Background {
     /// One-off reconnect races (409002 on AMQP, 400027 on MQTT).
     #[serde(default = "default_race_rate")]
     pub reconnect_races_per_day: f64,
+    /// Crashes, reboots and TCP resets with no MQTT DISCONNECT: mostly 404104 at once (the OS
+    /// closes the socket), for power losses a conflict or a keep-alive timeout.
+    #[serde(default)]
+    pub crashes_per_day: f64,
 }
 
 impl Default for Background {
@@ -178,6 +182,7 @@ impl Default for Background {
             keepalive_timeouts_per_day: default_keepalive_rate(),
             restarts_per_day: default_restart_rate(),
             reconnect_races_per_day: default_race_rate(),
+            crashes_per_day: 0.0,
         }
     }
 }
@@ -483,8 +488,12 @@ impl Scenario {
             }
         }
         let bg = &self.background;
-        for rate in [bg.keepalive_timeouts_per_day, bg.restarts_per_day, bg.reconnect_races_per_day]
-        {
+        for rate in [
+            bg.keepalive_timeouts_per_day,
+            bg.restarts_per_day,
+            bg.reconnect_races_per_day,
+            bg.crashes_per_day,
+        ] {
             if !(0.0..=1000.0).contains(&rate) {
                 return Err(invalid("background", "rates must be in [0, 1000] per day"));
             }

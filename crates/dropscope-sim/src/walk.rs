@@ -244,10 +244,11 @@ impl Walk<'_> {
         let renewal = clock.renewal();
         let bg = &scenario.background;
         let mean = |rate: f64| if rate > 0.0 { DAY / rate } else { f64::INFINITY };
-        let (ka_mean, restart_mean, race_mean) = (
+        let (ka_mean, restart_mean, race_mean, crash_mean) = (
             mean(bg.keepalive_timeouts_per_day),
             mean(bg.restarts_per_day),
             mean(bg.reconnect_races_per_day),
+            mean(bg.crashes_per_day),
         );
         // Connected at the window start, with a session (and a token) of random age.
         let mut renew_at = clock.first(&mut self.rng);
@@ -267,7 +268,10 @@ impl Walk<'_> {
             let int = self.ints.get(self.next_int).map_or(f64::INFINITY, |i| i.close);
             let revoke = if self.revoke_at >= now { self.revoke_at } else { now };
             let dup = dups.get(next_dup).map_or(f64::INFINITY, |d| d.1);
-            let candidates = [renew_at, ka, restart, race, int, revoke, dup];
+            // Drawn only when the scenario has crashes, so other scenarios keep their streams.
+            let crash =
+                if crash_mean.is_finite() { now + self.rng.exp(crash_mean) } else { f64::INFINITY };
+            let candidates = [renew_at, ka, restart, race, int, revoke, dup, crash];
             let (which, at) = candidates
                 .iter()
                 .copied()
@@ -290,11 +294,12 @@ impl Walk<'_> {
                     self.revoked(at, true);
                     None
                 }
-                _ => {
+                6 => {
                     let d = dups[next_dup];
                     next_dup += 1;
                     self.duplicate(d.0, at, d.2, d.3)
                 }
+                _ => self.crash(at),
             };
             let Some(r) = reconnect_at else { break };
             match self.reconnect(r) {
@@ -368,13 +373,50 @@ impl Walk<'_> {
         let last =
             (lost - self.rng.range(0.0, sdk.ping_interval_secs(self.device.protocol))).max(0.0);
         let idle = sdk.idle_close_secs(self.device.protocol);
+        let close = self.silent_close(last, idle)?;
+        let back = lost + self.rng.log_uniform(60.0, 1800.0);
+        Some((back + self.rng.range(0.0, 10.0)).max(close + 1.0))
+    }
+
+    /// The application crashes, the device reboots or a middlebox resets the TCP connection,
+    /// with no MQTT DISCONNECT (troubleshoot-error-codes.md §404104: "The device sent a TCP/IP-level
+    /// reset but didn't send an application-level MQTT DISCONNECT", "The device side application
+    /// crashed"). With the OS alive its FIN/RST reaches the hub, which logs 404104 at once: no
+    /// keep-alive silence before it; the app restarts seconds to minutes later. A power loss
+    /// sends nothing: the hub times the connection out at 1.5 × keep-alive after the last packet,
+    /// unless the device is back first, when its connect closes the stale connection with
+    /// 400027/409002 (docs/research/sdk-behaviour.md §5; the timing is derived, the 70/30 split a
+    /// modelling choice). Labels: the 404104s are `keepalive_timeout` (DESIGN.md: "one device went
+    /// silent (lost network, hung or crashed app)"); the conflict is `reconnect_race` ("the device
+    /// reconnected before the hub saw the old link drop").
+    fn crash(&mut self, at: f64) -> Option<f64> {
+        if self.rng.chance(0.7) {
+            self.emit(at, Op::Disconnect, 404_104, Cause::KeepaliveTimeout, 0)?;
+            return Some(at + self.rng.log_uniform(5.0, 300.0));
+        }
+        let sdk = self.device.sdk;
+        let last =
+            (at - self.rng.range(0.0, sdk.ping_interval_secs(self.device.protocol))).max(0.0);
+        let idle = sdk.idle_close_secs(self.device.protocol);
+        let back = at + self.rng.log_uniform(20.0, 600.0);
+        if back < last + idle {
+            let code = self.conflict_code();
+            self.emit(back, Op::Disconnect, code, Cause::ReconnectRace, 0)?;
+            return Some(back);
+        }
+        self.silent_close(last, idle)?;
+        Some(back.max(last + idle + 1.0))
+    }
+
+    /// The hub's keep-alive timeout of a silent connection: 404104 `idle` seconds after the last
+    /// packet.
+    fn silent_close(&mut self, last: f64, idle: f64) -> Option<f64> {
         let close = last + idle;
         self.emit(close, Op::Disconnect, 404_104, Cause::KeepaliveTimeout, 0)?;
         let close_ns = self.log.recs.last().map_or(0, |r| r.time);
         let last_packet_ns = self.ctx.start_ns + (last * 1e9) as i64;
         self.log.silences.push(Silence { close_ns, idle_secs: idle, last_packet_ns });
-        let back = lost + self.rng.log_uniform(60.0, 1800.0);
-        Some((back + self.rng.range(0.0, 10.0)).max(close + 1.0))
+        Some(close)
     }
 
     fn race(&mut self, at: f64) -> Option<f64> {
