@@ -268,3 +268,36 @@ fn crashes_close_at_once() {
     }
     assert!(conflicts > 50, "{conflicts}");
 }
+
+/// Short network losses (issue item 2): most leave no record at all; a client that notices
+/// first reconnects before the hub's timeout and its connect closes the stale connection with
+/// 400027/409002, with no 404104 before it; the rest end in the hub's 404104.
+#[test]
+fn short_losses_often_leave_no_record() {
+    let mut scenario = scenario("quiet-day", 400, 24);
+    scenario.background.keepalive_timeouts_per_day = 0.0;
+    scenario.background.restarts_per_day = 0.0;
+    scenario.background.reconnect_races_per_day = 0.0;
+    scenario.background.short_losses_per_day = 3.0;
+    let devices = read_back(&scenario, 7);
+    let (mut conflicts, mut timeouts) = (0, 0);
+    for events in devices.values() {
+        for (i, r) in events.iter().enumerate() {
+            match r.cause {
+                Some(Cause::ReconnectRace) => {
+                    let want = if protocol_of(events) == "Amqp" { 409_002 } else { 400_027 };
+                    assert_eq!(r.code(), Some(want));
+                    assert!(i == 0 || events[i - 1].is_connect(), "a 404104 before the conflict");
+                    let next = events.get(i + 1);
+                    assert!(next.is_some_and(|n| n.is_connect() && n.secs() - r.secs() < 1.0));
+                    conflicts += 1;
+                }
+                Some(Cause::KeepaliveTimeout) => timeouts += 1,
+                _ => {}
+            }
+        }
+    }
+    let losses = 400.0 * 3.0;
+    assert!(conflicts > 30 && timeouts > 30, "{conflicts} {timeouts}");
+    assert!(f64::from(conflicts + timeouts) < 0.8 * losses, "{conflicts} + {timeouts} records");
+}

@@ -174,6 +174,11 @@ pub struct Background {
     /// closes the socket), for power losses a conflict or a keep-alive timeout.
     #[serde(default)]
     pub crashes_per_day: f64,
+    /// Short network losses (seconds to minutes): kept through with no record when the network
+    /// returns before either side notices; else a reconnect that closes the stale connection
+    /// (400027/409002), or a keep-alive timeout when the hub notices first.
+    #[serde(default)]
+    pub short_losses_per_day: f64,
 }
 
 impl Default for Background {
@@ -183,6 +188,7 @@ impl Default for Background {
             restarts_per_day: default_restart_rate(),
             reconnect_races_per_day: default_race_rate(),
             crashes_per_day: 0.0,
+            short_losses_per_day: 0.0,
         }
     }
 }
@@ -493,6 +499,7 @@ impl Scenario {
             bg.restarts_per_day,
             bg.reconnect_races_per_day,
             bg.crashes_per_day,
+            bg.short_losses_per_day,
         ] {
             if !(0.0..=1000.0).contains(&rate) {
                 return Err(invalid("background", "rates must be in [0, 1000] per day"));

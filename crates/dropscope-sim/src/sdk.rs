@@ -108,6 +108,24 @@ impl Sdk {
         }
     }
 
+    /// How long after its last packet the client itself finds a dead connection, tears it down
+    /// and starts reconnecting. .NET MQTT sends PINGREQ once idle over 75 s (checked every 75 s)
+    /// and waits 30 s for PINGRESP (azure-iot-sdk-csharp
+    /// `iothub/device/src/Transport/Mqtt/MqttIotHubAdapter.cs` `s_pingResponseTimeout`,
+    /// `PingServerAsync`): 105–180 s. The other MQTT clients (paho, mqtt.js, umqtt): a ping
+    /// interval plus a 30 s response wait, unverified. AMQP: the client's own idle timeout (.NET
+    /// 2 min, `AmqpTransportSettings.cs`; Java 230 s, `AmqpsIotHubConnection.java`; C 240 s,
+    /// `DEFAULT_SERVICE_KEEP_ALIVE_FREQ_SECS`; Node unverified, taken as 240 s).
+    pub(crate) fn dead_peer_secs(self, protocol: Protocol, rng: &mut Rng) -> f64 {
+        match (protocol, self) {
+            (Protocol::Mqtt, Sdk::Dotnet) => rng.range(75.0, 150.0) + 30.0,
+            (Protocol::Mqtt, other) => other.keepalive_secs() + 30.0,
+            (Protocol::Amqp, Sdk::Dotnet) => 120.0,
+            (Protocol::Amqp, Sdk::Java) => 230.0,
+            (Protocol::Amqp, _) => 240.0,
+        }
+    }
+
     /// When the hub closes a silent MQTT connection after its last packet: 1.5 × keep-alive,
     /// capped at 1 767 s. AMQP links use the hub's 4-min remote idle.
     pub(crate) fn idle_close_secs(self, protocol: Protocol) -> f64 {

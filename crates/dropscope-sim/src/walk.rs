@@ -81,6 +81,14 @@ struct Walk<'a> {
 
 const DAY: f64 = 86_400.0;
 
+/// How a short network loss ends.
+enum Loss {
+    /// Nobody noticed: the connection lives on from this time.
+    KeptThrough(f64),
+    /// The connection was closed; the device reconnects at this time (`None`: window over).
+    Reconnect(Option<f64>),
+}
+
 /// When a device's SAS token makes its MQTT connection end, as each SDK runs its token clock
 /// (docs/research/sdk-behaviour.md §1, checked in the SDK sources).
 #[derive(Debug, Clone, Copy)]
@@ -244,11 +252,12 @@ impl Walk<'_> {
         let renewal = clock.renewal();
         let bg = &scenario.background;
         let mean = |rate: f64| if rate > 0.0 { DAY / rate } else { f64::INFINITY };
-        let (ka_mean, restart_mean, race_mean, crash_mean) = (
+        let (ka_mean, restart_mean, race_mean, crash_mean, loss_mean) = (
             mean(bg.keepalive_timeouts_per_day),
             mean(bg.restarts_per_day),
             mean(bg.reconnect_races_per_day),
             mean(bg.crashes_per_day),
+            mean(bg.short_losses_per_day),
         );
         // Connected at the window start, with a session (and a token) of random age.
         let mut renew_at = clock.first(&mut self.rng);
@@ -271,7 +280,9 @@ impl Walk<'_> {
             // Drawn only when the scenario has crashes, so other scenarios keep their streams.
             let crash =
                 if crash_mean.is_finite() { now + self.rng.exp(crash_mean) } else { f64::INFINITY };
-            let candidates = [renew_at, ka, restart, race, int, revoke, dup, crash];
+            let loss =
+                if loss_mean.is_finite() { now + self.rng.exp(loss_mean) } else { f64::INFINITY };
+            let candidates = [renew_at, ka, restart, race, int, revoke, dup, crash, loss];
             let (which, at) = candidates
                 .iter()
                 .copied()
@@ -299,7 +310,16 @@ impl Walk<'_> {
                     next_dup += 1;
                     self.duplicate(d.0, at, d.2, d.3)
                 }
-                _ => self.crash(at),
+                7 => self.crash(at),
+                _ => match self.short_loss(at) {
+                    Loss::KeptThrough(back) => {
+                        now = back;
+                        // A renewal due during the loss happens once the network is back.
+                        renew_at = renew_at.max(back);
+                        continue;
+                    }
+                    Loss::Reconnect(r) => r,
+                },
             };
             let Some(r) = reconnect_at else { break };
             match self.reconnect(r) {
@@ -406,6 +426,44 @@ impl Walk<'_> {
         }
         self.silent_close(last, idle)?;
         Some(back.max(last + idle + 1.0))
+    }
+
+    /// A short network loss of seconds to minutes (log-uniform 2 s – 15 min, a modelling
+    /// choice). Whichever side notices first acts: if the network is back before the client's
+    /// dead-peer check and the hub's timeout, TCP retransmits and nothing is logged; if the
+    /// client notices first, it reconnects once the network is back, and when that is before
+    /// the hub's timeout, its connect closes the stale connection with 400027 (MQTT) or 409002
+    /// (AMQP) and no 404104 (troubleshoot-error-codes.md §409002, "the most common case";
+    /// docs/research/sdk-behaviour.md §5); else the hub's 404104 comes first. Labels:
+    /// `reconnect_race` for the conflict, `keepalive_timeout` for the 404104.
+    fn short_loss(&mut self, lost: f64) -> Loss {
+        let (sdk, protocol) = (self.device.sdk, self.device.protocol);
+        let last = (lost - self.rng.range(0.0, sdk.ping_interval_secs(protocol))).max(0.0);
+        let back = lost + self.rng.log_uniform(2.0, 900.0);
+        let hub = last + sdk.idle_close_secs(protocol);
+        let client = last + sdk.dead_peer_secs(protocol, &mut self.rng);
+        if back < hub.min(client) {
+            return Loss::KeptThrough(back);
+        }
+        // Retries fail without reaching the hub until the network is back.
+        let mut t = client.max(lost);
+        let mut attempt = 0;
+        while t < back {
+            t += sdk.retry_delay_secs(attempt, false, &mut self.rng) + 1.0;
+            attempt += 1;
+        }
+        let r = t + self.rng.range(0.1, 1.0);
+        if client < hub && r < hub {
+            let code = self.conflict_code();
+            if self.emit(r, Op::Disconnect, code, Cause::ReconnectRace, 0).is_none() {
+                return Loss::Reconnect(None);
+            }
+            return Loss::Reconnect(Some(r));
+        }
+        if self.silent_close(last, hub - last).is_none() {
+            return Loss::Reconnect(None);
+        }
+        Loss::Reconnect(Some(r.max(hub + 1.0)))
     }
 
     /// The hub's keep-alive timeout of a silent connection: 404104 `idle` seconds after the last
