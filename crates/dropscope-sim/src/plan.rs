@@ -89,7 +89,9 @@ pub(crate) fn plan(
         }
     }
     let mut out: Vec<Vec<Interruption>> = vec![Vec::new(); devices.len()];
-    for p in pendings {
+    for mut p in pendings {
+        // A timed-out connect is logged when it ends, after later attempts may have started.
+        p.interruption.attempts.sort_by(|a, b| a.0.total_cmp(&b.0));
         out[p.device as usize].push(p.interruption);
     }
     for list in &mut out {
@@ -105,10 +107,22 @@ fn key(t: f64) -> i64 {
 /// Processes one attempt at `t`; returns the time of the next attempt, if any.
 fn step(p: &mut Pending, t: f64, capacity: u32, accepted: &mut [u32]) -> Option<f64> {
     let sdk = p.sdk;
-    // Incident-specific refusals come first: the hub is faulty or being upgraded.
+    // Incident-specific refusals come first: the hub is faulty or being upgraded. During a
+    // fault a connect fails with 500001 at once, or is never completed: 500008 "IoT Hub
+    // couldn't complete the connection request before timing out" (troubleshoot-error-codes.md
+    // §500xxx), logged when the attempt ends, at the hub's ~60 s connect-processing timeout or
+    // the client's own connect timeout, whichever is first; the client then retries.
+    let mut logged = t;
+    let mut timed_out = false;
     let refusal = match p.interruption.kind {
         Kind::Fault if t < p.end && p.rng.chance(p.retry_fail) => {
-            Some((if p.rng.chance(0.5) { 500_008 } else { 500_001 }, Cause::ServerError))
+            if p.rng.chance(0.5) {
+                timed_out = true;
+                logged = t + p.rng.range(55.0, 60.0).min(sdk.connect_timeout_secs());
+                Some((500_008, Cause::ServerError))
+            } else {
+                Some((500_001, Cause::ServerError))
+            }
         }
         Kind::Upgrade if p.attempt == 0 && t < p.end && p.rng.chance(p.retry_fail) => {
             Some((400_030, Cause::ServiceUpgrade))
@@ -128,9 +142,12 @@ fn step(p: &mut Pending, t: f64, capacity: u32, accepted: &mut [u32]) -> Option<
         false
     };
     let (code, cause) = refusal.unwrap_or((429_002, Cause::Throttling));
-    p.interruption.attempts.push((t, code, cause));
+    p.interruption.attempts.push((logged, code, cause));
     p.attempt += 1;
-    let mut next = t + sdk.retry_delay_secs(p.attempt, throttled, &mut p.rng).max(1.0);
+    let mut next = logged + sdk.retry_delay_secs(p.attempt, throttled, &mut p.rng).max(1.0);
+    if timed_out {
+        next = next.max(t + sdk.connect_timeout_secs());
+    }
     if sdk.gives_up() && next - p.first_attempt > GIVE_UP_SECS {
         // The SDK gave up; the application recreates the client a little later.
         next = t + p.rng.range(30.0, 120.0);
@@ -196,8 +213,13 @@ fn pending_for(
                 if !select.chance(*share) {
                     continue;
                 }
-                let close = rng.range(start, end.max(start + 1.0));
-                let code = if rng.chance(0.6) { 500_001 } else { 500_008 };
+                // The faulty nodes drop their devices at once, within seconds, and the hub logs
+                // mostly 404104 with some 500001 ("many devices disconnect at once ... more
+                // 404104 DeviceConnectionClosedRemotely and 500xxx Internal errors than usual",
+                // troubleshoot-error-codes.md §404104). 500008 is a connect that timed out, never
+                // a close code (§500xxx); the 70/30 split is a modelling choice.
+                let close = start + rng.range(0.0, 5.0);
+                let code = if rng.chance(0.7) { 404_104 } else { 500_001 };
                 let first = close + sdk.retry_delay_secs(0, false, &mut rng).max(1.0);
                 (Kind::Fault, close, code, Cause::ServerError, close, first, *retry_fail)
             }

@@ -301,3 +301,32 @@ fn short_losses_often_leave_no_record() {
     assert!(conflicts > 30 && timeouts > 30, "{conflicts} {timeouts}");
     assert!(f64::from(conflicts + timeouts) < 0.8 * losses, "{conflicts} + {timeouts} records");
 }
+
+/// Hub faults (issue item 4): the devices hit are dropped within seconds of each other, with
+/// 404104 among the close codes as well as 500001; 500008 appears only on failed connects.
+#[test]
+fn hub_faults_drop_at_once() {
+    let devices = read_back(&scenario("hub-fault", 500, 24), 4);
+    let mut closes: Vec<(f64, u32)> = Vec::new();
+    let mut timeouts = 0;
+    for events in devices.values() {
+        let mut first = true;
+        for r in events.iter().filter(|r| r.cause == Some(Cause::ServerError)) {
+            if r.code() == Some(500_008) {
+                assert!(r.event.is_failed_connect(), "500008 closing a connection: {:?}", r.event);
+                timeouts += 1;
+            }
+            if first && r.event.operation == Operation::Disconnect {
+                closes.push((r.secs(), r.code().unwrap_or(0)));
+                first = false;
+            }
+        }
+    }
+    assert!(closes.len() > 50 && timeouts > 5, "{} {timeouts}", closes.len());
+    let (lo, hi) =
+        closes.iter().fold((f64::INFINITY, 0.0_f64), |(lo, hi), c| (lo.min(c.0), hi.max(c.0)));
+    assert!(hi - lo <= 6.0, "closes spread over {} s", hi - lo);
+    let n404 = closes.iter().filter(|c| c.1 == 404_104).count();
+    assert!(n404 * 2 > closes.len() && n404 < closes.len(), "{n404} of {}", closes.len());
+    assert!(closes.iter().all(|c| [404_104, 500_001].contains(&c.1)));
+}

@@ -208,8 +208,9 @@ pub enum Incident {
         /// The sites that go down.
         sites: Vec<String>,
     },
-    /// A transient hub-side fault: a share of the fleet, across all networks, is closed with
-    /// 500001/500008; retries during the fault may fail the same way.
+    /// A transient hub-side fault: a share of the fleet, across all networks, is dropped at once
+    /// with 404104 or 500001; retries during the fault may fail with 500001, or time out with
+    /// 500008.
     HubFault {
         /// Start, as a fraction of the window.
         at: f64,

@@ -108,6 +108,20 @@ impl Sdk {
         }
     }
 
+    /// How long the client waits for the hub to accept a connect before it gives up on that
+    /// socket and retries: C 30 s (`iothub_client/src/iothubtransport_mqtt_common.c`
+    /// `DEFAULT_CONNACK_TIMEOUT 30`); .NET 60 s (`ClientSettings/MqttTransportSettings.cs`
+    /// `s_defaultConnectArrivalTimeout`); Java 60 s (`transport/mqtt/Mqtt.java`
+    /// `CONNECTION_TIMEOUT`); Node 60 s (`common/transport/mqtt/src/mqtt_base.ts`
+    /// `connectTimeout`); Python 60 s (`common/pipeline/pipeline_stages_mqtt.py`
+    /// `WATCHDOG_INTERVAL`). docs/research/sdk-behaviour.md §2.
+    pub(crate) const fn connect_timeout_secs(self) -> f64 {
+        match self {
+            Sdk::C => 30.0,
+            Sdk::Dotnet | Sdk::Java | Sdk::Node | Sdk::Python => 60.0,
+        }
+    }
+
     /// How long after its last packet the client itself finds a dead connection, tears it down
     /// and starts reconnecting. .NET MQTT sends PINGREQ once idle over 75 s (checked every 75 s)
     /// and waits 30 s for PINGRESP (azure-iot-sdk-csharp
