@@ -33,6 +33,10 @@ pub(crate) struct Device {
     pub(crate) logged: (Sym, Sym),
     /// The SAS token lifetime its application sets, in seconds.
     pub(crate) ttl: f64,
+    /// Its connects are logged with `authType` null.
+    pub(crate) auth_null: bool,
+    /// Its connects are logged with no `sdkVersion`.
+    pub(crate) no_agent: bool,
 }
 
 impl Device {
@@ -51,6 +55,13 @@ impl Device {
         let twin_ip = format!("{}.{}.{}.XXX", 31 + rng.below(190), rng.below(256), rng.below(256));
         let variant = rng.next_u64();
         let twin_sdk = mix[rng.weighted(&weights)].0;
+        let twin_variant = variant.rotate_left(17);
+        // Real .NET MQTT SAS connects carry `"authType":null` (a 2023 .NET/1.38.0 record and a
+        // 2018 tutorial's, iothub-logs.md §1.6); 2019 AMQP X.509 connects carry no sdkVersion
+        // (AZ220-LAB). The hub decides both; the shares are modelling choices
+        // (docs/research/sdk-behaviour.md §3).
+        let auth_null = sdk == Sdk::Dotnet && crate::rng::mix(&[variant, 7]) % 2 == 0;
+        let no_agent = protocol == Protocol::Amqp && auth == Auth::X509;
         let mut ttl = scenario.fleet.token_ttl_secs;
         if !scenario.fleet.token_ttl_mix.is_empty() {
             let mut x = rng.unit();
@@ -70,11 +81,18 @@ impl Device {
             site,
             ips: [Sym::from(format!("{prefix}.XXX")), Sym::from(twin_ip)],
             agents: [
-                Sym::from(sdk.user_agent(variant)),
-                Sym::from(twin_sdk.user_agent(variant.rotate_left(17))),
+                Sym::from(sdk.user_agent(variant, on_windows(sdk, variant))),
+                Sym::from(twin_sdk.user_agent(twin_variant, on_windows(twin_sdk, twin_variant))),
             ],
             logged: (Sym::new(protocol.logged()), Sym::new(auth.auth_type())),
             ttl,
+            auth_null,
+            no_agent,
         }
     }
+}
+
+/// Whether a device of `sdk` runs on Windows, from its `variant`.
+fn on_windows(sdk: Sdk, variant: u64) -> bool {
+    crate::rng::mix(&[variant, 8]) % 100 < sdk.windows_percent()
 }

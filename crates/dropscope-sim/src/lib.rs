@@ -258,8 +258,9 @@ impl Simulation {
             result_description: info.map(|(description, _)| description),
             protocol: Some(device.logged.0),
             masked_ip: Some(device.ips[client]),
-            sdk_version: connect.then_some(device.agents[client]),
-            auth_type: connect.then_some(device.logged.1),
+            sdk_version: (connect && !(device.no_agent && client == 0))
+                .then_some(device.agents[client]),
+            auth_type: (connect && !(device.auth_null && client == 0)).then_some(device.logged.1),
             status_code: info.map(|(_, status)| status),
             source: 0,
             source_line: 0,

@@ -330,3 +330,68 @@ fn hub_faults_drop_at_once() {
     assert!(n404 * 2 > closes.len() && n404 < closes.len(), "{n404} of {}", closes.len());
     assert!(closes.iter().all(|c| [404_104, 500_001].contains(&c.1)));
 }
+
+/// `sdkVersion` and `authType` (issue item 12): each SDK's user agent as it builds it, the .NET
+/// GUID only on Windows (and not always there), Java's `(javaVersion; os; arch)`, Node's distro,
+/// Python's `(runtime;os;arch)` with no spaces; .NET connects with `authType` null; AMQP X.509
+/// connects with no `sdkVersion`.
+#[test]
+fn user_agents_and_auth_types_as_logged() {
+    let mut scenario = scenario("quiet-day", 600, 2);
+    scenario.fleet.x509_share = 0.3;
+    // X.509 devices have no renewal: restarts make them connect within the window.
+    scenario.background.restarts_per_day = 24.0;
+    let devices = read_back(&scenario, 8);
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    for events in devices.values() {
+        for r in events.iter().filter(|r| r.is_connect()) {
+            let agent = r.sdk();
+            let null_auth = r.event.auth_type.is_none();
+            if agent.is_empty() {
+                assert_eq!(protocol_of(events), "Amqp");
+                *seen.entry("no agent").or_default() += 1;
+                continue;
+            }
+            let (name, rest) = agent.split_once('/').unwrap_or_else(|| panic!("{agent}"));
+            let platform = rest.split_once('(').map_or("", |(_, p)| p.trim_end_matches(')'));
+            match name {
+                ".NET" => {
+                    let windows = platform.contains("Microsoft Windows");
+                    assert!(windows || !platform.contains('{'), "GUID off Windows: {agent}");
+                    *seen
+                        .entry(if platform.contains('{') {
+                            "guid"
+                        } else if windows {
+                            "windows, no guid"
+                        } else {
+                            "linux"
+                        })
+                        .or_default() += 1;
+                    *seen.entry(if null_auth { "null auth" } else { "auth" }).or_default() += 1;
+                }
+                "com.microsoft.azure.sdk.iot.iot-device-client" => {
+                    let fields: Vec<&str> = platform.split("; ").collect();
+                    assert_eq!(fields.len(), 3, "{agent}");
+                    assert!(fields[0].starts_with(|c: char| c.is_ascii_digit()), "{agent}");
+                    assert!(["Linux", "Windows 10"].contains(&fields[1]), "{agent}");
+                }
+                "azure-iot-device" => {
+                    assert!(platform.starts_with("node v"), "{agent}");
+                    assert!(!platform.contains("Linux"), "Node logs the distro: {agent}");
+                }
+                "azure-iot-device-iothub-py" => {
+                    assert!(!rest.contains(" (") && !platform.contains("; "), "{agent}");
+                    assert_eq!(platform.split(';').count(), 3, "{agent}");
+                }
+                "iothubclient" => assert!(platform.starts_with("native; "), "{agent}"),
+                _ => panic!("{agent}"),
+            }
+            if name != ".NET" {
+                assert!(!null_auth, "{agent} with a null authType");
+            }
+        }
+    }
+    for key in ["guid", "windows, no guid", "linux", "null auth", "auth", "no agent"] {
+        assert!(seen.get(key).is_some_and(|n| *n > 3), "{key}: {seen:?}");
+    }
+}

@@ -206,32 +206,97 @@ impl Sdk {
         }
     }
 
-    /// A realistic user agent for `sdkVersion`; `guid` personalises the .NET form as the real
-    /// one carries an installation id.
-    pub(crate) fn user_agent(self, variant: u64) -> String {
+    /// The `sdkVersion` the hub logs: the user agent each SDK puts in the MQTT username's
+    /// `DeviceClientType=` (AMQP: the `com.microsoft:client-version` link property), built
+    /// exactly as the SDK builds it, for a device on Windows or Linux. `variant` picks a
+    /// released version and runtime. docs/research/sdk-behaviour.md §3 gives each source:
+    /// - C, `make_product_info` and c-shared-utility `platform_get_platform_info`
+    ///   (`adapters/platform_linux.c`): `iothubclient/1.15.0 (native; Linux; x86_64)`.
+    /// - .NET, `ProductInfo.ToString` (azure-iot-sdk-csharp `iothub/device/src/ProductInfo.cs`):
+    ///   `.NET/{version} ({runtime}; {OSDescription}[ WindowsProduct:0x%08X]; {arch}[; {sqmId}])`,
+    ///   the product type and the `{GUID}` (the SQM machine id from the Windows registry) only
+    ///   on Windows, the GUID only where that registry value exists.
+    /// - Java, `TransportUtils.USER_AGENT_STRING`: `(javaVersion; osName; arch)`.
+    /// - Node, `device/core/src/utils.ts` and `common/core/src/utils.ts`
+    ///   `getAgentPlatformString`: `(node v18.19.0; Ubuntu 22.04; x64)`, the distro on Linux
+    ///   and `os.type() os.release()` elsewhere.
+    /// - Python, `azure-iot-device/azure/iot/device/user_agent.py`: no space before `(`, `;`
+    ///   with no spaces, and `platform.version()`, the kernel build string on Linux.
+    pub(crate) fn user_agent(self, variant: u64, windows: bool) -> String {
+        let pick = |list: &[&'static str], salt: u64| {
+            list[(crate::rng::mix(&[variant, salt]) % list.len() as u64) as usize]
+        };
+        const KERNEL: &str = "#60~20.04.1-Ubuntu SMP Fri Nov 3 10:22:11 UTC 2023";
+        match (self, windows) {
+            (Sdk::C, _) => format!(
+                "iothubclient/{} (native; Linux; {})",
+                pick(&["1.15.0", "1.14.0", "1.13.0", "1.12.0", "1.9.0"], 1),
+                pick(&["x86_64", "x86_64", "armv7l", "aarch64"], 2)
+            ),
+            (Sdk::Dotnet, false) => format!(
+                ".NET/{} ({}; Linux 5.15.0-1052-azure {KERNEL}; X64)",
+                pick(&["1.42.3", "1.42.0", "1.41.3", "1.40.0", "1.38.0"], 1),
+                pick(&[".NET 6.0.25", ".NET 6.0.16", ".NET 8.0.0", ".NET Core 3.1.32"], 3)
+            ),
+            (Sdk::Dotnet, true) => {
+                let sqm = if crate::rng::mix(&[variant, 4]) % 10 < 6 {
+                    format!("; {{{}}}", guid(variant))
+                } else {
+                    String::new()
+                };
+                format!(
+                    ".NET/{} ({}; {}; {}{sqm})",
+                    pick(&["1.42.3", "1.41.3", "1.38.0", "1.36.0", "1.21.2"], 1),
+                    pick(&[".NET 6.0.25", ".NET Core 3.1.19", ".NET Framework 4.8.4200.0"], 3),
+                    pick(
+                        &[
+                            "Microsoft Windows 10.0.22000 WindowsProduct:0x00000030",
+                            "Microsoft Windows 10.0.17763 WindowsProduct:0x00000004",
+                            "Microsoft Windows 10.0.19045 WindowsProduct:0x00000030",
+                        ],
+                        5
+                    ),
+                    pick(&["X64", "X64", "X86"], 6)
+                )
+            }
+            (Sdk::Java, _) => format!(
+                "com.microsoft.azure.sdk.iot.iot-device-client/{} ({}; {}; amd64)",
+                pick(&["2.5.1", "2.4.1", "2.1.5", "1.34.3", "1.30.1"], 1),
+                pick(&["17.0.9", "11.0.21", "1.8.0_392"], 3),
+                if windows { "Windows 10" } else { "Linux" }
+            ),
+            (Sdk::Node, false) => format!(
+                "azure-iot-device/{} (node {}; {}; x64)",
+                pick(&["1.18.4", "1.18.2", "1.17.3", "1.17.1"], 1),
+                pick(&["v18.19.0", "v16.20.2", "v20.10.0"], 3),
+                pick(&["Ubuntu 22.04", "Ubuntu 20.04", "Debian 11"], 5)
+            ),
+            (Sdk::Node, true) => format!(
+                "azure-iot-device/{} (node {}; Windows_NT 10.0.19045; x64)",
+                pick(&["1.18.4", "1.18.2", "1.17.3", "1.17.1"], 1),
+                pick(&["v18.19.0", "v16.20.2", "v20.10.0"], 3)
+            ),
+            (Sdk::Python, false) => format!(
+                "azure-iot-device-iothub-py/{}({};Linux {KERNEL};{})",
+                pick(&["2.14.0", "2.13.1", "2.12.0", "2.11.0"], 1),
+                pick(&["3.10.12", "3.8.10", "3.11.4"], 3),
+                pick(&["x86_64", "x86_64", "aarch64", "armv7l"], 2)
+            ),
+            (Sdk::Python, true) => format!(
+                "azure-iot-device-iothub-py/{}({};Windows 10.0.19045;AMD64)",
+                pick(&["2.14.0", "2.13.1", "2.12.0", "2.11.0"], 1),
+                pick(&["3.10.12", "3.11.4"], 3)
+            ),
+        }
+    }
+
+    /// The share of this SDK's devices running on Windows (a modelling choice: gateways and
+    /// PCs run .NET on Windows; the others run mostly on Linux boards).
+    pub(crate) const fn windows_percent(self) -> u64 {
         match self {
-            Sdk::C => format!("iothubclient/1.{}.0 (native; Linux; x86_64)", 11 + variant % 3),
-            Sdk::Dotnet => format!(
-                ".NET/1.{}.0 (.NET 6.0.{}; Linux 5.15.0-1052-azure #60-Ubuntu SMP; X64; {{{}}})",
-                38 + variant % 5,
-                20 + variant % 7,
-                guid(variant)
-            ),
-            Sdk::Java => format!(
-                "com.microsoft.azure.sdk.iot.iot-device-client/1.{}.0 (Linux; amd64; 17.0.{})",
-                30 + variant % 5,
-                8 + variant % 3
-            ),
-            Sdk::Node => format!(
-                "azure-iot-device/1.{}.0 (node v18.{}.0; Linux 5.15.0; x64)",
-                17 + variant % 3,
-                16 + variant % 4
-            ),
-            Sdk::Python => format!(
-                "azure-iot-device-iothub-py/2.{}.0 (3.10.{}; Linux-5.15.0-x86_64; x86_64)",
-                10 + variant % 4,
-                12 + variant % 3
-            ),
+            Sdk::C => 0,
+            Sdk::Dotnet => 50,
+            Sdk::Java | Sdk::Node | Sdk::Python => 20,
         }
     }
 }
