@@ -15,6 +15,7 @@ pub(crate) mod tag {
     pub(crate) const SELECT: u64 = 4;
     pub(crate) const EXPORT: u64 = 5;
     pub(crate) const MALFORMED: u64 = 6;
+    pub(crate) const GATEWAY: u64 = 7;
 }
 
 /// One simulated device.
@@ -37,6 +38,8 @@ pub(crate) struct Device {
     pub(crate) auth_null: bool,
     /// Its connects are logged with no `sdkVersion`.
     pub(crate) no_agent: bool,
+    /// The /24 of its site's pool it first connects from.
+    pub(crate) addr: u8,
 }
 
 impl Device {
@@ -44,17 +47,26 @@ impl Device {
         let mut rng = Rng::new(&[seed, tag::PROFILE, u64::from(index)]);
         let mix = scenario.fleet.sdk_mix.weights();
         let weights: Vec<f64> = mix.iter().map(|(_, w)| *w).collect();
-        let sdk = mix[rng.weighted(&weights)].0;
+        let mut sdk = mix[rng.weighted(&weights)].0;
         let amqp = rng.chance(scenario.fleet.amqp_share);
-        let protocol = if sdk != Sdk::Python && amqp { Protocol::Amqp } else { Protocol::Mqtt };
+        let mut protocol = if sdk != Sdk::Python && amqp { Protocol::Amqp } else { Protocol::Mqtt };
         let auth = if rng.chance(scenario.fleet.x509_share) { Auth::X509 } else { Auth::Sas };
         let shares: Vec<f64> = scenario.fleet.sites.iter().map(|s| s.share).collect();
         let site = rng.weighted(&shares);
+        let site_cfg = scenario.fleet.sites.get(site);
+        if site_cfg.is_some_and(|s| s.gateway_drops_per_day > 0.0) {
+            // A multiplexed gateway: AMQP only (Java's MultiplexingClient; Python has no AMQP).
+            protocol = Protocol::Amqp;
+            if sdk == Sdk::Python {
+                sdk = Sdk::Java;
+            }
+        }
         let prefix = scenario.fleet.sites.get(site).map_or("10.0.0", |s| s.prefix.as_str());
         // The twin sits on another network: a public prefix of its own.
         let twin_ip = format!("{}.{}.{}.XXX", 31 + rng.below(190), rng.below(256), rng.below(256));
         let variant = rng.next_u64();
         let twin_sdk = mix[rng.weighted(&weights)].0;
+        let pool = site_cfg.map_or(1, |s| s.pool);
         let twin_variant = variant.rotate_left(17);
         // Real .NET MQTT SAS connects carry `"authType":null` (a 2023 .NET/1.38.0 record and a
         // 2018 tutorial's, iothub-logs.md §1.6); 2019 AMQP X.509 connects carry no sdkVersion
@@ -88,6 +100,7 @@ impl Device {
             ttl,
             auth_null,
             no_agent,
+            addr: if pool > 1 { rng.below(u64::from(pool)) as u8 } else { 0 },
         }
     }
 }

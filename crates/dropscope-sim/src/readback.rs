@@ -395,3 +395,62 @@ fn user_agents_and_auth_types_as_logged() {
         assert!(seen.get(key).is_some_and(|n| *n > 3), "{key}: {seen:?}");
     }
 }
+
+/// Addresses (issue item 8): no carrier-NAT (100.64.0.0/10) address in any shipped scenario; a
+/// cellular site's devices spread over many /24s and change address on reconnect; a
+/// multiplexed AMQP gateway's devices are closed together from one address.
+#[test]
+fn addresses_are_public_spread_and_shared() {
+    for name in Scenario::names() {
+        let scenario = Scenario::named(name).unwrap_or_else(|| panic!("{name}"));
+        for site in &scenario.fleet.sites {
+            let second: u8 =
+                site.prefix.split('.').nth(1).and_then(|o| o.parse().ok()).unwrap_or(0);
+            assert!(
+                !(site.prefix.starts_with("100.") && (64..128).contains(&second)),
+                "{name}: {}",
+                site.prefix
+            );
+        }
+    }
+    let mut scenario = scenario("quiet-day", 300, 12);
+    scenario.background.restarts_per_day = 6.0;
+    for site in &mut scenario.fleet.sites {
+        if site.name == "cellular" {
+            site.pool = 64;
+        }
+        if site.name == "plant-b" {
+            site.gateway_drops_per_day = 12.0;
+        }
+    }
+    let devices = read_back(&scenario, 9);
+    let (mut slash24s, mut changed, mut cellular) = (std::collections::BTreeSet::new(), 0, 0);
+    let mut gateway_closes: BTreeMap<i64, (usize, std::collections::BTreeSet<String>)> =
+        BTreeMap::new();
+    for events in devices.values() {
+        let ips: Vec<&str> = events.iter().filter_map(|r| r.event.masked_ip.as_deref()).collect();
+        assert!(ips.iter().all(|ip| !ip.starts_with("100.64.")), "{ips:?}");
+        if ips.iter().any(|ip| ip.starts_with("172.58.")) {
+            cellular += 1;
+            slash24s.extend(ips.iter().map(|ip| (*ip).to_owned()));
+            let connects: Vec<&str> = events
+                .iter()
+                .filter(|r| r.is_connect())
+                .filter_map(|r| r.event.masked_ip.as_deref())
+                .collect();
+            changed += connects.windows(2).filter(|w| w[0] != w[1]).count();
+        }
+        for r in events.iter().filter(|r| r.cause == Some(Cause::NetworkOutage)) {
+            assert_eq!(protocol_of(events), "Amqp");
+            let entry = gateway_closes.entry(r.event.time.nanos() / 1_000_000_000).or_default();
+            entry.0 += 1;
+            entry.1.insert(r.event.masked_ip.as_deref().unwrap_or("").to_owned());
+        }
+    }
+    assert!(cellular > 30 && slash24s.len() > 40 && changed > 30, "{} {changed}", slash24s.len());
+    // Each gateway drop closes many devices in the same second, all from one address.
+    assert!(gateway_closes.len() >= 2, "{gateway_closes:?}");
+    for (n, ips) in gateway_closes.values() {
+        assert!(*n > 20 && ips.len() == 1, "{n} closes from {ips:?}");
+    }
+}

@@ -145,6 +145,19 @@ pub struct Site {
     pub prefix: String,
     /// Its share of the fleet (normalised over all sites).
     pub share: f64,
+    /// How many /24s the site's traffic leaves from, from `prefix` up (third octet, wrapping):
+    /// a cellular carrier's NAT pool is many /24s, and a reconnect often leaves from another
+    /// address (docs/research/sdk-behaviour.md §9; the pool size is a modelling choice). With
+    /// more than one, each connect of a device picks a /24 anew. At most 128.
+    #[serde(default = "one")]
+    pub pool: u32,
+    /// Drops per day of a multiplexed AMQP gateway's one connection, which carries every device
+    /// of the site (Java `MultiplexingClient`; "A single AMQP connection can handle
+    /// approximately 995 devices", Azure-Samples/Iot-Telemetry-Simulator): all of them are
+    /// closed together from one address, and reconnect together. Devices of a gateway site use
+    /// AMQP (and are never Python, which has no AMQP).
+    #[serde(default)]
+    pub gateway_drops_per_day: f64,
 }
 
 /// The simulated window.
@@ -336,12 +349,16 @@ const fn default_kick() -> [f64; 2] {
     [1.0, 10.0]
 }
 fn default_sites() -> Vec<Site> {
-    [("plant-a", "24.9.142", 0.4), ("plant-b", "67.176.115", 0.3), ("cellular", "100.64.17", 0.3)]
+    // The cellular site is a carrier's public NAT range: 100.64.0.0/10 (RFC 6598 carrier-grade
+    // NAT) never reaches the hub as a source address.
+    [("plant-a", "24.9.142", 0.4), ("plant-b", "67.176.115", 0.3), ("cellular", "172.58.17", 0.3)]
         .into_iter()
         .map(|(name, prefix, share)| Site {
             name: name.to_owned(),
             prefix: prefix.to_owned(),
             share,
+            pool: 1,
+            gateway_drops_per_day: 0.0,
         })
         .collect()
 }
@@ -493,6 +510,22 @@ impl Scenario {
             if octets.len() != 3 || octets.iter().any(|o| o.parse::<u8>().is_err()) {
                 return Err(invalid("fleet.sites.prefix", "must be three octets like 24.9.142"));
             }
+            // RFC 6598 shared address space (carrier-grade NAT): never a source the hub sees.
+            let second = octets[1].parse::<u8>().unwrap_or(0);
+            if octets[0] == "100" && (64..128).contains(&second) {
+                return Err(invalid(
+                    "fleet.sites.prefix",
+                    "100.64.0.0/10 is carrier-grade NAT space (RFC 6598), which the hub never logs",
+                ));
+            }
+            if !(1..=128).contains(&site.pool)
+                || !(0.0..=1000.0).contains(&site.gateway_drops_per_day)
+            {
+                return Err(invalid(
+                    "fleet.sites",
+                    "pool must be 1 to 128 and gateway_drops_per_day in [0, 1000]",
+                ));
+            }
         }
         let bg = &self.background;
         for rate in [
@@ -593,6 +626,9 @@ mod tests {
         );
         check(&format!("{MINIMAL}[[incidents]]\nkind = \"meteor\"\nat = 0.5\n"), Some("meteor"));
         check(&format!("{MINIMAL}[export]\ndrop_rate = 2.0\n"), Some("export"));
+        let site = "[[fleet.sites]]\nname = \"c\"\nshare = 1.0\n";
+        check(&format!("{MINIMAL}{site}prefix = \"100.70.1\"\n"), Some("RFC 6598"));
+        check(&format!("{MINIMAL}{site}prefix = \"100.1.1\"\npool = 64\n"), None);
         let twins =
             "[[incidents]]\nkind = \"duplicate_identity\"\nat = 0.5\nminutes = 5\nshare = 0.1\n";
         check(&format!("{MINIMAL}{twins}kick_secs = [1.0, 5.0]\n"), None);

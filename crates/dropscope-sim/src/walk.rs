@@ -27,7 +27,8 @@ pub(crate) struct Rec {
     pub(crate) seq: u32,
     pub(crate) code: u32,
     pub(crate) op: Op,
-    /// 0: the device; 1: its twin (duplicate identity).
+    /// Bit 0: 0 for the device, 1 for its twin (duplicate identity). Bits 1–7, for the device:
+    /// the /24 of its site's address pool its connection leaves from.
     pub(crate) client: u8,
     /// The true cause, for disconnects and failed connects.
     pub(crate) cause: Cause,
@@ -77,6 +78,30 @@ struct Walk<'a> {
     done: bool,
     /// Whether the hub holds an open connection for the identity (from its last state change).
     connected: bool,
+    /// The /24 of the site's pool the device's connection leaves from.
+    addr: u8,
+    /// The number of /24s in the site's pool.
+    pool: u32,
+    /// The site's multiplexed-gateway drops: their shared stream and the next one.
+    gateway: Option<Gateway>,
+}
+
+/// The drops of a site's multiplexed AMQP gateway connection, drawn from the site's own stream
+/// so every device behind it sees the same ones.
+struct Gateway {
+    rng: Rng,
+    mean: f64,
+    /// The next drop: when the connection is lost, its last packet, and when it is back.
+    next: (f64, f64, f64),
+}
+
+impl Gateway {
+    fn advance(&mut self, after: f64) {
+        let lost = after + self.rng.exp(self.mean);
+        let last = lost - self.rng.range(0.0, crate::sdk::AMQP_IDLE_SECS / 2.0);
+        let back = lost + self.rng.log_uniform(10.0, 600.0);
+        self.next = (lost, last, back);
+    }
 }
 
 const DAY: f64 = 86_400.0;
@@ -235,6 +260,19 @@ pub(crate) fn walk(
         revoke_bit: revoke.map_or(0, |(idx, _)| 1 << idx),
         done: false,
         connected: true,
+        addr: device.addr,
+        pool: scenario.fleet.sites.get(device.site).map_or(1, |s| s.pool),
+        gateway: scenario.fleet.sites.get(device.site).and_then(|site| {
+            (site.gateway_drops_per_day > 0.0).then(|| {
+                let mut gateway = Gateway {
+                    rng: Rng::new(&[ctx.seed, tag::GATEWAY, device.site as u64]),
+                    mean: DAY / site.gateway_drops_per_day,
+                    next: (0.0, 0.0, 0.0),
+                };
+                gateway.advance(0.0);
+                gateway
+            })
+        }),
     };
     w.run(&dups);
     w.log
@@ -282,7 +320,14 @@ impl Walk<'_> {
                 if crash_mean.is_finite() { now + self.rng.exp(crash_mean) } else { f64::INFINITY };
             let loss =
                 if loss_mean.is_finite() { now + self.rng.exp(loss_mean) } else { f64::INFINITY };
-            let candidates = [renew_at, ka, restart, race, int, revoke, dup, crash, loss];
+            let gateway = self.gateway.as_mut().map_or(f64::INFINITY, |g| {
+                while g.next.0 < now {
+                    let after = g.next.0;
+                    g.advance(after);
+                }
+                g.next.0
+            });
+            let candidates = [renew_at, ka, restart, race, int, revoke, dup, crash, loss, gateway];
             let (which, at) = candidates
                 .iter()
                 .copied()
@@ -311,6 +356,7 @@ impl Walk<'_> {
                     self.duplicate(d.0, at, d.2, d.3)
                 }
                 7 => self.crash(at),
+                9 => self.gateway_drop(),
                 _ => match self.short_loss(at) {
                     Loss::KeptThrough(back) => {
                         now = back;
@@ -340,10 +386,12 @@ impl Walk<'_> {
         }
         let res = self.ctx.res_ns;
         let mut ns = self.ctx.start_ns + ((t * 1e9) as i64).div_euclid(res) * res;
+        // Bit 0: the twin; the device's own records carry its /24 in the bits above.
+        let stored = if client == 0 { self.addr << 1 } else { client };
         if let Some(prev) = self.log.recs.last() {
             ns = ns.max(prev.time);
             // Two identical records would be one record to a reader: keep them a tick apart.
-            if prev.time == ns && prev.op == op && prev.code == code && prev.client == client {
+            if prev.time == ns && prev.op == op && prev.code == code && prev.client == stored {
                 ns += res;
             }
         }
@@ -364,7 +412,7 @@ impl Walk<'_> {
             seq,
             code,
             op,
-            client,
+            client: stored,
             cause,
             state_change,
         });
@@ -466,6 +514,27 @@ impl Walk<'_> {
         Loss::Reconnect(Some(r.max(hub + 1.0)))
     }
 
+    /// The site's multiplexed gateway loses its one AMQP connection: the hub closes every device
+    /// on it with 404104 at once, 240 s after the connection's last frame, and they come back
+    /// together when the gateway reconnects, each device's links within a couple of seconds.
+    /// Label: `network_outage` (DESIGN.md: "a shared network path failed"; a burst of 404104
+    /// among devices behind the same address).
+    fn gateway_drop(&mut self) -> Option<f64> {
+        let g = self.gateway.as_mut()?;
+        let (lost, last, back) = g.next;
+        g.advance(lost);
+        let close = last + crate::sdk::AMQP_IDLE_SECS;
+        self.emit(close, Op::Disconnect, 404_104, Cause::NetworkOutage, 0)?;
+        let close_ns = self.log.recs.last().map_or(0, |r| r.time);
+        let last_packet_ns = self.ctx.start_ns + (last * 1e9) as i64;
+        self.log.silences.push(Silence {
+            close_ns,
+            idle_secs: crate::sdk::AMQP_IDLE_SECS,
+            last_packet_ns,
+        });
+        Some(back.max(close + 1.0) + self.rng.range(0.0, 2.0))
+    }
+
     /// The hub's keep-alive timeout of a silent connection: 404104 `idle` seconds after the last
     /// packet.
     fn silent_close(&mut self, last: f64, idle: f64) -> Option<f64> {
@@ -533,6 +602,10 @@ impl Walk<'_> {
         if self.revoke_at <= r {
             self.revoked(r.max(self.revoke_at), false);
             return None;
+        }
+        if self.pool > 1 {
+            // A cellular reconnect leaves from another address of the carrier's NAT pool.
+            self.addr = self.rng.below(u64::from(self.pool)) as u8;
         }
         self.emit(r, Op::Connect, 0, Cause::Unknown, 0)
     }
