@@ -68,7 +68,10 @@ impl Auth {
 pub(crate) const IDLE_CAP_SECS: f64 = 1767.0;
 /// The AMQP "remote idle" the hub applies (4 min, `iothub_client_options.h` comment).
 pub(crate) const AMQP_IDLE_SECS: f64 = 240.0;
-/// C#, Java and Node give up reconnecting after the 4-min operation timeout.
+/// Java and Node give up reconnecting after the 4-min operation timeout (azure-iot-sdk-java
+/// `transport/IotHubTransport.java` `DEFAULT_OPERATION_TIMEOUT`; azure-iot-sdk-node
+/// `common/core/src/retry_operation.ts` `MAX_OPERATION_TIMEOUT = 240000`). .NET does not: its
+/// background reconnect retries `int.MaxValue` times (docs/research/sdk-behaviour.md §0.2).
 pub(crate) const GIVE_UP_SECS: f64 = 240.0;
 
 /// What happens on an MQTT + SAS connection when its token must be renewed.
@@ -162,7 +165,7 @@ impl Sdk {
     /// Whether the SDK stops retrying after [`GIVE_UP_SECS`] (the application then recreates the
     /// client later).
     pub(crate) const fn gives_up(self) -> bool {
-        matches!(self, Sdk::Dotnet | Sdk::Java | Sdk::Node)
+        matches!(self, Sdk::Java | Sdk::Node)
     }
 
     /// The delay in seconds before retry number `attempt` (0 = the first retry after a drop),
@@ -180,8 +183,14 @@ impl Sdk {
                     (pow / 2.0).min(30.0) * (1.0 + rng.range(0.0, 0.05))
                 }
             }
-            // ExponentialBackoff(100 ms, 10 s, 100 ms): min((2^n − 1) × U[80,120) ms + 100 ms, 10 s).
-            Sdk::Dotnet => ((pow - 1.0) * rng.range(0.080, 0.120) + 0.100).min(10.0),
+            // ExponentialBackoff(100 ms, 10 s, 100 ms): min((2^n − 1) × U[80,120) ms + 100 ms, 10 s),
+            // with no fast first retry (`RetryStrategyAdapter`: `base(null, false)`) and attempts
+            // at least 1 s apart after the first (`RetryPolicy.RunWithRetryAsync`
+            // `minimumTimeBetweenRetries`).
+            Sdk::Dotnet => {
+                let delay = ((pow - 1.0) * rng.range(0.080, 0.120) + 0.100).min(10.0);
+                if n == 0 { delay } else { delay.max(1.0) }
+            }
             // ExponentialBackoffWithJitter, first fast retry.
             Sdk::Java => {
                 if n == 0 {
@@ -201,8 +210,16 @@ impl Sdk {
                     (0.100 + (half - 1.0).max(0.0) * rng.range(0.0, 0.025)).min(10.0)
                 }
             }
-            // Python v2: a fixed 10 s interval.
-            Sdk::Python => 10.0,
+            // Python v2: the first reconnect after a drop 0.01 s later, then a fixed 10 s after
+            // each failed attempt (`common/pipeline/pipeline_stages_base.py`
+            // `ConnectionStateStage`: `_start_reconnect_timer(0.01)`; `connection_retry_interval`).
+            Sdk::Python => {
+                if n == 0 {
+                    0.01
+                } else {
+                    10.0
+                }
+            }
         }
     }
 
@@ -362,7 +379,9 @@ mod tests {
             assert!(Sdk::Dotnet.retry_delay_secs(attempt, false, &mut rng) <= 10.0);
             assert!(Sdk::Java.retry_delay_secs(attempt, false, &mut rng) <= 10.0);
             assert!(Sdk::Node.retry_delay_secs(attempt, true, &mut rng) <= 60.0);
-            assert!((Sdk::Python.retry_delay_secs(attempt, false, &mut rng) - 10.0).abs() < 1e-9);
+            let python = Sdk::Python.retry_delay_secs(attempt, false, &mut rng);
+            let want = if attempt == 0 { 0.01 } else { 10.0 };
+            assert!((python - want).abs() < 1e-9);
         }
         assert!(Sdk::C.retry_delay_secs(0, false, &mut rng).abs() < 1e-9);
         assert!(Sdk::Node.retry_delay_secs(0, true, &mut rng) >= 10.0);
