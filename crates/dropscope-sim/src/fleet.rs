@@ -23,6 +23,8 @@ pub(crate) mod tag {
 pub(crate) struct Device {
     pub(crate) id: Sym,
     pub(crate) sdk: Sdk,
+    /// The SDK of its twin, when a duplicate identity gives it one.
+    pub(crate) twin_sdk: Sdk,
     pub(crate) protocol: Protocol,
     pub(crate) auth: Auth,
     pub(crate) site: usize,
@@ -65,7 +67,16 @@ impl Device {
         // The twin sits on another network: a public prefix of its own.
         let twin_ip = format!("{}.{}.{}.XXX", 31 + rng.below(190), rng.below(256), rng.below(256));
         let variant = rng.next_u64();
-        let twin_sdk = mix[rng.weighted(&weights)].0;
+        let mut twin_sdk = mix[rng.weighted(&weights)].0;
+        if protocol == Protocol::Amqp && twin_sdk == Sdk::Python {
+            // The twin speaks the device's protocol, and Python v2 has no AMQP transport
+            // (azure-iot-sdk-python `azure-iot-device/azure/iot/device/common/` has only MQTT and
+            // HTTP): another SDK, by the same weights.
+            let amqp: Vec<f64> =
+                mix.iter().map(|(s, w)| if *s == Sdk::Python { 0.0 } else { *w }).collect();
+            twin_sdk =
+                if amqp.iter().sum::<f64>() > 0.0 { mix[rng.weighted(&amqp)].0 } else { Sdk::C };
+        }
         let pool = site_cfg.map_or(1, |s| s.pool);
         let twin_variant = variant.rotate_left(17);
         // Real .NET MQTT SAS connects carry `"authType":null` (a 2023 .NET/1.38.0 record and a
@@ -88,6 +99,7 @@ impl Device {
         Device {
             id: Sym::from(format!("{}{index:06}", scenario.fleet.device_prefix)),
             sdk,
+            twin_sdk,
             protocol,
             auth,
             site,

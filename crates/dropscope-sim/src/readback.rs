@@ -454,3 +454,38 @@ fn addresses_are_public_spread_and_shared() {
         assert!(*n > 20 && ips.len() == 1, "{n} closes from {ips:?}");
     }
 }
+
+/// Duplicate identity (issue item 7): with no application delay, the two clients kick each
+/// other at their SDKs' first-retry cadence, sub-second to about 1 s; the twin's SDK speaks
+/// the device's protocol (never Python on AMQP).
+#[test]
+fn duplicate_identity_at_sdk_cadence() {
+    let mut scenario = scenario("duplicate-identity", 1000, 6);
+    scenario.fleet.amqp_share = 0.6;
+    for incident in &mut scenario.incidents {
+        if let crate::Incident::DuplicateIdentity { kick_secs, minutes, .. } = incident {
+            *kick_secs = None;
+            *minutes = 5.0;
+        }
+    }
+    let devices = read_back(&scenario, 10);
+    let (mut gaps, mut amqp_twins) = (Vec::new(), 0);
+    for events in devices.values() {
+        let kicks: Vec<&Read> =
+            events.iter().filter(|r| r.cause == Some(Cause::DuplicateIdentity)).collect();
+        gaps.extend(kicks.windows(2).map(|w| w[1].secs() - w[0].secs()));
+        if !kicks.is_empty() && protocol_of(events) == "Amqp" {
+            let agents: std::collections::BTreeSet<&str> =
+                events.iter().filter(|r| r.is_connect()).map(Read::sdk).collect();
+            assert!(
+                agents.iter().all(|a| !a.starts_with("azure-iot-device-iothub-py")),
+                "{agents:?}"
+            );
+            amqp_twins += 1;
+        }
+    }
+    assert!(gaps.len() > 1000 && amqp_twins > 0, "{} {amqp_twins}", gaps.len());
+    assert!(gaps.iter().all(|g| *g < 1.2), "{:?}", gaps.iter().fold(0.0_f64, |a, b| a.max(*b)));
+    let sub_second = gaps.iter().filter(|g| **g < 1.0).count();
+    assert!(sub_second * 10 > gaps.len() * 9, "{sub_second} of {}", gaps.len());
+}

@@ -258,9 +258,11 @@ pub enum Incident {
         minutes: f64,
         /// The share of devices with a twin (at least one device when above 0).
         share: f64,
-        /// The range of seconds a kicked client waits before reconnecting.
-        #[serde(default = "default_kick")]
-        kick_secs: [f64; 2],
+        /// The range of seconds a kicked client waits before reconnecting, when its application
+        /// adds a delay. Unset: each SDK's own first retry after a drop plus a connect's
+        /// latency, sub-second to about 1 s (docs/research/sdk-behaviour.md §2, §10).
+        #[serde(default)]
+        kick_secs: Option<[f64; 2]>,
     },
     /// Devices whose credentials are revoked: closed with 401003, then failed connects with
     /// 401003 whenever the application retries, never connecting again.
@@ -344,9 +346,6 @@ const fn default_restart_rate() -> f64 {
 }
 const fn default_race_rate() -> f64 {
     0.02
-}
-const fn default_kick() -> [f64; 2] {
-    [1.0, 10.0]
 }
 fn default_sites() -> Vec<Site> {
     // The cellular site is a carrier's public NAT range: 100.64.0.0/10 (RFC 6598 carrier-grade
@@ -562,13 +561,12 @@ impl Scenario {
                 }
                 Incident::DuplicateIdentity { share, kick_secs, .. } => {
                     if !share_ok(*share)
-                        || kick_secs[0] < 1.0
-                        || kick_secs[1] < kick_secs[0]
-                        || !kick_secs[1].is_finite()
+                        || kick_secs
+                            .is_some_and(|k| !(k[0] >= 0.01) || k[1] < k[0] || !k[1].is_finite())
                     {
                         return Err(invalid(
                             "incidents",
-                            "share must be in [0, 1] and kick_secs a finite increasing pair ≥ 1",
+                            "share must be in [0, 1] and kick_secs a finite increasing pair ≥ 0.01",
                         ));
                     }
                 }
@@ -633,7 +631,9 @@ mod tests {
             "[[incidents]]\nkind = \"duplicate_identity\"\nat = 0.5\nminutes = 5\nshare = 0.1\n";
         check(&format!("{MINIMAL}{twins}kick_secs = [1.0, 5.0]\n"), None);
         check(&format!("{MINIMAL}{twins}kick_secs = [1.0, inf]\n"), Some("incidents"));
-        check(&format!("{MINIMAL}{twins}kick_secs = [0.5, 5.0]\n"), Some("incidents"));
+        check(&format!("{MINIMAL}{twins}kick_secs = [0.5, 5.0]\n"), None);
+        check(&format!("{MINIMAL}{twins}kick_secs = [0.0, 5.0]\n"), Some("incidents"));
+        check(&format!("{MINIMAL}{twins}"), None);
     }
 
     #[test]

@@ -227,7 +227,7 @@ pub(crate) fn walk(
     let scenario = ctx.scenario;
     let n_devices = scenario.fleet.devices;
     let mut revoke: Option<(u8, f64)> = None;
-    let mut dups: Vec<(u8, f64, f64, [f64; 2])> = Vec::new();
+    let mut dups: Vec<(u8, f64, f64, Option<[f64; 2]>)> = Vec::new();
     for (inc_idx, incident) in scenario.incidents.iter().enumerate() {
         let start = incident.at() * ctx.window_secs;
         let chosen = |share: f64| {
@@ -279,7 +279,7 @@ pub(crate) fn walk(
 }
 
 impl Walk<'_> {
-    fn run(&mut self, dups: &[(u8, f64, f64, [f64; 2])]) {
+    fn run(&mut self, dups: &[(u8, f64, f64, Option<[f64; 2]>)]) {
         let scenario = self.ctx.scenario;
         let renews = self.device.protocol == Protocol::Mqtt && self.device.auth == Auth::Sas;
         let mut clock = if renews {
@@ -631,7 +631,17 @@ impl Walk<'_> {
     /// A twin uses the identity from `start` to about `end`: each connect closes the other.
     /// The episode ends when the device kicks the twin out after `end` (the twin is switched
     /// off); the device's final connect is emitted by [`Walk::reconnect`].
-    fn duplicate(&mut self, incident: u8, start: f64, end: f64, kick: [f64; 2]) -> Option<f64> {
+    ///
+    /// A kicked client reconnects after its SDK's first retry (C and Java at once, .NET 0.1 s,
+    /// Node 0.1 s, Python 0.01 s: `Sdk::retry_delay_secs(0)`), and the connect takes a TLS and
+    /// CONNECT round trip (0.2–1 s, a modelling choice), unless the scenario sets `kick_secs`.
+    fn duplicate(
+        &mut self,
+        incident: u8,
+        start: f64,
+        end: f64,
+        kick: Option<[f64; 2]>,
+    ) -> Option<f64> {
         self.log.hit |= 1 << incident;
         let code = self.conflict_code();
         let mut holder = 0u8;
@@ -644,7 +654,12 @@ impl Walk<'_> {
             }
             self.emit(t, Op::Connect, 0, Cause::Unknown, next)?;
             holder = next;
-            t += self.rng.range(kick[0], kick[1]);
+            // The client just kicked out is the one that reconnects next.
+            let kicked = if holder == 0 { self.device.twin_sdk } else { self.device.sdk };
+            t += match kick {
+                Some([lo, hi]) => self.rng.range(lo, hi),
+                None => kicked.retry_delay_secs(0, false, &mut self.rng) + self.rng.range(0.2, 1.0),
+            };
         }
     }
 }
