@@ -489,3 +489,52 @@ fn duplicate_identity_at_sdk_cadence() {
     let sub_second = gaps.iter().filter(|g| **g < 1.0).count();
     assert!(sub_second * 10 > gaps.len() * 9, "{sub_second} of {}", gaps.len());
 }
+
+/// Reconnect storms (issue item 5): the hub admits a burst above its limit (at most doubling
+/// it in any second), then queues connects up to about a minute, and refuses only when the
+/// queue is full: 429002, and 429001 once the violation lasts. C clients give up on a connect
+/// queued past their 30 s CONNACK timeout and retry, and the hub's later accept of the retry
+/// closes the abandoned connection with 400027/409002. A resized sample keeps the storm.
+#[test]
+fn reconnect_storms_queue_burst_and_refuse() {
+    let mut scenario = Scenario::named("site-outage-storm").unwrap_or_else(|| panic!("storm"));
+    scenario.resize_fleet(4000);
+    scenario.window.hours = 2;
+    let limit = f64::from(scenario.connect_limit_per_sec());
+    let devices = read_back(&scenario, 9);
+    let mut per_sec: BTreeMap<i64, f64> = BTreeMap::new();
+    let mut codes: BTreeMap<u32, usize> = BTreeMap::new();
+    let mut doubles = 0;
+    for events in devices.values() {
+        for (i, r) in events.iter().enumerate() {
+            if r.is_connect() {
+                *per_sec.entry(r.event.time.nanos() / 1_000_000_000).or_default() += 1.0;
+            }
+            if r.cause == Some(Cause::Throttling) {
+                *codes.entry(r.code().unwrap_or(0)).or_default() += 1;
+            }
+            // A double connection: a connect, then the conflict closing it as the retry lands,
+            // during the storm, on a C device.
+            if r.cause == Some(Cause::ReconnectRace)
+                && sdk_of(events) == "c"
+                && i > 0
+                && events[i - 1].is_connect()
+                && events.iter().any(|e| e.cause == Some(Cause::NetworkOutage))
+            {
+                doubles += 1;
+            }
+        }
+    }
+    let peak = per_sec.values().fold(0.0_f64, |a, b| a.max(*b));
+    assert!(peak <= 2.0 * limit, "peak {peak}/s over twice the limit {limit}/s");
+    assert!(codes.get(&429_002).is_some_and(|n| *n > 10), "{codes:?}");
+    let t429: Vec<f64> = devices
+        .values()
+        .flatten()
+        .filter(|r| r.cause == Some(Cause::Throttling))
+        .map(Read::secs)
+        .collect();
+    let (lo, hi) = t429.iter().fold((f64::INFINITY, 0.0_f64), |(l, h), t| (l.min(*t), h.max(*t)));
+    assert!(codes.get(&429_001).is_some_and(|n| *n > 10), "{codes:?} {lo} {hi}");
+    assert!(doubles > 5, "{doubles} double connections");
+}

@@ -63,6 +63,12 @@ pub struct Fleet {
     /// The number of units of the tier.
     #[serde(default = "one")]
     pub units: u32,
+    /// The devices on the hub, when the simulated `devices` are a sample of them: the rest
+    /// are not simulated but take their share of the hub's connection rate, so a sample keeps
+    /// the storm the whole fleet would make (the hub admits the sample's share of its limit).
+    /// Unset: the simulated devices are the whole fleet.
+    #[serde(default)]
+    pub hub_devices: Option<u32>,
     /// Shares of each SDK (normalised).
     #[serde(default)]
     pub sdk_mix: SdkMix,
@@ -367,12 +373,22 @@ impl Scenario {
     /// scenario's own), as an operator would size a hub for a bigger fleet: a storm's throttled
     /// reconnect wave then keeps the shape the scenario describes, instead of one unit's 100
     /// connects per second admitting a 100 000-device wave over hours.
+    ///
+    /// A smaller fleet is simulated as a sample of the scenario's hub (`hub_devices` keeps the
+    /// fleet it stood for), so its storm keeps its shape: the sample's reconnect wave meets
+    /// the sample's share of the hub's rate, where a whole 100/s hub would admit it at once.
     pub fn resize_fleet(&mut self, devices: u32) {
         let before = self.fleet.devices.max(1);
+        let hub = self.fleet.hub_devices.unwrap_or(before).max(before);
         if devices > before {
             let scaled =
                 (u64::from(self.fleet.units) * u64::from(devices)).div_ceil(u64::from(before));
             self.fleet.units = u32::try_from(scaled).unwrap_or(u32::MAX).max(self.fleet.units);
+            let scaled = u64::from(hub) * u64::from(devices) / u64::from(before);
+            self.fleet.hub_devices =
+                self.fleet.hub_devices.map(|_| u32::try_from(scaled).unwrap_or(u32::MAX));
+        } else if devices < before {
+            self.fleet.hub_devices = Some(hub);
         }
         self.fleet.devices = devices;
     }

@@ -577,10 +577,40 @@ impl Walk<'_> {
             let idle_secs = int.close - int.last_packet;
             self.log.silences.push(Silence { close_ns, idle_secs, last_packet_ns });
         }
-        for (t, code, cause) in &int.attempts {
-            self.emit(*t, Op::Failed, *code, *cause, 0)?;
-        }
+        self.attempts(&int, f64::NEG_INFINITY)?;
         Some(int.connect)
+    }
+
+    /// Emits an interruption's failed attempts after `after`, in time order with the connects
+    /// the hub accepted after their client had given up (each closing the one before with the
+    /// conflict code); the last of those is closed when the final connect is accepted. Label
+    /// of the conflicts: `reconnect_race` (DESIGN.md: the device reconnected before the hub saw
+    /// its old link drop; here the old link is the socket it abandoned).
+    fn attempts(&mut self, int: &Interruption, after: f64) -> Option<()> {
+        let code = self.conflict_code();
+        let mut ghosts = int.ghosts.iter().copied().filter(|g| *g > after).peekable();
+        let mut open = false;
+        for &(t, failed, cause) in int.attempts.iter().filter(|a| a.0 > after) {
+            while let Some(g) = ghosts.next_if(|g| *g <= t) {
+                if open {
+                    self.emit(g, Op::Disconnect, code, Cause::ReconnectRace, 0)?;
+                }
+                self.emit(g, Op::Connect, 0, Cause::Unknown, 0)?;
+                open = true;
+            }
+            self.emit(t, Op::Failed, failed, cause, 0)?;
+        }
+        for g in ghosts {
+            if open {
+                self.emit(g, Op::Disconnect, code, Cause::ReconnectRace, 0)?;
+            }
+            self.emit(g, Op::Connect, 0, Cause::Unknown, 0)?;
+            open = true;
+        }
+        if open && int.connect < self.ctx.window_secs {
+            self.emit(int.connect, Op::Disconnect, code, Cause::ReconnectRace, 0)?;
+        }
+        Some(())
     }
 
     /// Connects at `r`, unless an incident or a revocation got in the way while offline.
@@ -591,11 +621,7 @@ impl Walk<'_> {
             if int.kind == Kind::Outage && int.connect > r {
                 let int = int.clone();
                 self.log.hit |= 1 << int.incident;
-                for (t, code, cause) in &int.attempts {
-                    if *t > r {
-                        self.emit(*t, Op::Failed, *code, *cause, 0)?;
-                    }
-                }
+                self.attempts(&int, r)?;
                 r = int.connect;
             }
         }
