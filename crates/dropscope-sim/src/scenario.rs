@@ -383,7 +383,8 @@ impl Scenario {
         if devices > before {
             let scaled =
                 (u64::from(self.fleet.units) * u64::from(devices)).div_ceil(u64::from(before));
-            self.fleet.units = u32::try_from(scaled).unwrap_or(u32::MAX).max(self.fleet.units);
+            let units = u32::try_from(scaled).unwrap_or(u32::MAX).max(self.fleet.units);
+            (self.fleet.tier, self.fleet.units) = fit_tier(&self.fleet.tier, units);
             let scaled = u64::from(hub) * u64::from(devices) / u64::from(before);
             self.fleet.hub_devices =
                 self.fleet.hub_devices.map(|_| u32::try_from(scaled).unwrap_or(u32::MAX));
@@ -391,6 +392,48 @@ impl Scenario {
             self.fleet.hub_devices = Some(hub);
         }
         self.fleet.devices = devices;
+    }
+}
+
+/// The most units a hub of `tier` can have: "up to 200 units for a size 1 or 2 IoT hub, or up to
+/// 10 units for a size 3 IoT hub" (MicrosoftDocs/azure-docs `articles/iot-hub/iot-hub-scaling.md`,
+/// "Tier editions and units"; docs/research/sdk-behaviour.md §12). F1 has one (unverified).
+fn max_units(tier: &str) -> u32 {
+    match tier.to_ascii_uppercase().as_str() {
+        "F1" => 1,
+        "B3" | "S3" => 10,
+        _ => 200,
+    }
+}
+
+/// A tier and unit count with at least the connection rate of `units` of `tier`, within the
+/// tier's maximum: past it, the next size up (S1 → S2 → S3, B1 → B2 → B3), then the largest hub.
+fn fit_tier(tier: &str, units: u32) -> (String, u32) {
+    let upper = tier.to_ascii_uppercase();
+    let mut tier = upper.clone();
+    let mut rate = u64::from(units) * u64::from(per_unit(&tier));
+    let mut units = units;
+    while units > max_units(&tier) {
+        let next = match tier.as_str() {
+            "F1" | "S1" => "S2",
+            "B1" => "B2",
+            "S2" => "S3",
+            "B2" => "B3",
+            _ => return (tier.clone(), max_units(&tier)),
+        };
+        tier = next.to_owned();
+        units = u32::try_from(rate.div_ceil(u64::from(per_unit(&tier)))).unwrap_or(u32::MAX);
+        rate = u64::from(units) * u64::from(per_unit(&tier));
+    }
+    (tier, units)
+}
+
+/// New connections per second per unit (iot-hub-devguide-quotas-throttling.md).
+fn per_unit(tier: &str) -> u32 {
+    match tier {
+        "B2" | "S2" => 120,
+        "B3" | "S3" => 6000,
+        _ => 12,
     }
 }
 
@@ -478,8 +521,11 @@ impl Scenario {
         if end_secs > 9_214_646_399 {
             return Err(invalid("window.start", "the window must end before 2262"));
         }
-        if self.fleet.units > 1_000_000 {
-            return Err(invalid("fleet.units", "must be at most 1 000 000"));
+        if self.fleet.units == 0 || self.fleet.units > max_units(&self.fleet.tier) {
+            return Err(invalid(
+                "fleet.units",
+                "must be 1 to 200 for a size 1 or 2 tier (B1, S1, B2, S2), 1 to 10 for size 3 (B3, S3), 1 for F1",
+            ));
         }
         if !["F1", "B1", "B2", "B3", "S1", "S2", "S3"]
             .contains(&self.fleet.tier.to_ascii_uppercase().as_str())
@@ -661,6 +707,22 @@ mod tests {
         scenario.resize_fleet(10);
         assert_eq!(scenario.fleet.units, units * 32, "a smaller fleet keeps the hub");
         assert_eq!(scenario.fleet.devices, 10);
+        // Past 200 S1 units, the next size up with at least the same rate.
+        let mut scenario = Scenario::named("mixed-day").expect("shipped");
+        scenario.resize_fleet(devices * 320);
+        assert_eq!((scenario.fleet.tier.as_str(), scenario.fleet.units), ("S2", 32));
+        assert!(scenario.validate("t").is_ok());
+        assert_eq!(super::fit_tier("S2", 2000), ("S3".to_owned(), 10));
+        assert_eq!(super::fit_tier("B1", 201), ("B2".to_owned(), 21));
+    }
+
+    #[test]
+    fn units_within_the_tier_maximum() {
+        check(&MINIMAL.replace("devices = 3", "devices = 3\nunits = 200"), None);
+        check(&MINIMAL.replace("devices = 3", "devices = 3\nunits = 201"), Some("fleet.units"));
+        let s3 = "devices = 3\ntier = \"S3\"\nunits = ";
+        check(&MINIMAL.replace("devices = 3", &format!("{s3}10")), None);
+        check(&MINIMAL.replace("devices = 3", &format!("{s3}11")), Some("fleet.units"));
     }
 
     #[test]
