@@ -183,18 +183,24 @@ fn step(p: &mut Pending, t: f64, hub: &mut Hub) -> Option<f64> {
         }
         match (sec..end).find(|&s| accepted[s] < hub.capacity) {
             Some(s) => {
-                accepted[s] += 1;
                 let at = if s == sec { t } else { s as f64 + p.rng.range(0.0, 0.99) };
                 let timeout = sdk.connect_timeout_secs();
                 if at - t <= timeout {
+                    accepted[s] += 1;
                     p.interruption.connect = at;
                     return None;
                 }
                 // The client's CONNACK timeout fires first: it abandons the socket and retries,
                 // but the hub still accepts the queued connect: a second connection the
                 // retry's accept will close with 400027/409002 (docs/research/sdk-behaviour.md
-                // §2: derived, no source describes the double accept).
-                p.interruption.ghosts.push(at);
+                // §2: derived, no source describes the double accept). Once per interruption:
+                // later abandoned connects are taken as dropped from the queue (the client closed
+                // the socket), or a client whose timeout is shorter than the queue would hold a
+                // slot at every try and never get in.
+                if p.interruption.ghosts.is_empty() {
+                    accepted[s] += 1;
+                    p.interruption.ghosts.push(at);
+                }
                 p.attempt += 1;
                 let next = t + timeout + sdk.retry_delay_secs(p.attempt, false, &mut p.rng);
                 p.next = next.max(at + 0.01);
