@@ -208,7 +208,8 @@ pub(crate) enum SimFormat {
 #[derive(Debug, Args)]
 pub(crate) struct SimulateArgs {
     /// A named scenario from data/scenarios (quiet-day, token-churn, site-outage-storm, hub-fault,
-    /// upgrade, duplicate-identity, bad-credentials, mixed-day) or a path to a scenario TOML.
+    /// upgrade, duplicate-identity, bad-credentials, mixed-day, realistic-day) or a path to a
+    /// scenario TOML.
     #[arg(long, value_name = "NAME|FILE", default_value = "mixed-day")]
     pub(crate) scenario: String,
     /// Override the scenario's device count (the hub's units scale with it).

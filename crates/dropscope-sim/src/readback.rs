@@ -538,3 +538,30 @@ fn reconnect_storms_queue_burst_and_refuse() {
     assert!(codes.get(&429_001).is_some_and(|n| *n > 10), "{codes:?} {lo} {hi}");
     assert!(doubles > 5, "{doubles} double connections");
 }
+
+/// realistic-day combines every behaviour: read back at a quarter of its size, every cause of
+/// the taxonomy but unknown is among the labels, and the logs show the new behaviours' marks
+/// (a cellular device on several /24s, 429001 and 429002, .NET connects with a null authType).
+#[test]
+fn realistic_day_has_every_cause_and_behaviour() {
+    let mut scenario = Scenario::named("realistic-day").unwrap_or_else(|| panic!("realistic-day"));
+    scenario.resize_fleet(1200);
+    let devices = read_back(&scenario, 18);
+    let causes: std::collections::BTreeSet<Cause> =
+        devices.values().flatten().filter_map(|r| r.cause).collect();
+    let want: std::collections::BTreeSet<Cause> =
+        Cause::ALL.into_iter().filter(|c| *c != Cause::Unknown).collect();
+    assert_eq!(causes, want);
+    let codes: std::collections::BTreeSet<u32> =
+        devices.values().flatten().filter_map(Read::code).collect();
+    for code in [400_027, 409_002, 429_001, 429_002, 404_104, 500_001, 500_008, 401_003] {
+        assert!(codes.contains(&code), "no {code}");
+    }
+    let roaming = devices.values().filter(|events| {
+        let ips: std::collections::BTreeSet<&str> =
+            events.iter().filter_map(|r| r.event.masked_ip.as_deref()).collect();
+        ips.len() > 2
+    });
+    assert!(roaming.count() > 10);
+    assert!(devices.values().flatten().any(|r| r.is_connect() && r.event.auth_type.is_none()));
+}

@@ -10,7 +10,7 @@ use crate::sdk::Sdk;
 use crate::{Error, Result};
 
 /// The named scenarios, embedded so the binary works from any directory.
-const NAMED: [(&str, &str); 8] = [
+const NAMED: [(&str, &str); 9] = [
     ("quiet-day", include_str!("../../../data/scenarios/quiet-day.toml")),
     ("token-churn", include_str!("../../../data/scenarios/token-churn.toml")),
     ("site-outage-storm", include_str!("../../../data/scenarios/site-outage-storm.toml")),
@@ -19,6 +19,7 @@ const NAMED: [(&str, &str); 8] = [
     ("duplicate-identity", include_str!("../../../data/scenarios/duplicate-identity.toml")),
     ("bad-credentials", include_str!("../../../data/scenarios/bad-credentials.toml")),
     ("mixed-day", include_str!("../../../data/scenarios/mixed-day.toml")),
+    ("realistic-day", include_str!("../../../data/scenarios/realistic-day.toml")),
 ];
 
 /// A whole scenario, as read from TOML.
