@@ -83,7 +83,7 @@ impl Device {
         // 2018 tutorial's, iothub-logs.md §1.6); 2019 AMQP X.509 connects carry no sdkVersion
         // (AZ220-LAB). The hub decides both; the shares are modelling choices
         // (docs/research/sdk-behaviour.md §3).
-        let auth_null = sdk == Sdk::Dotnet && crate::rng::mix(&[variant, 7]) % 2 == 0;
+        let auth_null = sdk == Sdk::Dotnet && crate::rng::mix(&[variant, 7]).is_multiple_of(2);
         let no_agent = protocol == Protocol::Amqp && auth == Auth::X509;
         let mut ttl = scenario.fleet.token_ttl_secs;
         if !scenario.fleet.token_ttl_mix.is_empty() {

@@ -112,20 +112,38 @@ pub struct Summary {
 }
 
 #[derive(Debug, Clone, Copy)]
+#[expect(clippy::struct_excessive_bools, reason = "one flag per export fault, packed by bits()")]
 struct Fault {
     drop: bool,
     dup: bool,
+    /// Received in the next hour's blob.
     late: bool,
+    /// Received minutes late within its own hour: later in the blob.
+    delayed: bool,
+    /// How late it was received, in seconds (not kept in the bits).
+    latency: f64,
 }
 
 impl Fault {
+    const NONE: Fault =
+        Fault { drop: false, dup: false, late: false, delayed: false, latency: 0.0 };
+
     /// One byte a record, for [`HourWrite::faults`].
     fn bits(self) -> u8 {
-        u8::from(self.drop) | u8::from(self.dup) << 1 | u8::from(self.late) << 2
+        u8::from(self.drop)
+            | u8::from(self.dup) << 1
+            | u8::from(self.late) << 2
+            | u8::from(self.delayed) << 3
     }
 
     fn from_bits(bits: u8) -> Fault {
-        Fault { drop: bits & 1 != 0, dup: bits & 2 != 0, late: bits & 4 != 0 }
+        Fault {
+            drop: bits & 1 != 0,
+            dup: bits & 2 != 0,
+            late: bits & 4 != 0,
+            delayed: bits & 8 != 0,
+            latency: 0.0,
+        }
     }
 }
 
@@ -320,18 +338,87 @@ impl Simulation {
         Ok(summary)
     }
 
+    /// A record's export faults (monitor-iot-hub.md: resource-log events "aren't guaranteed to be
+    /// reliable or ordered. Some events might be lost or delivered out of order ... it may take
+    /// several minutes for events to be logged"; docs/research/sdk-behaviour.md §11). Lost
+    /// batches and bursts are keyed by the minute, so they hit every record of that minute;
+    /// their sizes are modelling parameters.
     fn fault(&self, rec: &Rec) -> Fault {
         let ex = &self.scenario.export;
-        if ex.drop_rate <= 0.0 && ex.duplicate_rate <= 0.0 && ex.late_rate <= 0.0 {
-            return Fault { drop: false, dup: false, late: false };
+        if ex.drop_rate <= 0.0
+            && ex.duplicate_rate <= 0.0
+            && ex.late_rate <= 0.0
+            && ex.lost_batches_per_day <= 0.0
+        {
+            return Fault::NONE;
         }
-        let mut rng =
-            Rng::new(&[self.options.seed, tag::EXPORT, u64::from(rec.device), u64::from(rec.seq)]);
-        Fault {
-            drop: rng.chance(ex.drop_rate),
-            dup: rng.chance(ex.duplicate_rate),
-            late: rng.chance(ex.late_rate),
+        let seed = self.options.seed;
+        let minute = rec.time.div_euclid(60_000_000_000) as u64;
+        let lost = ex.lost_batches_per_day > 0.0
+            && Rng::new(&[seed, tag::EXPORT, minute, 2]).chance(ex.lost_batches_per_day / 1440.0);
+        let scale = if ex.burst_minutes_per_day > 0.0 {
+            let burst =
+                Rng::new(&[seed, tag::EXPORT, minute, 1]).chance(ex.burst_minutes_per_day / 1440.0);
+            if burst { 1440.0 / ex.burst_minutes_per_day } else { 0.0 }
+        } else {
+            1.0
+        };
+        let mut rng = Rng::new(&[seed, tag::EXPORT, u64::from(rec.device), u64::from(rec.seq)]);
+        let drop = rng.chance(ex.drop_rate * scale) || lost;
+        let dup = rng.chance(ex.duplicate_rate * scale);
+        let slow = rng.chance(ex.late_rate * scale);
+        let latency = if slow { rng.log_uniform(60.0, 900.0) } else { 0.0 };
+        let crosses = slow && rec.time.rem_euclid(HOUR_NS) + (latency * 1e9) as i64 >= HOUR_NS;
+        Fault { drop, dup, late: crosses, delayed: slow && !crosses, latency }
+    }
+
+    /// Puts the records received minutes late where they were received (later in the blob),
+    /// and each duplicate copy a few to a few hundred records after its original, not next to
+    /// it: overlapping exports re-deliver a batch later (docs/research/sdk-behaviour.md §11;
+    /// the distances are modelling choices).
+    fn disorder(
+        &self,
+        hw: &HourWrite<'_>,
+        h: usize,
+        items: &mut Vec<(u32, bool)>,
+        mut delayed: Vec<(i64, u32)>,
+    ) {
+        if !delayed.is_empty() {
+            delayed.sort_unstable();
+            let mut merged = Vec::with_capacity(items.len() + delayed.len());
+            let mut late = delayed.into_iter().peekable();
+            for &item in items.iter() {
+                let time = self.records[item.0 as usize].time;
+                while let Some((_, idx)) = late.next_if(|d| d.0 < time) {
+                    merged.push((idx, false));
+                }
+                merged.push(item);
+            }
+            merged.extend(late.map(|(_, idx)| (idx, false)));
+            *items = merged;
         }
+        let n = items.len();
+        let mut rng = Rng::new(&[self.options.seed, tag::EXPORT, h as u64, 3]);
+        let mut copies: Vec<(usize, u32)> = items
+            .iter()
+            .enumerate()
+            .filter(|(_, item)| Fault::from_bits(hw.faults[item.0 as usize]).dup)
+            .map(|(pos, item)| ((pos + 2 + rng.below(300) as usize).min(n), item.0))
+            .collect();
+        if copies.is_empty() {
+            return;
+        }
+        copies.sort_by_key(|c| c.0);
+        let mut with = Vec::with_capacity(n + copies.len());
+        let mut copies = copies.into_iter().peekable();
+        for (pos, &item) in items.iter().enumerate() {
+            while let Some((_, idx)) = copies.next_if(|c| c.0 == pos) {
+                with.push((idx, true));
+            }
+            with.push(item);
+        }
+        with.extend(copies.map(|(_, idx)| (idx, true)));
+        *items = with;
     }
 
     /// Where the malformed lines go: (hour, position as a fraction of the blob), by hour.
@@ -353,12 +440,11 @@ impl Simulation {
         let (config, opts, bounds) = (hw.config, hw.opts, hw.bounds);
         let event_grid = config.form.is_event_grid();
         let mut out = HourOut { items: Vec::new(), malformed: 0, files: 0, dropped: 0, late: 0 };
-        let push = |items: &mut Vec<(u32, bool)>, idx: usize, fault: Fault| {
+        // Duplicates are placed later, after the whole order is known: not next to their twin.
+        let push = |items: &mut Vec<(u32, bool)>, idx: usize, _: Fault| {
             items.push((idx as u32, false));
-            if fault.dup {
-                items.push((idx as u32, true));
-            }
         };
+        let mut delayed: Vec<(i64, u32)> = Vec::new();
         if h > 0 {
             for idx in bounds[h - 1]..bounds[h] {
                 let rec = &self.records[idx];
@@ -380,11 +466,15 @@ impl Simulation {
                 let fault = Fault::from_bits(hw.faults[idx]);
                 out.dropped += u64::from(fault.drop);
                 out.late += u64::from(fault.late && !fault.drop);
-                if !fault.late && !fault.drop {
+                if fault.delayed && !fault.drop {
+                    let latency = self.fault(rec).latency;
+                    delayed.push((rec.time + (latency * 1e9) as i64, idx as u32));
+                } else if !fault.late && !fault.drop {
                     push(&mut out.items, idx, fault);
                 }
             }
         }
+        self.disorder(hw, h, &mut out.items, delayed);
         let cuts: Vec<f64> = hw.malformed.iter().filter(|m| m.0 == h).map(|m| m.1).collect();
         out.malformed = cuts.len() as u64;
         if out.items.is_empty() && cuts.is_empty() {

@@ -29,9 +29,9 @@ const QUEUE_SECS: usize = 60;
 /// seconds' worth of the limit, at most doubling the rate in any one second.
 const BURST_SECS: u32 = 5;
 
-/// Once its limit has been violated this long, the hub refuses with 429001 ThrottlingException,
+/// Once its limit has been violated this long, the hub refuses with 429001 `ThrottlingException`,
 /// returned "only after the limit is violated for too long a period"; before it, with 429002
-/// ThrottleBacklogLimitExceeded, the backlog being full (troubleshoot-error-codes.md §429xxx).
+/// `ThrottleBacklogLimitExceeded`, the backlog being full (troubleshoot-error-codes.md §429xxx).
 /// Which code a refused connect gets is unverified; the 30 s is a modelling choice.
 const SUSTAINED_SECS: f64 = 30.0;
 
@@ -181,8 +181,8 @@ fn step(p: &mut Pending, t: f64, hub: &mut Hub) -> Option<f64> {
             p.interruption.connect = t;
             return None;
         }
-        match (sec..end).find(|&s| accepted[s] < hub.capacity) {
-            Some(s) => {
+        if let Some(s) = (sec..end).find(|&s| accepted[s] < hub.capacity) {
+            {
                 let at = if s == sec { t } else { s as f64 + p.rng.range(0.0, 0.99) };
                 let timeout = sdk.connect_timeout_secs();
                 if at - t <= timeout {
@@ -206,12 +206,10 @@ fn step(p: &mut Pending, t: f64, hub: &mut Hub) -> Option<f64> {
                 p.next = next.max(at + 0.01);
                 return Some(p.next);
             }
-            None => {
-                throttled = true;
-                let code = if t - hub.first_over > SUSTAINED_SECS { 429_001 } else { 429_002 };
-                refusal = Some((code, Cause::Throttling));
-            }
         }
+        throttled = true;
+        let code = if t - hub.first_over > SUSTAINED_SECS { 429_001 } else { 429_002 };
+        refusal = Some((code, Cause::Throttling));
     }
     let (code, cause) = refusal.unwrap_or((429_002, Cause::Throttling));
     p.interruption.attempts.push((logged, code, cause));

@@ -313,9 +313,20 @@ pub struct ExportFaults {
     /// The chance a record is written twice (overlapping exports).
     #[serde(default)]
     pub duplicate_rate: f64,
-    /// The chance a record is filed in the next hour's blob (blobs are filed by time received).
+    /// The chance a record arrives minutes late (log-uniform 1–15 min): blobs are filed by the
+    /// time received, so it lands later in its hour's blob, or in the next hour's when the
+    /// delay crosses the hour ("it may take several minutes for events to be logged",
+    /// monitor-iot-hub.md; "based on the time that the log was received", resource-logs.md).
     #[serde(default)]
     pub late_rate: f64,
+    /// Minutes of the day in which the export misbehaves: when above 0, the drop, duplicate
+    /// and late rates apply only inside such minutes, scaled up to keep their means, so faults
+    /// come in bursts. A modelling parameter: no source quantifies bursts.
+    #[serde(default)]
+    pub burst_minutes_per_day: f64,
+    /// Whole minutes of records lost per day (a lost batch), on top of `drop_rate`.
+    #[serde(default)]
+    pub lost_batches_per_day: f64,
     /// Malformed lines (cut-off records) written into JSON Lines blobs.
     #[serde(default)]
     pub malformed_lines: u32,
@@ -422,7 +433,7 @@ fn fit_tier(tier: &str, units: u32) -> (String, u32) {
             "B2" => "B3",
             _ => return (tier.clone(), max_units(&tier)),
         };
-        tier = next.to_owned();
+        next.clone_into(&mut tier);
         units = u32::try_from(rate.div_ceil(u64::from(per_unit(&tier)))).unwrap_or(u32::MAX);
         rate = u64::from(units) * u64::from(per_unit(&tier));
     }
@@ -541,7 +552,7 @@ impl Scenario {
             .fleet
             .token_ttl_mix
             .iter()
-            .any(|l| !(l.secs >= 60.0 && l.secs <= 365.0 * 86_400.0) || !share_ok(l.share))
+            .any(|l| !(l.secs >= 60.0 && l.secs <= 365.0 * 86_400.0 && share_ok(l.share)))
             || mix_total > 1.0
         {
             return Err(invalid(
@@ -624,8 +635,9 @@ impl Scenario {
                 }
                 Incident::DuplicateIdentity { share, kick_secs, .. } => {
                     if !share_ok(*share)
-                        || kick_secs
-                            .is_some_and(|k| !(k[0] >= 0.01) || k[1] < k[0] || !k[1].is_finite())
+                        || kick_secs.is_some_and(|k| {
+                            k[0].is_nan() || k[0] < 0.01 || k[1] < k[0] || !k[1].is_finite()
+                        })
                     {
                         return Err(invalid(
                             "incidents",
@@ -646,6 +658,11 @@ impl Scenario {
         let ex = &self.export;
         if !share_ok(ex.drop_rate) || !share_ok(ex.duplicate_rate) || !share_ok(ex.late_rate) {
             return Err(invalid("export", "rates must be in [0, 1]"));
+        }
+        if !(0.0..=1440.0).contains(&ex.burst_minutes_per_day)
+            || !(0.0..=1440.0).contains(&ex.lost_batches_per_day)
+        {
+            return Err(invalid("export", "minutes per day must be in [0, 1440]"));
         }
         Ok(())
     }

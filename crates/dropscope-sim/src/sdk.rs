@@ -240,10 +240,10 @@ impl Sdk {
     /// - Python, `azure-iot-device/azure/iot/device/user_agent.py`: no space before `(`, `;`
     ///   with no spaces, and `platform.version()`, the kernel build string on Linux.
     pub(crate) fn user_agent(self, variant: u64, windows: bool) -> String {
+        const KERNEL: &str = "#60~20.04.1-Ubuntu SMP Fri Nov 3 10:22:11 UTC 2023";
         let pick = |list: &[&'static str], salt: u64| {
             list[(crate::rng::mix(&[variant, salt]) % list.len() as u64) as usize]
         };
-        const KERNEL: &str = "#60~20.04.1-Ubuntu SMP Fri Nov 3 10:22:11 UTC 2023";
         match (self, windows) {
             (Sdk::C, _) => format!(
                 "iothubclient/{} (native; Linux; {})",
