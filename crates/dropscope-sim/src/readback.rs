@@ -31,6 +31,11 @@ impl Read {
         self.event.operation == Operation::Connect && !self.event.is_failed_connect()
     }
 
+    /// A disconnect that closed an open connection (not the 404104 completing a 401003).
+    pub(crate) fn is_disconnect_change(&self) -> bool {
+        self.event.operation == Operation::Disconnect && self.event.result_type != Some(404_104)
+    }
+
     pub(crate) fn sdk(&self) -> &str {
         self.event.sdk_version.as_deref().unwrap_or("")
     }
@@ -653,4 +658,50 @@ fn export_faults_in_bursts_with_disorder() {
     assert!(apart > 5 && adjacent * 5 < apart, "{apart} apart, {adjacent} adjacent");
     assert!(backwards > 10 && previous_hour > 0, "{backwards} {previous_hour}");
     assert_eq!(ingested.stats.duplicates as usize, apart + adjacent);
+}
+
+/// Event Grid (issue item 6): connection states come from 60 s snapshots: each device's events
+/// sit on its own 60 s poll grid, 0–60 s after the change they report; changes undone within a
+/// window vanish; and the events of a batch are not in time order.
+#[test]
+fn event_grid_publishes_60_s_snapshots() {
+    let mut scenario = scenario("quiet-day", 300, 6);
+    scenario.background.restarts_per_day = 48.0;
+    let truth = read_back(&scenario, 13);
+    let grid =
+        read_back_in(&scenario, 13, LogForm::Text(dropscope_formats::write::TextForm::EventGrid));
+    let (mut published, mut changes) = (0, 0);
+    for (device, events) in &grid {
+        let real = &truth[device];
+        changes += real.iter().filter(|r| r.is_connect() || r.is_disconnect_change()).count();
+        let phases: std::collections::BTreeSet<i64> =
+            events.iter().map(|r| r.event.time.nanos().rem_euclid(60_000_000_000)).collect();
+        assert_eq!(phases.len(), 1, "{device}: off its poll grid");
+        for r in events {
+            published += 1;
+            let reported = real.iter().any(|c| {
+                c.event.operation == r.event.operation
+                    && (0.0..60.0).contains(&(r.secs() - c.secs()))
+            });
+            assert!(reported, "{device}: no change in the minute before {:?}", r.event.time);
+        }
+    }
+    assert!(published > 100 && published * 10 < changes * 9, "{published} of {changes}");
+
+    // The files themselves: events out of time order within a batch.
+    scenario.export = ExportFaults::default();
+    let sim = simulate(&scenario, &SimOptions { seed: 13, frac_digits: 7 })
+        .unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let config = OutputConfig {
+        form: LogForm::Text(dropscope_formats::write::TextForm::EventGrid),
+        gzip: false,
+        truth: false,
+        write: WriteOptions::default(),
+    };
+    sim.write(&config, dir.path(), &|_, _| {}).unwrap_or_else(|e| panic!("{e}"));
+    let ingested = ingest(&[dir.path().join("logs")], &IngestConfig::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let backwards = ingested.events.windows(2).filter(|w| w[1].time < w[0].time).count();
+    assert!(backwards > 20, "{backwards}");
 }
