@@ -390,8 +390,16 @@ impl Walk<'_> {
         let stored = if client == 0 { self.addr << 1 } else { client };
         if let Some(prev) = self.log.recs.last() {
             ns = ns.max(prev.time);
-            // Two identical records would be one record to a reader: keep them a tick apart.
-            if prev.time == ns && prev.op == op && prev.code == code && prev.client == stored {
+            // Two identical records would be one record to a reader: keep them a tick apart,
+            // against every record of the same tick (sub-second kicks make several).
+            while self
+                .log
+                .recs
+                .iter()
+                .rev()
+                .take_while(|r| r.time == ns)
+                .any(|r| r.op == op && r.code == code && r.client == stored)
+            {
                 ns += res;
             }
         }
