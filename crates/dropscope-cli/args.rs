@@ -212,7 +212,8 @@ pub(crate) struct SimulateArgs {
     /// scenario TOML.
     #[arg(long, value_name = "NAME|FILE", default_value = "mixed-day")]
     pub(crate) scenario: String,
-    /// Override the scenario's device count (the hub's units scale with it).
+    /// Override the scenario's device count (a bigger fleet gets a bigger hub; a smaller one is a
+    /// sample of the scenario's hub, so a storm keeps its shape).
     #[arg(long, value_name = "N")]
     pub(crate) devices: Option<u32>,
     /// Override the scenario's window length in hours.
