@@ -38,7 +38,7 @@ use rayon::prelude::*;
 
 pub use crate::output::{OutputConfig, Summary};
 pub use crate::scenario::{
-    Background, ExportFaults, Fleet, Incident, Scenario, SdkMix, Site, Window,
+    Background, ExportFaults, Fleet, Incident, Scenario, SdkMix, Site, TokenLife, Window,
 };
 pub use crate::sdk::{Auth, Protocol, Sdk};
 pub use crate::truth::{IncidentTruth, TrueSession};
@@ -132,6 +132,8 @@ pub struct Simulation {
     silences: Vec<(u32, Silence)>,
     /// Each error code's result description and status code, interned once.
     codes: Vec<(u32, Sym, Sym)>,
+    /// Each site's masked addresses, one per /24 of its pool.
+    site_ips: Vec<Vec<Sym>>,
 }
 
 /// One record as the hub logged it, with its true cause (disconnects and failed connects).
@@ -191,6 +193,20 @@ pub fn simulate(scenario: &Scenario, options: &SimOptions) -> Result<Simulation>
         let time = (r.time as u64) ^ (1 << 63);
         u128::from(time) << 64 | u128::from(r.device) << 32 | u128::from(r.seq)
     });
+    let site_ips: Vec<Vec<Sym>> = scenario
+        .fleet
+        .sites
+        .iter()
+        .map(|site| {
+            let mut octets = site.prefix.split('.').map(|o| o.parse::<u32>().unwrap_or(0));
+            let (a, b, c) = (
+                octets.next().unwrap_or(0),
+                octets.next().unwrap_or(0),
+                octets.next().unwrap_or(0),
+            );
+            (0..site.pool).map(|k| Sym::from(format!("{a}.{b}.{}.XXX", (c + k) % 256))).collect()
+        })
+        .collect();
     Ok(Simulation {
         hub: Sym::from(scenario.fleet.hub.to_ascii_lowercase()),
         scenario,
@@ -201,6 +217,7 @@ pub fn simulate(scenario: &Scenario, options: &SimOptions) -> Result<Simulation>
         sessions,
         incidents,
         silences,
+        site_ips,
         codes: sdk::CODES
             .iter()
             .map(|&code| {
@@ -253,7 +270,13 @@ impl Simulation {
     /// The event `rec` describes.
     fn event(&self, rec: &Rec) -> Event {
         let device = &self.devices[rec.device as usize];
-        let client = usize::from(rec.client.min(1));
+        // Bit 0: the twin; the rest: the /24 of the device's site pool.
+        let client = usize::from(rec.client & 1);
+        let ip = match (client, usize::from(rec.client >> 1)) {
+            (0, 0) => device.ips[0],
+            (0, k) => self.site_ips[device.site][k],
+            _ => device.ips[1],
+        };
         let connect = rec.op != Op::Disconnect;
         let info = (rec.code != 0).then(|| self.code_syms(rec.code));
         Event {
@@ -266,9 +289,10 @@ impl Simulation {
             result_type: info.map(|_| rec.code),
             result_description: info.map(|(description, _)| description),
             protocol: Some(device.logged.0),
-            masked_ip: Some(device.ips[client]),
-            sdk_version: connect.then_some(device.agents[client]),
-            auth_type: connect.then_some(device.logged.1),
+            masked_ip: Some(ip),
+            sdk_version: (connect && !(device.no_agent && client == 0))
+                .then_some(device.agents[client]),
+            auth_type: (connect && !(device.auth_null && client == 0)).then_some(device.logged.1),
             status_code: info.map(|(_, status)| status),
             source: 0,
             source_line: 0,
@@ -289,5 +313,7 @@ impl Simulation {
     }
 }
 
+#[cfg(test)]
+mod readback;
 #[cfg(test)]
 mod tests;
