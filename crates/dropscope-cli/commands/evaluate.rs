@@ -83,13 +83,14 @@ struct ClassJson {
     support: u64,
 }
 
+/// One reliability bin, keyed as docs/DESIGN.md names them.
 #[derive(Serialize)]
 struct BinJson {
-    lower: f64,
-    upper: f64,
+    low: f64,
+    high: f64,
     count: u64,
-    mean_confidence: Option<f64>,
     accuracy: Option<f64>,
+    mean_confidence: Option<f64>,
 }
 
 #[derive(Serialize)]
@@ -122,11 +123,11 @@ impl<'a> From<&'a Evaluation> for EvaluationJson<'a> {
 
 fn bin_json(bin: &ReliabilityBin) -> BinJson {
     BinJson {
-        lower: bin.lower,
-        upper: bin.upper,
+        low: bin.lower,
+        high: bin.upper,
         count: bin.count,
-        mean_confidence: bin.mean_confidence,
         accuracy: bin.accuracy,
+        mean_confidence: bin.mean_confidence,
     }
 }
 
@@ -280,7 +281,7 @@ mod tests {
         let json = serde_json::to_string(&EvaluationJson::from(&evaluation)).unwrap();
         assert_eq!(
             json,
-            r#"{"schema_version":1,"accuracy":1.0,"macro_f1":1.0,"per_class":{"token_expiry":{"precision":1.0,"recall":1.0,"f1":1.0,"support":1}},"confusion":{"token_expiry":{"token_expiry":1}},"baseline":{"accuracy":0.0,"macro_f1":0.0,"per_class":{"token_expiry":{"precision":0.0,"recall":0.0,"f1":0.0,"support":1}},"confusion":{"token_expiry":{"token_expiry":0}},"unmatched":{"truth":1,"predictions":0}},"unmatched":{"truth":0,"predictions":0},"ece":0.0,"reliability":[{"lower":0.0,"upper":0.1,"count":0,"mean_confidence":null,"accuracy":null},{"lower":0.1,"upper":0.2,"count":0,"mean_confidence":null,"accuracy":null},{"lower":0.2,"upper":0.3,"count":0,"mean_confidence":null,"accuracy":null},{"lower":0.3,"upper":0.4,"count":0,"mean_confidence":null,"accuracy":null},{"lower":0.4,"upper":0.5,"count":0,"mean_confidence":null,"accuracy":null},{"lower":0.5,"upper":0.6,"count":0,"mean_confidence":null,"accuracy":null},{"lower":0.6,"upper":0.7,"count":0,"mean_confidence":null,"accuracy":null},{"lower":0.7,"upper":0.8,"count":0,"mean_confidence":null,"accuracy":null},{"lower":0.8,"upper":0.9,"count":0,"mean_confidence":null,"accuracy":null},{"lower":0.9,"upper":1.0,"count":1,"mean_confidence":1.0,"accuracy":1.0}]}"#
+            r#"{"schema_version":1,"accuracy":1.0,"macro_f1":1.0,"per_class":{"token_expiry":{"precision":1.0,"recall":1.0,"f1":1.0,"support":1}},"confusion":{"token_expiry":{"token_expiry":1}},"baseline":{"accuracy":0.0,"macro_f1":0.0,"per_class":{"token_expiry":{"precision":0.0,"recall":0.0,"f1":0.0,"support":1}},"confusion":{"token_expiry":{"token_expiry":0}},"unmatched":{"truth":1,"predictions":0}},"unmatched":{"truth":0,"predictions":0},"ece":0.0,"reliability":[{"low":0.0,"high":0.1,"count":0,"accuracy":null,"mean_confidence":null},{"low":0.1,"high":0.2,"count":0,"accuracy":null,"mean_confidence":null},{"low":0.2,"high":0.3,"count":0,"accuracy":null,"mean_confidence":null},{"low":0.3,"high":0.4,"count":0,"accuracy":null,"mean_confidence":null},{"low":0.4,"high":0.5,"count":0,"accuracy":null,"mean_confidence":null},{"low":0.5,"high":0.6,"count":0,"accuracy":null,"mean_confidence":null},{"low":0.6,"high":0.7,"count":0,"accuracy":null,"mean_confidence":null},{"low":0.7,"high":0.8,"count":0,"accuracy":null,"mean_confidence":null},{"low":0.8,"high":0.9,"count":0,"accuracy":null,"mean_confidence":null},{"low":0.9,"high":1.0,"count":1,"accuracy":1.0,"mean_confidence":1.0}]}"#
         );
     }
 }
