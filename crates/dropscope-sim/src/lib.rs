@@ -2,12 +2,21 @@
 //!
 //! A [`Scenario`] (TOML; the named ones ship in `data/scenarios/` and are embedded) sets a fleet,
 //! a window, background behaviour, timed incidents and export faults. [`simulate`] walks every
-//! device through the window in parallel, each from its own random stream keyed by the seed
-//! and its index, after planning the incidents that close many connections at once and
-//! admitting their reconnects at the hub tier's connection-rate limit. The result, a
-//! [`Simulation`], holds compact records; [`Simulation::write`] streams them hour by hour
-//! through dropscope-logs' writers (dropscope-tables' for Parquet and Arrow) into the real export
-//! layout, applies the export faults, and writes the ground truth (`labels.csv`, `sessions.csv`, `incidents.csv`) of DESIGN.md.
+//! device through the window in parallel, each from its own random stream keyed by the seed, a
+//! purpose and its index (`rng.rs`: our own SplitMix64, since `rand`'s streams may change between
+//! versions), after planning the incidents that close many connections at once and admitting
+//! their reconnects at the hub tier's connection-rate limit; the devices' records are then merged
+//! in (time, device, sequence) order.
+//!
+//! The result, a [`Simulation`], holds compact 24-byte records (`walk::Rec`), so memory grows by
+//! about 24 bytes a record, not by its text; [`Simulation::write`] renders them hour by hour
+//! through dropscope-logs' writers into the real export layout (Parquet and Arrow through
+//! dropscope-tables, behind the `tables` feature), applies the export faults, and writes the
+//! ground truth (`labels.csv`, `sessions.csv`, `incidents.csv`) of docs/DESIGN.md.
+//!
+//! Every behaviour it simulates cites its source, an SDK's code or Microsoft's documentation, in
+//! a comment beside it, mostly through docs/research/sdk-behaviour.md and
+//! docs/research/simulator-facts.md.
 //!
 //! Output depends only on (seed, scenario): never on the thread count or the wall clock.
 //!

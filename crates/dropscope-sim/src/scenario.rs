@@ -463,7 +463,7 @@ impl Scenario {
         NAMED.iter().map(|(name, _)| *name)
     }
 
-    /// A shipped scenario by name (or by an alias: `upgrade-storm` is DESIGN.md's name for
+    /// A shipped scenario by name (or by an alias: `upgrade-storm` is docs/DESIGN.md's name for
     /// `upgrade`).
     pub fn named(name: &str) -> Option<Scenario> {
         let name = canonical_name(name);

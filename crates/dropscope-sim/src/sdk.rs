@@ -1,4 +1,4 @@
-//! Per-SDK behaviour, from research/simulator-facts.md: keep-alive, token renewal, retry back-off,
+//! Per-SDK behaviour, from docs/research/simulator-facts.md: keep-alive, token renewal, retry back-off,
 //! the `sdkVersion` user agent; and the `IoT Hub` error codes the simulator writes.
 
 use serde::Deserialize;

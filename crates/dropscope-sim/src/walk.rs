@@ -38,6 +38,9 @@ pub(crate) struct Rec {
     pub(crate) state_change: bool,
 }
 
+// The crate doc promises about 24 bytes of memory a simulated record.
+const _: () = assert!(size_of::<Rec>() == 24);
+
 /// A keep-alive timeout as the hub saw it: the 404104's time and the device's last packet.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Silence {
@@ -462,7 +465,7 @@ impl Walk<'_> {
     /// sends nothing: the hub times the connection out at 1.5 × keep-alive after the last packet,
     /// unless the device is back first, when its connect closes the stale connection with
     /// 400027/409002 (docs/research/sdk-behaviour.md §5; the timing is derived, the 70/30 split a
-    /// modelling choice). Labels: the 404104s are `keepalive_timeout` (DESIGN.md: "one device went
+    /// modelling choice). Labels: the 404104s are `keepalive_timeout` (docs/DESIGN.md: "one device went
     /// silent (lost network, hung or crashed app)"); the conflict is `reconnect_race` ("the device
     /// reconnected before the hub saw the old link drop").
     fn crash(&mut self, at: f64) -> Option<f64> {
@@ -525,7 +528,7 @@ impl Walk<'_> {
     /// The site's multiplexed gateway loses its one AMQP connection: the hub closes every device
     /// on it with 404104 at once, 240 s after the connection's last frame, and they come back
     /// together when the gateway reconnects, each device's links within a couple of seconds.
-    /// Label: `network_outage` (DESIGN.md: "a shared network path failed"; a burst of 404104
+    /// Label: `network_outage` (docs/DESIGN.md: "a shared network path failed"; a burst of 404104
     /// among devices behind the same address).
     fn gateway_drop(&mut self) -> Option<f64> {
         let g = self.gateway.as_mut()?;
@@ -592,7 +595,7 @@ impl Walk<'_> {
     /// Emits an interruption's failed attempts after `after`, in time order with the connects
     /// the hub accepted after their client had given up (each closing the one before with the
     /// conflict code); the last of those is closed when the final connect is accepted. Label
-    /// of the conflicts: `reconnect_race` (DESIGN.md: the device reconnected before the hub saw
+    /// of the conflicts: `reconnect_race` (docs/DESIGN.md: the device reconnected before the hub saw
     /// its old link drop; here the old link is the socket it abandoned).
     fn attempts(&mut self, int: &Interruption, after: f64) -> Option<()> {
         let code = self.conflict_code();
