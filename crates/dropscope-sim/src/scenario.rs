@@ -393,8 +393,16 @@ impl Scenario {
         let before = self.fleet.devices.max(1);
         let hub = self.fleet.hub_devices.unwrap_or(before).max(before);
         if devices > before {
-            let scaled =
+            // The connect limit grows with the fleet, so each device keeps its share of it. Units
+            // alone do not scale it at first: S1's limit is 100/s up to 8 units (12/s a unit),
+            // so a fourfold fleet on 4 units would meet the same 100/s and its storm would
+            // collapse into endless refusals.
+            let target =
+                u64::from(self.connect_limit_per_sec()) * u64::from(devices) / u64::from(before);
+            let per_unit = u64::from(per_unit(&self.fleet.tier.to_ascii_uppercase()));
+            let proportional =
                 (u64::from(self.fleet.units) * u64::from(devices)).div_ceil(u64::from(before));
+            let scaled = target.div_ceil(per_unit).max(proportional);
             let units = u32::try_from(scaled).unwrap_or(u32::MAX).max(self.fleet.units);
             (self.fleet.tier, self.fleet.units) = fit_tier(&self.fleet.tier, units);
             let scaled = u64::from(hub) * u64::from(devices) / u64::from(before);
@@ -719,16 +727,20 @@ mod tests {
     #[test]
     fn a_bigger_fleet_gets_a_proportionally_bigger_hub() {
         let mut scenario = Scenario::named("mixed-day").expect("shipped");
-        let (devices, units) = (scenario.fleet.devices, scenario.fleet.units);
-        scenario.resize_fleet(devices * 32);
-        assert_eq!(scenario.fleet.units, units * 32);
+        let (devices, limit) = (scenario.fleet.devices, scenario.connect_limit_per_sec());
+        // Fourfold on S1 (1 unit, 100/s): 4 units would still give 100/s, 34 give 408/s.
+        scenario.resize_fleet(devices * 4);
+        assert_eq!((scenario.fleet.tier.as_str(), scenario.fleet.units), ("S1", 34));
+        let grown = scenario.connect_limit_per_sec();
+        assert!(grown >= limit * 4 && grown < limit * 4 + 12, "{grown}");
         scenario.resize_fleet(10);
-        assert_eq!(scenario.fleet.units, units * 32, "a smaller fleet keeps the hub");
+        assert_eq!(scenario.fleet.units, 34, "a smaller fleet keeps the hub");
         assert_eq!(scenario.fleet.devices, 10);
         // Past 200 S1 units, the next size up with at least the same rate.
         let mut scenario = Scenario::named("mixed-day").expect("shipped");
-        scenario.resize_fleet(devices * 320);
-        assert_eq!((scenario.fleet.tier.as_str(), scenario.fleet.units), ("S2", 32));
+        scenario.resize_fleet(devices * 32);
+        assert_eq!((scenario.fleet.tier.as_str(), scenario.fleet.units), ("S2", 27));
+        assert!(scenario.connect_limit_per_sec() >= limit * 32);
         assert!(scenario.validate("t").is_ok());
         assert_eq!(super::fit_tier("S2", 2000), ("S3".to_owned(), 10));
         assert_eq!(super::fit_tier("B1", 201), ("B2".to_owned(), 21));
