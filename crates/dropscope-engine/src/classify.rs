@@ -96,6 +96,9 @@ pub enum Rule {
     TokenRenewalPair,
     /// The session ended at the device's learned renewal age.
     PeriodicRenewal,
+    /// An informational disconnect a whole number of renewal periods after another renewal of
+    /// the device: its token clock runs independently of its connections.
+    RenewalPhase,
     /// Age unknown (the connect is before the window), but the device renews this way and the
     /// window is younger than its renewal age.
     UnseenRenewal,
@@ -138,6 +141,7 @@ impl Rule {
             Rule::HubTokenExpiry => "HubTokenExpiry",
             Rule::TokenRenewalPair => "TokenRenewalPair",
             Rule::PeriodicRenewal => "PeriodicRenewal",
+            Rule::RenewalPhase => "RenewalPhase",
             Rule::UnseenRenewal => "UnseenRenewal",
             Rule::ExpiredWithoutReturn => "ExpiredWithoutReturn",
             Rule::CredentialsRejected => "CredentialsRejected",
@@ -377,6 +381,12 @@ impl Evidence<'_, '_> {
     /// device's renewal age, else a clean close.
     fn informational_disconnect(&self, time: i64, context: &Context<'_>) -> (Cause, f64, Rule) {
         let band = self.lifetimes.band(context, RenewalKind::ClientRenewal);
+        let in_phase = self.lifetimes.clock(context).is_some_and(|clock| {
+            clock.in_phase(time) && context.reconnect.is_none_or(|r| clock.quick(r))
+        });
+        if in_phase && !band.zip(context.age).is_some_and(|(b, age)| b.contains(age)) {
+            return (Cause::TokenExpiry, 0.9, Rule::RenewalPhase);
+        }
         match (context.age, band) {
             // An SDK renews by reconnecting at once; a restart at the renewal age by chance
             // takes longer to come back.
