@@ -216,7 +216,15 @@ fn device_contexts<'a>(
             context.conflicts_near = (hi - lo) as u32;
             let lo = connects.partition_point(|c| c.0 < t - config.conflict_window);
             let hi = connects.partition_point(|c| c.0 <= t + config.conflict_window);
-            context.alternating = alternates(&connects[lo..hi]);
+            // Cellular carriers hand a device a new address at each reconnect, so addresses
+            // alone alternate for one client too: they count only with repeated conflicts.
+            let near = &connects[lo..hi];
+            context.alternating = if context.conflicts_near >= 2 {
+                alternates(near)
+            } else {
+                let sdks: Vec<_> = near.iter().map(|c| (c.0, None, c.2)).collect();
+                alternates(&sdks)
+            };
         }
         if event.operation == Operation::Disconnect {
             last_end = Some(t);
