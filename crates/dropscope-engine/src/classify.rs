@@ -122,11 +122,12 @@ pub enum Rule {
     IsolatedSilence,
     /// 400027/409002 while the identity's connects alternate between IPs or SDKs.
     IdentityAlternation,
-    /// 400027/409002 repeated within the conflict window.
+    /// 400027/409002 repeated (three or more) within the conflict window.
     RepeatedConflict,
     /// A single 400027/409002 right after another error of the device.
     ConflictAfterError,
-    /// A single 400027/409002 with no other evidence.
+    /// One or two 400027/409002 within the conflict window with no other evidence: a device
+    /// that reconnected before the hub saw its old connection go (a duplicate kicks far more).
     LoneConflict,
     /// An informational disconnect away from any renewal age.
     CleanClose,
@@ -452,8 +453,6 @@ fn conflict(context: &Context<'_>) -> (Cause, f64, Rule) {
         (Cause::DuplicateIdentity, 0.8, Rule::RepeatedConflict)
     } else if context.prior_error {
         (Cause::ReconnectRace, 0.85, Rule::ConflictAfterError)
-    } else if context.conflicts_near == 2 {
-        (Cause::DuplicateIdentity, 0.55, Rule::RepeatedConflict)
     } else {
         (Cause::ReconnectRace, 0.6, Rule::LoneConflict)
     }

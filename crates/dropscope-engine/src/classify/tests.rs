@@ -226,6 +226,7 @@ fn every_rule_has_a_distinct_name() {
         Rule::HubTokenExpiry,
         Rule::TokenRenewalPair,
         Rule::PeriodicRenewal,
+        Rule::RenewalPhase,
         Rule::UnseenRenewal,
         Rule::ExpiredWithoutReturn,
         Rule::CredentialsRejected,
@@ -246,7 +247,7 @@ fn every_rule_has_a_distinct_name() {
     .iter()
     .map(|r| r.name())
     .collect();
-    assert_eq!(names.len(), 19);
+    assert_eq!(names.len(), 20);
 }
 
 #[test]
