@@ -93,12 +93,22 @@ pub(crate) struct Clock {
     period: i64,
     /// The longest reconnect after one of those renewals, ns.
     reconnect: i64,
+    /// The clock runs free of connections: learned per SDK family and protocol.
+    free_running: bool,
 }
 
 impl Clock {
-    /// Whether `time` is a whole number of periods from the nearest renewal before or after it.
+    /// Whether `time` is a whole number of periods from the device's last renewal before it, or,
+    /// when the clock runs free of connections, from its next renewal after it. Only backwards
+    /// where the clock restarts at each connect (C, Node): the renewal after any quick reconnect
+    /// is one period later, so a look forwards would take every restart for a tick.
     pub(crate) fn in_phase(&self, time: i64) -> bool {
-        self.nearest_tick(time)
+        let at = self.anchors.partition_point(|&a| a < time);
+        let after = (self.free_running && at < self.anchors.len()).then_some(at);
+        [at.checked_sub(1), after]
+            .into_iter()
+            .flatten()
+            .any(|i| on_tick((time - self.anchors[i]).abs(), self.period))
     }
 
     /// Whether a reconnect after `delay` is as quick as the device's renewals' (or quicker): a
@@ -106,16 +116,12 @@ impl Clock {
     pub(crate) fn quick(&self, delay: i64) -> bool {
         delay <= (2 * self.reconnect).max(5 * SECOND)
     }
+}
 
-    fn nearest_tick(&self, time: i64) -> bool {
-        let at = self.anchors.partition_point(|&a| a < time);
-        let near = [at.checked_sub(1), (at < self.anchors.len()).then_some(at)];
-        near.into_iter().flatten().any(|i| {
-            let gap = (time - self.anchors[i]).abs();
-            let periods = (gap + self.period / 2) / self.period;
-            periods >= 1 && (gap - periods * self.period).abs() <= PHASE_SLACK + periods * SECOND
-        })
-    }
+/// Whether `gap` is a whole number (one or more) of `period`s, within the slack.
+fn on_tick(gap: i64, period: i64) -> bool {
+    let periods = (gap + period / 2) / period;
+    periods >= 1 && (gap - periods * period).abs() <= PHASE_SLACK + periods * SECOND
 }
 
 const SECOND: i64 = 1_000_000_000;
@@ -201,8 +207,34 @@ impl<'a> Lifetimes<'a> {
             gaps.sort_unstable();
             let period = gaps.get(gaps.len() / 2).copied().unwrap_or((band.lo + band.hi) / 2);
             if !anchors.is_empty() && period > 0 {
-                clocks.insert(id, Clock { anchors, period, reconnect });
+                clocks.insert(id, Clock { anchors, period, reconnect, free_running: false });
             }
+        }
+        // A clock runs free of connections (Python's alarm) when renewals more than a period
+        // apart, with other disconnects between them, still fall on its ticks; one restarted
+        // at each connect (C, Node) lands there only by chance. Learned per SDK family.
+        let mut ticks: BTreeMap<(Option<&'a str>, Option<&'a str>), (usize, usize)> =
+            BTreeMap::new();
+        #[allow(
+            clippy::iter_over_hash_type,
+            reason = "counting: the order cannot reach the output"
+        )]
+        for (id, clock) in &clocks {
+            let key = device_sdk.get(id).copied().unwrap_or((None, None));
+            let tally = ticks.entry(key).or_default();
+            for w in clock.anchors.windows(2) {
+                let gap = w[1] - w[0];
+                if gap * 2 > clock.period * 3 {
+                    tally.1 += 1;
+                    tally.0 += usize::from(on_tick(gap, clock.period));
+                }
+            }
+        }
+        #[allow(clippy::iter_over_hash_type, reason = "each clock is set on its own")]
+        for (id, clock) in &mut clocks {
+            let key = device_sdk.get(id).copied().unwrap_or((None, None));
+            clock.free_running =
+                ticks.get(&key).is_some_and(|&(hits, total)| total >= 3 && hits * 2 >= total);
         }
         Lifetimes { device, sdk, clocks }
     }

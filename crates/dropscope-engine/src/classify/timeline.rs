@@ -63,7 +63,14 @@ pub(crate) fn devices(events: &[Event]) -> Vec<Vec<usize>> {
         }
         groups[id].push(idx);
     }
-    groups.par_iter_mut().for_each(|group| group.sort_by_key(|&idx| (events[idx].time, idx)));
+    // Within one timestamp a disconnect goes before a connect: whole-second stamps put a renewal's
+    // reconnect in the second of its disconnect, and an export out of order would otherwise
+    // make a session of age zero.
+    groups.par_iter_mut().for_each(|group| {
+        group.sort_by_key(|&idx| {
+            (events[idx].time, events[idx].operation != Operation::Disconnect, idx)
+        });
+    });
     groups
 }
 
