@@ -615,7 +615,7 @@ impl Simulation {
                         format!("{stem}.{}", form.extension())
                     };
                     let path = hw.logs.join(name);
-                    let events = hw.scratch.fill(part, &make);
+                    let events = hw.scratch.fill(part, make);
                     let written = write_table(form, &path, &events[..part.len()]);
                     hw.scratch.put(events);
                     written?;
@@ -623,7 +623,7 @@ impl Simulation {
             }
             form => {
                 let path = hw.logs.join(format!("{stem}.{}", form.extension()));
-                let events = hw.scratch.fill(&out.items, &make);
+                let events = hw.scratch.fill(&out.items, make);
                 let mut file = LogFile::create(&path, config.gzip)?;
                 let written =
                     writer::write_events(&mut file.out, form, &events[..out.items.len()], opts)

@@ -78,6 +78,9 @@ pub(crate) fn densest_band(samples: &mut [i64], kind: RenewalKind) -> Option<Ban
     best
 }
 
+/// An SDK family and protocol.
+type Family<'a> = (Option<&'a str>, Option<&'a str>);
+
 /// An SDK family and protocol, and the renewal kind.
 type SdkKey<'a> = (Option<&'a str>, Option<&'a str>, RenewalKind);
 
@@ -205,7 +208,8 @@ impl<'a> Lifetimes<'a> {
                 .filter(|&gap| band.contains(gap) || band.contains(gap - MINUTE))
                 .collect();
             gaps.sort_unstable();
-            let period = gaps.get(gaps.len() / 2).copied().unwrap_or((band.lo + band.hi) / 2);
+            let period =
+                gaps.get(gaps.len() / 2).copied().unwrap_or(i64::midpoint(band.lo, band.hi));
             if !anchors.is_empty() && period > 0 {
                 clocks.insert(id, Clock { anchors, period, reconnect, free_running: false });
             }
@@ -213,8 +217,8 @@ impl<'a> Lifetimes<'a> {
         // A clock runs free of connections (Python's alarm) when renewals more than a period
         // apart, with other disconnects between them, still fall on its ticks; one restarted
         // at each connect (C, Node) lands there only by chance. Learned per SDK family.
-        let mut ticks: BTreeMap<(Option<&'a str>, Option<&'a str>), (usize, usize)> =
-            BTreeMap::new();
+        // (renewals on a tick, renewals looked at) per SDK family and protocol.
+        let mut ticks: BTreeMap<Family<'a>, (usize, usize)> = BTreeMap::new();
         #[allow(
             clippy::iter_over_hash_type,
             reason = "counting: the order cannot reach the output"
