@@ -4,7 +4,9 @@
 //! evidence is a named detector ([`Rule`]), and every verdict says which one decided it:
 //!
 //! - session age against the device's own token lifetime, learned per device and per SDK family
-//!   ([`Rule::PeriodicRenewal`], `classify/lifetime.rs`);
+//!   ([`Rule::PeriodicRenewal`], `classify/lifetime.rs`), and the device's token clock: a
+//!   renewal a whole number of periods after an earlier one, for SDKs whose renewal timer runs
+//!   free of reconnects ([`Rule::RenewalPhase`]);
 //! - what follows: a quick reconnect, a run of refused connects, no success at all
 //!   ([`Rule::CredentialsRejected`]);
 //! - correlation across devices and networks: a masked-IP /24 losing many devices at once
