@@ -3,7 +3,7 @@
 //! A [`Scenario`] (TOML; the named ones ship in `data/scenarios/` and are embedded) sets a fleet,
 //! a window, background behaviour, timed incidents and export faults. [`simulate`] walks every
 //! device through the window in parallel, each from its own random stream keyed by the seed, a
-//! purpose and its index (`rng.rs`: our own SplitMix64, since `rand`'s streams may change between
+//! purpose and its index (`rng.rs`: our own `SplitMix64`, since `rand`'s streams may change between
 //! versions), after planning the incidents that close many connections at once and admitting
 //! their reconnects at the hub tier's connection-rate limit; the devices' records are then merged
 //! in (time, device, sequence) order.
