@@ -81,6 +81,12 @@ fn classify_writes_predictions_for_every_label() {
     ));
     assert_eq!(from_file["accuracy"], from_logs["accuracy"]);
     assert_eq!(from_file["confusion"], from_logs["confusion"]);
+    // The file keeps three decimals of each confidence, so the calibration agrees to about that.
+    let (ece_file, ece_logs) = (figure(&from_file, "ece"), figure(&from_logs, "ece"));
+    assert!(
+        (ece_file - ece_logs).abs() < 1e-3,
+        "ECE {ece_file} from the file, {ece_logs} from the logs"
+    );
 }
 
 #[test]

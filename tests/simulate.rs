@@ -200,12 +200,19 @@ fn check_form(form: &str) {
         let accounted: u64 =
             ["parsed", "duplicates", "rejected"].iter().map(|k| count(&summary, k)).sum();
         assert_eq!(accounted, count(&summary, "records_read"), "{case}");
-        assert_eq!(count(&summary, "devices"), 150, "{case}");
+        // Event Grid's 60 s snapshots drop changes undone within a minute (a token renewal's
+        // quick reconnect): a device may publish nothing in two hours.
+        let event_grid = ["eventgrid", "cloudevents"].contains(&form);
+        if event_grid {
+            assert!((100..=150).contains(&count(&summary, "devices")), "{case}");
+        } else {
+            assert_eq!(count(&summary, "devices"), 150, "{case}");
+        }
         // Event Grid events carry no level, code or IP, but each has its sequenceNumber, so
         // there too only the injected copies are duplicates.
         assert_eq!(count(&summary, "duplicates"), export["duplicated"], "{case}");
         assert_eq!(count(&summary, "parsed"), export["records"] - export["dropped"], "{case}");
-        assert!(export["duplicated"] > 0 && export["dropped"] > 0, "{case}");
+        assert!(export["duplicated"] > 0 && (export["dropped"] > 0 || event_grid), "{case}");
         if !gzip {
             check_labels(&dir.path().join(&out), form);
         }

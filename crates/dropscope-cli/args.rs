@@ -277,10 +277,12 @@ pub(crate) enum SimFormat {
 #[allow(clippy::struct_excessive_bools, reason = "independent command-line switches, not a state")]
 pub(crate) struct SimulateArgs {
     /// A named scenario from data/scenarios (quiet-day, token-churn, site-outage-storm, hub-fault,
-    /// upgrade, duplicate-identity, bad-credentials, mixed-day) or a path to a scenario TOML.
+    /// upgrade, duplicate-identity, bad-credentials, mixed-day, realistic-day) or a path to a
+    /// scenario TOML.
     #[arg(long, value_name = "NAME|FILE", default_value = "mixed-day")]
     pub(crate) scenario: String,
-    /// Override the scenario's device count (the hub's units scale with it).
+    /// Override the scenario's device count (a bigger fleet gets a bigger hub; a smaller one is a
+    /// sample of the scenario's hub, so a storm keeps its shape).
     #[arg(long, value_name = "N")]
     pub(crate) devices: Option<u32>,
     /// Override the scenario's window length in hours.

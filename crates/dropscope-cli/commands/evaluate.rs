@@ -6,7 +6,9 @@ use std::fmt::Write as _;
 
 use anyhow::Context as _;
 use dropscope_engine::classify::{ClassifyConfig, classify};
-use dropscope_engine::evaluate::{self, ClassScores, Evaluation, Scores, Unmatched};
+use dropscope_engine::evaluate::{
+    self, ClassScores, Evaluation, ReliabilityBin, Scores, Unmatched,
+};
 use dropscope_logs::labels::read_labels;
 use dropscope_model::Cause;
 use serde::Serialize;
@@ -27,11 +29,11 @@ pub(crate) fn run(args: &EvaluateArgs, ctx: &Context) -> anyhow::Result<ExitStat
         let ingested = load(&input, ctx)?;
         let events = &ingested.events;
         let verdicts = classify(events, &ClassifyConfig::default());
-        let mut cause_of = vec![Cause::Unknown; events.len()];
+        let mut verdict_of = vec![(Cause::Unknown, None); events.len()];
         for verdict in &verdicts {
-            cause_of[verdict.event] = verdict.cause;
+            verdict_of[verdict.event] = (verdict.cause, Some(verdict.confidence));
         }
-        let ours = evaluate::labelled(events, |idx| cause_of[idx]);
+        let ours = evaluate::labelled_with_confidence(events, |idx| verdict_of[idx]);
         Evaluation::new(
             evaluate::score(&truth, &ours),
             Some(evaluate::score(&truth, &evaluate::baseline(events))),
@@ -60,6 +62,8 @@ struct EvaluationJson<'a> {
     confusion: &'a BTreeMap<String, BTreeMap<String, u64>>,
     baseline: Option<ScoresJson<'a>>,
     unmatched: UnmatchedJson,
+    ece: Option<f64>,
+    reliability: Vec<BinJson>,
 }
 
 #[derive(Serialize)]
@@ -77,6 +81,16 @@ struct ClassJson {
     recall: f64,
     f1: f64,
     support: u64,
+}
+
+/// One reliability bin, keyed as docs/DESIGN.md names them.
+#[derive(Serialize)]
+struct BinJson {
+    low: f64,
+    high: f64,
+    count: u64,
+    accuracy: Option<f64>,
+    mean_confidence: Option<f64>,
 }
 
 #[derive(Serialize)]
@@ -101,7 +115,19 @@ impl<'a> From<&'a Evaluation> for EvaluationJson<'a> {
                 unmatched: unmatched_json(scores.unmatched),
             }),
             unmatched: unmatched_json(evaluation.unmatched),
+            ece: evaluation.calibration.ece,
+            reliability: evaluation.calibration.reliability.iter().map(bin_json).collect(),
         }
+    }
+}
+
+fn bin_json(bin: &ReliabilityBin) -> BinJson {
+    BinJson {
+        low: bin.lower,
+        high: bin.upper,
+        count: bin.count,
+        accuracy: bin.accuracy,
+        mean_confidence: bin.mean_confidence,
     }
 }
 
@@ -125,7 +151,7 @@ fn unmatched_json(unmatched: Unmatched) -> UnmatchedJson {
 }
 
 /// The scores for people: headline figures, the per-class table (baseline F1 beside ours), the
-/// confusion matrix and the unmatched counts.
+/// calibration (ECE and reliability table), the confusion matrix and the unmatched counts.
 fn render(evaluation: &Evaluation) -> String {
     let mut out = String::new();
     let baseline = evaluation.baseline.as_ref();
@@ -164,6 +190,8 @@ fn render(evaluation: &Evaluation) -> String {
         );
     }
     let _ = writeln!(out);
+    render_calibration(&mut out, evaluation);
+    let _ = writeln!(out);
     let _ = writeln!(out, "confusion (rows: truth, columns: predicted)");
     let columns: Vec<&String> = evaluation.confusion.keys().collect();
     let short = |name: &str| name.chars().take(8).collect::<String>();
@@ -191,6 +219,44 @@ fn render(evaluation: &Evaluation) -> String {
     out
 }
 
+/// The ECE and the reliability table of our confidences (the baseline has none).
+fn render_calibration(out: &mut String, evaluation: &Evaluation) {
+    let calibration = &evaluation.calibration;
+    let Some(ece) = calibration.ece else {
+        let _ = writeln!(
+            out,
+            "calibration: no prediction has a confidence ({} without one)",
+            calibration.without_confidence
+        );
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "calibration: ECE {ece:.4} over {} confidence bins (a confidence of 0.9 should be right 9 times in 10)",
+        calibration.reliability.len()
+    );
+    let _ = writeln!(out, "{:<20} {:>9} {:>9} {:>9}", "confidence", "count", "mean", "accuracy");
+    let figure = |value: Option<f64>| value.map_or("-".to_owned(), |v| format!("{v:.3}"));
+    for bin in &calibration.reliability {
+        let closing = if bin.upper >= 1.0 { ']' } else { ')' };
+        let _ = writeln!(
+            out,
+            "{:<20} {:>9} {:>9} {:>9}",
+            format!("[{:.1}, {:.1}{closing}", bin.lower, bin.upper),
+            bin.count,
+            figure(bin.mean_confidence),
+            figure(bin.accuracy)
+        );
+    }
+    if calibration.without_confidence > 0 {
+        let _ = writeln!(
+            out,
+            "{} matched predictions without a confidence left out",
+            calibration.without_confidence
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use dropscope_model::{Label, Operation, Timestamp};
@@ -207,12 +273,15 @@ mod tests {
             cause: Cause::TokenExpiry,
             confidence: None,
         }];
-        let evaluation =
-            Evaluation::new(evaluate::score(&truth, &truth), Some(evaluate::score(&truth, &[])));
+        let predictions = [Label { confidence: Some(1.0), ..truth[0].clone() }];
+        let evaluation = Evaluation::new(
+            evaluate::score(&truth, &predictions),
+            Some(evaluate::score(&truth, &[])),
+        );
         let json = serde_json::to_string(&EvaluationJson::from(&evaluation)).unwrap();
         assert_eq!(
             json,
-            r#"{"schema_version":1,"accuracy":1.0,"macro_f1":1.0,"per_class":{"token_expiry":{"precision":1.0,"recall":1.0,"f1":1.0,"support":1}},"confusion":{"token_expiry":{"token_expiry":1}},"baseline":{"accuracy":0.0,"macro_f1":0.0,"per_class":{"token_expiry":{"precision":0.0,"recall":0.0,"f1":0.0,"support":1}},"confusion":{"token_expiry":{"token_expiry":0}},"unmatched":{"truth":1,"predictions":0}},"unmatched":{"truth":0,"predictions":0}}"#
+            r#"{"schema_version":1,"accuracy":1.0,"macro_f1":1.0,"per_class":{"token_expiry":{"precision":1.0,"recall":1.0,"f1":1.0,"support":1}},"confusion":{"token_expiry":{"token_expiry":1}},"baseline":{"accuracy":0.0,"macro_f1":0.0,"per_class":{"token_expiry":{"precision":0.0,"recall":0.0,"f1":0.0,"support":1}},"confusion":{"token_expiry":{"token_expiry":0}},"unmatched":{"truth":1,"predictions":0}},"unmatched":{"truth":0,"predictions":0},"ece":0.0,"reliability":[{"low":0.0,"high":0.1,"count":0,"accuracy":null,"mean_confidence":null},{"low":0.1,"high":0.2,"count":0,"accuracy":null,"mean_confidence":null},{"low":0.2,"high":0.3,"count":0,"accuracy":null,"mean_confidence":null},{"low":0.3,"high":0.4,"count":0,"accuracy":null,"mean_confidence":null},{"low":0.4,"high":0.5,"count":0,"accuracy":null,"mean_confidence":null},{"low":0.5,"high":0.6,"count":0,"accuracy":null,"mean_confidence":null},{"low":0.6,"high":0.7,"count":0,"accuracy":null,"mean_confidence":null},{"low":0.7,"high":0.8,"count":0,"accuracy":null,"mean_confidence":null},{"low":0.8,"high":0.9,"count":0,"accuracy":null,"mean_confidence":null},{"low":0.9,"high":1.0,"count":1,"accuracy":1.0,"mean_confidence":1.0}]}"#
         );
     }
 }

@@ -5,6 +5,12 @@
 //! prediction with no truth row cannot be scored and is only counted. Macro-F1 is the mean of the
 //! per-class F1 over the causes present in the truth, as docs/DESIGN.md defines it.
 //!
+//! [`Calibration`] says whether the confidences mean what they say: the matched predictions are
+//! put in ten equal-width confidence bins over `[0, 1]` (the last one closed, so a confidence of
+//! 1 is in it), and the expected calibration error (ECE) is the mean, weighted by bin size, of
+//! `|accuracy - mean confidence|` per bin. Predictions without a confidence are left out and
+//! counted; with none at all there is no ECE (not an ECE of 0).
+//!
 //! [`baseline`] is the error-code-only rule of docs/DESIGN.md, scored beside every classifier.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -47,6 +53,39 @@ pub struct Scores {
     pub confusion: BTreeMap<String, BTreeMap<String, u64>>,
     /// Rows left unmatched on each side.
     pub unmatched: Unmatched,
+    /// How well the matched predictions' confidences are calibrated.
+    pub calibration: Calibration,
+}
+
+/// The number of equal-width confidence bins of [`Calibration::reliability`].
+pub const CONFIDENCE_BINS: usize = 10;
+
+/// The matched predictions whose confidence falls in `[lower, upper)` (`[lower, upper]` for the
+/// last bin).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReliabilityBin {
+    /// The bin's lower edge.
+    pub lower: f64,
+    /// The bin's upper edge.
+    pub upper: f64,
+    /// Matched predictions with a confidence in the bin.
+    pub count: u64,
+    /// Their mean confidence; `None` for an empty bin.
+    pub mean_confidence: Option<f64>,
+    /// The share of them whose cause is the truth's; `None` for an empty bin.
+    pub accuracy: Option<f64>,
+}
+
+/// Whether the confidences are calibrated: a confidence of 0.9 should be right about 9 times in 10.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Calibration {
+    /// The expected calibration error over [`CONFIDENCE_BINS`] bins; `None` when no matched
+    /// prediction has a confidence.
+    pub ece: Option<f64>,
+    /// Every bin, empty ones included, from the lowest confidence up.
+    pub reliability: Vec<ReliabilityBin>,
+    /// Matched predictions without a confidence (left out of the bins).
+    pub without_confidence: u64,
 }
 
 /// What `evaluate --json` prints: our scores, with the baseline's beside them when the logs
@@ -65,6 +104,8 @@ pub struct Evaluation {
     pub baseline: Option<Scores>,
     /// See [`Scores::unmatched`].
     pub unmatched: Unmatched,
+    /// See [`Scores::calibration`].
+    pub calibration: Calibration,
 }
 
 impl Evaluation {
@@ -77,6 +118,7 @@ impl Evaluation {
             confusion: ours.confusion,
             baseline,
             unmatched: ours.unmatched,
+            calibration: ours.calibration,
         }
     }
 }
@@ -90,28 +132,31 @@ fn key(row: &Label) -> Key<'_> {
 /// Scores `predictions` against `truth`.
 pub fn score(truth: &[Label], predictions: &[Label]) -> Scores {
     // Each prediction can match one truth row; a repeated key in the predictions is unmatched.
-    let mut predicted: HashMap<Key<'_>, (Cause, bool)> = HashMap::with_capacity(predictions.len());
+    let mut predicted: HashMap<Key<'_>, (Cause, Option<f64>, bool)> =
+        HashMap::with_capacity(predictions.len());
     let mut unmatched = Unmatched::default();
     for row in predictions {
-        if predicted.insert(key(row), (row.cause, false)).is_some() {
+        if predicted.insert(key(row), (row.cause, row.confidence, false)).is_some() {
             unmatched.predictions += 1;
         }
     }
     let mut pairs: BTreeMap<(Cause, Cause), u64> = BTreeMap::new();
     let mut support: BTreeMap<Cause, u64> = BTreeMap::new();
     let mut correct = 0_u64;
+    let mut bins = Bins::default();
     for row in truth {
         *support.entry(row.cause).or_default() += 1;
         match predicted.get_mut(&key(row)) {
-            Some((cause, used)) if !*used => {
+            Some((cause, confidence, used)) if !*used => {
                 *used = true;
                 *pairs.entry((row.cause, *cause)).or_default() += 1;
                 correct += u64::from(*cause == row.cause);
+                bins.add(*confidence, *cause == row.cause);
             }
             _ => unmatched.truth += 1,
         }
     }
-    unmatched.predictions += predicted.values().filter(|(_, used)| !used).count() as u64;
+    unmatched.predictions += predicted.values().filter(|(_, _, used)| !used).count() as u64;
 
     let classes: BTreeSet<Cause> =
         support.keys().copied().chain(pairs.keys().map(|&(_, predicted)| predicted)).collect();
@@ -152,7 +197,69 @@ pub fn score(truth: &[Label], predictions: &[Label]) -> Scores {
         per_class,
         confusion,
         unmatched,
+        calibration: bins.calibration(),
     }
+}
+
+/// Running sums per confidence bin, in truth order (so the sums never depend on a hash).
+#[derive(Default)]
+struct Bins {
+    count: [u64; CONFIDENCE_BINS],
+    confidence: [f64; CONFIDENCE_BINS],
+    correct: [u64; CONFIDENCE_BINS],
+    without_confidence: u64,
+}
+
+impl Bins {
+    fn add(&mut self, confidence: Option<f64>, correct: bool) {
+        let Some(confidence) = confidence.filter(|c| !c.is_nan()).map(|c| c.clamp(0.0, 1.0)) else {
+            self.without_confidence += 1;
+            return;
+        };
+        // The bin is the number of inner edges at or below the confidence, so the edges are the
+        // ones reported and 1.0 falls in the last bin.
+        let bin = (1..CONFIDENCE_BINS).filter(|&k| edge(k) <= confidence).count();
+        self.count[bin] += 1;
+        self.confidence[bin] += confidence;
+        self.correct[bin] += u64::from(correct);
+    }
+
+    fn calibration(&self) -> Calibration {
+        let total: u64 = self.count.iter().sum();
+        let mut gap = 0.0;
+        let reliability = (0..CONFIDENCE_BINS)
+            .map(|k| {
+                let count = self.count[k];
+                let (mean_confidence, accuracy) = if count == 0 {
+                    (None, None)
+                } else {
+                    // Every confidence summed is within the bin's edges, so their mean is too;
+                    // the clamp only undoes rounding (410 sums of 0.6 come to 0.59999...).
+                    let mean = (self.confidence[k] / count as f64).clamp(edge(k), edge(k + 1));
+                    let accuracy = ratio(self.correct[k], count);
+                    gap += count as f64 * (accuracy - mean).abs();
+                    (Some(mean), Some(accuracy))
+                };
+                ReliabilityBin {
+                    lower: edge(k),
+                    upper: edge(k + 1),
+                    count,
+                    mean_confidence,
+                    accuracy,
+                }
+            })
+            .collect();
+        Calibration {
+            ece: (total > 0).then(|| gap / total as f64),
+            reliability,
+            without_confidence: self.without_confidence,
+        }
+    }
+}
+
+/// The `k`-th bin edge, `k / CONFIDENCE_BINS`.
+fn edge(k: usize) -> f64 {
+    k as f64 / CONFIDENCE_BINS as f64
 }
 
 fn ratio(numerator: u64, denominator: u64) -> f64 {
@@ -186,18 +293,29 @@ pub fn occurrences(events: &[Event]) -> Vec<u32> {
 
 /// Labels every classified record (see [`is_classified`]) with `cause_of(index)`, in input order.
 pub fn labelled(events: &[Event], mut cause_of: impl FnMut(usize) -> Cause) -> Vec<Label> {
+    labelled_with_confidence(events, |idx| (cause_of(idx), None))
+}
+
+/// As [`labelled`], with `verdict_of(index)` giving the cause and the confidence.
+pub fn labelled_with_confidence(
+    events: &[Event],
+    mut verdict_of: impl FnMut(usize) -> (Cause, Option<f64>),
+) -> Vec<Label> {
     let occurrence = occurrences(events);
     events
         .iter()
         .enumerate()
         .filter(|(_, event)| is_classified(event))
-        .map(|(idx, event)| Label {
-            device_id: event.device_id.to_string(),
-            time: event.time,
-            operation: event.operation,
-            occurrence: occurrence[idx],
-            cause: cause_of(idx),
-            confidence: None,
+        .map(|(idx, event)| {
+            let (cause, confidence) = verdict_of(idx);
+            Label {
+                device_id: event.device_id.to_string(),
+                time: event.time,
+                operation: event.operation,
+                occurrence: occurrence[idx],
+                cause,
+                confidence,
+            }
         })
         .collect()
 }
@@ -281,6 +399,76 @@ mod tests {
             "acc=0.333 macro_f1=0.333 unmatched=1/1\nclient_close: p=0.000 r=0.000 f1=0.000 n=0\nkeepalive_timeout: p=0.000 r=0.000 f1=0.000 n=1\ntoken_expiry: p=1.000 r=0.500 f1=0.667 n=2",
         );
         check(&[], &[], "acc=0.000 macro_f1=0.000 unmatched=0/0");
+    }
+
+    /// Scores `(truth cause, predicted cause, confidence)` rows, one device second each, and
+    /// compares the calibration, non-empty bins only, with `expected`.
+    fn check_calibration(rows: &[(Cause, Cause, Option<f64>)], expected: &str) {
+        let truth: Vec<Label> =
+            rows.iter().zip(0..).map(|(&(cause, _, _), secs)| row("a", secs, 0, cause)).collect();
+        let predictions: Vec<Label> = rows
+            .iter()
+            .zip(0..)
+            .map(|(&(_, cause, confidence), secs)| Label { confidence, ..row("a", secs, 0, cause) })
+            .collect();
+        let calibration = score(&truth, &predictions).calibration;
+        assert_eq!(calibration.reliability.len(), CONFIDENCE_BINS);
+        let mut got = format!(
+            "ece={} without={}",
+            calibration.ece.map_or("none".to_owned(), |e| format!("{e:.3}")),
+            calibration.without_confidence
+        );
+        for bin in calibration.reliability.iter().filter(|bin| bin.count > 0) {
+            let _ = write!(
+                got,
+                "\n[{:.1},{:.1}): n={} conf={:.3} acc={:.3}",
+                bin.lower,
+                bin.upper,
+                bin.count,
+                bin.mean_confidence.unwrap(),
+                bin.accuracy.unwrap()
+            );
+        }
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn calibration_bins_and_ece() {
+        use Cause::{ClientClose as C, TokenExpiry as T};
+        // 0.9 and 1.0 share the last bin (1.0 is in it); 0.3 is a lower edge, so in [0.3, 0.4).
+        // ECE = 1/4 * |1 - 0.3| + 3/4 * |2/3 - 2.8/3| = 0.175 + 0.2.
+        check_calibration(
+            &[(T, T, Some(0.9)), (T, T, Some(1.0)), (T, C, Some(0.9)), (C, C, Some(0.3))],
+            "ece=0.375 without=0\n[0.3,0.4): n=1 conf=0.300 acc=1.000\n[0.9,1.0): n=3 conf=0.933 acc=0.667",
+        );
+        // Perfectly calibrated: 0.5 right half the time, 0.0 and 1.0 as they say.
+        check_calibration(
+            &[(T, T, Some(0.5)), (T, C, Some(0.5)), (T, C, Some(0.0)), (T, T, Some(1.0))],
+            "ece=0.000 without=0\n[0.0,0.1): n=1 conf=0.000 acc=0.000\n[0.5,0.6): n=2 conf=0.500 acc=0.500\n[0.9,1.0): n=1 conf=1.000 acc=1.000",
+        );
+        // Rows without a confidence are counted and left out; with none at all there is no ECE.
+        check_calibration(
+            &[(T, T, None), (T, C, Some(0.8))],
+            "ece=0.800 without=1\n[0.8,0.9): n=1 conf=0.800 acc=0.000",
+        );
+        check_calibration(&[(T, T, None), (T, C, None)], "ece=none without=2");
+        check_calibration(&[], "ece=none without=0");
+    }
+
+    #[test]
+    fn calibration_leaves_out_unmatched_rows() {
+        // The truth row without a prediction and the prediction without a truth row are not binned.
+        let truth = [row("a", 0, 0, Cause::TokenExpiry), row("b", 0, 0, Cause::TokenExpiry)];
+        let predictions = [
+            Label { confidence: Some(0.6), ..row("a", 0, 0, Cause::TokenExpiry) },
+            Label { confidence: Some(0.2), ..row("c", 0, 0, Cause::TokenExpiry) },
+        ];
+        let calibration = score(&truth, &predictions).calibration;
+        let counts: Vec<u64> = calibration.reliability.iter().map(|bin| bin.count).collect();
+        assert_eq!(counts, [0, 0, 0, 0, 0, 0, 1, 0, 0, 0]);
+        let last = &calibration.reliability[CONFIDENCE_BINS - 1];
+        assert_eq!(format!("{} {}", last.lower, last.upper), "0.9 1");
+        assert!((calibration.ece.unwrap() - 0.4).abs() < 1e-12);
     }
 
     #[test]

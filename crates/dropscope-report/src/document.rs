@@ -420,13 +420,17 @@ fn causes(f: &Findings) -> Section<'_> {
         vec![
             only(
                 Form::Html,
-                note(vec![ours(
-                    "Ordered by impact: device-hours offline, then devices, then events. Grey rows are benign churn.",
-                )]),
+                note(vec![ours(format!(
+                    "Ordered by impact: device-hours offline, then devices, then events. Grey rows are benign churn. {}",
+                    confidence_meaning("<code>dropscope evaluate</code>")
+                ))]),
             ),
             only(
                 Form::Markdown,
-                para(vec![ours("Ordered by device-hours offline, then devices, then events.")]),
+                para(vec![ours(format!(
+                    "Ordered by device-hours offline, then devices, then events. {}",
+                    confidence_meaning("`dropscope evaluate`")
+                ))]),
             ),
             only(
                 Form::Html,
@@ -437,6 +441,14 @@ fn causes(f: &Findings) -> Section<'_> {
             ),
             Block::Table(ranking),
         ],
+    )
+}
+
+/// What the causes table's confidence means, naming the command (in the form's markup) that
+/// measures it.
+fn confidence_meaning(command: &str) -> String {
+    format!(
+        "A confidence of 0.9 means that, on simulated fleets with known causes, about 9 in 10 records given that confidence had that cause; {command} measures it (ECE)."
     )
 }
 

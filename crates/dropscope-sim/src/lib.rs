@@ -2,12 +2,21 @@
 //!
 //! A [`Scenario`] (TOML; the named ones ship in `data/scenarios/` and are embedded) sets a fleet,
 //! a window, background behaviour, timed incidents and export faults. [`simulate`] walks every
-//! device through the window in parallel, each from its own random stream keyed by the seed
-//! and its index, after planning the incidents that close many connections at once and
-//! admitting their reconnects at the hub tier's connection-rate limit. The result, a
-//! [`Simulation`], holds compact records; [`Simulation::write`] streams them hour by hour
-//! through dropscope-logs' writers (dropscope-tables' for Parquet and Arrow) into the real export
-//! layout, applies the export faults, and writes the ground truth (`labels.csv`, `sessions.csv`, `incidents.csv`) of DESIGN.md.
+//! device through the window in parallel, each from its own random stream keyed by the seed, a
+//! purpose and its index (`rng.rs`: our own `SplitMix64`, since `rand`'s streams may change between
+//! versions), after planning the incidents that close many connections at once and admitting
+//! their reconnects at the hub tier's connection-rate limit; the devices' records are then merged
+//! in (time, device, sequence) order.
+//!
+//! The result, a [`Simulation`], holds compact 24-byte records (`walk::Rec`), so memory grows by
+//! about 24 bytes a record, not by its text; [`Simulation::write`] renders them hour by hour
+//! through dropscope-logs' writers into the real export layout (Parquet and Arrow through
+//! dropscope-tables, behind the `tables` feature), applies the export faults, and writes the
+//! ground truth (`labels.csv`, `sessions.csv`, `incidents.csv`) of docs/DESIGN.md.
+//!
+//! Every behaviour it simulates cites its source, an SDK's code or Microsoft's documentation, in
+//! a comment beside it, mostly through docs/research/sdk-behaviour.md and
+//! docs/research/simulator-facts.md.
 //!
 //! Output depends only on (seed, scenario): never on the thread count or the wall clock.
 //!
@@ -38,7 +47,7 @@ use rayon::prelude::*;
 
 pub use crate::output::{OutputConfig, Summary};
 pub use crate::scenario::{
-    Background, ExportFaults, Fleet, Incident, Scenario, SdkMix, Site, Window,
+    Background, ExportFaults, Fleet, Incident, Scenario, SdkMix, Site, TokenLife, Window,
 };
 pub use crate::sdk::{Auth, Protocol, Sdk};
 pub use crate::truth::{IncidentTruth, TrueSession};
@@ -132,6 +141,8 @@ pub struct Simulation {
     silences: Vec<(u32, Silence)>,
     /// Each error code's result description and status code, interned once.
     codes: Vec<(u32, Sym, Sym)>,
+    /// Each site's masked addresses, one per /24 of its pool.
+    site_ips: Vec<Vec<Sym>>,
 }
 
 /// One record as the hub logged it, with its true cause (disconnects and failed connects).
@@ -191,6 +202,20 @@ pub fn simulate(scenario: &Scenario, options: &SimOptions) -> Result<Simulation>
         let time = (r.time as u64) ^ (1 << 63);
         u128::from(time) << 64 | u128::from(r.device) << 32 | u128::from(r.seq)
     });
+    let site_ips: Vec<Vec<Sym>> = scenario
+        .fleet
+        .sites
+        .iter()
+        .map(|site| {
+            let mut octets = site.prefix.split('.').map(|o| o.parse::<u32>().unwrap_or(0));
+            let (a, b, c) = (
+                octets.next().unwrap_or(0),
+                octets.next().unwrap_or(0),
+                octets.next().unwrap_or(0),
+            );
+            (0..site.pool).map(|k| Sym::from(format!("{a}.{b}.{}.XXX", (c + k) % 256))).collect()
+        })
+        .collect();
     Ok(Simulation {
         hub: Sym::from(scenario.fleet.hub.to_ascii_lowercase()),
         scenario,
@@ -201,6 +226,7 @@ pub fn simulate(scenario: &Scenario, options: &SimOptions) -> Result<Simulation>
         sessions,
         incidents,
         silences,
+        site_ips,
         codes: sdk::CODES
             .iter()
             .map(|&code| {
@@ -253,7 +279,13 @@ impl Simulation {
     /// The event `rec` describes.
     fn event(&self, rec: &Rec) -> Event {
         let device = &self.devices[rec.device as usize];
-        let client = usize::from(rec.client.min(1));
+        // Bit 0: the twin; the rest: the /24 of the device's site pool.
+        let client = usize::from(rec.client & 1);
+        let ip = match (client, usize::from(rec.client >> 1)) {
+            (0, 0) => device.ips[0],
+            (0, k) => self.site_ips[device.site][k],
+            _ => device.ips[1],
+        };
         let connect = rec.op != Op::Disconnect;
         let info = (rec.code != 0).then(|| self.code_syms(rec.code));
         Event {
@@ -266,9 +298,10 @@ impl Simulation {
             result_type: info.map(|_| rec.code),
             result_description: info.map(|(description, _)| description),
             protocol: Some(device.logged.0),
-            masked_ip: Some(device.ips[client]),
-            sdk_version: connect.then_some(device.agents[client]),
-            auth_type: connect.then_some(device.logged.1),
+            masked_ip: Some(ip),
+            sdk_version: (connect && !(device.no_agent && client == 0))
+                .then_some(device.agents[client]),
+            auth_type: (connect && !(device.auth_null && client == 0)).then_some(device.logged.1),
             status_code: info.map(|(_, status)| status),
             source: 0,
             source_line: 0,
@@ -289,5 +322,7 @@ impl Simulation {
     }
 }
 
+#[cfg(test)]
+mod readback;
 #[cfg(test)]
 mod tests;

@@ -79,7 +79,8 @@ pub struct OutputConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Summary {
     /// Records the hub logged in this form (for the Event Grid forms, the connection-state
-    /// changes: failed connects and the 404104 completing a 401003 close are not events there).
+    /// events its 60 s snapshots published: failed connects, the 404104 completing a 401003
+    /// close and changes undone within a snapshot window are not events there).
     pub records: u64,
     /// Record copies written (duplicates included).
     pub written: u64,
@@ -100,20 +101,38 @@ pub struct Summary {
 }
 
 #[derive(Debug, Clone, Copy)]
+#[expect(clippy::struct_excessive_bools, reason = "one flag per export fault, packed by bits()")]
 struct Fault {
     drop: bool,
     dup: bool,
+    /// Received in the next hour's blob.
     late: bool,
+    /// Received minutes late within its own hour: later in the blob.
+    delayed: bool,
+    /// How late it was received, in seconds (not kept in the bits).
+    latency: f64,
 }
 
 impl Fault {
+    const NONE: Fault =
+        Fault { drop: false, dup: false, late: false, delayed: false, latency: 0.0 };
+
     /// One byte a record, for [`HourWrite::faults`].
     fn bits(self) -> u8 {
-        u8::from(self.drop) | u8::from(self.dup) << 1 | u8::from(self.late) << 2
+        u8::from(self.drop)
+            | u8::from(self.dup) << 1
+            | u8::from(self.late) << 2
+            | u8::from(self.delayed) << 3
     }
 
     fn from_bits(bits: u8) -> Fault {
-        Fault { drop: bits & 1 != 0, dup: bits & 2 != 0, late: bits & 4 != 0 }
+        Fault {
+            drop: bits & 1 != 0,
+            dup: bits & 2 != 0,
+            late: bits & 4 != 0,
+            delayed: bits & 8 != 0,
+            latency: 0.0,
+        }
     }
 }
 
@@ -140,7 +159,27 @@ struct HourWrite<'a> {
     /// Each record's [`Fault`] bits, drawn once: hour `h` also reads hour `h - 1`'s records
     /// (for the late ones).
     faults: &'a [u8],
+    /// For the Event Grid forms: each record's published `eventTime` (ns), or
+    /// [`UNPUBLISHED`] when Event Grid does not report it.
+    published: &'a [i64],
     scratch: Scratch,
+}
+
+/// A record Event Grid does not report (not a state change, or lost in a 60 s snapshot).
+const UNPUBLISHED: i64 = i64::MIN;
+
+impl HourWrite<'_> {
+    /// The time record `idx` is written with: its Event Grid `eventTime`, else its own time.
+    fn time_of(&self, records: &[Rec], idx: usize) -> i64 {
+        match self.published.get(idx) {
+            Some(&t) if t != UNPUBLISHED => t,
+            _ => records[idx].time,
+        }
+    }
+
+    fn is_published(&self, idx: usize) -> bool {
+        self.published.get(idx).is_some_and(|t| *t != UNPUBLISHED)
+    }
 }
 
 /// Event buffers reused from hour to hour (one per hour in flight), so an hour's events reuse
@@ -263,6 +302,7 @@ impl Simulation {
         let mut summary = Summary::default();
         let mut labels = Labels::new(self, config.truth, dir)?;
         let faults: Vec<u8> = self.records.par_iter().map(|rec| self.fault(rec).bits()).collect();
+        let published = if event_grid { self.snapshots() } else { Vec::new() };
         let hw = HourWrite {
             config,
             opts: &opts,
@@ -271,6 +311,7 @@ impl Simulation {
             bounds: &bounds,
             malformed: &malformed,
             faults: &faults,
+            published: &published,
             scratch: Scratch::default(),
         };
         let batch = rayon::current_num_threads().max(1) * 2;
@@ -289,7 +330,8 @@ impl Simulation {
                     if copy {
                         summary.duplicated += 1;
                     } else {
-                        labels.record(self, &self.records[idx as usize])?;
+                        let time = hw.time_of(&self.records, idx as usize);
+                        labels.record(self, &self.records[idx as usize], time)?;
                     }
                 }
                 labels.end_file();
@@ -297,7 +339,7 @@ impl Simulation {
             }
         }
         summary.records = if event_grid {
-            self.records.iter().filter(|rec| rec.state_change).count() as u64
+            published.iter().filter(|t| **t != UNPUBLISHED).count() as u64
         } else {
             self.records.len() as u64
         };
@@ -309,18 +351,150 @@ impl Simulation {
         Ok(summary)
     }
 
+    /// A record's export faults (monitor-iot-hub.md: resource-log events "aren't guaranteed to be
+    /// reliable or ordered. Some events might be lost or delivered out of order ... it may take
+    /// several minutes for events to be logged"; docs/research/sdk-behaviour.md §11). Lost
+    /// batches and bursts are keyed by the minute, so they hit every record of that minute;
+    /// their sizes are modelling parameters.
     fn fault(&self, rec: &Rec) -> Fault {
         let ex = &self.scenario.export;
-        if ex.drop_rate <= 0.0 && ex.duplicate_rate <= 0.0 && ex.late_rate <= 0.0 {
-            return Fault { drop: false, dup: false, late: false };
+        if ex.drop_rate <= 0.0
+            && ex.duplicate_rate <= 0.0
+            && ex.late_rate <= 0.0
+            && ex.lost_batches_per_day <= 0.0
+        {
+            return Fault::NONE;
         }
-        let mut rng =
-            Rng::new(&[self.options.seed, tag::EXPORT, u64::from(rec.device), u64::from(rec.seq)]);
-        Fault {
-            drop: rng.chance(ex.drop_rate),
-            dup: rng.chance(ex.duplicate_rate),
-            late: rng.chance(ex.late_rate),
+        let seed = self.options.seed;
+        let minute = rec.time.div_euclid(60_000_000_000) as u64;
+        let lost = ex.lost_batches_per_day > 0.0
+            && Rng::new(&[seed, tag::EXPORT, minute, 2]).chance(ex.lost_batches_per_day / 1440.0);
+        let scale = if ex.burst_minutes_per_day > 0.0 {
+            let burst =
+                Rng::new(&[seed, tag::EXPORT, minute, 1]).chance(ex.burst_minutes_per_day / 1440.0);
+            if burst { 1440.0 / ex.burst_minutes_per_day } else { 0.0 }
+        } else {
+            1.0
+        };
+        let mut rng = Rng::new(&[seed, tag::EXPORT, u64::from(rec.device), u64::from(rec.seq)]);
+        let drop = rng.chance(ex.drop_rate * scale) || lost;
+        let dup = rng.chance(ex.duplicate_rate * scale);
+        let slow = rng.chance(ex.late_rate * scale);
+        let latency = if slow { rng.log_uniform(60.0, 900.0) } else { 0.0 };
+        let crosses = slow && rec.time.rem_euclid(HOUR_NS) + (latency * 1e9) as i64 >= HOUR_NS;
+        Fault { drop, dup, late: crosses, delayed: slow && !crosses, latency }
+    }
+
+    /// Puts the records received minutes late where they were received (later in the blob),
+    /// and each duplicate copy a few to a few hundred records after its original, not next to
+    /// it: overlapping exports re-deliver a batch later (docs/research/sdk-behaviour.md §11;
+    /// the distances are modelling choices).
+    fn disorder(
+        &self,
+        hw: &HourWrite<'_>,
+        h: usize,
+        items: &mut Vec<(u32, bool)>,
+        mut delayed: Vec<(i64, u32)>,
+    ) {
+        if !delayed.is_empty() {
+            delayed.sort_unstable();
+            let mut merged = Vec::with_capacity(items.len() + delayed.len());
+            let mut late = delayed.into_iter().peekable();
+            for &item in items.iter() {
+                let time = self.records[item.0 as usize].time;
+                while let Some((_, idx)) = late.next_if(|d| d.0 < time) {
+                    merged.push((idx, false));
+                }
+                merged.push(item);
+            }
+            merged.extend(late.map(|(_, idx)| (idx, false)));
+            *items = merged;
         }
+        let n = items.len();
+        let mut rng = Rng::new(&[self.options.seed, tag::EXPORT, h as u64, 3]);
+        let mut copies: Vec<(usize, u32)> = items
+            .iter()
+            .enumerate()
+            .filter(|(_, item)| Fault::from_bits(hw.faults[item.0 as usize]).dup)
+            .map(|(pos, item)| ((pos + 2 + rng.below(300) as usize).min(n), item.0))
+            .collect();
+        if copies.is_empty() {
+            return;
+        }
+        copies.sort_by_key(|c| c.0);
+        let mut with = Vec::with_capacity(n + copies.len());
+        let mut copies = copies.into_iter().peekable();
+        for (pos, &item) in items.iter().enumerate() {
+            while let Some((_, idx)) = copies.next_if(|c| c.0 == pos) {
+                with.push((idx, true));
+            }
+            with.push(item);
+        }
+        with.extend(copies.map(|(_, idx)| (idx, true)));
+        *items = with;
+    }
+
+    /// Event Grid's view of the connection states: "IoT Hub does not report each individual
+    /// device connect and disconnect, but rather publishes the current connection state taken at
+    /// a periodic 60 second snapshot" (iot-hub-event-grid.md); "state change reports may be
+    /// delayed up to one minute and individual state changes may be unreported if multiple
+    /// events happen within the 60-second window" (monitor-device-connection-state.md;
+    /// docs/research/sdk-behaviour.md §8). Each device is polled every 60 s from a phase of its
+    /// own; at each poll, its latest state change since the last poll is published, at the
+    /// poll's time, if the state differs from the last one published. A window whose changes
+    /// end in the published state publishes it again half the time ("the same connection state
+    /// event with different sequence numbers"; the two docs differ, so it is randomised).
+    /// Returns each record's `eventTime`, or [`UNPUBLISHED`].
+    fn snapshots(&self) -> Vec<i64> {
+        const POLL_NS: i64 = 60_000_000_000;
+        /// A device's snapshot state: the state last published, and the window in progress
+        /// (its latest change, its poll time, how many changes).
+        #[derive(Clone, Copy)]
+        struct Window {
+            published: bool,
+            latest: usize,
+            poll: i64,
+            changes: u32,
+        }
+        let seed = self.options.seed;
+        let mut out = vec![UNPUBLISHED; self.records.len()];
+        let mut windows = vec![
+            Window { published: true, latest: usize::MAX, poll: 0, changes: 0 };
+            self.devices.len()
+        ];
+        let close = |w: &mut Window, device: u32, out: &mut [i64]| {
+            if w.latest == usize::MAX {
+                return;
+            }
+            let connected = self.records[w.latest].op == Op::Connect;
+            let again = w.changes > 1
+                && Rng::new(&[seed, tag::EXPORT, u64::from(device), w.poll as u64, 5]).chance(0.5);
+            if connected != w.published || again {
+                out[w.latest] = w.poll;
+                w.published = connected;
+            }
+            w.latest = usize::MAX;
+            w.changes = 0;
+        };
+        for (idx, rec) in self.records.iter().enumerate() {
+            if !rec.state_change {
+                continue;
+            }
+            let phase = Rng::new(&[seed, tag::EXPORT, u64::from(rec.device), 6]).below(60) as i64
+                * 1_000_000_000;
+            let poll = phase + (rec.time - phase).div_euclid(POLL_NS) * POLL_NS + POLL_NS;
+            let w = &mut windows[rec.device as usize];
+            if w.latest != usize::MAX && w.poll != poll {
+                close(w, rec.device, &mut out);
+            }
+            w.latest = idx;
+            w.poll = poll;
+            w.changes += 1;
+        }
+        for (device, w) in windows.iter_mut().enumerate() {
+            close(w, device as u32, &mut out);
+        }
+        out
     }
 
     /// Where the malformed lines go: (hour, position as a fraction of the blob), by hour.
@@ -342,16 +516,14 @@ impl Simulation {
         let (config, opts, bounds) = (hw.config, hw.opts, hw.bounds);
         let event_grid = config.form.is_event_grid();
         let mut out = HourOut { items: Vec::new(), malformed: 0, files: 0, dropped: 0, late: 0 };
-        let push = |items: &mut Vec<(u32, bool)>, idx: usize, fault: Fault| {
+        // Duplicates are placed later, after the whole order is known: not next to their twin.
+        let push = |items: &mut Vec<(u32, bool)>, idx: usize, _: Fault| {
             items.push((idx as u32, false));
-            if fault.dup {
-                items.push((idx as u32, true));
-            }
         };
+        let mut delayed: Vec<(i64, u32)> = Vec::new();
         if h > 0 {
             for idx in bounds[h - 1]..bounds[h] {
-                let rec = &self.records[idx];
-                if event_grid && !rec.state_change {
+                if event_grid && !hw.is_published(idx) {
                     continue;
                 }
                 let fault = Fault::from_bits(hw.faults[idx]);
@@ -363,16 +535,23 @@ impl Simulation {
         if h + 1 < bounds.len() {
             for idx in bounds[h]..bounds[h + 1] {
                 let rec = &self.records[idx];
-                if event_grid && !rec.state_change {
+                if event_grid && !hw.is_published(idx) {
                     continue;
                 }
                 let fault = Fault::from_bits(hw.faults[idx]);
                 out.dropped += u64::from(fault.drop);
                 out.late += u64::from(fault.late && !fault.drop);
-                if !fault.late && !fault.drop {
+                if fault.delayed && !fault.drop {
+                    let latency = self.fault(rec).latency;
+                    delayed.push((rec.time + (latency * 1e9) as i64, idx as u32));
+                } else if !fault.late && !fault.drop {
                     push(&mut out.items, idx, fault);
                 }
             }
+        }
+        self.disorder(hw, h, &mut out.items, delayed);
+        if event_grid {
+            shuffle_batches(&mut out.items, self.options.seed, h);
         }
         let cuts: Vec<f64> = hw.malformed.iter().filter(|m| m.0 == h).map(|m| m.1).collect();
         out.malformed = cuts.len() as u64;
@@ -383,10 +562,12 @@ impl Simulation {
         let hour = Timestamp(hw.base + h as i64 * HOUR_NS);
         let (year, month, day, hh) = hour.ymdh();
         let stem = format!("{}-{year:04}-{month:02}-{day:02}T{hh:02}", self.hub);
-        let make = |rec: &Rec| {
+        let make = |idx: u32| {
+            let rec = &self.records[idx as usize];
             let mut event = self.event(rec);
             if event_grid {
                 event.seq = Some(sequence_number(rec).into());
+                event.time = Timestamp(hw.time_of(&self.records, idx as usize));
             }
             event
         };
@@ -402,7 +583,7 @@ impl Simulation {
                 let mut event =
                     Event::new(Timestamp(0), "", "", dropscope_model::Operation::Connect);
                 for (pos, &(idx, _)) in out.items.iter().enumerate() {
-                    event = make(&self.records[idx as usize]);
+                    event = make(idx);
                     while cut_iter.next_if(|c| **c * (n as f64) <= pos as f64).is_some() {
                         push_cut_line(&mut line, &event, opts);
                         file.write(&line)?;
@@ -434,7 +615,7 @@ impl Simulation {
                         format!("{stem}.{}", form.extension())
                     };
                     let path = hw.logs.join(name);
-                    let events = hw.scratch.fill(part, |idx| make(&self.records[idx as usize]));
+                    let events = hw.scratch.fill(part, make);
                     let written = write_table(form, &path, &events[..part.len()]);
                     hw.scratch.put(events);
                     written?;
@@ -442,7 +623,7 @@ impl Simulation {
             }
             form => {
                 let path = hw.logs.join(format!("{stem}.{}", form.extension()));
-                let events = hw.scratch.fill(&out.items, |idx| make(&self.records[idx as usize]));
+                let events = hw.scratch.fill(&out.items, make);
                 let mut file = LogFile::create(&path, config.gzip)?;
                 let written =
                     writer::write_events(&mut file.out, form, &events[..out.items.len()], opts)
@@ -514,6 +695,19 @@ pub(crate) fn sequence_number(rec: &Rec) -> String {
     format!("0000000000000000{ticks:016X}00000002{:024X}", u64::from(rec.seq) + 1)
 }
 
+/// Event Grid delivers batches whose events are not in time order ("Messages can arrive out of
+/// order or after a delay", iot-hub-event-grid.md): the events of an hour are shuffled in
+/// batches of 64 (the batch size is a modelling choice).
+fn shuffle_batches(items: &mut [(u32, bool)], seed: u64, hour: usize) {
+    let mut rng = Rng::new(&[seed, tag::EXPORT, hour as u64, 4]);
+    for batch in items.chunks_mut(64) {
+        for i in (1..batch.len()).rev() {
+            let j = rng.below(i as u64 + 1) as usize;
+            batch.swap(i, j);
+        }
+    }
+}
+
 /// A record line cut off halfway: what an interrupted download or a torn write leaves.
 fn push_cut_line(line: &mut Vec<u8>, event: &Event, opts: &WriteOptions) {
     line.clear();
@@ -552,13 +746,14 @@ impl Labels {
         })
     }
 
-    fn record(&mut self, sim: &Simulation, rec: &Rec) -> Result<()> {
+    /// Labels `rec`, written with `time` (its Event Grid `eventTime`, else its own).
+    fn record(&mut self, sim: &Simulation, rec: &Rec, time: i64) -> Result<()> {
         if self.out.is_none() {
             // Only the count is asked for: no occurrence to track.
             self.n += u64::from(rec.op != Op::Connect);
             return Ok(());
         }
-        let key = (rec.device, rec.time, rec.op == Op::Disconnect);
+        let key = (rec.device, time, rec.op == Op::Disconnect);
         // A record's same-key siblings are in this file or, when late, in the previous one.
         let before = self.prev.get(&key).copied().unwrap_or(0);
         let count = self.cur.entry(key).or_insert(0);
@@ -576,7 +771,7 @@ impl Labels {
                 path,
                 &[
                     &sim.devices[rec.device as usize].id,
-                    &Timestamp(rec.time).to_rfc3339(self.digits),
+                    &Timestamp(time).to_rfc3339(self.digits),
                     operation,
                     &occurrence.to_string(),
                     cause.as_str(),

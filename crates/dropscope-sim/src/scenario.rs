@@ -10,7 +10,7 @@ use crate::sdk::Sdk;
 use crate::{Error, Result};
 
 /// The named scenarios, embedded so the binary works from any directory.
-const NAMED: [(&str, &str); 8] = [
+const NAMED: [(&str, &str); 9] = [
     ("quiet-day", include_str!("../../../data/scenarios/quiet-day.toml")),
     ("token-churn", include_str!("../../../data/scenarios/token-churn.toml")),
     ("site-outage-storm", include_str!("../../../data/scenarios/site-outage-storm.toml")),
@@ -19,6 +19,7 @@ const NAMED: [(&str, &str); 8] = [
     ("duplicate-identity", include_str!("../../../data/scenarios/duplicate-identity.toml")),
     ("bad-credentials", include_str!("../../../data/scenarios/bad-credentials.toml")),
     ("mixed-day", include_str!("../../../data/scenarios/mixed-day.toml")),
+    ("realistic-day", include_str!("../../../data/scenarios/realistic-day.toml")),
 ];
 
 /// A whole scenario, as read from TOML.
@@ -63,6 +64,12 @@ pub struct Fleet {
     /// The number of units of the tier.
     #[serde(default = "one")]
     pub units: u32,
+    /// The devices on the hub, when the simulated `devices` are a sample of them: the rest
+    /// are not simulated but take their share of the hub's connection rate, so a sample keeps
+    /// the storm the whole fleet would make (the hub admits the sample's share of its limit).
+    /// Unset: the simulated devices are the whole fleet.
+    #[serde(default)]
+    pub hub_devices: Option<u32>,
     /// Shares of each SDK (normalised).
     #[serde(default)]
     pub sdk_mix: SdkMix,
@@ -75,9 +82,25 @@ pub struct Fleet {
     /// SAS token lifetime in seconds (60 min by default across SDKs).
     #[serde(default = "default_ttl")]
     pub token_ttl_secs: f64,
+    /// Shares of the devices whose application sets another token lifetime (each SDK has the
+    /// setting: C `OPTION_SAS_TOKEN_LIFETIME`, .NET `ClientOptions.SasTokenTimeToLive`, Java
+    /// `ClientOptions.sasTokenExpiryTime`, Node `setTokenRenewalValues`, Python `sastoken_ttl`;
+    /// docs/research/sdk-behaviour.md §1). The rest use `token_ttl_secs`.
+    #[serde(default)]
+    pub token_ttl_mix: Vec<TokenLife>,
     /// Sites and networks: each a masked-IP /24 prefix with a share of the fleet.
     #[serde(default = "default_sites")]
     pub sites: Vec<Site>,
+}
+
+/// A token lifetime some devices use instead of the fleet's default.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenLife {
+    /// The lifetime in seconds.
+    pub secs: f64,
+    /// The share of the fleet using it.
+    pub share: f64,
 }
 
 /// Shares of each SDK in the fleet.
@@ -129,6 +152,19 @@ pub struct Site {
     pub prefix: String,
     /// Its share of the fleet (normalised over all sites).
     pub share: f64,
+    /// How many /24s the site's traffic leaves from, from `prefix` up (third octet, wrapping):
+    /// a cellular carrier's NAT pool is many /24s, and a reconnect often leaves from another
+    /// address (docs/research/sdk-behaviour.md §9; the pool size is a modelling choice). With
+    /// more than one, each connect of a device picks a /24 anew. At most 128.
+    #[serde(default = "one")]
+    pub pool: u32,
+    /// Drops per day of a multiplexed AMQP gateway's one connection, which carries every device
+    /// of the site (Java `MultiplexingClient`; "A single AMQP connection can handle
+    /// approximately 995 devices", Azure-Samples/Iot-Telemetry-Simulator): all of them are
+    /// closed together from one address, and reconnect together. Devices of a gateway site use
+    /// AMQP (and are never Python, which has no AMQP).
+    #[serde(default)]
+    pub gateway_drops_per_day: f64,
 }
 
 /// The simulated window.
@@ -154,6 +190,15 @@ pub struct Background {
     /// One-off reconnect races (409002 on AMQP, 400027 on MQTT).
     #[serde(default = "default_race_rate")]
     pub reconnect_races_per_day: f64,
+    /// Crashes, reboots and TCP resets with no MQTT DISCONNECT: mostly 404104 at once (the OS
+    /// closes the socket), for power losses a conflict or a keep-alive timeout.
+    #[serde(default)]
+    pub crashes_per_day: f64,
+    /// Short network losses (seconds to minutes): kept through with no record when the network
+    /// returns before either side notices; else a reconnect that closes the stale connection
+    /// (400027/409002), or a keep-alive timeout when the hub notices first.
+    #[serde(default)]
+    pub short_losses_per_day: f64,
 }
 
 impl Default for Background {
@@ -162,6 +207,8 @@ impl Default for Background {
             keepalive_timeouts_per_day: default_keepalive_rate(),
             restarts_per_day: default_restart_rate(),
             reconnect_races_per_day: default_race_rate(),
+            crashes_per_day: 0.0,
+            short_losses_per_day: 0.0,
         }
     }
 }
@@ -181,8 +228,9 @@ pub enum Incident {
         /// The sites that go down.
         sites: Vec<String>,
     },
-    /// A transient hub-side fault: a share of the fleet, across all networks, is closed with
-    /// 500001/500008; retries during the fault may fail the same way.
+    /// A transient hub-side fault: a share of the fleet, across all networks, is dropped at once
+    /// with 404104 or 500001; retries during the fault may fail with 500001, or time out with
+    /// 500008.
     HubFault {
         /// Start, as a fraction of the window.
         at: f64,
@@ -217,9 +265,11 @@ pub enum Incident {
         minutes: f64,
         /// The share of devices with a twin (at least one device when above 0).
         share: f64,
-        /// The range of seconds a kicked client waits before reconnecting.
-        #[serde(default = "default_kick")]
-        kick_secs: [f64; 2],
+        /// The range of seconds a kicked client waits before reconnecting, when its application
+        /// adds a delay. Unset: each SDK's own first retry after a drop plus a connect's
+        /// latency, sub-second to about 1 s (docs/research/sdk-behaviour.md §2, §10).
+        #[serde(default)]
+        kick_secs: Option<[f64; 2]>,
     },
     /// Devices whose credentials are revoked: closed with 401003, then failed connects with
     /// 401003 whenever the application retries, never connecting again.
@@ -263,9 +313,20 @@ pub struct ExportFaults {
     /// The chance a record is written twice (overlapping exports).
     #[serde(default)]
     pub duplicate_rate: f64,
-    /// The chance a record is filed in the next hour's blob (blobs are filed by time received).
+    /// The chance a record arrives minutes late (log-uniform 1–15 min): blobs are filed by the
+    /// time received, so it lands later in its hour's blob, or in the next hour's when the
+    /// delay crosses the hour ("it may take several minutes for events to be logged",
+    /// monitor-iot-hub.md; "based on the time that the log was received", resource-logs.md).
     #[serde(default)]
     pub late_rate: f64,
+    /// Minutes of the day in which the export misbehaves: when above 0, the drop, duplicate
+    /// and late rates apply only inside such minutes, scaled up to keep their means, so faults
+    /// come in bursts. A modelling parameter: no source quantifies bursts.
+    #[serde(default)]
+    pub burst_minutes_per_day: f64,
+    /// Whole minutes of records lost per day (a lost batch), on top of `drop_rate`.
+    #[serde(default)]
+    pub lost_batches_per_day: f64,
     /// Malformed lines (cut-off records) written into JSON Lines blobs.
     #[serde(default)]
     pub malformed_lines: u32,
@@ -304,16 +365,17 @@ const fn default_restart_rate() -> f64 {
 const fn default_race_rate() -> f64 {
     0.02
 }
-const fn default_kick() -> [f64; 2] {
-    [1.0, 10.0]
-}
 fn default_sites() -> Vec<Site> {
-    [("plant-a", "24.9.142", 0.4), ("plant-b", "67.176.115", 0.3), ("cellular", "100.64.17", 0.3)]
+    // The cellular site is a carrier's public NAT range: 100.64.0.0/10 (RFC 6598 carrier-grade
+    // NAT) never reaches the hub as a source address.
+    [("plant-a", "24.9.142", 0.4), ("plant-b", "67.176.115", 0.3), ("cellular", "172.58.17", 0.3)]
         .into_iter()
         .map(|(name, prefix, share)| Site {
             name: name.to_owned(),
             prefix: prefix.to_owned(),
             share,
+            pool: 1,
+            gateway_drops_per_day: 0.0,
         })
         .collect()
 }
@@ -323,14 +385,75 @@ impl Scenario {
     /// scenario's own), as an operator would size a hub for a bigger fleet: a storm's throttled
     /// reconnect wave then keeps the shape the scenario describes, instead of one unit's 100
     /// connects per second admitting a 100 000-device wave over hours.
+    ///
+    /// A smaller fleet is simulated as a sample of the scenario's hub (`hub_devices` keeps the
+    /// fleet it stood for), so its storm keeps its shape: the sample's reconnect wave meets
+    /// the sample's share of the hub's rate, where a whole 100/s hub would admit it at once.
     pub fn resize_fleet(&mut self, devices: u32) {
         let before = self.fleet.devices.max(1);
+        let hub = self.fleet.hub_devices.unwrap_or(before).max(before);
         if devices > before {
-            let scaled =
+            // The connect limit grows with the fleet, so each device keeps its share of it. Units
+            // alone do not scale it at first: S1's limit is 100/s up to 8 units (12/s a unit),
+            // so a fourfold fleet on 4 units would meet the same 100/s and its storm would
+            // collapse into endless refusals.
+            let target =
+                u64::from(self.connect_limit_per_sec()) * u64::from(devices) / u64::from(before);
+            let per_unit = u64::from(per_unit(&self.fleet.tier.to_ascii_uppercase()));
+            let proportional =
                 (u64::from(self.fleet.units) * u64::from(devices)).div_ceil(u64::from(before));
-            self.fleet.units = u32::try_from(scaled).unwrap_or(u32::MAX).max(self.fleet.units);
+            let scaled = target.div_ceil(per_unit).max(proportional);
+            let units = u32::try_from(scaled).unwrap_or(u32::MAX).max(self.fleet.units);
+            (self.fleet.tier, self.fleet.units) = fit_tier(&self.fleet.tier, units);
+            let scaled = u64::from(hub) * u64::from(devices) / u64::from(before);
+            self.fleet.hub_devices =
+                self.fleet.hub_devices.map(|_| u32::try_from(scaled).unwrap_or(u32::MAX));
+        } else if devices < before {
+            self.fleet.hub_devices = Some(hub);
         }
         self.fleet.devices = devices;
+    }
+}
+
+/// The most units a hub of `tier` can have: "up to 200 units for a size 1 or 2 IoT hub, or up to
+/// 10 units for a size 3 IoT hub" (MicrosoftDocs/azure-docs `articles/iot-hub/iot-hub-scaling.md`,
+/// "Tier editions and units"; docs/research/sdk-behaviour.md §12). F1 has one (unverified).
+fn max_units(tier: &str) -> u32 {
+    match tier.to_ascii_uppercase().as_str() {
+        "F1" => 1,
+        "B3" | "S3" => 10,
+        _ => 200,
+    }
+}
+
+/// A tier and unit count with at least the connection rate of `units` of `tier`, within the
+/// tier's maximum: past it, the next size up (S1 → S2 → S3, B1 → B2 → B3), then the largest hub.
+fn fit_tier(tier: &str, units: u32) -> (String, u32) {
+    let upper = tier.to_ascii_uppercase();
+    let mut tier = upper.clone();
+    let mut rate = u64::from(units) * u64::from(per_unit(&tier));
+    let mut units = units;
+    while units > max_units(&tier) {
+        let next = match tier.as_str() {
+            "F1" | "S1" => "S2",
+            "B1" => "B2",
+            "S2" => "S3",
+            "B2" => "B3",
+            _ => return (tier.clone(), max_units(&tier)),
+        };
+        next.clone_into(&mut tier);
+        units = u32::try_from(rate.div_ceil(u64::from(per_unit(&tier)))).unwrap_or(u32::MAX);
+        rate = u64::from(units) * u64::from(per_unit(&tier));
+    }
+    (tier, units)
+}
+
+/// New connections per second per unit (iot-hub-devguide-quotas-throttling.md).
+fn per_unit(tier: &str) -> u32 {
+    match tier {
+        "B2" | "S2" => 120,
+        "B3" | "S3" => 6000,
+        _ => 12,
     }
 }
 
@@ -348,7 +471,7 @@ impl Scenario {
         NAMED.iter().map(|(name, _)| *name)
     }
 
-    /// A shipped scenario by name (or by an alias: `upgrade-storm` is DESIGN.md's name for
+    /// A shipped scenario by name (or by an alias: `upgrade-storm` is docs/DESIGN.md's name for
     /// `upgrade`).
     pub fn named(name: &str) -> Option<Scenario> {
         let name = canonical_name(name);
@@ -418,8 +541,11 @@ impl Scenario {
         if end_secs > 9_214_646_399 {
             return Err(invalid("window.start", "the window must end before 2262"));
         }
-        if self.fleet.units > 1_000_000 {
-            return Err(invalid("fleet.units", "must be at most 1 000 000"));
+        if self.fleet.units == 0 || self.fleet.units > max_units(&self.fleet.tier) {
+            return Err(invalid(
+                "fleet.units",
+                "must be 1 to 200 for a size 1 or 2 tier (B1, S1, B2, S2), 1 to 10 for size 3 (B3, S3), 1 for F1",
+            ));
         }
         if !["F1", "B1", "B2", "B3", "S1", "S2", "S3"]
             .contains(&self.fleet.tier.to_ascii_uppercase().as_str())
@@ -428,6 +554,19 @@ impl Scenario {
         }
         if !(self.fleet.token_ttl_secs >= 60.0 && self.fleet.token_ttl_secs <= 365.0 * 86_400.0) {
             return Err(invalid("fleet.token_ttl_secs", "must be between 60 and 31536000"));
+        }
+        let mix_total: f64 = self.fleet.token_ttl_mix.iter().map(|l| l.share).sum();
+        if self
+            .fleet
+            .token_ttl_mix
+            .iter()
+            .any(|l| !(l.secs >= 60.0 && l.secs <= 365.0 * 86_400.0 && share_ok(l.share)))
+            || mix_total > 1.0
+        {
+            return Err(invalid(
+                "fleet.token_ttl_mix",
+                "lifetimes must be between 60 and 31536000 s and shares sum to at most 1",
+            ));
         }
         if !share_ok(self.fleet.amqp_share) || !share_ok(self.fleet.x509_share) {
             return Err(invalid("fleet", "amqp_share and x509_share must be in [0, 1]"));
@@ -452,10 +591,31 @@ impl Scenario {
             if octets.len() != 3 || octets.iter().any(|o| o.parse::<u8>().is_err()) {
                 return Err(invalid("fleet.sites.prefix", "must be three octets like 24.9.142"));
             }
+            // RFC 6598 shared address space (carrier-grade NAT): never a source the hub sees.
+            let second = octets[1].parse::<u8>().unwrap_or(0);
+            if octets[0] == "100" && (64..128).contains(&second) {
+                return Err(invalid(
+                    "fleet.sites.prefix",
+                    "100.64.0.0/10 is carrier-grade NAT space (RFC 6598), which the hub never logs",
+                ));
+            }
+            if !(1..=128).contains(&site.pool)
+                || !(0.0..=1000.0).contains(&site.gateway_drops_per_day)
+            {
+                return Err(invalid(
+                    "fleet.sites",
+                    "pool must be 1 to 128 and gateway_drops_per_day in [0, 1000]",
+                ));
+            }
         }
         let bg = &self.background;
-        for rate in [bg.keepalive_timeouts_per_day, bg.restarts_per_day, bg.reconnect_races_per_day]
-        {
+        for rate in [
+            bg.keepalive_timeouts_per_day,
+            bg.restarts_per_day,
+            bg.reconnect_races_per_day,
+            bg.crashes_per_day,
+            bg.short_losses_per_day,
+        ] {
             if !(0.0..=1000.0).contains(&rate) {
                 return Err(invalid("background", "rates must be in [0, 1000] per day"));
             }
@@ -483,13 +643,13 @@ impl Scenario {
                 }
                 Incident::DuplicateIdentity { share, kick_secs, .. } => {
                     if !share_ok(*share)
-                        || kick_secs[0] < 1.0
-                        || kick_secs[1] < kick_secs[0]
-                        || !kick_secs[1].is_finite()
+                        || kick_secs.is_some_and(|k| {
+                            k[0].is_nan() || k[0] < 0.01 || k[1] < k[0] || !k[1].is_finite()
+                        })
                     {
                         return Err(invalid(
                             "incidents",
-                            "share must be in [0, 1] and kick_secs a finite increasing pair ≥ 1",
+                            "share must be in [0, 1] and kick_secs a finite increasing pair ≥ 0.01",
                         ));
                     }
                 }
@@ -506,6 +666,11 @@ impl Scenario {
         let ex = &self.export;
         if !share_ok(ex.drop_rate) || !share_ok(ex.duplicate_rate) || !share_ok(ex.late_rate) {
             return Err(invalid("export", "rates must be in [0, 1]"));
+        }
+        if !(0.0..=1440.0).contains(&ex.burst_minutes_per_day)
+            || !(0.0..=1440.0).contains(&ex.lost_batches_per_day)
+        {
+            return Err(invalid("export", "minutes per day must be in [0, 1440]"));
         }
         Ok(())
     }
@@ -547,22 +712,47 @@ mod tests {
         );
         check(&format!("{MINIMAL}[[incidents]]\nkind = \"meteor\"\nat = 0.5\n"), Some("meteor"));
         check(&format!("{MINIMAL}[export]\ndrop_rate = 2.0\n"), Some("export"));
+        let site = "[[fleet.sites]]\nname = \"c\"\nshare = 1.0\n";
+        check(&format!("{MINIMAL}{site}prefix = \"100.70.1\"\n"), Some("RFC 6598"));
+        check(&format!("{MINIMAL}{site}prefix = \"100.1.1\"\npool = 64\n"), None);
         let twins =
             "[[incidents]]\nkind = \"duplicate_identity\"\nat = 0.5\nminutes = 5\nshare = 0.1\n";
         check(&format!("{MINIMAL}{twins}kick_secs = [1.0, 5.0]\n"), None);
         check(&format!("{MINIMAL}{twins}kick_secs = [1.0, inf]\n"), Some("incidents"));
-        check(&format!("{MINIMAL}{twins}kick_secs = [0.5, 5.0]\n"), Some("incidents"));
+        check(&format!("{MINIMAL}{twins}kick_secs = [0.5, 5.0]\n"), None);
+        check(&format!("{MINIMAL}{twins}kick_secs = [0.0, 5.0]\n"), Some("incidents"));
+        check(&format!("{MINIMAL}{twins}"), None);
     }
 
     #[test]
     fn a_bigger_fleet_gets_a_proportionally_bigger_hub() {
         let mut scenario = Scenario::named("mixed-day").expect("shipped");
-        let (devices, units) = (scenario.fleet.devices, scenario.fleet.units);
-        scenario.resize_fleet(devices * 32);
-        assert_eq!(scenario.fleet.units, units * 32);
+        let (devices, limit) = (scenario.fleet.devices, scenario.connect_limit_per_sec());
+        // Fourfold on S1 (1 unit, 100/s): 4 units would still give 100/s, 34 give 408/s.
+        scenario.resize_fleet(devices * 4);
+        assert_eq!((scenario.fleet.tier.as_str(), scenario.fleet.units), ("S1", 34));
+        let grown = scenario.connect_limit_per_sec();
+        assert!(grown >= limit * 4 && grown < limit * 4 + 12, "{grown}");
         scenario.resize_fleet(10);
-        assert_eq!(scenario.fleet.units, units * 32, "a smaller fleet keeps the hub");
+        assert_eq!(scenario.fleet.units, 34, "a smaller fleet keeps the hub");
         assert_eq!(scenario.fleet.devices, 10);
+        // Past 200 S1 units, the next size up with at least the same rate.
+        let mut scenario = Scenario::named("mixed-day").expect("shipped");
+        scenario.resize_fleet(devices * 32);
+        assert_eq!((scenario.fleet.tier.as_str(), scenario.fleet.units), ("S2", 27));
+        assert!(scenario.connect_limit_per_sec() >= limit * 32);
+        assert!(scenario.validate("t").is_ok());
+        assert_eq!(super::fit_tier("S2", 2000), ("S3".to_owned(), 10));
+        assert_eq!(super::fit_tier("B1", 201), ("B2".to_owned(), 21));
+    }
+
+    #[test]
+    fn units_within_the_tier_maximum() {
+        check(&MINIMAL.replace("devices = 3", "devices = 3\nunits = 200"), None);
+        check(&MINIMAL.replace("devices = 3", "devices = 3\nunits = 201"), Some("fleet.units"));
+        let s3 = "devices = 3\ntier = \"S3\"\nunits = ";
+        check(&MINIMAL.replace("devices = 3", &format!("{s3}10")), None);
+        check(&MINIMAL.replace("devices = 3", &format!("{s3}11")), Some("fleet.units"));
     }
 
     #[test]

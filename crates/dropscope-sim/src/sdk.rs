@@ -1,4 +1,4 @@
-//! Per-SDK behaviour, from research/simulator-facts.md: keep-alive, token renewal, retry back-off,
+//! Per-SDK behaviour, from docs/research/simulator-facts.md: keep-alive, token renewal, retry back-off,
 //! the `sdkVersion` user agent; and the `IoT Hub` error codes the simulator writes.
 
 use serde::Deserialize;
@@ -68,7 +68,10 @@ impl Auth {
 pub(crate) const IDLE_CAP_SECS: f64 = 1767.0;
 /// The AMQP "remote idle" the hub applies (4 min, `iothub_client_options.h` comment).
 pub(crate) const AMQP_IDLE_SECS: f64 = 240.0;
-/// C#, Java and Node give up reconnecting after the 4-min operation timeout.
+/// Java and Node give up reconnecting after the 4-min operation timeout (azure-iot-sdk-java
+/// `transport/IotHubTransport.java` `DEFAULT_OPERATION_TIMEOUT`; azure-iot-sdk-node
+/// `common/core/src/retry_operation.ts` `MAX_OPERATION_TIMEOUT = 240000`). .NET does not: its
+/// background reconnect retries `int.MaxValue` times (docs/research/sdk-behaviour.md §0.2).
 pub(crate) const GIVE_UP_SECS: f64 = 240.0;
 
 /// What happens on an MQTT + SAS connection when its token must be renewed.
@@ -93,11 +96,50 @@ impl Sdk {
         }
     }
 
-    /// How often the client sends a packet when otherwise idle: .NET pings 4× per keep-alive.
-    pub(crate) const fn ping_interval_secs(self) -> f64 {
+    /// How often the client sends a packet when otherwise idle. MQTT: the keep-alive, but .NET
+    /// pings 4× per keep-alive. AMQP: the C SDK pings at half the hub's 240 s remote idle
+    /// (azure-iot-sdk-c `iothub_client/src/iothubtransport_amqp_common.c`
+    /// `DEFAULT_REMOTE_IDLE_PING_RATIO 0.50`; `iothub_client/inc/iothub_client_options.h`: "For
+    /// AMQP remote idle set to 4 minutes, default client ping will be 2 minutes"); .NET
+    /// advertises a 2-min idle (`ClientSettings/AmqpTransportSettings.cs`); the other AMQP
+    /// libraries' ping cadence is unverified and taken as the same 120 s.
+    pub(crate) const fn ping_interval_secs(self, protocol: Protocol) -> f64 {
+        match (protocol, self) {
+            (Protocol::Amqp, _) => AMQP_IDLE_SECS / 2.0,
+            (Protocol::Mqtt, Sdk::Dotnet) => 75.0,
+            (Protocol::Mqtt, other) => other.keepalive_secs(),
+        }
+    }
+
+    /// How long the client waits for the hub to accept a connect before it gives up on that
+    /// socket and retries: C 30 s (`iothub_client/src/iothubtransport_mqtt_common.c`
+    /// `DEFAULT_CONNACK_TIMEOUT 30`); .NET 60 s (`ClientSettings/MqttTransportSettings.cs`
+    /// `s_defaultConnectArrivalTimeout`); Java 60 s (`transport/mqtt/Mqtt.java`
+    /// `CONNECTION_TIMEOUT`); Node 60 s (`common/transport/mqtt/src/mqtt_base.ts`
+    /// `connectTimeout`); Python 60 s (`common/pipeline/pipeline_stages_mqtt.py`
+    /// `WATCHDOG_INTERVAL`). docs/research/sdk-behaviour.md §2.
+    pub(crate) const fn connect_timeout_secs(self) -> f64 {
         match self {
-            Sdk::Dotnet => 75.0,
-            other => other.keepalive_secs(),
+            Sdk::C => 30.0,
+            Sdk::Dotnet | Sdk::Java | Sdk::Node | Sdk::Python => 60.0,
+        }
+    }
+
+    /// How long after its last packet the client itself finds a dead connection, tears it down
+    /// and starts reconnecting. .NET MQTT sends PINGREQ once idle over 75 s (checked every 75 s)
+    /// and waits 30 s for PINGRESP (azure-iot-sdk-csharp
+    /// `iothub/device/src/Transport/Mqtt/MqttIotHubAdapter.cs` `s_pingResponseTimeout`,
+    /// `PingServerAsync`): 105–180 s. The other MQTT clients (paho, mqtt.js, umqtt): a ping
+    /// interval plus a 30 s response wait, unverified. AMQP: the client's own idle timeout (.NET
+    /// 2 min, `AmqpTransportSettings.cs`; Java 230 s, `AmqpsIotHubConnection.java`; C 240 s,
+    /// `DEFAULT_SERVICE_KEEP_ALIVE_FREQ_SECS`; Node unverified, taken as 240 s).
+    pub(crate) fn dead_peer_secs(self, protocol: Protocol, rng: &mut Rng) -> f64 {
+        match (protocol, self) {
+            (Protocol::Mqtt, Sdk::Dotnet) => rng.range(75.0, 150.0) + 30.0,
+            (Protocol::Mqtt, other) => other.keepalive_secs() + 30.0,
+            (Protocol::Amqp, Sdk::Dotnet) => 120.0,
+            (Protocol::Amqp, Sdk::Java) => 230.0,
+            (Protocol::Amqp, _) => 240.0,
         }
     }
 
@@ -123,7 +165,7 @@ impl Sdk {
     /// Whether the SDK stops retrying after [`GIVE_UP_SECS`] (the application then recreates the
     /// client later).
     pub(crate) const fn gives_up(self) -> bool {
-        matches!(self, Sdk::Dotnet | Sdk::Java | Sdk::Node)
+        matches!(self, Sdk::Java | Sdk::Node)
     }
 
     /// The delay in seconds before retry number `attempt` (0 = the first retry after a drop),
@@ -141,8 +183,14 @@ impl Sdk {
                     (pow / 2.0).min(30.0) * (1.0 + rng.range(0.0, 0.05))
                 }
             }
-            // ExponentialBackoff(100 ms, 10 s, 100 ms): min((2^n − 1) × U[80,120) ms + 100 ms, 10 s).
-            Sdk::Dotnet => ((pow - 1.0) * rng.range(0.080, 0.120) + 0.100).min(10.0),
+            // ExponentialBackoff(100 ms, 10 s, 100 ms): min((2^n − 1) × U[80,120) ms + 100 ms, 10 s),
+            // with no fast first retry (`RetryStrategyAdapter`: `base(null, false)`) and attempts
+            // at least 1 s apart after the first (`RetryPolicy.RunWithRetryAsync`
+            // `minimumTimeBetweenRetries`).
+            Sdk::Dotnet => {
+                let delay = ((pow - 1.0) * rng.range(0.080, 0.120) + 0.100).min(10.0);
+                if n == 0 { delay } else { delay.max(1.0) }
+            }
             // ExponentialBackoffWithJitter, first fast retry.
             Sdk::Java => {
                 if n == 0 {
@@ -162,37 +210,110 @@ impl Sdk {
                     (0.100 + (half - 1.0).max(0.0) * rng.range(0.0, 0.025)).min(10.0)
                 }
             }
-            // Python v2: a fixed 10 s interval.
-            Sdk::Python => 10.0,
+            // Python v2: the first reconnect after a drop 0.01 s later, then a fixed 10 s after
+            // each failed attempt (`common/pipeline/pipeline_stages_base.py`
+            // `ConnectionStateStage`: `_start_reconnect_timer(0.01)`; `connection_retry_interval`).
+            Sdk::Python => {
+                if n == 0 {
+                    0.01
+                } else {
+                    10.0
+                }
+            }
         }
     }
 
-    /// A realistic user agent for `sdkVersion`; `guid` personalises the .NET form as the real
-    /// one carries an installation id.
-    pub(crate) fn user_agent(self, variant: u64) -> String {
+    /// The `sdkVersion` the hub logs: the user agent each SDK puts in the MQTT username's
+    /// `DeviceClientType=` (AMQP: the `com.microsoft:client-version` link property), built
+    /// exactly as the SDK builds it, for a device on Windows or Linux. `variant` picks a
+    /// released version and runtime. docs/research/sdk-behaviour.md §3 gives each source:
+    /// - C, `make_product_info` and c-shared-utility `platform_get_platform_info`
+    ///   (`adapters/platform_linux.c`): `iothubclient/1.15.0 (native; Linux; x86_64)`.
+    /// - .NET, `ProductInfo.ToString` (azure-iot-sdk-csharp `iothub/device/src/ProductInfo.cs`):
+    ///   `.NET/{version} ({runtime}; {OSDescription}[ WindowsProduct:0x%08X]; {arch}[; {sqmId}])`,
+    ///   the product type and the `{GUID}` (the SQM machine id from the Windows registry) only
+    ///   on Windows, the GUID only where that registry value exists.
+    /// - Java, `TransportUtils.USER_AGENT_STRING`: `(javaVersion; osName; arch)`.
+    /// - Node, `device/core/src/utils.ts` and `common/core/src/utils.ts`
+    ///   `getAgentPlatformString`: `(node v18.19.0; Ubuntu 22.04; x64)`, the distro on Linux
+    ///   and `os.type() os.release()` elsewhere.
+    /// - Python, `azure-iot-device/azure/iot/device/user_agent.py`: no space before `(`, `;`
+    ///   with no spaces, and `platform.version()`, the kernel build string on Linux.
+    pub(crate) fn user_agent(self, variant: u64, windows: bool) -> String {
+        const KERNEL: &str = "#60~20.04.1-Ubuntu SMP Fri Nov 3 10:22:11 UTC 2023";
+        let pick = |list: &[&'static str], salt: u64| {
+            list[(crate::rng::mix(&[variant, salt]) % list.len() as u64) as usize]
+        };
+        match (self, windows) {
+            (Sdk::C, _) => format!(
+                "iothubclient/{} (native; Linux; {})",
+                pick(&["1.15.0", "1.14.0", "1.13.0", "1.12.0", "1.9.0"], 1),
+                pick(&["x86_64", "x86_64", "armv7l", "aarch64"], 2)
+            ),
+            (Sdk::Dotnet, false) => format!(
+                ".NET/{} ({}; Linux 5.15.0-1052-azure {KERNEL}; X64)",
+                pick(&["1.42.3", "1.42.0", "1.41.3", "1.40.0", "1.38.0"], 1),
+                pick(&[".NET 6.0.25", ".NET 6.0.16", ".NET 8.0.0", ".NET Core 3.1.32"], 3)
+            ),
+            (Sdk::Dotnet, true) => {
+                let sqm = if crate::rng::mix(&[variant, 4]) % 10 < 6 {
+                    format!("; {{{}}}", guid(variant))
+                } else {
+                    String::new()
+                };
+                format!(
+                    ".NET/{} ({}; {}; {}{sqm})",
+                    pick(&["1.42.3", "1.41.3", "1.38.0", "1.36.0", "1.21.2"], 1),
+                    pick(&[".NET 6.0.25", ".NET Core 3.1.19", ".NET Framework 4.8.4200.0"], 3),
+                    pick(
+                        &[
+                            "Microsoft Windows 10.0.22000 WindowsProduct:0x00000030",
+                            "Microsoft Windows 10.0.17763 WindowsProduct:0x00000004",
+                            "Microsoft Windows 10.0.19045 WindowsProduct:0x00000030",
+                        ],
+                        5
+                    ),
+                    pick(&["X64", "X64", "X86"], 6)
+                )
+            }
+            (Sdk::Java, _) => format!(
+                "com.microsoft.azure.sdk.iot.iot-device-client/{} ({}; {}; amd64)",
+                pick(&["2.5.1", "2.4.1", "2.1.5", "1.34.3", "1.30.1"], 1),
+                pick(&["17.0.9", "11.0.21", "1.8.0_392"], 3),
+                if windows { "Windows 10" } else { "Linux" }
+            ),
+            (Sdk::Node, false) => format!(
+                "azure-iot-device/{} (node {}; {}; x64)",
+                pick(&["1.18.4", "1.18.2", "1.17.3", "1.17.1"], 1),
+                pick(&["v18.19.0", "v16.20.2", "v20.10.0"], 3),
+                pick(&["Ubuntu 22.04", "Ubuntu 20.04", "Debian 11"], 5)
+            ),
+            (Sdk::Node, true) => format!(
+                "azure-iot-device/{} (node {}; Windows_NT 10.0.19045; x64)",
+                pick(&["1.18.4", "1.18.2", "1.17.3", "1.17.1"], 1),
+                pick(&["v18.19.0", "v16.20.2", "v20.10.0"], 3)
+            ),
+            (Sdk::Python, false) => format!(
+                "azure-iot-device-iothub-py/{}({};Linux {KERNEL};{})",
+                pick(&["2.14.0", "2.13.1", "2.12.0", "2.11.0"], 1),
+                pick(&["3.10.12", "3.8.10", "3.11.4"], 3),
+                pick(&["x86_64", "x86_64", "aarch64", "armv7l"], 2)
+            ),
+            (Sdk::Python, true) => format!(
+                "azure-iot-device-iothub-py/{}({};Windows 10.0.19045;AMD64)",
+                pick(&["2.14.0", "2.13.1", "2.12.0", "2.11.0"], 1),
+                pick(&["3.10.12", "3.11.4"], 3)
+            ),
+        }
+    }
+
+    /// The share of this SDK's devices running on Windows (a modelling choice: gateways and
+    /// PCs run .NET on Windows; the others run mostly on Linux boards).
+    pub(crate) const fn windows_percent(self) -> u64 {
         match self {
-            Sdk::C => format!("iothubclient/1.{}.0 (native; Linux; x86_64)", 11 + variant % 3),
-            Sdk::Dotnet => format!(
-                ".NET/1.{}.0 (.NET 6.0.{}; Linux 5.15.0-1052-azure #60-Ubuntu SMP; X64; {{{}}})",
-                38 + variant % 5,
-                20 + variant % 7,
-                guid(variant)
-            ),
-            Sdk::Java => format!(
-                "com.microsoft.azure.sdk.iot.iot-device-client/1.{}.0 (Linux; amd64; 17.0.{})",
-                30 + variant % 5,
-                8 + variant % 3
-            ),
-            Sdk::Node => format!(
-                "azure-iot-device/1.{}.0 (node v18.{}.0; Linux 5.15.0; x64)",
-                17 + variant % 3,
-                16 + variant % 4
-            ),
-            Sdk::Python => format!(
-                "azure-iot-device-iothub-py/2.{}.0 (3.10.{}; Linux-5.15.0-x86_64; x86_64)",
-                10 + variant % 4,
-                12 + variant % 3
-            ),
+            Sdk::C => 0,
+            Sdk::Dotnet => 50,
+            Sdk::Java | Sdk::Node | Sdk::Python => 20,
         }
     }
 }
@@ -258,7 +379,9 @@ mod tests {
             assert!(Sdk::Dotnet.retry_delay_secs(attempt, false, &mut rng) <= 10.0);
             assert!(Sdk::Java.retry_delay_secs(attempt, false, &mut rng) <= 10.0);
             assert!(Sdk::Node.retry_delay_secs(attempt, true, &mut rng) <= 60.0);
-            assert!((Sdk::Python.retry_delay_secs(attempt, false, &mut rng) - 10.0).abs() < 1e-9);
+            let python = Sdk::Python.retry_delay_secs(attempt, false, &mut rng);
+            let want = if attempt == 0 { 0.01 } else { 10.0 };
+            assert!((python - want).abs() < 1e-9);
         }
         assert!(Sdk::C.retry_delay_secs(0, false, &mut rng).abs() < 1e-9);
         assert!(Sdk::Node.retry_delay_secs(0, true, &mut rng) >= 10.0);

@@ -78,14 +78,66 @@ pub(crate) fn densest_band(samples: &mut [i64], kind: RenewalKind) -> Option<Ban
     best
 }
 
+/// An SDK family and protocol.
+type Family<'a> = (Option<&'a str>, Option<&'a str>);
+
 /// An SDK family and protocol, and the renewal kind.
 type SdkKey<'a> = (Option<&'a str>, Option<&'a str>, RenewalKind);
+
+/// A device's token clock: the times of its renewal disconnects and their period. Python's
+/// renewal alarm runs from client creation whatever the connection does (sdk-behaviour.md §1), so
+/// a renewal after a reconnect sits a whole number of periods after an earlier renewal although
+/// the session is younger than the renewal age.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Clock {
+    /// Times of the device's renewal disconnects (in its band, quick reconnect), sorted.
+    anchors: Vec<i64>,
+    /// The time from one renewal disconnect to the next, ns.
+    period: i64,
+    /// The longest reconnect after one of those renewals, ns.
+    reconnect: i64,
+    /// The clock runs free of connections: learned per SDK family and protocol.
+    free_running: bool,
+}
+
+impl Clock {
+    /// Whether `time` is a whole number of periods from the device's last renewal before it, or,
+    /// when the clock runs free of connections, from its next renewal after it. Only backwards
+    /// where the clock restarts at each connect (C, Node): the renewal after any quick reconnect
+    /// is one period later, so a look forwards would take every restart for a tick.
+    pub(crate) fn in_phase(&self, time: i64) -> bool {
+        let at = self.anchors.partition_point(|&a| a < time);
+        let after = (self.free_running && at < self.anchors.len()).then_some(at);
+        [at.checked_sub(1), after]
+            .into_iter()
+            .flatten()
+            .any(|i| on_tick((time - self.anchors[i]).abs(), self.period))
+    }
+
+    /// Whether a reconnect after `delay` is as quick as the device's renewals' (or quicker): a
+    /// restart that happens to fall on the clock takes longer to come back.
+    pub(crate) fn quick(&self, delay: i64) -> bool {
+        delay <= (2 * self.reconnect).max(5 * SECOND)
+    }
+}
+
+/// Whether `gap` is a whole number (one or more) of `period`s, within the slack.
+fn on_tick(gap: i64, period: i64) -> bool {
+    let periods = (gap + period / 2) / period;
+    periods >= 1 && (gap - periods * period).abs() <= PHASE_SLACK + periods * SECOND
+}
+
+const SECOND: i64 = 1_000_000_000;
+/// How far from the token clock's tick a renewal may be: whole-second timestamps and the
+/// export's reordering.
+const PHASE_SLACK: i64 = 30 * SECOND;
 
 /// The learned renewal bands of every device and SDK family.
 #[derive(Debug, Default)]
 pub(crate) struct Lifetimes<'a> {
     device: HashMap<(usize, RenewalKind), Band>,
     sdk: HashMap<SdkKey<'a>, Band>,
+    clocks: HashMap<usize, Clock>,
 }
 
 impl<'a> Lifetimes<'a> {
@@ -98,10 +150,19 @@ impl<'a> Lifetimes<'a> {
         let mut per_device: BTreeMap<(usize, RenewalKind), Vec<i64>> = BTreeMap::new();
         let mut per_sdk: BTreeMap<SdkKey<'a>, Vec<i64>> = BTreeMap::new();
         let mut device_sdk: HashMap<usize, (Option<&'a str>, Option<&'a str>)> = HashMap::new();
+        let mut renewals: BTreeMap<usize, Vec<(i64, i64, i64)>> = BTreeMap::new();
         for (event, context) in events.iter().zip(contexts) {
             let Some(context) = context else { continue };
             let Some(kind) = renewal_sample(event, context, quick) else { continue };
             let Some(age) = context.age else { continue };
+            if kind == RenewalKind::ClientRenewal {
+                let reconnect = context.reconnect.unwrap_or(0);
+                renewals.entry(context.device).or_default().push((
+                    event.time.nanos(),
+                    age,
+                    reconnect,
+                ));
+            }
             per_device.entry((context.device, kind)).or_default().push(age);
             device_sdk.insert(context.device, (context.sdk, context.protocol));
             per_sdk.entry((context.sdk, context.protocol, kind)).or_default().push(age);
@@ -128,7 +189,63 @@ impl<'a> Lifetimes<'a> {
                 device.insert((id, kind), band);
             }
         }
-        Lifetimes { device, sdk }
+        let mut clocks = HashMap::new();
+        for (id, mut samples) in renewals {
+            let Some(band) = device.get(&(id, RenewalKind::ClientRenewal)).copied().or_else(|| {
+                device_sdk.get(&id).and_then(|&(family, protocol)| {
+                    sdk.get(&(family, protocol, RenewalKind::ClientRenewal)).copied()
+                })
+            }) else {
+                continue;
+            };
+            samples.sort_unstable();
+            let in_band = || samples.iter().filter(|s| band.contains(s.1));
+            let anchors: Vec<i64> = in_band().map(|s| s.0).collect();
+            let reconnect = in_band().map(|s| s.2).max().unwrap_or(0);
+            let mut gaps: Vec<i64> = anchors
+                .windows(2)
+                .map(|w| w[1] - w[0])
+                .filter(|&gap| band.contains(gap) || band.contains(gap - MINUTE))
+                .collect();
+            gaps.sort_unstable();
+            let period =
+                gaps.get(gaps.len() / 2).copied().unwrap_or(i64::midpoint(band.lo, band.hi));
+            if !anchors.is_empty() && period > 0 {
+                clocks.insert(id, Clock { anchors, period, reconnect, free_running: false });
+            }
+        }
+        // A clock runs free of connections (Python's alarm) when renewals more than a period
+        // apart, with other disconnects between them, still fall on its ticks; one restarted
+        // at each connect (C, Node) lands there only by chance. Learned per SDK family.
+        // (renewals on a tick, renewals looked at) per SDK family and protocol.
+        let mut ticks: BTreeMap<Family<'a>, (usize, usize)> = BTreeMap::new();
+        #[allow(
+            clippy::iter_over_hash_type,
+            reason = "counting: the order cannot reach the output"
+        )]
+        for (id, clock) in &clocks {
+            let key = device_sdk.get(id).copied().unwrap_or((None, None));
+            let tally = ticks.entry(key).or_default();
+            for w in clock.anchors.windows(2) {
+                let gap = w[1] - w[0];
+                if gap * 2 > clock.period * 3 {
+                    tally.1 += 1;
+                    tally.0 += usize::from(on_tick(gap, clock.period));
+                }
+            }
+        }
+        #[allow(clippy::iter_over_hash_type, reason = "each clock is set on its own")]
+        for (id, clock) in &mut clocks {
+            let key = device_sdk.get(id).copied().unwrap_or((None, None));
+            clock.free_running =
+                ticks.get(&key).is_some_and(|&(hits, total)| total >= 3 && hits * 2 >= total);
+        }
+        Lifetimes { device, sdk, clocks }
+    }
+
+    /// The token clock of the record's device, when it renews by disconnecting.
+    pub(crate) fn clock(&self, context: &Context<'a>) -> Option<&Clock> {
+        self.clocks.get(&context.device)
     }
 
     /// The band of the record's device, else of its SDK family and protocol.

@@ -111,6 +111,27 @@ fn client_renewals_are_periodic_and_restarts_are_not() {
 }
 
 #[test]
+fn a_renewal_clock_that_ignores_reconnects_is_followed() {
+    // Python renews every 58 min from client creation (sdk-behaviour.md §1). A restart at
+    // 2 h 40 min does not move the alarm: the next renewal ends a 24-min session, on the clock.
+    let p = "azure-iot-device-iothub-py";
+    let mut lines = vec![format!("py1 0 c 10.0.6.XXX sdk={p}")];
+    for k in 1..=3 {
+        lines.push(format!("py1 {}s d", 3480 * k));
+        lines.push(format!("py1 {}s c 10.0.6.XXX sdk={p}", 3480 * k + 2));
+    }
+    lines.push(format!("py1 {}s d", 3480 * 3 + 2000));
+    lines.push(format!("py1 {}s c 10.0.6.XXX sdk={p}", 3480 * 3 + 2030));
+    for k in 4..=6 {
+        lines.push(format!("py1 {}s d", 3480 * k));
+        lines.push(format!("py1 {}s c 10.0.6.XXX sdk={p}", 3480 * k + 2));
+    }
+    let expected = "token_expiry token_expiry token_expiry client_close token_expiry token_expiry \
+                    token_expiry";
+    check(&owned(&lines), expected);
+}
+
+#[test]
 fn informational_disconnects_without_renewals_are_closes() {
     check(
         &["amqp1 0 c 10.0.3.XXX", "amqp1 50m d", "amqp1 51m c", "amqp1 3h d", "amqp1 3h1m c"],
@@ -226,6 +247,7 @@ fn every_rule_has_a_distinct_name() {
         Rule::HubTokenExpiry,
         Rule::TokenRenewalPair,
         Rule::PeriodicRenewal,
+        Rule::RenewalPhase,
         Rule::UnseenRenewal,
         Rule::ExpiredWithoutReturn,
         Rule::CredentialsRejected,
@@ -246,7 +268,7 @@ fn every_rule_has_a_distinct_name() {
     .iter()
     .map(|r| r.name())
     .collect();
-    assert_eq!(names.len(), 19);
+    assert_eq!(names.len(), 20);
 }
 
 #[test]

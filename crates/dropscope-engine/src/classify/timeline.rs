@@ -63,7 +63,14 @@ pub(crate) fn devices(events: &[Event]) -> Vec<Vec<usize>> {
         }
         groups[id].push(idx);
     }
-    groups.par_iter_mut().for_each(|group| group.sort_by_key(|&idx| (events[idx].time, idx)));
+    // Within one timestamp a disconnect goes before a connect: whole-second stamps put a renewal's
+    // reconnect in the second of its disconnect, and an export out of order would otherwise
+    // make a session of age zero.
+    groups.par_iter_mut().for_each(|group| {
+        group.sort_by_key(|&idx| {
+            (events[idx].time, events[idx].operation != Operation::Disconnect, idx)
+        });
+    });
     groups
 }
 
@@ -216,7 +223,15 @@ fn device_contexts<'a>(
             context.conflicts_near = (hi - lo) as u32;
             let lo = connects.partition_point(|c| c.0 < t - config.conflict_window);
             let hi = connects.partition_point(|c| c.0 <= t + config.conflict_window);
-            context.alternating = alternates(&connects[lo..hi]);
+            // Cellular carriers hand a device a new address at each reconnect, so addresses
+            // alone alternate for one client too: they count only with repeated conflicts.
+            let near = &connects[lo..hi];
+            context.alternating = if context.conflicts_near >= 2 {
+                alternates(near)
+            } else {
+                let sdks: Vec<_> = near.iter().map(|c| (c.0, None, c.2)).collect();
+                alternates(&sdks)
+            };
         }
         if event.operation == Operation::Disconnect {
             last_end = Some(t);
