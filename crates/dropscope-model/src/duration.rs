@@ -2,10 +2,11 @@
 //! (the report, the evidence sentences, `diagnose` and `timeline`).
 //!
 //! The spelling is the report's: `42 s`, `12 min 30 s`, `1 h 05 min`, `2 d 03 h`, with the
-//! coarser units rounded to whole seconds and shown to two levels. Under a minute, a part of a
-//! second is kept to the millisecond (`0.25 s`, `1.5 s`): reconnects a quarter second apart are
-//! what `timeline` is read for, and a median reconnect of half a second should not read `1 s`.
-//! A whole number of seconds has no decimals, so the common case reads as before.
+//! coarser units rounded to whole seconds and shown to two levels. Under a second the
+//! milliseconds are kept (`0.25 s`): reconnects a quarter second apart are what `timeline` is
+//! read for, and a median reconnect of half a second should not read `1 s`. From one to ten
+//! seconds one decimal is kept (`3.3 s`), from ten on none (`59 s`): a report's reader wants the
+//! size of a delay, not its milliseconds. A whole number of seconds has no decimals.
 
 use std::fmt;
 
@@ -37,16 +38,25 @@ impl fmt::Display for Duration {
         let ms = (abs + NS_PER_MS / 2) / NS_PER_MS;
         // A duration that rounds to zero has no sign.
         let sign = if self.0 < 0 && ms > 0 { "-" } else { "" };
-        if ms < 60_000 {
-            let (secs, frac) = (ms / 1000, ms % 1000);
-            if frac == 0 {
+        if ms < 1000 {
+            if ms == 0 {
+                return write!(f, "0 s");
+            }
+            let digits = format!("{ms:03}");
+            return write!(f, "{sign}0.{} s", digits.trim_end_matches('0'));
+        }
+        let tenths = (ms + 50) / 100;
+        if tenths < 100 {
+            let (secs, tenth) = (tenths / 10, tenths % 10);
+            if tenth == 0 {
                 return write!(f, "{sign}{secs} s");
             }
-            let digits = format!("{frac:03}");
-            return write!(f, "{sign}{secs}.{} s", digits.trim_end_matches('0'));
+            return write!(f, "{sign}{secs}.{tenth} s");
         }
         let secs = (abs + NS_PER_SEC / 2) / NS_PER_SEC;
-        if secs < 3600 {
+        if secs < 60 {
+            write!(f, "{sign}{secs} s")
+        } else if secs < 3600 {
             let (m, s) = (secs / 60, secs % 60);
             if s == 0 { write!(f, "{sign}{m} min") } else { write!(f, "{sign}{m} min {s} s") }
         } else if secs < 86_400 {
@@ -81,12 +91,16 @@ mod tests {
     }
 
     #[test]
-    fn parts_of_a_second_are_kept_under_a_minute() {
+    fn parts_of_a_second_are_kept_as_far_as_they_matter() {
         check(250 * MS, "0.25 s");
-        check(1_500 * MS, "1.5 s");
         check(MS, "0.001 s");
-        check(59_999 * MS, "59.999 s");
-        check(2 * SEC + 7 * MS, "2.007 s");
+        check(999 * MS, "0.999 s");
+        check(1_500 * MS, "1.5 s");
+        check(3_258 * MS, "3.3 s");
+        check(2 * SEC + 7 * MS, "2 s");
+        check(9_960 * MS, "10 s");
+        check(58_868 * MS, "59 s");
+        check(59_999 * MS, "1 min");
     }
 
     #[test]
