@@ -1,27 +1,12 @@
 //! `dropscope incidents` end to end: the same incidents as the report's, in the report's shape.
 
-use crate::util::dropscope;
+use crate::util::{dropscope, simulate};
 
 #[test]
 fn incidents_are_the_reports() {
     // A small storm at a fixed seed: a site outage among a fleet whose token renewals go on.
     let dir = tempfile::tempdir().expect("a temp dir");
-    let simulate = [
-        "-q",
-        "simulate",
-        "--scenario",
-        "site-outage-storm",
-        "--devices",
-        "300",
-        "--hours",
-        "6",
-        "--seed",
-        "17",
-        "-o",
-        "sim",
-    ];
-    let run = dropscope(dir.path(), &simulate);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    simulate(dir.path(), "site-outage-storm");
 
     let run = dropscope(dir.path(), &["-q", "incidents", "--json", "sim/logs"]);
     assert_eq!(run.code, 0, "{}", run.stderr);

@@ -30,3 +30,24 @@ pub(crate) fn dropscope(dir: &Path, args: &[&str]) -> Run {
 pub(crate) fn data(relative: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data").join(relative)
 }
+
+/// Simulates `scenario` (300 devices, 6 h, seed 17) into `dir/sim`: the small storm several tests
+/// read.
+pub(crate) fn simulate(dir: &Path, scenario: &str) {
+    let args = [
+        "--quiet",
+        "simulate",
+        "--scenario",
+        scenario,
+        "--devices",
+        "300",
+        "--hours",
+        "6",
+        "--seed",
+        "17",
+        "-o",
+        "sim",
+    ];
+    let run = dropscope(dir, &args);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+}

@@ -56,12 +56,23 @@ pub(crate) fn read_back_in(
 ) -> BTreeMap<String, Vec<Read>> {
     let mut scenario = scenario.clone();
     scenario.export = ExportFaults::default();
-    let sim =
-        simulate(&scenario, &SimOptions { seed, frac_digits: 7 }).unwrap_or_else(|e| panic!("{e}"));
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let config = OutputConfig { form, gzip: false, truth: true, write: WriteOptions::default() };
-    sim.write(&config, dir.path(), &|_, _| {}).unwrap_or_else(|e| panic!("{e}"));
+    let dir = write(&scenario, SimOptions { seed, frac_digits: 7 }, form, true);
     read_dir(dir.path())
+}
+
+/// Simulates `scenario` (its export faults included) and writes it in `form` into a new
+/// temporary directory, with the truth when `truth`.
+pub(crate) fn write(
+    scenario: &Scenario,
+    options: SimOptions,
+    form: Form,
+    truth: bool,
+) -> tempfile::TempDir {
+    let sim = simulate(scenario, &options).unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let config = OutputConfig { form, gzip: false, truth, write: WriteOptions::default() };
+    sim.write(&config, dir.path(), &|_, _| {}).unwrap_or_else(|e| panic!("{e}"));
+    dir
 }
 
 /// Reads `dir/logs` and joins `dir/truth/labels.csv`: with no export faults, the labels are the
@@ -609,16 +620,7 @@ fn export_faults_in_bursts_with_disorder() {
         lost_batches_per_day: 30.0,
         malformed_lines: 0,
     };
-    let sim = simulate(&scenario, &SimOptions { seed: 12, frac_digits: 0 })
-        .unwrap_or_else(|e| panic!("{e}"));
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let config = OutputConfig {
-        form: Form::JsonLines,
-        gzip: false,
-        truth: true,
-        write: WriteOptions::default(),
-    };
-    sim.write(&config, dir.path(), &|_, _| {}).unwrap_or_else(|e| panic!("{e}"));
+    let dir = write(&scenario, SimOptions { seed: 12, frac_digits: 0 }, Form::JsonLines, true);
     let lossless = read_back(&scenario, 12);
     let ingested = ingest(&[dir.path().join("logs")], &IngestConfig::default())
         .unwrap_or_else(|e| panic!("{e}"));
@@ -690,16 +692,7 @@ fn event_grid_publishes_60_s_snapshots() {
 
     // The files themselves: events out of time order within a batch.
     scenario.export = ExportFaults::default();
-    let sim = simulate(&scenario, &SimOptions { seed: 13, frac_digits: 7 })
-        .unwrap_or_else(|e| panic!("{e}"));
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let config = OutputConfig {
-        form: Form::EventGrid,
-        gzip: false,
-        truth: false,
-        write: WriteOptions::default(),
-    };
-    sim.write(&config, dir.path(), &|_, _| {}).unwrap_or_else(|e| panic!("{e}"));
+    let dir = write(&scenario, SimOptions { seed: 13, frac_digits: 7 }, Form::EventGrid, false);
     let ingested = ingest(&[dir.path().join("logs")], &IngestConfig::default())
         .unwrap_or_else(|e| panic!("{e}"));
     let backwards = ingested.events.windows(2).filter(|w| w[1].time < w[0].time).count();
