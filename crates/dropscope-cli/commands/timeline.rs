@@ -89,7 +89,7 @@ fn json_rows(bytes: &[u8]) -> anyhow::Result<Vec<serde_json::Value>> {
 /// connects, its connect, its end records.
 fn ordered(events: &[Event], table: &SessionTable, device: usize) -> Vec<usize> {
     let mut idxs: Vec<usize> =
-        (0..events.len()).filter(|&i| table.event_device[i] as usize == device).collect();
+        (0..events.len()).filter(|&i| table.partition.event_device[i] as usize == device).collect();
     idxs.sort_by_key(|&i| (events[i].time, role_rank(table.roles[i]), i));
     idxs
 }

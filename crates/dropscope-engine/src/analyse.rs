@@ -12,9 +12,11 @@
 use dropscope_model::Event;
 use dropscope_model::findings::{DataQuality, Findings, Incident};
 
-use crate::classify::{ClassifyConfig, Verdict, classify};
+use crate::classify::{ClassifyConfig, Verdict, classify_in};
 use crate::findings::{FindingsInput, assemble};
 use crate::incidents::{IncidentConfig, detect_among};
+use crate::offline::charge_offline;
+use crate::partition::Partition;
 use crate::sessions::SessionTable;
 use crate::{curve, rank, sessions};
 
@@ -88,18 +90,21 @@ pub fn analyse_observed(
     observer: &mut dyn FnMut(Step),
 ) -> Findings {
     observer(Step::Sessions);
-    let table = sessions::build(events);
+    // The device partition is found once; the sessions, the classifier, the offline accounting
+    // and the report's sections all work on it.
+    let table = sessions::build_in(events, Partition::of(events));
     observer(Step::Curve);
     let curve = table
         .window
         .map(|window| curve::connected_devices(&table.sessions, window))
         .unwrap_or_default();
     observer(Step::Classifying);
-    let verdicts = classify(events, &config.classify);
+    let verdicts = classify_in(events, &table.partition, &config.classify);
     observer(Step::Incidents);
     let incidents = problem_incidents(events, &table, &verdicts, &config.incidents);
     observer(Step::Ranking);
-    let ranking = rank::rank(events, &verdicts, &table);
+    let offline_ns = charge_offline(events, &table, &verdicts);
+    let ranking = rank::rank_charged(events, &verdicts, &table, &offline_ns);
     observer(Step::Assembling);
     assemble(FindingsInput {
         events,
@@ -108,6 +113,7 @@ pub fn analyse_observed(
         incidents: &incidents,
         verdicts: &verdicts,
         ranking: &ranking,
+        offline_ns: &offline_ns,
         quality,
     })
 }

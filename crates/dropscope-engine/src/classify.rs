@@ -46,14 +46,15 @@ pub(crate) mod codes;
 mod lifetime;
 pub(crate) mod timeline;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use dropscope_model::{Cause, Event, Operation};
 use rayon::prelude::*;
 
 use crate::classify::burst::{Burst, BurstConfig, Drop};
-use crate::classify::lifetime::{Lifetimes, RenewalKind};
+use crate::classify::lifetime::{Lifetimes, RenewalKind, Sample};
 use crate::classify::timeline::{Context, is_informational};
+use crate::partition::Partition;
 
 const SECOND: i64 = 1_000_000_000;
 const MINUTE: i64 = 60 * SECOND;
@@ -199,64 +200,89 @@ enum Stage {
 /// Returns one verdict per classified record, in input order. The output does not depend on the
 /// thread count of the rayon pool it runs in.
 pub fn classify(events: &[Event], config: &ClassifyConfig) -> Vec<Verdict> {
-    let devices = timeline::devices(events);
-    let contexts = timeline::contexts(events, &devices, config);
-    let lifetimes = Lifetimes::learn(events, &contexts, config.quick_reconnect);
-    let window_start = events.iter().map(|e| e.time.nanos()).min().unwrap_or(0);
-    let waves = ConnectWaves::new(events);
-    let evidence = Evidence {
-        events,
-        contexts: &contexts,
-        lifetimes: &lifetimes,
-        window_start,
-        waves: &waves,
-        config,
-    };
+    classify_in(events, &Partition::of(events), config)
+}
 
-    let classified: Vec<usize> = (0..events.len()).filter(|&i| contexts[i].is_some()).collect();
-    let stages: Vec<Stage> = classified.par_iter().map(|&idx| evidence.decide(idx)).collect();
-
-    // The silent drops go to the cross-device detectors together.
-    let silent: Vec<usize> = classified
-        .iter()
-        .zip(&stages)
-        .filter(|(_, s)| **s == Stage::Silent)
-        .map(|(&i, _)| i)
-        .collect();
-    let drops: Vec<Drop<'_>> = silent
-        .iter()
-        .map(|&idx| Drop {
-            time: events[idx].time.nanos(),
-            prefix: contexts[idx].as_ref().and_then(|c| c.ip).and_then(burst::prefix),
+/// [`classify`] over the device partition of `events` ([`Partition::of`], in any order within a
+/// device), which [`crate::analyse`] shares with the other steps.
+///
+/// Devices are independent but for a few fleet statistics: the SDK families' renewal bands, the
+/// connect rate, the devices behind each /24 and the silent drops across devices. So the work
+/// runs in two passes over the devices, in parallel: the first gathers each device's renewal
+/// samples and networks, the second, with the fleet's statistics learned from those, decides each
+/// record; the silent drops then go to the cross-device detectors together. A device's contexts
+/// live only while its own pass runs: memory holds the verdicts, not a context per event.
+pub fn classify_in(
+    events: &[Event],
+    partition: &Partition,
+    config: &ClassifyConfig,
+) -> Vec<Verdict> {
+    let quick = config.quick_reconnect;
+    // Pass 1: each device's renewal samples and the /24s it was seen behind.
+    let gathered: Vec<(Vec<Sample<'_>>, Vec<&str>)> = (0..partition.n_devices())
+        .into_par_iter()
+        .map(|device| {
+            let order = timeline::device_order(events, partition.device(device));
+            let contexts = timeline::device_contexts(events, device, &order, config);
+            let samples = lifetime::device_samples(events, &contexts, quick);
+            let mut prefixes: Vec<&str> = order
+                .iter()
+                .filter_map(|&idx| events[idx].masked_ip.as_deref().and_then(burst::prefix))
+                .collect();
+            prefixes.sort_unstable();
+            prefixes.dedup();
+            (samples, prefixes)
         })
         .collect();
+    let mut behind: HashMap<&str, usize> = HashMap::new();
+    for (_, prefixes) in &gathered {
+        for prefix in prefixes {
+            *behind.entry(prefix).or_insert(0) += 1;
+        }
+    }
+    let samples: Vec<Vec<Sample<'_>>> = gathered.into_iter().map(|(samples, _)| samples).collect();
+    let lifetimes = Lifetimes::learn(&samples);
+    drop(samples);
+    let window_start = events.iter().map(|e| e.time.nanos()).min().unwrap_or(0);
+    let waves = ConnectWaves::new(events);
+    let evidence = Evidence { events, lifetimes: &lifetimes, window_start, waves: &waves, config };
+
+    // Pass 2: a verdict for every classified record; the silent 404104s wait for the bursts.
+    let decided: Vec<DeviceVerdicts<'_>> = (0..partition.n_devices())
+        .into_par_iter()
+        .map(|device| {
+            let order = timeline::device_order(events, partition.device(device));
+            let contexts = timeline::device_contexts(events, device, &order, config);
+            evidence.decide_device(&contexts)
+        })
+        .collect();
+    let mut silent: Vec<(usize, Drop<'_>)> = Vec::new();
+    let mut verdicts: Vec<Verdict> =
+        Vec::with_capacity(decided.iter().map(|(verdicts, _)| verdicts.len()).sum());
+    for (device_verdicts, device_silent) in decided {
+        verdicts.extend(device_verdicts);
+        silent.extend(device_silent);
+    }
+    verdicts.par_sort_unstable_by_key(|verdict| verdict.event);
+    silent.par_sort_unstable_by_key(|(idx, _)| *idx);
+
+    // The silent drops go to the cross-device detectors together.
+    let drops: Vec<Drop<'_>> = silent.iter().map(|(_, drop)| *drop).collect();
     let burst_config = BurstConfig {
         window: config.burst_window,
         min_devices: config.burst_min_devices,
         min_share: config.burst_min_share,
     };
-    let bursts = burst::bursts(&drops, &devices_behind(events, &devices), burst_config);
-    let burst_of: HashMap<usize, Option<Burst>> = silent.into_iter().zip(bursts).collect();
-
-    classified
-        .iter()
-        .zip(stages)
-        .map(|(&idx, stage)| {
-            let (cause, confidence, rule) = match stage {
-                Stage::Decided(cause, confidence, rule) => (cause, confidence, rule),
-                Stage::Silent => silent_drop(burst_of.get(&idx).copied().flatten()),
-            };
-            let context = contexts[idx].as_ref();
-            Verdict {
-                event: idx,
-                cause,
-                confidence: confidence.clamp(0.0, 1.0),
-                rule,
-                session_age: context.and_then(|c| c.age),
-                reconnect_delay: context.and_then(|c| c.reconnect),
-            }
-        })
-        .collect()
+    let bursts = burst::bursts(&drops, &behind, burst_config);
+    for ((idx, _), burst) in silent.iter().zip(bursts) {
+        let Ok(at) = verdicts.binary_search_by_key(idx, |verdict| verdict.event) else { continue };
+        let (cause, confidence, rule) = silent_drop(burst);
+        let verdict = &mut verdicts[at];
+        verdict.cause = cause;
+        verdict.confidence = confidence.clamp(0.0, 1.0);
+        verdict.rule = rule;
+    }
+    verdicts
 }
 
 /// The cause of an unexplained 404104 from the cross-device evidence.
@@ -268,24 +294,6 @@ fn silent_drop(burst: Option<Burst>) -> (Cause, f64, Rule) {
         Some(Burst::FleetWide { .. }) => (Cause::ServerError, 0.93, Rule::FleetWideBurst),
         None => (Cause::KeepaliveTimeout, 0.99, Rule::IsolatedSilence),
     }
-}
-
-/// Distinct devices seen behind each masked-IP /24, over every record.
-fn devices_behind<'a>(events: &'a [Event], devices: &[Vec<usize>]) -> HashMap<&'a str, usize> {
-    let mut pairs: HashSet<(&'a str, usize)> = HashSet::new();
-    for (device, order) in devices.iter().enumerate() {
-        for &idx in order {
-            if let Some(prefix) = events[idx].masked_ip.as_deref().and_then(burst::prefix) {
-                pairs.insert((prefix, device));
-            }
-        }
-    }
-    let mut counts = HashMap::new();
-    #[allow(clippy::iter_over_hash_type, reason = "counting: the order cannot reach the output")]
-    for (prefix, _) in pairs {
-        *counts.entry(prefix).or_insert(0) += 1;
-    }
-    counts
 }
 
 /// Connect attempts over time, to tell a reconnect wave from the background.
@@ -320,22 +328,69 @@ impl ConnectWaves {
     }
 }
 
-/// Everything the per-record rules look at.
+/// One device's verdicts, and its silent drops (record index, what the burst detectors need).
+type DeviceVerdicts<'a> = (Vec<Verdict>, Vec<(usize, Drop<'a>)>);
+
+/// Everything the per-record rules look at beyond the device's own contexts.
 struct Evidence<'e, 'a> {
     events: &'a [Event],
-    contexts: &'e [Option<Context<'a>>],
     lifetimes: &'e Lifetimes<'a>,
     window_start: i64,
     waves: &'e ConnectWaves,
     config: &'e ClassifyConfig,
 }
 
-impl Evidence<'_, '_> {
-    fn decide(&self, idx: usize) -> Stage {
-        let event = &self.events[idx];
-        let Some(context) = self.contexts[idx].as_ref() else {
-            return Stage::Decided(Cause::Unknown, 0.0, Rule::UnrecognisedCode);
+impl<'a> Evidence<'_, 'a> {
+    /// The verdicts of one device's classified records (`contexts`, from
+    /// [`timeline::device_contexts`]), with the silent 404104s among them (their verdicts wait
+    /// for the cross-device detectors) and what those detectors need of each.
+    fn decide_device(
+        &self,
+        contexts: &[(usize, Context<'a>)],
+    ) -> DeviceVerdicts<'a> {
+        // A 404104's paired 401003 is another record of the device: found by its index.
+        let mut by_event: Vec<(usize, usize)> =
+            contexts.iter().enumerate().map(|(at, (idx, _))| (*idx, at)).collect();
+        by_event.sort_unstable();
+        let context_of = |idx: usize| {
+            let at = by_event.binary_search_by_key(&idx, |&(event, _)| event).ok()?;
+            Some(&contexts[by_event[at].1].1)
         };
+        let mut silent = Vec::new();
+        let verdicts = contexts
+            .iter()
+            .map(|(idx, context)| {
+                let (cause, confidence, rule) = match self.decide(*idx, context, &context_of) {
+                    Stage::Decided(cause, confidence, rule) => (cause, confidence, rule),
+                    Stage::Silent => {
+                        let prefix = context.ip.and_then(burst::prefix);
+                        silent.push((*idx, Drop { time: self.events[*idx].time.nanos(), prefix }));
+                        silent_drop(None)
+                    }
+                };
+                Verdict {
+                    event: *idx,
+                    cause,
+                    confidence: confidence.clamp(0.0, 1.0),
+                    rule,
+                    session_age: context.age,
+                    reconnect_delay: context.reconnect,
+                }
+            })
+            .collect();
+        (verdicts, silent)
+    }
+
+    fn decide<'c>(
+        &self,
+        idx: usize,
+        context: &Context<'a>,
+        context_of: &dyn Fn(usize) -> Option<&'c Context<'a>>,
+    ) -> Stage
+    where
+        'a: 'c,
+    {
+        let event = &self.events[idx];
         let decided = |(cause, confidence, rule)| Stage::Decided(cause, confidence, rule);
         let Some(code) = event.result_type else {
             if event.operation == Operation::Disconnect && is_informational(event) {
@@ -367,8 +422,8 @@ impl Evidence<'_, '_> {
             && event.operation == Operation::Disconnect
         {
             if let Some(pair) = context.paired_expiry
-                && let (Some(pair_event), Some(Some(pair_context))) =
-                    (self.events.get(pair), self.contexts.get(pair))
+                && let (Some(pair_event), Some(pair_context)) =
+                    (self.events.get(pair), context_of(pair))
             {
                 let code = pair_event.result_type.unwrap_or(codes::IOTHUB_UNAUTHORIZED);
                 let (cause, confidence, _) = self.auth_disconnect(code, pair_context);

@@ -25,7 +25,8 @@ use dropscope_model::{Cause, Event, Operation, Session, Timestamp};
 use rayon::prelude::*;
 
 use crate::classify::Verdict;
-use crate::offline::{charge_offline, device_and_verdict};
+use crate::offline::VerdictIndex;
+use crate::partition::DeviceSet;
 use crate::sdk::{NONE_KEY, sdk_family, short_agent};
 use crate::sessions::{EventRole, SessionTable};
 
@@ -65,6 +66,9 @@ pub struct FindingsInput<'a> {
     pub verdicts: &'a [Verdict],
     /// [`crate::rank::rank`] of `events` and `verdicts`.
     pub ranking: &'a [RankedCause],
+    /// The offline time charged to each of `verdicts`
+    /// ([`crate::offline::charge_offline`]), in ns.
+    pub offline_ns: &'a [i64],
     /// What the reader counted: files, records read, parsed, duplicates, rejects by reason and
     /// a few reject examples. [`assemble`] adds the reordered records and the session repairs.
     pub quality: &'a DataQuality,
@@ -106,37 +110,25 @@ pub fn assemble(input: FindingsInput<'_>) -> Findings {
     findings
 }
 
-/// Per-event facts every section needs: the device, the verdict, the offline time charged.
-struct Join {
-    /// The device number of each event (as in [`SessionTable::event_device`]).
-    device: Vec<u32>,
-    /// The index into the verdicts of each event's verdict.
-    verdict: Vec<Option<u32>>,
-    /// Offline time charged to each classified event, in ns.
-    offline_ns: Vec<i64>,
+/// What every section needs: each event's device and verdict, and each device's name.
+struct Join<'a> {
+    /// The device number of each event ([`crate::partition::Partition::event_device`]).
+    device: &'a [u32],
+    /// Each event's verdict.
+    verdicts: VerdictIndex<'a>,
     /// Per device: its display name (`device` or `device/module`).
     names: Vec<String>,
 }
 
-impl Join {
-    fn new(input: &FindingsInput<'_>) -> Join {
-        let table = input.table;
-        let (device, verdict) = device_and_verdict(input.events, table, input.verdicts);
-        let n_devices = device.iter().max().map_or(0, |&d| d as usize + 1);
-        let mut names = vec![String::new(); n_devices];
-        for (event, &d) in input.events.iter().zip(&device) {
-            let name = &mut names[d as usize];
-            if name.is_empty() {
-                *name = device_name(event);
-            }
-        }
-        let offline_ns = charge_offline(input.events, table, &device, &verdict);
-        Join { device, verdict, offline_ns, names }
-    }
-
-    fn verdict<'v>(&self, verdicts: &'v [Verdict], event_idx: usize) -> Option<&'v Verdict> {
-        let idx = (*self.verdict.get(event_idx)?)?;
-        verdicts.get(idx as usize)
+impl<'a> Join<'a> {
+    fn new(input: &FindingsInput<'a>) -> Join<'a> {
+        let partition = &input.table.partition;
+        let names = partition
+            .devices()
+            .map(|run| run.first().map(|&idx| device_name(&input.events[idx as usize])))
+            .map(Option::unwrap_or_default)
+            .collect();
+        Join { device: &partition.event_device, verdicts: VerdictIndex::new(input.verdicts), names }
     }
 
     fn name(&self, device: u32) -> &str {
@@ -191,17 +183,17 @@ fn quality(input: &FindingsInput<'_>) -> DataQuality {
     quality
 }
 
-fn benign_churn(input: &FindingsInput<'_>, join: &Join) -> BenignChurn {
+fn benign_churn(input: &FindingsInput<'_>, join: &Join<'_>) -> BenignChurn {
     let mut churn = BenignChurn::default();
-    let mut devices = BTreeSet::new();
+    let mut devices = DeviceSet::default();
     let mut offline_ns: i64 = 0;
-    let mut quick_devices = BTreeSet::new();
-    for verdict in input.verdicts.iter().filter(|v| v.cause.is_benign()) {
+    let mut quick_devices = DeviceSet::default();
+    for (at, verdict) in input.verdicts.iter().enumerate().filter(|(_, v)| v.cause.is_benign()) {
         let Some(&device) = join.device.get(verdict.event) else { continue };
         churn.events += 1;
         *churn.by_cause.entry(verdict.cause).or_default() += 1;
         devices.insert(device);
-        offline_ns += join.offline_ns[verdict.event];
+        offline_ns += input.offline_ns.get(at).copied().unwrap_or(0);
         if verdict.cause == Cause::TokenExpiry
             && verdict.reconnect_delay.is_some_and(|delay| delay <= QUICK_RENEWAL_NS)
         {
@@ -209,8 +201,8 @@ fn benign_churn(input: &FindingsInput<'_>, join: &Join) -> BenignChurn {
             quick_devices.insert(device);
         }
     }
-    churn.devices = devices.len() as u64;
-    churn.quick_renewal_devices = quick_devices.len() as u64;
+    churn.devices = devices.len();
+    churn.quick_renewal_devices = quick_devices.len();
     churn.device_hours_offline = offline_ns as f64 / HOUR_NS;
     churn
 }
@@ -249,7 +241,7 @@ fn incident(timed: &[(Timestamp, Cause)], found: &Incident) -> Incident {
 
 /// Devices with a disconnect classified `duplicate_identity`, with the IPs and SDKs their
 /// sessions alternate between.
-fn duplicate_suspects(input: &FindingsInput<'_>, join: &Join) -> Vec<DuplicateSuspect> {
+fn duplicate_suspects(input: &FindingsInput<'_>, join: &Join<'_>) -> Vec<DuplicateSuspect> {
     let suspects: BTreeSet<u32> = input
         .verdicts
         .iter()
@@ -262,11 +254,10 @@ fn duplicate_suspects(input: &FindingsInput<'_>, join: &Join) -> Vec<DuplicateSu
     // Conflicts, and the classified times as a fallback when no conflict code was logged.
     let mut conflicts: BTreeMap<u32, (u64, Timestamp, Timestamp)> = BTreeMap::new();
     let mut classified: BTreeMap<u32, (Timestamp, Timestamp)> = BTreeMap::new();
-    for (idx, event) in input.events.iter().enumerate() {
-        let device = join.device[idx];
-        if !suspects.contains(&device) {
-            continue;
-        }
+    for (device, idx) in suspects.iter().flat_map(|&d| {
+        input.table.partition.device(d as usize).iter().map(move |&i| (d, i as usize))
+    }) {
+        let event = &input.events[idx];
         let time = event.time;
         if event.operation == Operation::Disconnect
             && event.result_type.is_some_and(|code| crate::sessions::CONFLICT_CODES.contains(&code))
@@ -276,7 +267,7 @@ fn duplicate_suspects(input: &FindingsInput<'_>, join: &Join) -> Vec<DuplicateSu
             entry.1 = entry.1.min(time);
             entry.2 = entry.2.max(time);
         }
-        if join.verdict(input.verdicts, idx).is_some_and(|v| v.cause == Cause::DuplicateIdentity) {
+        if join.verdicts.get(idx).is_some_and(|v| v.cause == Cause::DuplicateIdentity) {
             let entry = classified.entry(device).or_insert((time, time));
             entry.0 = entry.0.min(time);
             entry.1 = entry.1.max(time);
@@ -330,7 +321,7 @@ fn duplicate_suspects(input: &FindingsInput<'_>, join: &Join) -> Vec<DuplicateSu
 /// Duplicate-identity conflicts are left out: two clients on one identity kick each other out
 /// every few seconds, would fill the list, and have their own section
 /// ([`Findings::duplicate_suspects`]).
-fn flapping(input: &FindingsInput<'_>, join: &Join) -> Vec<FlappingDevice> {
+fn flapping(input: &FindingsInput<'_>, join: &Join<'_>) -> Vec<FlappingDevice> {
     let mut per_device: BTreeMap<u32, BTreeMap<Cause, u64>> = BTreeMap::new();
     let counted = |cause: Cause| !cause.is_benign() && cause != Cause::DuplicateIdentity;
     for verdict in input.verdicts.iter().filter(|v| counted(v.cause)) {
@@ -342,11 +333,8 @@ fn flapping(input: &FindingsInput<'_>, join: &Join) -> Vec<FlappingDevice> {
         if matches!(input.table.roles.get(verdict.event), Some(EventRole::MergedEnd(_))) {
             continue;
         }
-        *per_device
-            .entry(join.device[verdict.event])
-            .or_default()
-            .entry(verdict.cause)
-            .or_default() += 1;
+        let Some(&device) = join.device.get(verdict.event) else { continue };
+        *per_device.entry(device).or_default().entry(verdict.cause).or_default() += 1;
     }
     let mut rows: Vec<FlappingDevice> = per_device
         .into_iter()
@@ -383,13 +371,13 @@ fn flapping(input: &FindingsInput<'_>, join: &Join) -> Vec<FlappingDevice> {
 
 #[derive(Default)]
 struct Group {
-    devices: BTreeSet<u32>,
+    devices: DeviceSet,
     sessions: u64,
     events: u64,
     problem_events: u64,
     offline_ns: i64,
     /// Per problem cause: the devices it hit, then its events.
-    causes: BTreeMap<Cause, (BTreeSet<u32>, u64)>,
+    causes: BTreeMap<Cause, (DeviceSet, u64)>,
 }
 
 impl Group {
@@ -413,7 +401,7 @@ type EventKey<'k> = dyn Fn(&'k Event) -> Option<&'k str> + 'k;
 /// of the record itself, then of its session, then of the device's first session that has one).
 fn breakdown<'k>(
     input: &FindingsInput<'k>,
-    join: &Join,
+    join: &Join<'_>,
     session_key: &SessionKey<'k>,
     event_key: &EventKey<'k>,
 ) -> Vec<Breakdown> {
@@ -431,9 +419,9 @@ fn breakdown<'k>(
             group.devices.insert(device as u32);
         }
     }
-    for verdict in input.verdicts {
+    for (at, verdict) in input.verdicts.iter().enumerate() {
         let Some(event) = input.events.get(verdict.event) else { continue };
-        let device = join.device[verdict.event];
+        let Some(&device) = join.device.get(verdict.event) else { continue };
         let session = match table.roles.get(verdict.event) {
             Some(
                 EventRole::Ended(s)
@@ -452,7 +440,7 @@ fn breakdown<'k>(
         group.events += 1;
         if !verdict.cause.is_benign() {
             group.problem_events += 1;
-            group.offline_ns += join.offline_ns[verdict.event];
+            group.offline_ns += input.offline_ns.get(at).copied().unwrap_or(0);
             let (devices, events) = group.causes.entry(verdict.cause).or_default();
             devices.insert(device);
             *events += 1;
@@ -462,7 +450,7 @@ fn breakdown<'k>(
         .into_iter()
         .map(|(key, group)| Breakdown {
             key: key.to_owned(),
-            devices: group.devices.len() as u64,
+            devices: group.devices.len(),
             sessions: group.sessions,
             events: group.events,
             problem_events: group.problem_events,
@@ -510,6 +498,7 @@ mod tests {
     use super::*;
     use crate::classify::Rule;
     use crate::incidents::IncidentConfig;
+    use crate::offline::charge_offline;
     use crate::rank::rank;
     use crate::sessions::build;
     use crate::{curve, incidents};
@@ -696,6 +685,7 @@ mod tests {
         let config = IncidentConfig { k: 1.0, min_devices: 2, max_gap_minutes: 1 };
         let incidents = incidents::detect(&events, &table, &config);
         let ranking = rank(&events, &verdicts, &table);
+        let offline_ns = charge_offline(&events, &table, &verdicts);
         let mut quality = DataQuality {
             files: 1,
             records_read: events.len() as u64 + 1,
@@ -710,6 +700,7 @@ mod tests {
             incidents: &incidents,
             verdicts: &verdicts,
             ranking: &ranking,
+            offline_ns: &offline_ns,
             quality: &quality,
         });
         let actual = render(&findings);
@@ -729,6 +720,7 @@ mod tests {
         let table = build(&reversed);
         let incidents = incidents::detect(&reversed, &table, &config);
         let ranking = rank(&reversed, &reversed_verdicts, &table);
+        let offline_ns = charge_offline(&reversed, &table, &reversed_verdicts);
         let again = assemble(FindingsInput {
             events: &reversed,
             table: &table,
@@ -736,6 +728,7 @@ mod tests {
             incidents: &incidents,
             verdicts: &reversed_verdicts,
             ranking: &ranking,
+            offline_ns: &offline_ns,
             quality: &quality,
         });
         let mut again = render(&again);

@@ -81,7 +81,7 @@ fn detect_counting(
     config: &IncidentConfig,
 ) -> Vec<Incident> {
     let Some(window) = table.window else { return Vec::new() };
-    if table.event_device.len() != events.len() {
+    if table.partition.event_device.len() != events.len() {
         return Vec::new();
     }
     let Some(n_minutes) = window.minutes() else { return Vec::new() };
@@ -89,7 +89,7 @@ fn detect_counting(
 
     let mut minute_devices: Vec<(u64, u32)> = events
         .par_iter()
-        .zip(table.event_device.par_iter())
+        .zip(table.partition.event_device.par_iter())
         .enumerate()
         .filter(|(idx, (e, _))| e.operation == Operation::Disconnect && counted(*idx))
         .map(|(_, (e, &d))| ((e.time.0.div_euclid(MINUTE_NS) - first_minute) as u64, d))
@@ -173,7 +173,7 @@ fn describe(events: &[Event], table: &SessionTable, idxs: &[u32]) -> Incident {
     let (mut disconnects, mut failed_connects) = (0, 0);
     for &idx in idxs {
         let event = &events[idx as usize];
-        let device = table.event_device[idx as usize];
+        let device = table.partition.event_device[idx as usize];
         let code = codes.entry(event.result_type).or_insert(CodeCount {
             code: event.result_type,
             disconnects: 0,

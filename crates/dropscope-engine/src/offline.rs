@@ -11,121 +11,138 @@
 //! [`crate::rank`] and [`crate::findings`] both charge offline time here, so the ranking and the
 //! report's causes, benign churn and breakdowns show the same device-hours.
 
-use std::collections::{BTreeMap, BTreeSet};
+//!
+//! The walk runs device by device over the shared [`crate::partition::Partition`], in parallel;
+//! the time charged is kept per verdict (8 bytes a classified record), computed once by
+//! [`crate::analyse`] and shared by the ranking and the report's sections.
+
+use std::collections::BTreeMap;
 
 use dropscope_model::{Cause, Event, Operation};
 use rayon::prelude::*;
 
 use crate::classify::Verdict;
-use crate::sessions::{EventRole, SessionTable};
+use crate::sessions::{EventRole, SessionTable, sort_nearly_sorted};
 
-/// Each event's device number (as in [`SessionTable::event_device`]) and index into `verdicts`.
-pub(crate) fn device_and_verdict(
-    events: &[Event],
-    table: &SessionTable,
-    verdicts: &[Verdict],
-) -> (Vec<u32>, Vec<Option<u32>>) {
-    let device: Vec<u32> = if table.event_device.len() == events.len() {
-        table.event_device.clone()
-    } else {
-        device_numbers(events)
-    };
-    let mut verdict = vec![None; events.len()];
-    for (verdict_idx, v) in verdicts.iter().enumerate() {
-        if let Some(slot) = verdict.get_mut(v.event) {
-            *slot = Some(verdict_idx as u32);
-        }
-    }
-    (device, verdict)
+/// Finds the verdict of an event: by binary search when the verdicts are in event order (as
+/// [`crate::classify::classify`] returns them), else through a sorted index of them.
+pub(crate) struct VerdictIndex<'v> {
+    verdicts: &'v [Verdict],
+    sorted: Option<Vec<(usize, u32)>>,
 }
 
-/// The offline time charged to each cause, in ns, by [`charge_offline`]: what
-/// [`crate::rank::rank`] ranks by, so that `diagnose` and the report agree.
-pub(crate) fn offline_by_cause(
-    events: &[Event],
-    table: &SessionTable,
-    verdicts: &[Verdict],
-) -> BTreeMap<Cause, i64> {
-    let (device, verdict) = device_and_verdict(events, table, verdicts);
-    let offline = charge_offline(events, table, &device, &verdict);
-    let mut by_cause: BTreeMap<Cause, i64> = BTreeMap::new();
-    for v in verdicts {
-        if let Some(&ns) = offline.get(v.event) {
-            *by_cause.entry(v.cause).or_default() += ns;
+impl<'v> VerdictIndex<'v> {
+    pub(crate) fn new(verdicts: &'v [Verdict]) -> VerdictIndex<'v> {
+        let sorted = (!verdicts.is_sorted_by(|a, b| a.event < b.event)).then(|| {
+            let mut sorted: Vec<(usize, u32)> =
+                verdicts.iter().zip(0..).map(|(v, at)| (v.event, at)).collect();
+            // The last verdict of an event wins, as when they were written into a table.
+            sorted.sort_by_key(|&(event, at)| (event, std::cmp::Reverse(at)));
+            sorted.dedup_by_key(|&mut (event, _)| event);
+            sorted
+        });
+        VerdictIndex { verdicts, sorted }
+    }
+
+    /// The position in the verdicts of `event`'s verdict.
+    pub(crate) fn position(&self, event: usize) -> Option<usize> {
+        match &self.sorted {
+            None => self.verdicts.binary_search_by_key(&event, |v| v.event).ok(),
+            Some(sorted) => {
+                let at = sorted.binary_search_by_key(&event, |&(e, _)| e).ok()?;
+                Some(sorted[at].1 as usize)
+            }
         }
+    }
+
+    /// The verdict of `event`.
+    pub(crate) fn get(&self, event: usize) -> Option<&'v Verdict> {
+        self.verdicts.get(self.position(event)?)
+    }
+}
+
+/// The offline time charged to each cause, in ns, by [`charge_offline`]'s `offline` (one per
+/// verdict): what [`crate::rank::rank`] ranks by, so that `diagnose` and the report agree.
+pub(crate) fn offline_by_cause(verdicts: &[Verdict], offline: &[i64]) -> BTreeMap<Cause, i64> {
+    let mut by_cause: BTreeMap<Cause, i64> = BTreeMap::new();
+    for (v, &ns) in verdicts.iter().zip(offline) {
+        *by_cause.entry(v.cause).or_default() += ns;
     }
     by_cause
 }
 
-/// Device numbers by sorted (hub, device, module), when the table does not have them.
-fn device_numbers(events: &[Event]) -> Vec<u32> {
-    let keys: BTreeSet<(&str, &str, Option<&str>)> = events
-        .iter()
-        .map(|e| (e.hub.as_str(), e.device_id.as_str(), e.module_id.as_deref()))
-        .collect();
-    let numbers: BTreeMap<_, u32> = keys.into_iter().zip(0..).collect();
-    events
-        .iter()
-        .map(|e| numbers[&(e.hub.as_str(), e.device_id.as_str(), e.module_id.as_deref())])
-        .collect()
-}
-
 /// Walks each device in time order and charges every gap (from a classified record to the next
 /// classified record or successful connect, or the end of the device's hub's records) to the
-/// record that opened it. The end is per hub so that the logs of an old, small hub read with a
-/// recent one do not charge years of offline time. At one instant, disconnects come before connects (a reconnect in the same second ends the
-/// gap), and a disconnect that ended a session overlapped by the next one (a second client took
-/// the identity over) opens no gap: the device stayed connected.
-pub(crate) fn charge_offline(
-    events: &[Event],
-    table: &SessionTable,
-    device: &[u32],
-    verdict: &[Option<u32>],
-) -> Vec<i64> {
+/// record that opened it: the time charged to each of `verdicts`, in ns. The end is per hub so
+/// that the logs of an old, small hub read with a recent one do not charge years of offline
+/// time. At one instant, disconnects come before connects (a reconnect in the same second ends
+/// the gap), and a disconnect that ended a session overlapped by the next one (a second client
+/// took the identity over) opens no gap: the device stayed connected.
+pub fn charge_offline(events: &[Event], table: &SessionTable, verdicts: &[Verdict]) -> Vec<i64> {
+    let partition = &table.partition;
+    let index = VerdictIndex::new(verdicts);
+    // Each hub's last record, from each device's.
+    let device_last: Vec<Option<(&str, i64)>> = partition
+        .devices()
+        .collect::<Vec<_>>()
+        .par_iter()
+        .map(|run| {
+            let first = &events[*run.first()? as usize];
+            let last = run.iter().map(|&idx| events[idx as usize].time.0).max()?;
+            Some((first.hub.as_str(), last))
+        })
+        .collect();
     let mut hub_end: BTreeMap<&str, i64> = BTreeMap::new();
-    for event in events {
-        let end = hub_end.entry(event.hub.as_str()).or_insert(event.time.0);
-        *end = (*end).max(event.time.0);
+    for &(hub, last) in device_last.iter().flatten() {
+        let end = hub_end.entry(hub).or_insert(last);
+        *end = (*end).max(last);
     }
     let is_connect =
         |event: &Event| event.operation == Operation::Connect && !event.level.is_error();
-    let mut order: Vec<u32> = (0..events.len() as u32).collect();
-    order.par_sort_unstable_by_key(|&idx| {
-        let event = &events[idx as usize];
-        (device[idx as usize], event.time, is_connect(event), idx)
-    });
     let overlapped = |idx: usize| match table.roles.get(idx) {
         Some(EventRole::Ended(s)) => table.next_of(*s as usize).is_some_and(|next| next.overlap),
         _ => false,
     };
-    let mut offline = vec![0_i64; events.len()];
-    let mut charged: Option<(usize, i64)> = None;
-    let mut current_device = None;
-    let mut window_end = 0;
-    for &idx in &order {
-        let idx = idx as usize;
-        let (event, d) = (&events[idx], device[idx]);
-        if current_device != Some(d) {
-            if let Some((opened, since)) = charged.take() {
-                offline[opened] += (window_end - since).max(0);
+    let key = |idx: u32| {
+        let event = &events[idx as usize];
+        (event.time, is_connect(event), idx)
+    };
+    let charged: Vec<Vec<(usize, i64)>> = (0..partition.n_devices())
+        .into_par_iter()
+        .map(|device| {
+            let mut order = partition.device(device).to_vec();
+            if !sort_nearly_sorted(&mut order, |&a, &b| key(a) < key(b)) {
+                order.sort_unstable_by_key(|&idx| key(idx));
             }
-            current_device = Some(d);
-            window_end = hub_end.get(event.hub.as_str()).copied().unwrap_or(event.time.0);
-        }
-        let time = event.time.0;
-        if is_connect(event) {
-            if let Some((opened, since)) = charged.take() {
-                offline[opened] += (time - since).max(0);
+            let Some(&first) = order.first() else { return Vec::new() };
+            let first = &events[first as usize];
+            let window_end = hub_end.get(first.hub.as_str()).copied().unwrap_or(first.time.0);
+            let mut out = Vec::new();
+            let mut charged: Option<(usize, i64)> = None;
+            for &idx in &order {
+                let idx = idx as usize;
+                let event = &events[idx];
+                let time = event.time.0;
+                if is_connect(event) {
+                    if let Some((opened, since)) = charged.take() {
+                        out.push((opened, (time - since).max(0)));
+                    }
+                } else if let Some(at) = index.position(idx)
+                    && !overlapped(idx)
+                    && let Some((opened, since)) = charged.replace((at, time))
+                {
+                    out.push((opened, (time - since).max(0)));
+                }
             }
-        } else if verdict[idx].is_some()
-            && !overlapped(idx)
-            && let Some((opened, since)) = charged.replace((idx, time))
-        {
-            offline[opened] += (time - since).max(0);
-        }
-    }
-    if let Some((opened, since)) = charged {
-        offline[opened] += (window_end - since).max(0);
+            if let Some((opened, since)) = charged {
+                out.push((opened, (window_end - since).max(0)));
+            }
+            out
+        })
+        .collect();
+    let mut offline = vec![0_i64; verdicts.len()];
+    for (at, ns) in charged.into_iter().flatten() {
+        offline[at] += ns;
     }
     offline
 }

@@ -8,13 +8,16 @@
 //! next session opens no gap). Benign causes (token renewals, clean closes, upgrades) are flagged,
 //! so that nobody is paged for them.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use dropscope_model::findings::{RankedCause, thousands};
 use dropscope_model::{Cause, Event, Operation};
+use rayon::prelude::*;
 
-use crate::classify::timeline::devices;
+use crate::classify::timeline::device_order;
 use crate::classify::{Rule, Verdict};
+use crate::offline::{VerdictIndex, charge_offline, offline_by_cause};
+use crate::partition::DeviceSet;
 use crate::sdk::sdk_family;
 use crate::sessions::SessionTable;
 
@@ -53,18 +56,19 @@ pub fn resolution(cause: Cause) -> &'static str {
 }
 
 #[derive(Default)]
-struct Tally {
+struct Tally<'a> {
     disconnects: u64,
     failed_connects: u64,
-    devices: BTreeSet<usize>,
+    /// The devices hit, as a bit per device number.
+    devices: DeviceSet,
     offline_ns: i64,
     reconnects: Vec<i64>,
     ages: Vec<i64>,
     confidence: f64,
     rules: BTreeMap<Rule, u64>,
     codes: BTreeMap<u32, u64>,
-    prefixes: BTreeMap<String, u64>,
-    sdks: BTreeMap<String, u64>,
+    prefixes: BTreeMap<&'a str, u64>,
+    sdks: BTreeMap<&'a str, u64>,
     first: i64,
     last: i64,
 }
@@ -74,20 +78,20 @@ struct Tally {
 /// then records, then taxonomy order), benign causes among them, flagged
 /// ([`RankedCause::benign`]).
 pub fn rank(events: &[Event], verdicts: &[Verdict], table: &SessionTable) -> Vec<RankedCause> {
-    let device_groups = devices(events);
-    let mut device_of = vec![0_usize; events.len()];
-    for (device, order) in device_groups.iter().enumerate() {
-        for &idx in order {
-            device_of[idx] = device;
-        }
-    }
-    let mut verdict_of: Vec<Option<&Verdict>> = vec![None; events.len()];
-    for verdict in verdicts {
-        if let Some(slot) = verdict_of.get_mut(verdict.event) {
-            *slot = Some(verdict);
-        }
-    }
-    let mut tallies: BTreeMap<Cause, Tally> = BTreeMap::new();
+    rank_charged(events, verdicts, table, &charge_offline(events, table, verdicts))
+}
+
+/// [`rank`], with the offline time charged to each verdict already counted
+/// ([`charge_offline`], which [`crate::analyse`] shares with the report's sections).
+pub fn rank_charged(
+    events: &[Event],
+    verdicts: &[Verdict],
+    table: &SessionTable,
+    offline: &[i64],
+) -> Vec<RankedCause> {
+    let device_of = &table.partition.event_device;
+    let index = VerdictIndex::new(verdicts);
+    let mut tallies: BTreeMap<Cause, Tally<'_>> = BTreeMap::new();
     for verdict in verdicts {
         let Some(event) = events.get(verdict.event) else { continue };
         let tally = tallies.entry(verdict.cause).or_default();
@@ -104,36 +108,42 @@ pub fn rank(events: &[Event], verdicts: &[Verdict], table: &SessionTable) -> Vec
             tally.failed_connects += 1;
         }
         tally.reconnects.extend(verdict.reconnect_delay);
-        tally.devices.insert(device_of[verdict.event]);
+        if let Some(&device) = device_of.get(verdict.event) {
+            tally.devices.insert(device);
+        }
         tally.confidence += verdict.confidence;
         *tally.rules.entry(verdict.rule).or_default() += 1;
         *tally.codes.entry(event.result_type.unwrap_or(0)).or_default() += 1;
         if let Some(prefix) = event.masked_ip.as_deref() {
-            *tally.prefixes.entry(prefix.to_owned()).or_default() += 1;
+            *tally.prefixes.entry(prefix).or_default() += 1;
         }
     }
 
     // SDKs, walking each device in time order.
-    for order in &device_groups {
-        let mut sdk: Option<&str> = None;
-        for &idx in order {
-            let event = &events[idx];
-            if event.operation == Operation::Connect && !event.level.is_error() {
-                sdk = event.sdk_version.as_deref().map(sdk_family).or(sdk);
-                continue;
+    let device_sdks: Vec<Vec<(Cause, &str)>> = (0..table.partition.n_devices())
+        .into_par_iter()
+        .map(|device| {
+            let mut found = Vec::new();
+            let mut sdk: Option<&str> = None;
+            for idx in device_order(events, table.partition.device(device)) {
+                let event = &events[idx];
+                if event.operation == Operation::Connect && !event.level.is_error() {
+                    sdk = event.sdk_version.as_deref().map(sdk_family).or(sdk);
+                    continue;
+                }
+                if let Some(verdict) = index.get(idx)
+                    && let Some(family) = sdk
+                {
+                    found.push((verdict.cause, family));
+                }
             }
-            let Some(verdict) = verdict_of[idx] else { continue };
-            if let Some(family) = sdk {
-                *tallies
-                    .entry(verdict.cause)
-                    .or_default()
-                    .sdks
-                    .entry(family.to_owned())
-                    .or_default() += 1;
-            }
-        }
+            found
+        })
+        .collect();
+    for (cause, family) in device_sdks.into_iter().flatten() {
+        *tallies.entry(cause).or_default().sdks.entry(family).or_default() += 1;
     }
-    for (cause, ns) in crate::offline::offline_by_cause(events, table, verdicts) {
+    for (cause, ns) in offline_by_cause(verdicts, offline) {
         tallies.entry(cause).or_default().offline_ns = ns;
     }
 
@@ -149,7 +159,7 @@ pub fn rank(events: &[Event], verdicts: &[Verdict], table: &SessionTable) -> Vec
         let mut ranked = RankedCause::new(cause);
         ranked.disconnects = tally.disconnects;
         ranked.failed_connects = tally.failed_connects;
-        ranked.devices = tally.devices.len() as u64;
+        ranked.devices = tally.devices.len();
         ranked.device_hours_offline = tally.offline_ns as f64 / HOUR_NS;
         ranked.share = n as f64 / records.max(1) as f64;
         ranked.mean_confidence = tally.confidence / n as f64;
@@ -192,16 +202,17 @@ fn and_list(names: &[String]) -> String {
 }
 
 /// One sentence of measured figures for a cause.
-fn evidence(cause: Cause, tally: &Tally) -> String {
+fn evidence(cause: Cause, tally: &Tally<'_>) -> String {
     let count = tally.disconnects + tally.failed_connects;
     let n = thousands(count);
-    let devices = thousands(tally.devices.len() as u64);
+    let devices = thousands(tally.devices.len());
     let rule_share = |rules: &[Rule]| {
         percent(rules.iter().map(|r| tally.rules.get(r).copied().unwrap_or(0)).sum(), count)
     };
     let median_reconnect = median(&tally.reconnects)
         .map_or("never".to_owned(), |ns| format!("after {}", dropscope_model::Duration(ns)));
-    let sdks: Vec<String> = top(&tally.sdks, 2).into_iter().map(|(name, _)| name).collect();
+    let sdks: Vec<String> =
+        top(&tally.sdks, 2).into_iter().map(|(name, _)| name.to_owned()).collect();
     let span = dropscope_model::Duration(tally.last - tally.first).to_string();
     match cause {
         Cause::TokenExpiry => {
@@ -228,7 +239,7 @@ fn evidence(cause: Cause, tally: &Tally) -> String {
         ),
         Cause::NetworkOutage => {
             let networks: Vec<String> =
-                top(&tally.prefixes, 2).into_iter().map(|(p, _)| p).collect();
+                top(&tally.prefixes, 2).into_iter().map(|(p, _)| p.to_owned()).collect();
             format!(
                 "{n} drops on {devices} devices behind {} within {span}, other networks unaffected; median reconnect {median_reconnect}.",
                 and_list(&networks)

@@ -84,12 +84,14 @@
 
 mod walk;
 
+use crate::partition::Partition;
+
 #[cfg(test)]
 pub(crate) mod tests;
 
 use std::cmp::Ordering;
 
-use dropscope_model::{Event, FxHashMap, Operation, Repairs, Session, Sym, Timestamp, table_of};
+use dropscope_model::{Event, Operation, Repairs, Session, Timestamp};
 use rayon::prelude::*;
 
 /// Two end records of one session (`401003` then `404104`) are merged when at most this far apart.
@@ -191,8 +193,9 @@ pub struct SessionTable {
     pub sessions: Vec<Session>,
     /// One per input event, in input order.
     pub roles: Vec<EventRole>,
-    /// The device number of every input event (index into the sorted distinct devices).
-    pub event_device: Vec<u32>,
+    /// Every event's device and every device's events, each device's in timeline order; the
+    /// device numbers index [`SessionTable::device`].
+    pub partition: Partition,
     /// For device number `d`, its sessions are `sessions[device_sessions[d]..device_sessions[d + 1]]`.
     pub device_sessions: Vec<u32>,
     /// The first to the last event time; `None` when there are no events.
@@ -280,13 +283,6 @@ fn same_device_session(a: &Session, b: &Session) -> bool {
     a.device_id == b.device_id && a.hub == b.hub && a.module_id == b.module_id
 }
 
-fn cmp_device(a: &Event, b: &Event) -> Ordering {
-    a.hub
-        .cmp(&b.hub)
-        .then_with(|| a.device_id.cmp(&b.device_id))
-        .then_with(|| a.module_id.cmp(&b.module_id))
-}
-
 /// Event Grid sequence numbers are decimal or fixed-width hex strings: shorter is smaller, then
 /// byte order. An event without one sorts first.
 pub(crate) fn cmp_seq(a: Option<&str>, b: Option<&str>) -> Ordering {
@@ -330,15 +326,22 @@ fn cmp_timeline(a: &Event, b: &Event) -> Ordering {
 /// Runs on the current rayon pool; the result is identical at any thread count, and for any
 /// input order except the [`Repairs::REORDERED`] flags, which describe the input order.
 pub fn build(events: &[Event]) -> SessionTable {
+    build_in(events, Partition::of(events))
+}
+
+/// [`build`] over the device partition of `events` ([`Partition::of`]), which the table keeps,
+/// each device's events sorted into timeline order.
+pub fn build_in(events: &[Event], mut partition: Partition) -> SessionTable {
     let n_events = events.len();
-    let (mut order, runs, event_device) = device_runs(events);
+    let runs = std::mem::take(&mut partition.runs);
+    let mut order = std::mem::take(&mut partition.order);
 
     let mut table = SessionTable {
         // Each event opens or ends at most one session: the bound is never exceeded, so the
         // vector never moves, and the pages it does not fill are never touched.
         sessions: Vec::with_capacity(n_events),
         roles: vec![EventRole::FailedConnect { next_session: None }; n_events],
-        event_device,
+        partition: Partition::default(),
         device_sessions: Vec::with_capacity(runs.len() + 1),
         window: Window::of(events),
         summary: SessionSummary::default(),
@@ -355,6 +358,9 @@ pub fn build(events: &[Event]) -> SessionTable {
         });
     let Ok(()) = merged;
     table.device_sessions.push(table.sessions.len() as u32);
+    partition.order = order;
+    partition.runs = runs;
+    table.partition = partition;
     table
 }
 
@@ -367,7 +373,7 @@ pub fn stream<E: Send>(
     events: &[Event],
     mut sink: impl FnMut(&[Session]) -> Result<(), E> + Send,
 ) -> Result<SessionSummary, E> {
-    let (mut order, runs, _) = device_runs(events);
+    let Partition { mut order, runs, .. } = Partition::of(events);
     let mut summary = SessionSummary {
         events: events.len() as u64,
         devices: runs.len() as u64,
@@ -525,156 +531,6 @@ fn count_session(summary: &mut SessionSummary, session: &Session) {
     summary.merged_ends += u64::from(repaired.contains(Repairs::MERGED_END));
     summary.reordered_sessions += u64::from(repaired.contains(Repairs::REORDERED));
     summary.duplicate_dropped += u64::from(repaired.contains(Repairs::DUPLICATE_DROPPED));
-}
-
-/// Groups the events by device: returns the event indexes grouped by device, the devices in
-/// `(hub, device_id, module_id)` order (each group in input order), each device's `start..end`
-/// range in it, and each event's device number (its index among the ranges).
-///
-/// Interned texts are equal exactly when their handles are, and handles are small dense
-/// numbers, so a device is usually just its device-id handle: one parallel pass over the events,
-/// with tables indexed by that handle and no hashing, finds which ids always come with the same
-/// hub and module (each then one device) and notes each event's id; a pass over those ids
-/// numbers and counts the devices. Only the events of ids seen with several hubs or modules are
-/// read again, for a hash map of their full keys. Only the distinct devices are sorted by their
-/// strings, and a counting sort places the indexes.
-fn device_runs(events: &[Event]) -> (Vec<u32>, Vec<(usize, usize)>, Vec<u32>) {
-    // A pass keeps two tables the size of the ids per chunk: at most four chunks.
-    let parts = rayon::current_num_threads().min(4);
-    device_runs_in_chunks(events, (1 << 16).max(events.len().div_ceil(parts)))
-}
-
-/// [`device_runs`], its parallel passes over `chunk` events at a time (the result is the same for
-/// any `chunk`).
-fn device_runs_in_chunks(
-    events: &[Event],
-    chunk: usize,
-) -> (Vec<u32>, Vec<(usize, usize)>, Vec<u32>) {
-    // The hub and module of an event; `SEEN_NONE` and `SEEN_MANY` are never one (a hub handle is
-    // never 0).
-    const SEEN_NONE: (u32, u32) = (0, 0);
-    const SEEN_MANY: (u32, u32) = (0, 1);
-    let id = |e: &Event| e.device_id.handle() as usize;
-    let rest = |e: &Event| (e.hub.handle(), e.module_id.map_or(0, Sym::handle));
-    let meet = |seen: &mut (u32, u32), other: (u32, u32)| {
-        if *seen == SEEN_NONE {
-            *seen = other;
-        } else if *seen != other && other != SEEN_NONE {
-            *seen = SEEN_MANY;
-        }
-    };
-    let chunk = chunk.max(1);
-    // What each device id comes with, one hub and module or several, and each event's id: the
-    // one pass that reads the events (80 bytes each) for all of them, instead of one per step.
-    let mut event_device = vec![0_u32; events.len()];
-    let seen = events
-        .par_chunks(chunk)
-        .zip(event_device.par_chunks_mut(chunk))
-        .map(|(part, ids)| {
-            let mut seen: Vec<(u32, u32)> = Vec::new();
-            for (event, to) in part.iter().zip(ids) {
-                let at = id(event);
-                if at >= seen.len() {
-                    seen.resize((at + 1).next_power_of_two(), SEEN_NONE);
-                }
-                meet(&mut seen[at], rest(event));
-                *to = at as u32;
-            }
-            seen
-        })
-        .reduce_with(|mut a, mut b| {
-            if a.len() < b.len() {
-                std::mem::swap(&mut a, &mut b);
-            }
-            for (a, b) in a.iter_mut().zip(b) {
-                meet(a, b);
-            }
-            a
-        })
-        .unwrap_or_default();
-    let ids = seen.len();
-    // The devices of ids with several hubs or modules, numbered after the ids.
-    let mut shared: Vec<(u32, u32, u32)> = if seen.contains(&SEEN_MANY) {
-        events
-            .par_iter()
-            .zip(&event_device)
-            .filter(|&(_, &at)| seen[at as usize] == SEEN_MANY)
-            .map(|(e, &at)| (at, e.hub.handle(), e.module_id.map_or(0, Sym::handle)))
-            .collect()
-    } else {
-        Vec::new()
-    };
-    shared.par_sort_unstable();
-    shared.dedup();
-    let shared: FxHashMap<(u32, u32, u32), u32> = shared.into_iter().zip(ids as u32..).collect();
-    let n_devices = ids + shared.len();
-    // Each event's device number (its id's, unless the id is shared), and each device's events
-    // and first event.
-    let counted: Vec<(Vec<u32>, Vec<u32>)> = event_device
-        .par_chunks_mut(chunk)
-        .enumerate()
-        .map(|(n, devices)| {
-            // Incremented at random: written whole first (see `table_of`).
-            let mut counts = table_of(n_devices, 0_u32);
-            let mut first = vec![u32::MAX; n_devices];
-            for (idx, device) in ((n * chunk) as u32..).zip(devices) {
-                let at = *device as usize;
-                let number = if seen[at] == SEEN_MANY {
-                    let (hub, module) = rest(&events[idx as usize]);
-                    shared[&(at as u32, hub, module)] as usize
-                } else {
-                    at
-                };
-                *device = number as u32;
-                if counts[number] == 0 {
-                    first[number] = idx;
-                }
-                counts[number] += 1;
-            }
-            (counts, first)
-        })
-        .collect();
-    drop(seen);
-    let mut counts = vec![0_usize; n_devices];
-    let mut first = vec![u32::MAX; n_devices];
-    for (part_counts, part_first) in &counted {
-        for (device, (&n, &at)) in part_counts.iter().zip(part_first).enumerate() {
-            counts[device] += n as usize;
-            first[device] = first[device].min(at);
-        }
-    }
-    // Distinct devices are distinct strings, so this order is total.
-    let mut by_name: Vec<u32> = (0..n_devices as u32).filter(|&d| counts[d as usize] > 0).collect();
-    by_name.par_sort_unstable_by(|&a, &b| {
-        cmp_device(&events[first[a as usize] as usize], &events[first[b as usize] as usize])
-    });
-    let mut rank = vec![0_u32; n_devices];
-    let mut runs = Vec::with_capacity(by_name.len());
-    let mut at = 0;
-    for (r, &device) in (0_u32..).zip(&by_name) {
-        rank[device as usize] = r;
-        runs.push((at, at + counts[device as usize]));
-        at += counts[device as usize];
-    }
-    // The counting sort's placing, in parallel over the parts counted above (serial, its random
-    // writes were 25 ms of one core on 2 M events while the other waited): each part writes its
-    // events into its own share of each device's run, after the earlier parts' shares, so each
-    // run stays in input order.
-    let mut order = vec![0_u32; events.len()];
-    let in_order = by_name.iter().map(|&device| device as usize);
-    let shares = dropscope_model::shares(&mut order, counted.len(), n_devices, in_order, |p, d| {
-        counted[p].0[d] as usize
-    });
-    drop(counted);
-    event_device.par_chunks_mut(chunk).zip(shares).enumerate().for_each(
-        |(n, (devices, mut share))| {
-            for (idx, device) in ((n * chunk) as u32..).zip(devices) {
-                dropscope_model::put(&mut share[*device as usize], idx);
-                *device = rank[*device as usize];
-            }
-        },
-    );
-    (order, runs, event_device)
 }
 
 /// Sorts `items` by `less` (a strict total order) with an insertion sort, for the usual input:

@@ -10,6 +10,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use dropscope_model::{Event, Operation};
+use rayon::prelude::*;
 
 use crate::classify::codes;
 use crate::classify::timeline::{Context, is_informational};
@@ -132,40 +133,73 @@ const SECOND: i64 = 1_000_000_000;
 /// export's reordering.
 const PHASE_SLACK: i64 = 30 * SECOND;
 
+/// One renewal sample of a device: a classified record that looks like a renewal
+/// ([`renewal_sample`]), with the session age it ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Sample<'a> {
+    /// Index of the record in the events.
+    event: usize,
+    kind: RenewalKind,
+    /// The SDK family and protocol of the record's context.
+    family: Family<'a>,
+    time: i64,
+    age: i64,
+    reconnect: i64,
+}
+
+/// The renewal samples among one device's classified records and their contexts.
+pub(crate) fn device_samples<'a>(
+    events: &[Event],
+    contexts: &[(usize, Context<'a>)],
+    quick: i64,
+) -> Vec<Sample<'a>> {
+    contexts
+        .iter()
+        .filter_map(|(idx, context)| {
+            let event = &events[*idx];
+            let kind = renewal_sample(event, context, quick)?;
+            Some(Sample {
+                event: *idx,
+                kind,
+                family: (context.sdk, context.protocol),
+                time: event.time.nanos(),
+                age: context.age?,
+                reconnect: context.reconnect.unwrap_or(0),
+            })
+        })
+        .collect()
+}
+
 /// The learned renewal bands of every device and SDK family.
 #[derive(Debug, Default)]
 pub(crate) struct Lifetimes<'a> {
-    device: HashMap<(usize, RenewalKind), Band>,
+    /// Per device number: its bands, by [`RenewalKind`] (hub expiry, client renewal).
+    device: Vec<[Option<Band>; 2]>,
     sdk: HashMap<SdkKey<'a>, Band>,
-    clocks: HashMap<usize, Clock>,
+    /// Per device number: its token clock.
+    clocks: Vec<Option<Clock>>,
+}
+
+impl RenewalKind {
+    const fn index(self) -> usize {
+        match self {
+            RenewalKind::HubExpiry => 0,
+            RenewalKind::ClientRenewal => 1,
+        }
+    }
 }
 
 impl<'a> Lifetimes<'a> {
-    /// Learns from every classified record's context.
-    pub(crate) fn learn(
-        events: &'a [Event],
-        contexts: &[Option<Context<'a>>],
-        quick: i64,
-    ) -> Lifetimes<'a> {
-        let mut per_device: BTreeMap<(usize, RenewalKind), Vec<i64>> = BTreeMap::new();
+    /// Learns from every device's renewal samples ([`device_samples`]), indexed by device number:
+    /// the SDK families' bands are fleet statistics, pooled over all devices; a device's own band
+    /// and clock need only its samples and those.
+    pub(crate) fn learn(devices: &[Vec<Sample<'a>>]) -> Lifetimes<'a> {
         let mut per_sdk: BTreeMap<SdkKey<'a>, Vec<i64>> = BTreeMap::new();
-        let mut device_sdk: HashMap<usize, (Option<&'a str>, Option<&'a str>)> = HashMap::new();
-        let mut renewals: BTreeMap<usize, Vec<(i64, i64, i64)>> = BTreeMap::new();
-        for (event, context) in events.iter().zip(contexts) {
-            let Some(context) = context else { continue };
-            let Some(kind) = renewal_sample(event, context, quick) else { continue };
-            let Some(age) = context.age else { continue };
-            if kind == RenewalKind::ClientRenewal {
-                let reconnect = context.reconnect.unwrap_or(0);
-                renewals.entry(context.device).or_default().push((
-                    event.time.nanos(),
-                    age,
-                    reconnect,
-                ));
-            }
-            per_device.entry((context.device, kind)).or_default().push(age);
-            device_sdk.insert(context.device, (context.sdk, context.protocol));
-            per_sdk.entry((context.sdk, context.protocol, kind)).or_default().push(age);
+        for sample in devices.iter().flatten() {
+            per_sdk
+                .entry((sample.family.0, sample.family.1, sample.kind))
+                .or_default()
+                .push(sample.age);
         }
         let sdk: HashMap<_, _> = per_sdk
             .into_iter()
@@ -175,57 +209,75 @@ impl<'a> Lifetimes<'a> {
                 (band.support >= 5 && band.support * 10 >= total * 3).then_some((key, band))
             })
             .collect();
-        let mut device = HashMap::new();
-        for ((id, kind), mut samples) in per_device {
-            let total = samples.len();
-            let Some(band) = densest_band(&mut samples, kind) else { continue };
-            let fleet_agrees = device_sdk
-                .get(&id)
-                .and_then(|&(family, protocol)| sdk.get(&(family, protocol, kind)))
-                .is_some_and(|other| band.overlaps(*other));
-            if (band.support >= 3 && band.support * 2 >= total)
-                || (band.support >= 2 && fleet_agrees)
-            {
-                device.insert((id, kind), band);
-            }
-        }
-        let mut clocks = HashMap::new();
-        for (id, mut samples) in renewals {
-            let Some(band) = device.get(&(id, RenewalKind::ClientRenewal)).copied().or_else(|| {
-                device_sdk.get(&id).and_then(|&(family, protocol)| {
-                    sdk.get(&(family, protocol, RenewalKind::ClientRenewal)).copied()
+        // A device's SDK family: that of its last sample in input order.
+        let device_sdk: Vec<Option<Family<'a>>> = devices
+            .iter()
+            .map(|samples| samples.iter().max_by_key(|s| s.event).map(|s| s.family))
+            .collect();
+        let device: Vec<[Option<Band>; 2]> = devices
+            .par_iter()
+            .zip(&device_sdk)
+            .map(|(samples, family)| {
+                [RenewalKind::HubExpiry, RenewalKind::ClientRenewal].map(|kind| {
+                    let mut ages: Vec<i64> =
+                        samples.iter().filter(|s| s.kind == kind).map(|s| s.age).collect();
+                    let total = ages.len();
+                    let band = densest_band(&mut ages, kind)?;
+                    let fleet_agrees = family
+                        .and_then(|(family, protocol)| sdk.get(&(family, protocol, kind)))
+                        .is_some_and(|other| band.overlaps(*other));
+                    ((band.support >= 3 && band.support * 2 >= total)
+                        || (band.support >= 2 && fleet_agrees))
+                        .then_some(band)
                 })
-            }) else {
-                continue;
-            };
-            samples.sort_unstable();
-            let in_band = || samples.iter().filter(|s| band.contains(s.1));
-            let anchors: Vec<i64> = in_band().map(|s| s.0).collect();
-            let reconnect = in_band().map(|s| s.2).max().unwrap_or(0);
-            let mut gaps: Vec<i64> = anchors
-                .windows(2)
-                .map(|w| w[1] - w[0])
-                .filter(|&gap| band.contains(gap) || band.contains(gap - MINUTE))
-                .collect();
-            gaps.sort_unstable();
-            let period =
-                gaps.get(gaps.len() / 2).copied().unwrap_or(i64::midpoint(band.lo, band.hi));
-            if !anchors.is_empty() && period > 0 {
-                clocks.insert(id, Clock { anchors, period, reconnect, free_running: false });
-            }
-        }
+            })
+            .collect();
+        let mut clocks: Vec<Option<Clock>> = devices
+            .par_iter()
+            .zip(&device_sdk)
+            .zip(&device)
+            .map(|((samples, family), bands)| {
+                let mut samples: Vec<(i64, i64, i64)> = samples
+                    .iter()
+                    .filter(|s| s.kind == RenewalKind::ClientRenewal)
+                    .map(|s| (s.time, s.age, s.reconnect))
+                    .collect();
+                if samples.is_empty() {
+                    return None;
+                }
+                let band = bands[RenewalKind::ClientRenewal.index()].or_else(|| {
+                    family.and_then(|(family, protocol)| {
+                        sdk.get(&(family, protocol, RenewalKind::ClientRenewal)).copied()
+                    })
+                })?;
+                samples.sort_unstable();
+                let in_band = || samples.iter().filter(|s| band.contains(s.1));
+                let anchors: Vec<i64> = in_band().map(|s| s.0).collect();
+                let reconnect = in_band().map(|s| s.2).max().unwrap_or(0);
+                let mut gaps: Vec<i64> = anchors
+                    .windows(2)
+                    .map(|w| w[1] - w[0])
+                    .filter(|&gap| band.contains(gap) || band.contains(gap - MINUTE))
+                    .collect();
+                gaps.sort_unstable();
+                let period =
+                    gaps.get(gaps.len() / 2).copied().unwrap_or(i64::midpoint(band.lo, band.hi));
+                (!anchors.is_empty() && period > 0).then_some(Clock {
+                    anchors,
+                    period,
+                    reconnect,
+                    free_running: false,
+                })
+            })
+            .collect();
         // A clock runs free of connections (Python's alarm) when renewals more than a period
         // apart, with other disconnects between them, still fall on its ticks; one restarted
         // at each connect (C, Node) lands there only by chance. Learned per SDK family.
         // (renewals on a tick, renewals looked at) per SDK family and protocol.
         let mut ticks: BTreeMap<Family<'a>, (usize, usize)> = BTreeMap::new();
-        #[allow(
-            clippy::iter_over_hash_type,
-            reason = "counting: the order cannot reach the output"
-        )]
-        for (id, clock) in &clocks {
-            let key = device_sdk.get(id).copied().unwrap_or((None, None));
-            let tally = ticks.entry(key).or_default();
+        for (clock, family) in clocks.iter().zip(&device_sdk) {
+            let Some(clock) = clock else { continue };
+            let tally = ticks.entry(family.unwrap_or((None, None))).or_default();
             for w in clock.anchors.windows(2) {
                 let gap = w[1] - w[0];
                 if gap * 2 > clock.period * 3 {
@@ -234,9 +286,9 @@ impl<'a> Lifetimes<'a> {
                 }
             }
         }
-        #[allow(clippy::iter_over_hash_type, reason = "each clock is set on its own")]
-        for (id, clock) in &mut clocks {
-            let key = device_sdk.get(id).copied().unwrap_or((None, None));
+        for (clock, family) in clocks.iter_mut().zip(&device_sdk) {
+            let Some(clock) = clock else { continue };
+            let key = family.unwrap_or((None, None));
             clock.free_running =
                 ticks.get(&key).is_some_and(|&(hits, total)| total >= 3 && hits * 2 >= total);
         }
@@ -245,15 +297,15 @@ impl<'a> Lifetimes<'a> {
 
     /// The token clock of the record's device, when it renews by disconnecting.
     pub(crate) fn clock(&self, context: &Context<'a>) -> Option<&Clock> {
-        self.clocks.get(&context.device)
+        self.clocks.get(context.device)?.as_ref()
     }
 
     /// The band of the record's device, else of its SDK family and protocol.
     pub(crate) fn band(&self, context: &Context<'a>, kind: RenewalKind) -> Option<Band> {
         self.device
-            .get(&(context.device, kind))
-            .or_else(|| self.sdk.get(&(context.sdk, context.protocol, kind)))
-            .copied()
+            .get(context.device)
+            .and_then(|bands| bands[kind.index()])
+            .or_else(|| self.sdk.get(&(context.sdk, context.protocol, kind)).copied())
     }
 }
 

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use dropscope_model::{Event, Level, Operation, Timestamp};
 
-use crate::classify::{ClassifyConfig, Rule, classify};
+use crate::classify::{ClassifyConfig, Rule, classify, classify_in};
 
 /// Parses `device time op [code] [ip] [sdk=NAME]`; `op` is `c` (connect), `f` (failed connect)
 /// or `d` (disconnect); time is `90s`, `65m`, `1h5m` or `65m30s`.
@@ -285,6 +285,24 @@ fn same_verdicts_at_any_thread_count() {
         pool.install(|| classify(&events, &ClassifyConfig::default()))
     };
     assert_eq!(run(1), run(4));
+}
+
+/// The shared partition, its devices in timeline order after the sessions walked them, gives the
+/// verdicts of a partition in input order.
+#[test]
+fn any_order_within_a_device_gives_the_same_verdicts() {
+    let mut scenario = dropscope_sim::Scenario::named("realistic-day").unwrap();
+    scenario.fleet.devices = 200;
+    scenario.window.hours = 12;
+    let sim =
+        dropscope_sim::simulate(&scenario, &dropscope_sim::SimOptions { seed: 9, frac_digits: 0 })
+            .unwrap();
+    let events: Vec<Event> = sim.events().map(|e| e.event).collect();
+    let config = ClassifyConfig::default();
+    let table = crate::sessions::build(&events);
+    let shared = classify_in(&events, &table.partition, &config);
+    assert!(shared.len() > 1000, "{} verdicts", shared.len());
+    assert_eq!(shared, classify(&events, &config));
 }
 
 /// Simulates a named scenario and scores the classifier and the baseline against its truth.

@@ -1,11 +1,10 @@
 //! Per-device context of each classified record: session age, what follows, what came before.
 //!
-//! Each device's records are put in time order (ties keep input order) and walked a few times;
-//! devices are independent, so they are processed in parallel and the result does not depend on
-//! the thread count.
+//! Each device's records are put in time order ([`device_order`]) and walked a few times; devices
+//! are independent, so the classifier processes them in parallel and the result does not depend
+//! on the thread count.
 
-use dropscope_model::{Event, FxHashMap, Level, Operation};
-use rayon::prelude::*;
+use dropscope_model::{Event, Level, Operation};
 
 use crate::classify::ClassifyConfig;
 use crate::classify::codes;
@@ -15,7 +14,7 @@ use crate::sdk::sdk_family;
 /// What the device's own history says around one classified record.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Context<'a> {
-    /// Index of the device (dense, in order of first appearance).
+    /// The device number ([`crate::partition::Partition`]).
     pub(crate) device: usize,
     /// Time since the device's last successful connect, when one was seen.
     pub(crate) age: Option<i64>,
@@ -43,53 +42,21 @@ pub(crate) struct Context<'a> {
     pub(crate) protocol: Option<&'a str>,
 }
 
-/// The events of each device (hub, device, module), each in time order. Devices are numbered in
-/// order of first appearance in `events`.
-pub(crate) fn devices(events: &[Event]) -> Vec<Vec<usize>> {
-    // Keyed by interned handles (equal texts, equal handles); groups are numbered in order of
-    // first appearance, so the result never depends on the hash.
-    let mut ids: FxHashMap<(u32, u32, u32), usize> = FxHashMap::default();
-    let mut groups: Vec<Vec<usize>> = Vec::new();
-    for (idx, event) in events.iter().enumerate() {
-        let key = (
-            event.hub.handle(),
-            event.device_id.handle(),
-            event.module_id.map_or(0, dropscope_model::Sym::handle),
-        );
-        let next = groups.len();
-        let id = *ids.entry(key).or_insert(next);
-        if id == next {
-            groups.push(Vec::new());
-        }
-        groups[id].push(idx);
+/// One device's events (`run`, indexes into `events`, in any order) in the classifier's time
+/// order. Within one timestamp a disconnect goes before a connect: whole-second stamps put a
+/// renewal's reconnect in the second of its disconnect, and an export out of order would
+/// otherwise make a session of age zero. Ties keep input order.
+pub(crate) fn device_order(events: &[Event], run: &[u32]) -> Vec<usize> {
+    let key = |idx: usize| {
+        let event = &events[idx];
+        (event.time, event.operation != Operation::Disconnect, idx)
+    };
+    let mut order: Vec<usize> = run.iter().map(|&idx| idx as usize).collect();
+    // The run is in input or timeline order: nearly sorted by this key already.
+    if !crate::sessions::sort_nearly_sorted(&mut order, |&a, &b| key(a) < key(b)) {
+        order.sort_unstable_by_key(|&idx| key(idx));
     }
-    // Within one timestamp a disconnect goes before a connect: whole-second stamps put a renewal's
-    // reconnect in the second of its disconnect, and an export out of order would otherwise
-    // make a session of age zero.
-    groups.par_iter_mut().for_each(|group| {
-        group.sort_by_key(|&idx| {
-            (events[idx].time, events[idx].operation != Operation::Disconnect, idx)
-        });
-    });
-    groups
-}
-
-/// The context of every classified record, indexed like `events` (`None` for the others).
-pub(crate) fn contexts<'a>(
-    events: &'a [Event],
-    devices: &[Vec<usize>],
-    config: &ClassifyConfig,
-) -> Vec<Option<Context<'a>>> {
-    let per_device: Vec<Vec<(usize, Context<'a>)>> = devices
-        .par_iter()
-        .enumerate()
-        .map(|(device, order)| device_contexts(events, device, order, config))
-        .collect();
-    let mut out = vec![None; events.len()];
-    for (idx, context) in per_device.into_iter().flatten() {
-        out[idx] = Some(context);
-    }
-    out
+    order
 }
 
 fn is_success(event: &Event) -> bool {
@@ -100,7 +67,7 @@ fn is_auth_failed_connect(event: &Event) -> bool {
     event.is_failed_connect() && event.result_type.is_some_and(codes::is_auth)
 }
 
-fn device_contexts<'a>(
+pub(crate) fn device_contexts<'a>(
     events: &'a [Event],
     device: usize,
     order: &[usize],

@@ -348,7 +348,7 @@ fn summary_and_roles() {
     assert!(table.ending(0).is_none());
     assert!(table.ending(5).unwrap().next.is_none());
     assert_eq!(table.device(1).len(), 1);
-    assert_eq!(table.event_device, [0, 0, 0, 0, 0, 1]);
+    assert_eq!(table.partition.event_device, [0, 0, 0, 0, 0, 1]);
 }
 
 #[test]
@@ -550,7 +550,7 @@ proptest! {
 
     #[test]
     fn device_runs_group_in_device_order(events in device_mix(), chunk in 1_usize..12) {
-        use crate::sessions::{device_runs, device_runs_in_chunks};
+        use crate::partition::{device_runs, device_runs_in_chunks};
         let (order, runs, event_device) = device_runs(&events);
         prop_assert_eq!((order.clone(), runs.clone()), reference_runs(&events));
         // Any number of chunks in the parallel passes gives the same grouping.
