@@ -20,8 +20,12 @@ use crate::{Context, ExitStatus, output};
 pub(crate) fn load(input: &InputArgs, ctx: &Context) -> anyhow::Result<Ingested> {
     let bar = ctx.bytes_bar(input_bytes(&input.inputs), "reading");
     let on_progress = |bytes: u64| bar.inc(bytes);
-    let config =
-        IngestConfig { progress: Some(&on_progress), mmap: ctx.mmap, ..IngestConfig::default() };
+    let config = IngestConfig {
+        progress: Some(&on_progress),
+        mmap: ctx.mmap,
+        release: Some(&crate::release_free_memory),
+        ..IngestConfig::default()
+    };
     let ingested = ingest::ingest(&input.inputs, &config).context("reading the inputs")?;
     bar.finish_and_clear();
     if let Some(path) = &input.rejects {

@@ -158,7 +158,16 @@ pub struct IngestConfig<'a> {
     /// turn this off for files that may be truncated or rewritten while they are read. The
     /// records, rejects and counts are the same either way.
     pub mmap: bool,
+    /// Called after each large input's events were moved into the merged list and their own
+    /// buffer freed, from the calling thread: a caller whose allocator keeps freed memory a while
+    /// (dropscope's CLI: mimalloc, for a second) returns it to the system here, so the inputs'
+    /// buffers and the merged list are not resident together (that doubled the reader's peak).
+    pub release: Option<&'a (dyn Fn() + Sync)>,
 }
+
+/// An input whose events take at least this many bytes calls [`IngestConfig::release`] once
+/// they are merged: returning a few megabytes is worth the call; many small files are not.
+pub const RELEASE_BYTES: usize = 4 << 20;
 
 /// How many stream blocks make one block of a mapped file. A mapped block costs no buffer, and
 /// fewer, larger ones leave a thread idle less often while the other finishes a block's last
@@ -175,7 +184,12 @@ impl IngestConfig<'_> {
 
 impl Default for IngestConfig<'_> {
     fn default() -> Self {
-        IngestConfig { progress: None, block_size: IngestConfig::DEFAULT_BLOCK_SIZE, mmap: true }
+        IngestConfig {
+            progress: None,
+            block_size: IngestConfig::DEFAULT_BLOCK_SIZE,
+            mmap: true,
+            release: None,
+        }
     }
 }
 
@@ -185,6 +199,7 @@ impl fmt::Debug for IngestConfig<'_> {
             .field("progress", &self.progress.map(|_| "Fn(u64)"))
             .field("block_size", &self.block_size)
             .field("mmap", &self.mmap)
+            .field("release", &self.release.map(|_| "Fn()"))
             .finish()
     }
 }
@@ -255,7 +270,7 @@ pub fn ingest(inputs: &[PathBuf], config: &IngestConfig<'_>) -> Result<Ingested>
         .map(|(idx, path)| read_path(path, idx as u32, config))
         .collect();
     let parts = parts.into_iter().collect::<Result<Vec<Parsed>>>()?;
-    Ok(assemble(sources, parts))
+    Ok(assemble(sources, parts, config.release))
 }
 
 /// Reads one input held in memory (gzip-compressed or not), named `name` in
@@ -269,7 +284,7 @@ pub fn ingest_bytes(name: &str, bytes: &[u8]) -> Ingested {
             parsed.reject(0, 1, RejectReason::BadField, error.to_string(), b"");
             parsed
         });
-    assemble(vec![path], vec![parsed])
+    assemble(vec![path], vec![parsed], None)
 }
 
 fn read_path(path: &Path, source: u32, config: &IngestConfig<'_>) -> Result<Parsed> {
@@ -733,7 +748,11 @@ fn bucket_copies(events: &[Event], pairs: &[(u32, u32)]) -> (Vec<usize>, Vec<usi
 }
 
 /// Merges the inputs' results in order, removes duplicates and counts.
-fn assemble(sources: Vec<PathBuf>, parts: Vec<Parsed>) -> Ingested {
+fn assemble(
+    sources: Vec<PathBuf>,
+    parts: Vec<Parsed>,
+    release: Option<&(dyn Fn() + Sync)>,
+) -> Ingested {
     let mut all = Parsed::default();
     // One allocation for all inputs' events (many hourly files would otherwise grow it by
     // doubling, copying every event a few times).
@@ -746,7 +765,11 @@ fn assemble(sources: Vec<PathBuf>, parts: Vec<Parsed>) -> Ingested {
         if part.unrecognised {
             unrecognised.push(idx as u32);
         }
+        let large = size_of_val(part.events.as_slice()) >= RELEASE_BYTES;
         all.append(part);
+        if large && let Some(release) = release {
+            release();
+        }
     }
     let records_read = all.records_read();
     let (keep, copied) = first_copies(&all.events);
