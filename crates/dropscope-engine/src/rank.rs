@@ -67,6 +67,7 @@ struct Tally<'a> {
     confidence: f64,
     rules: BTreeMap<Rule, u64>,
     codes: BTreeMap<u32, u64>,
+    /// Masked IPs, counted for [`Cause::NetworkOutage`] only.
     prefixes: BTreeMap<&'a str, u64>,
     sdks: BTreeMap<&'a str, u64>,
     first: i64,
@@ -114,7 +115,10 @@ pub fn rank_charged(
         tally.confidence += verdict.confidence;
         *tally.rules.entry(verdict.rule).or_default() += 1;
         *tally.codes.entry(event.result_type.unwrap_or(0)).or_default() += 1;
-        if let Some(prefix) = event.masked_ip.as_deref() {
+        // Only a network outage's evidence names its networks (millions of text keys otherwise).
+        if verdict.cause == Cause::NetworkOutage
+            && let Some(prefix) = event.masked_ip.as_deref()
+        {
             *tally.prefixes.entry(prefix).or_default() += 1;
         }
     }
