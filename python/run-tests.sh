@@ -10,6 +10,11 @@ if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
 fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r python/requirements-test.txt
+# dropscope.spark's test runs Spark in local mode, which needs a Java runtime (17 is on these
+# machines; install one where it is not and we may).
+if ! command -v java >/dev/null && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless >/dev/null
+fi
 cargo build --quiet --bin dropscope
 VIRTUAL_ENV="$venv" PATH="$venv/bin:$PATH" maturin develop --quiet --manifest-path python/Cargo.toml
 cd python
