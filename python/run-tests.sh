@@ -16,6 +16,7 @@ if ! command -v java >/dev/null && command -v apt-get >/dev/null && [ "$(id -u)"
     apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless >/dev/null
 fi
 cargo build --quiet --bin dropscope
+export DROPSCOPE_BIN="${DROPSCOPE_BIN:-$(realpath -m "${CARGO_TARGET_DIR:-target}")/debug/dropscope}"
 VIRTUAL_ENV="$venv" PATH="$venv/bin:$PATH" maturin develop --quiet --manifest-path python/Cargo.toml
 cd python
 status=0
