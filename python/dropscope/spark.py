@@ -14,7 +14,7 @@ Spark writes. Spark's timestamps hold microseconds and the logs' times have up t
 fractional digits, so times and durations stay exact as int64 nanoseconds: the input's ``time``
 is read as such (``spark.sql.legacy.parquet.nanosAsLong``), and the output's ``connect_time``,
 ``disconnect_time``, ``duration`` and ``gap_before`` are int64 nanoseconds (since the Unix epoch,
-UTC, for the times).
+UTC, for the times). The Spark facts this rests on: docs/research/python-package.md.
 """
 
 from __future__ import annotations

@@ -16,9 +16,9 @@
 //! pandas DataFrames, `Table` itself) is read as a stream of struct arrays into a `DataFrame`,
 //! whose columns point at the producer's buffers.
 //!
-//! The protocol: <https://arrow.apache.org/docs/format/CDataInterface/PyCapsuleInterface.html>;
-//! a consumer moves the stream out of the capsule and marks the capsule's copy released, so the
-//! capsule's destructor frees only a stream nobody took.
+//! The protocol (docs/research/python-package.md): a consumer moves the stream out of the capsule
+//! and marks the capsule's copy released, so the capsule's destructor frees only a stream nobody
+//! took.
 #![allow(unsafe_code, reason = "the Arrow C stream interface is a C ABI; see each SAFETY comment")]
 
 use std::ptr::NonNull;
