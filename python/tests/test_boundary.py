@@ -42,6 +42,13 @@ def test_polars_takes_the_tables_when_installed(events):
     assert dropscope.sessions(frame).equals(dropscope.sessions(events))
 
 
+def test_pandas_takes_the_tables_and_gives_them_back(events):
+    pytest.importorskip("pandas")
+    frame = events.to_pandas()  # categoricals, datetime64[ns, UTC]
+    assert dropscope.sessions(frame).equals(dropscope.sessions(events))
+    assert len(dropscope.sessions(events).to_pandas()) == 10
+
+
 def test_a_table_is_exported_without_a_copy():
     native, _ = _native.read_logs([str(FIXTURES)])
     first = pa.table(native)
