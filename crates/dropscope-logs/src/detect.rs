@@ -21,7 +21,8 @@ pub(crate) enum Layout {
 ///
 /// Only the start of the input is looked at, so a prefix of a few kilobytes is enough. The JSON
 /// forms are told apart by the keys of the first record: a `records` array is the envelope,
-/// `eventType` is Event Grid, `specversion` or `type` is CloudEvents, `TimeGenerated` and the
+/// `event` is a routed connection-state event as `az iot hub monitor-events` prints it,
+/// `Properties` with `SystemProperties` or `Body` a routed message, `eventType` is Event Grid, `specversion` or `type` is CloudEvents, `TimeGenerated` and the
 /// other Log Analytics column names are a Log Analytics export, a flat `deviceId` without
 /// `properties` is a legacy operations-monitoring record; otherwise a first record that ends on
 /// its first line means JSON Lines and a longer one pretty-printed objects. A CSV is recognised
@@ -66,7 +67,13 @@ fn is_csv_header(bytes: &[u8]) -> bool {
 /// The form a record's keys say, when they say one.
 fn form_of_keys(keys: &[(&[u8], usize)]) -> Option<Form> {
     let has = |name: &[u8]| keys.iter().any(|(key, _)| *key == name);
-    if has(b"eventType") {
+    if has(b"event") {
+        Some(Form::RoutedMonitorEvents)
+    } else if has(b"Properties") && (has(b"SystemProperties") || has(b"Body"))
+        || has(b"EnqueuedTimeUtc") && has(b"Body")
+    {
+        Some(Form::RoutedJson)
+    } else if has(b"eventType") {
         Some(Form::EventGrid)
     } else if has(b"specversion") || has(b"type") && has(b"data") {
         Some(Form::CloudEvents)
@@ -151,6 +158,18 @@ mod tests {
             Some((Form::LogAnalyticsJson, Layout::Document)),
         );
         check("[]", Some((Form::LogAnalyticsJson, Layout::Document)));
+        check(
+            "{\n    \"event\": {\n        \"origin\": \"d\"",
+            Some((Form::RoutedMonitorEvents, Layout::Document)),
+        );
+        check(
+            r#"{"EnqueuedTimeUtc":"t","Properties":{},"SystemProperties":{},"Body":"e30="}"#,
+            Some((Form::RoutedJson, Layout::Lines)),
+        );
+        check(
+            "{\n \"Body\": {},\n \"Properties\": {}\n}",
+            Some((Form::RoutedJson, Layout::Document)),
+        );
         check(
             r#"[{"time":"t","properties":"{}"}]"#,
             Some((Form::RecordsEnvelope, Layout::Document)),

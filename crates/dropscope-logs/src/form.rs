@@ -24,6 +24,12 @@ pub enum Form {
     CloudEvents,
     /// Legacy operations-monitoring records (flat `deviceId`, `ipAddress`), retired 2019.
     LegacyOperationsMonitoring,
+    /// Device connection-state events of message routing (`DeviceConnectionStateEvents`) as
+    /// `az iot hub monitor-events` prints them: `{"event": {...}}` objects, one after another.
+    RoutedMonitorEvents,
+    /// The same events as routed messages, `{"EnqueuedTimeUtc", "Properties",
+    /// "SystemProperties", "Body"}`, one a line: routing to storage with JSON encoding.
+    RoutedJson,
     /// Parquet written by dropscope.
     Parquet,
     /// Arrow IPC (Feather v2) written by dropscope.
@@ -32,7 +38,7 @@ pub enum Form {
 
 impl Form {
     /// Every form, in a fixed order.
-    pub const ALL: [Form; 10] = [
+    pub const ALL: [Form; 12] = [
         Form::JsonLines,
         Form::RecordsEnvelope,
         Form::PrettyConcatenated,
@@ -41,6 +47,8 @@ impl Form {
         Form::EventGrid,
         Form::CloudEvents,
         Form::LegacyOperationsMonitoring,
+        Form::RoutedMonitorEvents,
+        Form::RoutedJson,
         Form::Parquet,
         Form::ArrowIpc,
     ];
@@ -56,6 +64,8 @@ impl Form {
             Form::EventGrid => "eventgrid",
             Form::CloudEvents => "cloudevents",
             Form::LegacyOperationsMonitoring => "legacy-opsmon",
+            Form::RoutedMonitorEvents => "routed-monitor-events",
+            Form::RoutedJson => "routed-json",
             Form::Parquet => "parquet",
             Form::ArrowIpc => "arrow-ipc",
         }
@@ -80,10 +90,22 @@ impl Form {
         matches!(self, Form::EventGrid | Form::CloudEvents)
     }
 
+    /// Whether this form holds only connection-state changes, with no error code, level,
+    /// protocol or IP: the Event Grid forms and the routed connection-state events, which come
+    /// from the same notifications (the same `sequenceNumber` layout) and are rebuilt into
+    /// sessions alike.
+    pub const fn is_state_changes(self) -> bool {
+        matches!(
+            self,
+            Form::EventGrid | Form::CloudEvents | Form::RoutedMonitorEvents | Form::RoutedJson
+        )
+    }
+
     /// Whether dropscope writes this form: all but the legacy operations-monitoring records,
-    /// retired in 2019, which it only reads.
+    /// retired in 2019, and the routed events as monitor-events prints them (a console's
+    /// view of a stream, not an export), which it only reads.
     pub const fn is_written(self) -> bool {
-        !matches!(self, Form::LegacyOperationsMonitoring)
+        !matches!(self, Form::LegacyOperationsMonitoring | Form::RoutedMonitorEvents)
     }
 
     /// The extension of a file of this form, without the dot: `json` (JSON Lines blobs are
@@ -99,7 +121,9 @@ impl Form {
             | Form::LogAnalyticsJson
             | Form::EventGrid
             | Form::CloudEvents
-            | Form::LegacyOperationsMonitoring => "json",
+            | Form::LegacyOperationsMonitoring
+            | Form::RoutedMonitorEvents
+            | Form::RoutedJson => "json",
         }
     }
 }

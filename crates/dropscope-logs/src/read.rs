@@ -2,9 +2,9 @@
 //!
 //! [`read_json_lines`] reads storage-blob JSON Lines (the hot path: chunks parsed in parallel),
 //! [`read_json_document`] reads every multi-line JSON form (pretty concatenated objects, the
-//! `{"records":[...]}` envelope, arrays of Log Analytics rows or Event Grid events, single events),
-//! and [`read_csv`] reads the Log Analytics CSV export. [`read_text`] detects the form and
-//! dispatches. Every record read ends up as an event or a [`Reject`]; line numbers are 1-based and
+//! `{"records":[...]}` envelope, arrays of Log Analytics rows or Event Grid events, single events,
+//! routed connection-state events as `az iot hub monitor-events` prints them), and [`read_csv`]
+//! reads the Log Analytics CSV export. [`read_text`] detects the form and dispatches. Every record read ends up as an event or a [`Reject`]; line numbers are 1-based and
 //! point at the record's first byte.
 
 mod document;
@@ -13,6 +13,7 @@ mod la_csv;
 pub(crate) mod lines;
 mod marks;
 pub(crate) mod record;
+mod routed;
 pub(crate) mod scan;
 
 use std::collections::BTreeMap;

@@ -118,7 +118,17 @@ pub fn write_events(
             }
             buf.extend_from_slice(b"\n]\n");
         }
-        Form::LegacyOperationsMonitoring | Form::Parquet | Form::ArrowIpc => {
+        Form::RoutedJson => {
+            for event in events {
+                push_routed_json(&mut buf, event, opts);
+                buf.push(b'\n');
+                flush_if_big(out, &mut buf)?;
+            }
+        }
+        Form::LegacyOperationsMonitoring
+        | Form::RoutedMonitorEvents
+        | Form::Parquet
+        | Form::ArrowIpc => {
             return Err(io::Error::new(
                 io::ErrorKind::Unsupported,
                 format!("the {form} form is not one of the text forms dropscope writes"),
@@ -340,6 +350,68 @@ fn push_event_grid(out: &mut Vec<u8>, event: &Event, opts: &WriteOptions, cloud_
         push_json_str(obj.out, "1");
     }
     obj.finish();
+}
+
+/// Appends one routed connection-state event as routing to storage with JSON encoding writes a
+/// message, compact, without a newline: `EnqueuedTimeUtc`, the application `Properties`
+/// (docs/research/iothub-logs.md §2.3), `SystemProperties`, and the `Body` with the sequence
+/// number, as a JSON object because the event says `application/json` in `utf-8`. The enqueued
+/// time is the event's time: what the delay was is not known here, and the reader takes
+/// `operationTimestamp`.
+pub fn push_routed_json(out: &mut Vec<u8>, event: &Event, opts: &WriteOptions) {
+    let mut obj = ObjectWriter::new(out, None);
+    obj.key("EnqueuedTimeUtc");
+    push_time(obj.out, event.time, 7);
+    obj.key("Properties");
+    obj.out.extend_from_slice(b"{\"hubName\":");
+    push_json_str(obj.out, &event.hub);
+    obj.out.extend_from_slice(b",\"deviceId\":");
+    push_json_str(obj.out, &event.device_id);
+    if let Some(module_id) = &event.module_id {
+        obj.out.extend_from_slice(b",\"moduleId\":");
+        push_json_str(obj.out, module_id);
+    }
+    obj.out.extend_from_slice(b",\"opType\":");
+    push_json_str(obj.out, routed_op_type(event.operation));
+    obj.out.extend_from_slice(
+        b",\"iothub-message-schema\":\"deviceConnectionStateNotification\",\"operationTimestamp\":",
+    );
+    push_time(obj.out, event.time, opts.frac_digits);
+    obj.out.push(b'}');
+    obj.key("SystemProperties");
+    obj.out.extend_from_slice(b"{\"correlationId\":");
+    push_json_str(obj.out, &event_id(event));
+    obj.out.extend_from_slice(b",\"userId\":");
+    push_json_str(obj.out, &event.hub);
+    obj.out.extend_from_slice(b",\"connectionDeviceId\":");
+    push_json_str(obj.out, &event.device_id);
+    obj.out.extend_from_slice(
+        b",\"contentType\":\"application/json\",\"contentEncoding\":\"utf-8\",\"iothub-message-source\":\"deviceConnectionStateEvents\",\"enqueuedTime\":",
+    );
+    push_time(obj.out, event.time, 7);
+    obj.out.push(b'}');
+    obj.key("Body");
+    push_routed_body(obj.out, event);
+    obj.finish();
+}
+
+/// The body of a connection-state event: `{"sequenceNumber":"..."}`, or `{}` without one.
+pub(crate) fn push_routed_body(out: &mut Vec<u8>, event: &Event) {
+    out.push(b'{');
+    if let Some(seq) = &event.seq {
+        out.extend_from_slice(b"\"sequenceNumber\":");
+        push_json_str(out, seq);
+    }
+    out.push(b'}');
+}
+
+/// The `opType` of a connection-state event: devices and modules alike use `deviceConnected`
+/// and `deviceDisconnected` (iot-hub-non-telemetry-event-schema.md).
+pub(crate) const fn routed_op_type(operation: Operation) -> &'static str {
+    match operation {
+        Operation::Connect => "deviceConnected",
+        Operation::Disconnect => "deviceDisconnected",
+    }
 }
 
 /// A stable, UUID-shaped event id derived from the record's identity (FNV-1a), so the same event

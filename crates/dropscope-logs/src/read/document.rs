@@ -166,4 +166,21 @@ mod tests {
         );
         check("  \n", "");
     }
+
+    #[test]
+    fn reads_a_stream_of_monitor_events() {
+        // As `az iot hub monitor-events` prints them: one object after another, pretty.
+        let event = |device: &str, op: &str| {
+            format!(
+                "{{\n    \"event\": {{\n        \"origin\": \"{device}\",\n        \"properties\": {{\n            \"application\": {{\"opType\": \"{op}\", \"operationTimestamp\": \"2022-06-01T18:43:04Z\"}}\n        }},\n        \"payload\": {{\"sequenceNumber\": \"0A\"}}\n    }}\n}}"
+            )
+        };
+        let input = [
+            event("d1", "deviceConnected"),
+            event("d2", "updateTwin"),
+            event("d3", "deviceDisconnected"),
+        ]
+        .join("\n");
+        check(&input, "1:d1 19:d3 10:wrong_category routed-monitor-events=3");
+    }
 }

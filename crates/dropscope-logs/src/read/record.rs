@@ -29,6 +29,7 @@ use serde::Deserialize;
 use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
+use crate::read::routed::{MonitorEvent, RoutedMessage};
 use crate::{Form, RejectReason};
 
 /// A scalar field: text (numbers and booleans as their JSON text), null or absent, or an object
@@ -62,7 +63,7 @@ impl<'a> Scalar<'a> {
         }
     }
 
-    fn is_null(&self) -> bool {
+    pub(crate) fn is_null(&self) -> bool {
         matches!(self, Scalar::Null)
     }
 
@@ -350,6 +351,10 @@ pub(crate) struct RawRecord<'a> {
     pub(crate) data: Lenient<EventGridData<'a>>,
     /// The records of a `{"records":[...]}` envelope on one line.
     pub(crate) records: Option<Vec<RawRecord<'a>>>,
+    /// `event`: a routed connection-state event as `az iot hub monitor-events` prints it.
+    pub(crate) monitor: Lenient<MonitorEvent<'a>>,
+    /// `EnqueuedTimeUtc`, `Properties`, `SystemProperties`, `Body`: a routed message.
+    pub(crate) routed: RoutedMessage<'a>,
     /// Whether Log Analytics column names were seen.
     pub(crate) log_analytics: bool,
 }
@@ -472,6 +477,28 @@ impl<'de: 'a, 'a> Visitor<'de> for RecordVisitor<'a> {
                     rec.records = map.next_value::<Records<'a>>()?.0;
                     continue;
                 }
+                "event" => {
+                    rec.monitor = map.next_value()?;
+                    continue;
+                }
+                "EnqueuedTimeUtc" => {
+                    rec.routed.seen = true;
+                    &mut rec.routed.enqueued_time_utc
+                }
+                "Body" => {
+                    rec.routed.seen = true;
+                    &mut rec.routed.body
+                }
+                "Properties" => {
+                    rec.routed.seen = true;
+                    rec.routed.properties = map.next_value()?;
+                    continue;
+                }
+                "SystemProperties" => {
+                    rec.routed.seen = true;
+                    rec.routed.system_properties = map.next_value()?;
+                    continue;
+                }
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                     continue;
@@ -545,7 +572,11 @@ impl<'a> RawRecord<'a> {
 
     /// The form this record counts as, given the form of its container.
     pub(crate) fn form(&self, container: Form) -> Form {
-        if !self.event_type.is_null() {
+        if self.monitor.0.is_some() {
+            Form::RoutedMonitorEvents
+        } else if self.routed.seen {
+            Form::RoutedJson
+        } else if !self.event_type.is_null() {
             Form::EventGrid
         } else if self.is_event_grid() {
             Form::CloudEvents
@@ -681,6 +712,12 @@ fn parse_portal_time(text: &str) -> Option<Timestamp> {
 
 /// The event a record describes, or why it describes none.
 pub(crate) fn to_event(rec: &RawRecord<'_>, source: u32, line: u64) -> Result<Event, Rejection> {
+    if let Some(monitor) = &rec.monitor.0 {
+        return monitor.to_event(source, line);
+    }
+    if rec.routed.seen {
+        return rec.routed.to_event(source, line);
+    }
     if rec.is_event_grid() {
         return event_grid(rec, source, line);
     }
