@@ -91,6 +91,9 @@
 //!
 //! - A session with a record whose later copies the loader dropped ([`Event::had_copies`]) is
 //!   flagged [`Repairs::DUPLICATE_DROPPED`].
+//! - A session with an Event Grid record whose `subject` named another device or module than its
+//!   `data` ([`Event::subject_mismatch`]; the reader took the data's) is flagged
+//!   [`Repairs::SUBJECT_MISMATCH`].
 
 mod walk;
 
@@ -190,6 +193,8 @@ pub struct SessionSummary {
     pub reordered_sessions: u64,
     /// Sessions with [`Repairs::DUPLICATE_DROPPED`].
     pub duplicate_dropped: u64,
+    /// Sessions with [`Repairs::SUBJECT_MISMATCH`].
+    pub subject_mismatch: u64,
     /// Events that arrived after a later event of the same device.
     pub reordered_events: u64,
 }
@@ -547,6 +552,7 @@ fn count_session(summary: &mut SessionSummary, session: &Session) {
     summary.merged_ends += u64::from(repaired.contains(Repairs::MERGED_END));
     summary.reordered_sessions += u64::from(repaired.contains(Repairs::REORDERED));
     summary.duplicate_dropped += u64::from(repaired.contains(Repairs::DUPLICATE_DROPPED));
+    summary.subject_mismatch += u64::from(repaired.contains(Repairs::SUBJECT_MISMATCH));
 }
 
 /// Groups the events by device: returns the event indexes grouped by device, the devices in

@@ -138,6 +138,22 @@ fn sequence_numbers_order_events_of_one_time() {
     );
 }
 
+/// An Event Grid record whose subject and data disagreed marks its session: issue 19.
+#[test]
+fn a_subject_mismatch_is_a_repair() {
+    let mut input = events("a 0 C\n a 10 D\n a 20 C");
+    input[1].subject_mismatch = true;
+    let table = build(&input);
+    assert_eq!(
+        render(&table),
+        trimmed_lines(
+            "a#0 0..10 end=info gap=- failed=0 [subject_mismatch]
+             a#1 20..- end=- gap=10 failed=0 [missing_disconnect]"
+        )
+    );
+    assert_eq!(table.summary.subject_mismatch, 1);
+}
+
 #[test]
 fn missing_connect_at_start_and_lost_mid_window() {
     check(

@@ -835,6 +835,7 @@ pub(crate) fn storage_event(
         source_line: line,
         seq: None,
         had_copies: false,
+        subject_mismatch: false,
     })
 }
 
@@ -850,14 +851,20 @@ fn event_grid(rec: &RawRecord<'_>, source: u32, line: u64) -> Result<Event, Reje
     let time = parse_time(&rec.time, &mut LastDate::default())?;
     let empty = EventGridData::default();
     let data = rec.data.0.as_ref().unwrap_or(&empty);
-    let device_id = owned(&data.device_id).or_else(|| {
-        let subject = rec.subject.text()?.strip_prefix("devices/")?;
-        let device = subject.split('/').next().unwrap_or_default();
-        (!device.is_empty()).then(|| Sym::new(device))
-    });
-    let Some(device_id) = device_id else {
+    // `subject` is `devices/{deviceId}`, with `/modules/{moduleId}` (EG-IOT) or, in a real IoT
+    // Edge batch, `/{moduleId}` for a module. `data` wins where the two disagree, and the event
+    // says so (docs/research/iothub-logs.md §2.1).
+    let (subject_device, subject_module) = subject_identity(rec.subject.text());
+    let data_device = data.device_id.non_empty();
+    let Some(device_id) = data_device.or(subject_device) else {
         return reject(RejectReason::MissingDeviceId, "no data.deviceId".to_owned());
     };
+    let device_id = Sym::new(device_id);
+    // An empty `data.moduleId` says "no module" (EG-ORDER's sample); an absent one says nothing.
+    let data_module = data.module_id.text().map(str::trim);
+    let module_id = data_module.or(subject_module).filter(|m| !m.is_empty());
+    let subject_mismatch = subject_device.is_some_and(|d| d != device_id.as_str())
+        || subject_module.is_some_and(|m| data_module.is_some_and(|dm| dm != m));
     let hub = data
         .hub_name
         .non_empty()
@@ -869,12 +876,28 @@ fn event_grid(rec: &RawRecord<'_>, source: u32, line: u64) -> Result<Event, Reje
         .0
         .as_ref()
         .and_then(|i| i.sequence_number.non_empty().map(SeqNo::from));
-    let mut event = Event::new(time, &hub, &device_id, operation);
-    event.module_id = owned(&data.module_id);
+    let mut event = Event::of(time, hub, device_id, operation);
+    event.module_id = module_id.map(Sym::new);
     event.source = source;
     event.source_line = line;
     event.seq = seq;
+    event.subject_mismatch = subject_mismatch;
     Ok(event)
+}
+
+/// The device and module an Event Grid `subject` names: `devices/{d}`, `devices/{d}/modules/{m}`
+/// or `devices/{d}/{m}`; `None` for what it does not name.
+fn subject_identity(subject: Option<&str>) -> (Option<&str>, Option<&str>) {
+    let Some(rest) = subject.map(str::trim).and_then(|s| s.strip_prefix("devices/")) else {
+        return (None, None);
+    };
+    let mut parts = rest.split('/');
+    let device = parts.next().filter(|d| !d.is_empty());
+    let module = match (parts.next(), parts.next()) {
+        (Some("modules"), Some(module)) | (Some(module), None) => Some(module),
+        _ => None,
+    };
+    (device, module.filter(|m| !m.is_empty()))
 }
 
 #[cfg(test)]
@@ -977,6 +1000,38 @@ mod tests {
             Err(RejectReason::WrongCategory),
         );
         check("[1]", Err(RejectReason::BadJson));
+    }
+
+    /// IoT Edge: a module's subject is `devices/{d}/{m}` in a real batch, `devices/{d}/modules/{m}`
+    /// in the docs; where `subject` and `data` disagree, `data` wins and the event says so.
+    #[test]
+    fn takes_the_identity_from_data_and_flags_a_mismatch() {
+        let event = |subject: &str, data: &str| {
+            let json = format!(
+                r#"{{"type":"Microsoft.Devices.DeviceConnected","time":"2022-11-07T11:00:25Z","subject":"{subject}","data":{{"hubName":"IOT-Demo"{data}}}}}"#
+            );
+            let rec = serde_json::from_str::<RawRecord<'_>>(&json).expect("valid JSON");
+            let e = to_event(&rec, 0, 1).expect("an event");
+            format!(
+                "{}/{} {} {}",
+                e.device_id,
+                e.module_id.as_deref().unwrap_or("-"),
+                e.hub,
+                e.subject_mismatch
+            )
+        };
+        let edge = r#","deviceId":"edge1","moduleId":"$edgeHub""#;
+        assert_eq!(event("devices/edge1/$edgeHub", edge), "edge1/$edgeHub iot-demo false");
+        assert_eq!(event("devices/edge1/modules/$edgeHub", edge), "edge1/$edgeHub iot-demo false");
+        assert_eq!(event("devices/edge1/$edgeHub", ""), "edge1/$edgeHub iot-demo false");
+        assert_eq!(
+            event("devices/edge1", r#","deviceId":"edge1","moduleId":"""#),
+            "edge1/- iot-demo false"
+        );
+        assert_eq!(event("devices/other/$edgeHub", edge), "edge1/$edgeHub iot-demo true");
+        assert_eq!(event("devices/edge1/other", edge), "edge1/$edgeHub iot-demo true");
+        assert_eq!(event("devices/edge1", edge), "edge1/$edgeHub iot-demo false");
+        assert_eq!(event("", edge), "edge1/$edgeHub iot-demo false");
     }
 
     #[test]
