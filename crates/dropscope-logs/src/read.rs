@@ -13,7 +13,6 @@ mod la_csv;
 pub(crate) mod lines;
 mod marks;
 pub(crate) mod record;
-mod routed;
 pub(crate) mod scan;
 
 use std::collections::BTreeMap;

@@ -29,8 +29,10 @@ use serde::Deserialize;
 use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use crate::read::routed::{MonitorEvent, RoutedMessage};
+use crate::read::record::routed::{MonitorEvent, RoutedMessage};
 use crate::{Form, RejectReason};
+
+pub(crate) mod routed;
 
 /// A scalar field: text (numbers and booleans as their JSON text), null or absent, or an object
 /// or array kept as compact JSON text (`authType` written as an object by hand-edited exports).
