@@ -218,6 +218,15 @@ fn the_fixture_folder_as_a_whole() {
     let edge_hubs: BTreeSet<&str> =
         ingested.events.iter().filter(|e| e.device_id == "edge1").map(|e| e.hub.as_str()).collect();
     assert_eq!(edge_hubs, BTreeSet::from(["iot-demo"]));
+    // EG-ORDER's sample names `devices/Demo-Device-1` in its subject and another device in its
+    // data: the data's id is kept, and the event says so.
+    let mismatched: Vec<&str> = ingested
+        .events
+        .iter()
+        .filter(|e| e.subject_mismatch)
+        .map(|e| e.device_id.as_str())
+        .collect();
+    assert_eq!(mismatched, ["48e44e11-1437-4907-83b1-4a8d7e89859e"]);
     // README.md is listed as unrecognised, not counted as a record.
     let unrecognised: Vec<String> = ingested
         .unrecognised
