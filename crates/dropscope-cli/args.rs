@@ -267,6 +267,8 @@ pub(crate) enum SimFormat {
     Eventgrid,
     /// The same events in the CloudEvents schema.
     Cloudevents,
+    /// Routed device connection-state events as routing to storage writes them in JSON.
+    RoutedJson,
     /// dropscope's Parquet events table.
     Parquet,
     /// dropscope's Arrow IPC events table.

@@ -86,6 +86,7 @@ fn form(format: SimFormat) -> Form {
         SimFormat::LaJson => Form::LogAnalyticsJson,
         SimFormat::Eventgrid => Form::EventGrid,
         SimFormat::Cloudevents => Form::CloudEvents,
+        SimFormat::RoutedJson => Form::RoutedJson,
         SimFormat::Parquet => Form::Parquet,
         SimFormat::Arrow => Form::ArrowIpc,
     }

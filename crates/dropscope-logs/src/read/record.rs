@@ -863,7 +863,11 @@ fn event_grid(rec: &RawRecord<'_>, source: u32, line: u64) -> Result<Event, Reje
     };
     let device_id = Sym::new(device_id);
     // An empty `data.moduleId` says "no module" (EG-ORDER's sample); an absent one says nothing.
-    let data_module = data.module_id.text().map(str::trim);
+    let data_module = match &data.module_id {
+        Scalar::Null => None,
+        Scalar::Text(text) => Some(text.as_ref()),
+        Scalar::Json(json) => Some(json.as_str()),
+    };
     let module_id = data_module.or(subject_module).filter(|m| !m.is_empty());
     let subject_mismatch = subject_device.is_some_and(|d| d != device_id.as_str())
         || subject_module.is_some_and(|m| data_module.is_some_and(|dm| dm != m));

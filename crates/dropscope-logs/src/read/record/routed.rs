@@ -209,13 +209,15 @@ fn operation(op_type: &str) -> Option<Operation> {
     }
 }
 
+/// The text of a string value, when not empty; kept as it is (an id is not trimmed, as in the
+/// other forms).
 fn non_empty<'s>(value: &'s Scalar<'_>) -> Option<&'s str> {
-    value.text().map(str::trim).filter(|t| !t.is_empty())
+    value.text().filter(|t| !t.is_empty())
 }
 
 /// The event a connection-state message describes, or why it describes none.
 pub(crate) fn state_change(rec: &Fields<'_>, source: u32, line: u64) -> Result<Event, Rejection> {
-    let Some(op_type) = non_empty(&rec.app.op_type) else {
+    let Some(op_type) = non_empty(&rec.app.op_type).filter(|t| !t.trim().is_empty()) else {
         let what = non_empty(&rec.system.message_source)
             .or_else(|| non_empty(&rec.app.schema))
             .unwrap_or("no opType");
@@ -258,20 +260,21 @@ pub(crate) fn state_change(rec: &Fields<'_>, source: u32, line: u64) -> Result<E
 
 /// `operationTimestamp`, the time of the state change; the enqueued time when it is absent
 /// (about half a minute later in the documented sample).
-fn event_time(rec: &Fields<'_>) -> Result<Timestamp, Rejection> {
+fn event_time<'r>(rec: &'r Fields<'r>) -> Result<Timestamp, Rejection> {
     let parse = |text: &str| {
         Timestamp::parse_rfc3339_after(text, &mut LastDate::default()).map_err(|error| Rejection {
             reason: RejectReason::InvalidTime,
             detail: format!("time {text:?}: {error}"),
         })
     };
-    if let Some(text) = non_empty(&rec.app.operation_timestamp) {
+    let trimmed = |value: &'r Scalar<'_>| non_empty(value).map(str::trim).filter(|t| !t.is_empty());
+    if let Some(text) = trimmed(&rec.app.operation_timestamp) {
         return parse(text);
     }
-    if let Some(text) = non_empty(rec.enqueued) {
+    if let Some(text) = trimmed(rec.enqueued) {
         return parse(text);
     }
-    match non_empty(&rec.system.enqueued_time) {
+    match trimmed(&rec.system.enqueued_time) {
         // `iothub-enqueuedtime` as monitor-events prints it: epoch milliseconds.
         Some(text) if text.bytes().all(|b| b.is_ascii_digit()) => {
             // Up to year 2262, the last that nanoseconds in an i64 hold.
@@ -476,6 +479,39 @@ mod tests {
             Ok("2022-06-01T18:43:38.0510000Z  d2 None disconnect None None"),
         );
         check(&message("", "{}"), Err(RejectReason::WrongCategory));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(100))]
+        /// What the routed JSON writer writes, the reader reads back: the identity, the time, the
+        /// operation and the sequence number, which is all such an event carries.
+        #[test]
+        fn written_routed_json_reads_back(
+            events in proptest::collection::vec(dropscope_model::proptest::event(), 1..6),
+            seqs in proptest::collection::vec(proptest::option::of("[0-9A-F]{64}"), 6),
+        ) {
+            let carried: Vec<Event> = events
+                .iter()
+                .zip(&seqs)
+                .enumerate()
+                .map(|(idx, (e, seq))| {
+                    let mut event = Event::of(e.time, e.hub, e.device_id, e.operation);
+                    event.module_id = e.module_id.filter(|m| !m.is_empty());
+                    event.seq = seq.as_deref().map(SeqNo::from);
+                    event.source_line = idx as u64 + 1;
+                    event
+                })
+                .collect();
+            let mut text = Vec::new();
+            let opts = crate::write::WriteOptions { frac_digits: 7, ..Default::default() };
+            crate::write::write_events(&mut text, crate::Form::RoutedJson, &carried, &opts)
+                .expect("writing to a Vec");
+            let parsed = crate::read::read_text(&text, 0);
+            proptest::prop_assert!(parsed.rejects.is_empty(), "{:?}", parsed.rejects);
+            proptest::prop_assert_eq!(&parsed.events, &carried);
+            let n = carried.len() as u64;
+            proptest::prop_assert_eq!(parsed.forms.get(&crate::Form::RoutedJson), Some(&n));
+        }
     }
 
     #[test]
