@@ -269,6 +269,8 @@ pub(crate) enum SimFormat {
     Cloudevents,
     /// Routed device connection-state events as routing to storage writes them in JSON.
     RoutedJson,
+    /// The same events in an Avro container, as routing to storage and Event Hubs Capture write.
+    Avro,
     /// dropscope's Parquet events table.
     Parquet,
     /// dropscope's Arrow IPC events table.

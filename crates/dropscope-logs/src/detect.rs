@@ -14,6 +14,8 @@ pub(crate) enum Layout {
     Csv,
     /// Parquet or Arrow IPC.
     Columnar,
+    /// An Avro container: read whole.
+    Avro,
 }
 
 /// The export form of an input, from its bytes (after gzip is removed). `None` when the input is
@@ -48,6 +50,9 @@ pub(crate) fn sniff(bytes: &[u8]) -> Option<(Form, Layout)> {
     }
     if bytes.starts_with(b"ARROW1") {
         return Some((Form::ArrowIpc, Layout::Columnar));
+    }
+    if bytes.starts_with(b"Obj\x01") {
+        return Some((Form::Avro, Layout::Avro));
     }
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let start = scan::skip_ws(bytes, 0);
@@ -184,6 +189,7 @@ mod tests {
         );
         check("PAR1", Some((Form::Parquet, Layout::Columnar)));
         check("ARROW1\0\0", Some((Form::ArrowIpc, Layout::Columnar)));
+        check("Obj\u{1}\u{4}", Some((Form::Avro, Layout::Avro)));
         check("time,operation\n", None);
         check(" \n ", None);
         check("", None);

@@ -30,6 +30,10 @@ pub enum Form {
     /// The same events as routed messages, `{"EnqueuedTimeUtc", "Properties",
     /// "SystemProperties", "Body"}`, one a line: routing to storage with JSON encoding.
     RoutedJson,
+    /// An Avro container of routed messages (`EventData` records: properties and a `Body` of
+    /// bytes), as routing to storage and Event Hubs Capture write by default: connection-state
+    /// events, or resource logs a diagnostic setting sent to Event Hubs.
+    Avro,
     /// Parquet written by dropscope.
     Parquet,
     /// Arrow IPC (Feather v2) written by dropscope.
@@ -38,7 +42,7 @@ pub enum Form {
 
 impl Form {
     /// Every form, in a fixed order.
-    pub const ALL: [Form; 12] = [
+    pub const ALL: [Form; 13] = [
         Form::JsonLines,
         Form::RecordsEnvelope,
         Form::PrettyConcatenated,
@@ -49,6 +53,7 @@ impl Form {
         Form::LegacyOperationsMonitoring,
         Form::RoutedMonitorEvents,
         Form::RoutedJson,
+        Form::Avro,
         Form::Parquet,
         Form::ArrowIpc,
     ];
@@ -66,15 +71,16 @@ impl Form {
             Form::LegacyOperationsMonitoring => "legacy-opsmon",
             Form::RoutedMonitorEvents => "routed-monitor-events",
             Form::RoutedJson => "routed-json",
+            Form::Avro => "avro",
             Form::Parquet => "parquet",
             Form::ArrowIpc => "arrow-ipc",
         }
     }
 
     /// Whether this form is text (JSON or CSV, which gzip compresses); the others are
-    /// dropscope's own columnar tables, compressed inside.
+    /// dropscope's own columnar tables and Avro containers, compressed inside.
     pub const fn is_text(self) -> bool {
-        !self.is_table()
+        !self.is_table() && !matches!(self, Form::Avro)
     }
 
     /// Whether this form is one of dropscope's columnar tables (Parquet, Arrow IPC), read and
@@ -94,10 +100,16 @@ impl Form {
     /// protocol or IP: the Event Grid forms and the routed connection-state events, which come
     /// from the same notifications (the same `sequenceNumber` layout) and are rebuilt into
     /// sessions alike.
+    /// An Avro container counts as the routed events the simulator writes in it; read, it may
+    /// hold resource logs too.
     pub const fn is_state_changes(self) -> bool {
         matches!(
             self,
-            Form::EventGrid | Form::CloudEvents | Form::RoutedMonitorEvents | Form::RoutedJson
+            Form::EventGrid
+                | Form::CloudEvents
+                | Form::RoutedMonitorEvents
+                | Form::RoutedJson
+                | Form::Avro
         )
     }
 
@@ -115,6 +127,7 @@ impl Form {
             Form::LogAnalyticsCsv => "csv",
             Form::Parquet => "parquet",
             Form::ArrowIpc => "arrow",
+            Form::Avro => "avro",
             Form::JsonLines
             | Form::RecordsEnvelope
             | Form::PrettyConcatenated

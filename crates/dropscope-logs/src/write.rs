@@ -12,6 +12,9 @@ use dropscope_model::{Event, Level, Operation, Sym, Timestamp};
 
 use crate::Form;
 
+#[cfg(feature = "avro")]
+pub(crate) mod avro;
+
 /// How records are rendered: timestamp precision and the Azure resource they are filed under.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WriteOptions {
@@ -37,15 +40,24 @@ impl Default for WriteOptions {
 }
 
 /// Writes `events` in `form` to `out`, as one complete document (one blob, one export file).
-/// `form` is a text form dropscope writes ([`Form::is_text`] and [`Form::is_written`]): the
-/// others are an [`io::ErrorKind::Unsupported`] error (dropscope-tables writes Parquet and Arrow
-/// IPC).
+/// `form` is a text form dropscope writes ([`Form::is_text`] and [`Form::is_written`]) or Avro
+/// (with the `avro` feature): the others are an [`io::ErrorKind::Unsupported`] error
+/// (dropscope-tables writes Parquet and Arrow IPC).
 pub fn write_events(
     out: &mut dyn Write,
     form: Form,
     events: &[Event],
     opts: &WriteOptions,
 ) -> io::Result<()> {
+    if form == Form::Avro {
+        #[cfg(feature = "avro")]
+        return avro::write(out, events, opts);
+        #[cfg(not(feature = "avro"))]
+        return Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "the avro form needs dropscope-logs built with the `avro` feature",
+        ));
+    }
     let mut buf = Vec::with_capacity(64 * 1024);
     match form {
         Form::JsonLines => {
@@ -127,6 +139,7 @@ pub fn write_events(
         }
         Form::LegacyOperationsMonitoring
         | Form::RoutedMonitorEvents
+        | Form::Avro
         | Form::Parquet
         | Form::ArrowIpc => {
             return Err(io::Error::new(
@@ -416,7 +429,7 @@ pub(crate) const fn routed_op_type(operation: Operation) -> &'static str {
 
 /// A stable, UUID-shaped event id derived from the record's identity (FNV-1a), so the same event
 /// written twice, in either Event Grid schema, carries the same id.
-fn event_id(event: &Event) -> String {
+pub(crate) fn event_id(event: &Event) -> String {
     let mut hash: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
     let mut feed = |bytes: &[u8]| {
         for &b in bytes {

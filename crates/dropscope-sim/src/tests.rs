@@ -317,6 +317,7 @@ fn event_grid_holds_state_changes_with_sequence_numbers() {
 #[test]
 fn routed_json_holds_state_changes_with_sequence_numbers() {
     check_event_grid(Form::RoutedJson);
+    check_event_grid(Form::Avro);
 }
 
 fn check_seq(time: i64, seq: u32, expected: &str) {
