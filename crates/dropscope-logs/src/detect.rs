@@ -1,6 +1,7 @@
 //! Form detection: which export form an input is, decided from its bytes, never its name.
 
 use crate::Form;
+use crate::read::record::routed::is_monitor_status;
 use crate::read::scan;
 
 /// How an input is cut into records, beyond its [`Form`].
@@ -55,7 +56,13 @@ pub(crate) fn sniff(bytes: &[u8]) -> Option<(Form, Layout)> {
         return Some((Form::Avro, Layout::Avro));
     }
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let start = scan::skip_ws(bytes, 0);
+    let mut start = scan::skip_ws(bytes, 0);
+    // A saved `az iot hub monitor-events` output starts with the monitor's status line.
+    while let Some(end) = memchr::memchr(b'\n', &bytes[start..]).map(|i| start + i)
+        && is_monitor_status(&bytes[start..end])
+    {
+        start = scan::skip_ws(bytes, end + 1);
+    }
     match bytes.get(start)? {
         b'{' => Some(sniff_object(bytes, start)),
         b'[' => Some(sniff_array(bytes, start)),
@@ -175,6 +182,11 @@ mod tests {
             "{\n \"Body\": {},\n \"Properties\": {}\n}",
             Some((Form::RoutedJson, Layout::Document)),
         );
+        check(
+            "Starting event monitor, filtering on device: d1, use ctrl-c to stop...\n{\n    \"event\": {",
+            Some((Form::RoutedMonitorEvents, Layout::Document)),
+        );
+        check("Starting event monitor, use ctrl-c to stop...\n", None);
         check(
             r#"[{"time":"t","properties":"{}"}]"#,
             Some((Form::RecordsEnvelope, Layout::Document)),

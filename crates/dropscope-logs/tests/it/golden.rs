@@ -179,6 +179,26 @@ forms routed-monitor-events=1",
     );
 }
 
+/// The same event as a terminal's output saved to a file holds it: the monitor's status lines
+/// around it are skipped, not records.
+#[test]
+fn routed_connstate_saved_from_the_terminal() {
+    let path = data_path("golden/fixtures/routed-connstate-monitor-events.json");
+    let event =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let saved = format!(
+        "Starting event monitor, filtering on device: contoso-device-1, use ctrl-c to stop...\n{event}\nStopping event monitor...\n"
+    );
+    let ingested = ingest_bytes("saved.txt", saved.as_bytes());
+    let got = render(&ingested);
+    assert!(
+        got.starts_with("L2 contoso-device-1 2022-06-01T18:43:04.5561024Z disconnect"),
+        "{got}"
+    );
+    assert!(got.ends_with("forms routed-monitor-events=1"), "{got}");
+    assert_eq!(ingested.stats.records_read, 1);
+}
+
 /// A real IoT Edge batch: two modules of one device, subjects `devices/edge1/<module>`, the hub
 /// spelt `iot-demo` in one `source` and `IOT-DEMO` in the other (one hub, lower-cased).
 #[test]

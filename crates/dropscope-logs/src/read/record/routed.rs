@@ -6,7 +6,8 @@
 //!   `{"event": {...}}` whose `properties.application` holds `hubName`, `deviceId`, `moduleId`,
 //!   `opType` and `operationTimestamp`, whose `annotations` hold `iothub-enqueuedtime` (epoch
 //!   milliseconds) and `iothub-message-source`, and whose `payload` holds the `sequenceNumber`;
-//!   the command prints one object after another.
+//!   the command prints one object after another, with status lines around them
+//!   ([`is_monitor_status`]) that are not records.
 //! - As the message itself ([`Form::RoutedJson`]): `{"EnqueuedTimeUtc", "Properties",
 //!   "SystemProperties", "Body"}`, one a line, as routing to storage with JSON encoding writes
 //!   it; `Properties` are the same application properties, and `Body` holds the sequence number,
@@ -320,6 +321,21 @@ fn sequence_number<'r>(body: &Body<'r>) -> Result<Option<Cow<'r, str>>, Rejectio
     let body: StateBody<'_> = serde_json::from_slice(bytes)
         .map_err(|error| bad(format!("Body is not a JSON object: {error}")))?;
     Ok(non_empty(&body.sequence_number).map(|s| Cow::Owned(s.to_owned())))
+}
+
+/// Whether `line` is one of the status lines `az iot hub monitor-events` prints among the events
+/// on stdout (Azure/azure-iot-cli-extension, `azext_iot/monitor/runner.py` and
+/// `handlers/common_handler.py`): "Starting event monitor, ... use ctrl-c to stop...",
+/// "Successfully parsed N message(s)." and "Stopping event monitor...". A saved output holds
+/// them; they are not records.
+pub(crate) fn is_monitor_status(line: &[u8]) -> bool {
+    let line = line.trim_ascii();
+    let contains = |needle: &[u8]| line.windows(needle.len()).any(|w| w == needle);
+    (line.starts_with(b"Starting ")
+        && contains(b"event monitor,")
+        && line.ends_with(b"use ctrl-c to stop..."))
+        || line == b"Stopping event monitor..."
+        || (line.starts_with(b"Successfully parsed ") && line.ends_with(b" message(s)."))
 }
 
 /// Standard base64 (RFC 4648 §4, padding optional, ASCII whitespace ignored); `None` on any
