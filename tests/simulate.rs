@@ -158,7 +158,7 @@ fn same_seed_gives_byte_identical_trees() {
 #[test]
 fn thread_count_does_not_change_a_byte() {
     let dir = tempfile::tempdir().expect("a temp dir");
-    for form in ["jsonl", "parquet"] {
+    for form in ["jsonl", "parquet", "avro"] {
         let one = format!("one-{form}");
         let two = format!("two-{form}");
         simulate(dir.path(), &one, &["--threads", "1", "--format", form]);
