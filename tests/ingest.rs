@@ -9,12 +9,13 @@ fn inspect_accounts_for_every_fixture_record() {
     let run = dropscope(dir.path(), &["inspect", "--json", fixtures.to_str().expect("utf-8 path")]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let summary: serde_json::Value = serde_json::from_str(&run.stdout).expect("one JSON object");
-    assert_eq!(summary["records_read"], 27);
+    assert_eq!(summary["records_read"], 32);
     assert_eq!(summary["rejected"], 1);
     assert_eq!(summary["reject_reasons"]["invalid_time"], 1);
-    assert_eq!(summary["parsed"], 13);
+    assert_eq!(summary["parsed"], 18);
     assert_eq!(summary["duplicates"], 13);
-    assert_eq!(summary["devices"], 9);
+    assert_eq!(summary["devices"], 11);
+    assert_eq!(summary["forms"]["routed-monitor-events"], 1);
     assert_eq!(summary["time_min"], "2017-09-27T12:11:56.7184728Z");
     assert_eq!(summary["time_max"], "2023-09-21T22:33:34Z");
     let read = summary["records_read"].as_u64().expect("a count");
@@ -22,7 +23,7 @@ fn inspect_accounts_for_every_fixture_record() {
         ["parsed", "duplicates", "rejected"].map(|k| summary[k].as_u64().expect("a count"));
     assert_eq!(accounted.iter().sum::<u64>(), read);
     assert!(
-        run.stderr.contains("27 records: 13 parsed, 13 duplicates, 1 rejected"),
+        run.stderr.contains("32 records: 18 parsed, 13 duplicates, 1 rejected"),
         "{}",
         run.stderr
     );
@@ -61,9 +62,9 @@ fn ingest_writes_every_table_form_and_reads_it_back() {
         let run = dropscope(dir.path(), &["inspect", "--json", table]);
         assert_eq!(run.code, 0, "{table}: {}", run.stderr);
         let summary: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
-        assert_eq!(summary["parsed"], 13, "{table}");
+        assert_eq!(summary["parsed"], 18, "{table}");
         assert_eq!(summary["rejected"], 0, "{table}");
-        assert_eq!(summary["devices"], 9, "{table}");
+        assert_eq!(summary["devices"], 11, "{table}");
     }
     let csv = std::fs::read_to_string(dir.path().join("e.csv")).expect("csv written");
     assert!(csv.starts_with("time,hub,device_id,module_id,operation,level,result_type,"), "{csv}");

@@ -26,7 +26,7 @@ fn no_mmap_reads_the_fixtures_as_the_maps_do() {
     let input = fixtures.to_str().expect("utf-8 path");
     let (inspect, table) = outputs(dir.path(), input, &[]);
     let summary: serde_json::Value = serde_json::from_str(&inspect).expect("one JSON object");
-    assert_eq!(summary["records_read"], 27);
+    assert_eq!(summary["records_read"], 32);
     let (streamed_inspect, streamed_table) = outputs(dir.path(), input, &["--no-mmap"]);
     assert_eq!(streamed_inspect, inspect);
     assert_eq!(streamed_table, table);

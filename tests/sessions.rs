@@ -128,24 +128,31 @@ fn sessions_on_the_fixtures() {
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
     let summary: serde_json::Value = serde_json::from_str(&run.stdout).expect("one JSON object");
-    assert_eq!(summary["events"], 13, "{summary}");
-    assert_eq!(summary["devices"], 9, "{summary}");
-    assert_eq!(summary["sessions"], 10, "{summary}");
-    assert_eq!(summary["open_at_start"], 2, "{summary}");
-    assert_eq!(summary["open_at_end"], 5, "{summary}");
+    // Two modules of edge1 are two devices here: each disconnected, then connected again.
+    assert_eq!(summary["events"], 18, "{summary}");
+    assert_eq!(summary["devices"], 12, "{summary}");
+    assert_eq!(summary["sessions"], 15, "{summary}");
+    assert_eq!(summary["open_at_start"], 5, "{summary}");
+    assert_eq!(summary["open_at_end"], 7, "{summary}");
     assert_eq!(summary["failed_connects"], 0, "{summary}");
-    assert_eq!(summary["repairs"]["missing_connect"], 2, "{summary}");
-    assert_eq!(summary["repairs"]["missing_disconnect"], 5, "{summary}");
+    assert_eq!(summary["repairs"]["missing_connect"], 5, "{summary}");
+    assert_eq!(summary["repairs"]["missing_disconnect"], 7, "{summary}");
     // The JSON Lines, pretty and envelope copies of the documentation's records are one record
     // each; the 6 sessions holding such records say a copy was dropped.
     assert_eq!(summary["repairs"]["duplicate_dropped"], 6, "{summary}");
-    assert!(run.stderr.contains("rebuilt 10 session(s) of 9 device(s)"), "{}", run.stderr);
+    assert!(run.stderr.contains("rebuilt 15 session(s) of 12 device(s)"), "{}", run.stderr);
 
     let csv = std::fs::read_to_string(dir.path().join("sessions.csv")).expect("sessions written");
     let header: Vec<&str> = csv.lines().next().expect("a header").split(',').collect();
     assert!(header.len() >= SESSION_COLUMNS.len(), "{header:?}");
     assert_eq!(header[..SESSION_COLUMNS.len()], SESSION_COLUMNS, "{header:?}");
-    assert_eq!(csv.lines().count(), 11, "{csv}");
+    assert_eq!(csv.lines().count(), 16, "{csv}");
+    assert!(
+        csv.lines().any(|l| l.starts_with(
+            "edge1,$edgeHub,1,2022-11-07T11:00:25.2284564Z,,,,,,,,4393.7918208,0,false,missing_disconnect,iot-demo"
+        )),
+        "{csv}"
+    );
     assert!(
         csv.lines().any(|l| l.starts_with(
             "sensor-th-2001,,0,2023-09-21T22:16:00Z,2023-09-21T22:33:34Z,1054,Mqtt,24.9.142.XXX,"

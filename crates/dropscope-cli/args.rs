@@ -267,6 +267,10 @@ pub(crate) enum SimFormat {
     Eventgrid,
     /// The same events in the CloudEvents schema.
     Cloudevents,
+    /// Routed device connection-state events as routing to storage writes them in JSON.
+    RoutedJson,
+    /// The same events in an Avro container, as routing to storage and Event Hubs Capture write.
+    Avro,
     /// dropscope's Parquet events table.
     Parquet,
     /// dropscope's Arrow IPC events table.

@@ -107,6 +107,7 @@ pub(crate) fn summary_json(summary: &SessionSummary) -> serde_json::Value {
             "merged_end": summary.merged_ends,
             "reordered": summary.reordered_sessions,
             "duplicate_dropped": summary.duplicate_dropped,
+            "subject_mismatch": summary.subject_mismatch,
         },
     })
 }
@@ -130,6 +131,7 @@ pub(crate) fn human_summary(summary: &SessionSummary) -> String {
         ("merged end (401003+404104)", summary.merged_ends),
         ("reordered", summary.reordered_sessions),
         ("duplicate dropped", summary.duplicate_dropped),
+        ("subject mismatch", summary.subject_mismatch),
     ];
     let repairs: Vec<String> =
         repairs.iter().filter(|(_, n)| *n > 0).map(|(name, n)| format!("{name} {n}")).collect();

@@ -25,7 +25,7 @@ pub(crate) fn run(args: &SimulateArgs, ctx: &Context) -> anyhow::Result<ExitStat
     let form = form(args.format);
     if args.gzip && !form.is_text() {
         anyhow::bail!(
-            "--gzip applies to the text forms only\nhint: Parquet and Arrow files are compressed inside; drop --gzip"
+            "--gzip applies to the text forms only\nhint: Parquet, Arrow and Avro files are compressed inside; drop --gzip"
         );
     }
     let config =
@@ -86,6 +86,8 @@ fn form(format: SimFormat) -> Form {
         SimFormat::LaJson => Form::LogAnalyticsJson,
         SimFormat::Eventgrid => Form::EventGrid,
         SimFormat::Cloudevents => Form::CloudEvents,
+        SimFormat::RoutedJson => Form::RoutedJson,
+        SimFormat::Avro => Form::Avro,
         SimFormat::Parquet => Form::Parquet,
         SimFormat::Arrow => Form::ArrowIpc,
     }

@@ -174,6 +174,7 @@ fn quality(input: &FindingsInput<'_>) -> DataQuality {
         ("overlap", summary.overlaps),
         ("reordered", summary.reordered_sessions),
         ("duplicate_dropped", summary.duplicate_dropped),
+        ("subject_mismatch", summary.subject_mismatch),
     ];
     for (name, n) in repairs {
         if n > 0 {

@@ -32,10 +32,20 @@
 //! # How one device's events are ordered
 //!
 //! Events are partitioned by device (`hub`, `device_id`, `module_id`) and sorted by `time`, then by
-//! Event Grid's `seq` when present (compared as numbers: shorter is smaller), then by content (level,
-//! code, ...), so the order never depends on the input order or the thread count. Events that
-//! share `(time, seq)`, which whole-second timestamps make common, form a *tie group* whose order
-//! is chosen while walking, as the reading that needs the fewest repairs:
+//! the sequence number `seq` when present, then by content (level, code, ...), so the order never
+//! depends on the input order or the thread count.
+//!
+//! `seq` is the `sequenceNumber` of Event Grid, CloudEvents and routed connection-state events: a
+//! 256-bit number as 64 hex digits, "strictly increasing, so the latest event has a higher number"
+//! (docs/research/iothub-logs.md §2.2, §2.3). It is compared as a number (leading zeros dropped,
+//! hex letters in either case) and only between events of one time: a batch that lists the newer
+//! event first, or two changes stamped alike, are put in the order their numbers say, but it never
+//! overrides the times, because one device's resource-log records, which have no number,
+//! interleave with its numbered events by time alone. In every sample, and in the simulator,
+//! a device's numbers grow with its times, so the two orders agree where both exist.
+//!
+//! Events that share `(time, seq)`, which whole-second timestamps make common, form a *tie group*
+//! whose order is chosen while walking, as the reading that needs the fewest repairs:
 //!
 //! - While a session is open, its disconnects come first (a disconnect and a reconnect in the
 //!   same second close the old session before opening the new one): closing costs nothing, while
@@ -81,6 +91,9 @@
 //!
 //! - A session with a record whose later copies the loader dropped ([`Event::had_copies`]) is
 //!   flagged [`Repairs::DUPLICATE_DROPPED`].
+//! - A session with an Event Grid record whose `subject` named another device or module than its
+//!   `data` ([`Event::subject_mismatch`]; the reader took the data's) is flagged
+//!   [`Repairs::SUBJECT_MISMATCH`].
 
 mod walk;
 
@@ -182,6 +195,8 @@ pub struct SessionSummary {
     pub reordered_sessions: u64,
     /// Sessions with [`Repairs::DUPLICATE_DROPPED`].
     pub duplicate_dropped: u64,
+    /// Sessions with [`Repairs::SUBJECT_MISMATCH`].
+    pub subject_mismatch: u64,
     /// Events that arrived after a later event of the same device.
     pub reordered_events: u64,
 }
@@ -283,14 +298,26 @@ fn same_device_session(a: &Session, b: &Session) -> bool {
     a.device_id == b.device_id && a.hub == b.hub && a.module_id == b.module_id
 }
 
-/// Event Grid sequence numbers are decimal or fixed-width hex strings: shorter is smaller, then
-/// byte order. An event without one sorts first.
+/// Sequence numbers are hex strings (64 upper-case digits in every sample) or, from tests and
+/// older tables, decimal ones: compared as numbers, leading zeros dropped, so shorter is smaller,
+/// then digit by digit with hex letters in either case; the text itself breaks what is left of a
+/// tie. An event without one sorts first.
 pub(crate) fn cmp_seq(a: Option<&str>, b: Option<&str>) -> Ordering {
     match (a, b) {
         (None, None) => Ordering::Equal,
         (None, Some(_)) => Ordering::Less,
         (Some(_), None) => Ordering::Greater,
-        (Some(x), Some(y)) => x.len().cmp(&y.len()).then_with(|| x.cmp(y)),
+        (Some(x), Some(y)) => {
+            let (xd, yd) = (x.trim_start_matches('0'), y.trim_start_matches('0'));
+            xd.len()
+                .cmp(&yd.len())
+                .then_with(|| {
+                    xd.bytes()
+                        .map(|b| b.to_ascii_uppercase())
+                        .cmp(yd.bytes().map(|b| b.to_ascii_uppercase()))
+                })
+                .then_with(|| x.cmp(y))
+        }
     }
 }
 
@@ -531,6 +558,7 @@ fn count_session(summary: &mut SessionSummary, session: &Session) {
     summary.merged_ends += u64::from(repaired.contains(Repairs::MERGED_END));
     summary.reordered_sessions += u64::from(repaired.contains(Repairs::REORDERED));
     summary.duplicate_dropped += u64::from(repaired.contains(Repairs::DUPLICATE_DROPPED));
+    summary.subject_mismatch += u64::from(repaired.contains(Repairs::SUBJECT_MISMATCH));
 }
 
 /// Sorts `items` by `less` (a strict total order) with an insertion sort, for the usual input:

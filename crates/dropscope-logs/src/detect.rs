@@ -1,6 +1,7 @@
 //! Form detection: which export form an input is, decided from its bytes, never its name.
 
 use crate::Form;
+use crate::read::record::routed::is_monitor_status;
 use crate::read::scan;
 
 /// How an input is cut into records, beyond its [`Form`].
@@ -14,6 +15,8 @@ pub(crate) enum Layout {
     Csv,
     /// Parquet or Arrow IPC.
     Columnar,
+    /// An Avro container: read whole.
+    Avro,
 }
 
 /// The export form of an input, from its bytes (after gzip is removed). `None` when the input is
@@ -21,7 +24,8 @@ pub(crate) enum Layout {
 ///
 /// Only the start of the input is looked at, so a prefix of a few kilobytes is enough. The JSON
 /// forms are told apart by the keys of the first record: a `records` array is the envelope,
-/// `eventType` is Event Grid, `specversion` or `type` is CloudEvents, `TimeGenerated` and the
+/// `event` is a routed connection-state event as `az iot hub monitor-events` prints it,
+/// `Properties` with `SystemProperties` or `Body` a routed message, `eventType` is Event Grid, `specversion` or `type` is CloudEvents, `TimeGenerated` and the
 /// other Log Analytics column names are a Log Analytics export, a flat `deviceId` without
 /// `properties` is a legacy operations-monitoring record; otherwise a first record that ends on
 /// its first line means JSON Lines and a longer one pretty-printed objects. A CSV is recognised
@@ -48,8 +52,17 @@ pub(crate) fn sniff(bytes: &[u8]) -> Option<(Form, Layout)> {
     if bytes.starts_with(b"ARROW1") {
         return Some((Form::ArrowIpc, Layout::Columnar));
     }
+    if bytes.starts_with(b"Obj\x01") {
+        return Some((Form::Avro, Layout::Avro));
+    }
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let start = scan::skip_ws(bytes, 0);
+    let mut start = scan::skip_ws(bytes, 0);
+    // A saved `az iot hub monitor-events` output starts with the monitor's status line.
+    while let Some(end) = memchr::memchr(b'\n', &bytes[start..]).map(|i| start + i)
+        && is_monitor_status(&bytes[start..end])
+    {
+        start = scan::skip_ws(bytes, end + 1);
+    }
     match bytes.get(start)? {
         b'{' => Some(sniff_object(bytes, start)),
         b'[' => Some(sniff_array(bytes, start)),
@@ -66,7 +79,13 @@ fn is_csv_header(bytes: &[u8]) -> bool {
 /// The form a record's keys say, when they say one.
 fn form_of_keys(keys: &[(&[u8], usize)]) -> Option<Form> {
     let has = |name: &[u8]| keys.iter().any(|(key, _)| *key == name);
-    if has(b"eventType") {
+    if has(b"event") {
+        Some(Form::RoutedMonitorEvents)
+    } else if has(b"Properties") && (has(b"SystemProperties") || has(b"Body"))
+        || has(b"EnqueuedTimeUtc") && has(b"Body")
+    {
+        Some(Form::RoutedJson)
+    } else if has(b"eventType") {
         Some(Form::EventGrid)
     } else if has(b"specversion") || has(b"type") && has(b"data") {
         Some(Form::CloudEvents)
@@ -152,6 +171,23 @@ mod tests {
         );
         check("[]", Some((Form::LogAnalyticsJson, Layout::Document)));
         check(
+            "{\n    \"event\": {\n        \"origin\": \"d\"",
+            Some((Form::RoutedMonitorEvents, Layout::Document)),
+        );
+        check(
+            r#"{"EnqueuedTimeUtc":"t","Properties":{},"SystemProperties":{},"Body":"e30="}"#,
+            Some((Form::RoutedJson, Layout::Lines)),
+        );
+        check(
+            "{\n \"Body\": {},\n \"Properties\": {}\n}",
+            Some((Form::RoutedJson, Layout::Document)),
+        );
+        check(
+            "Starting event monitor, filtering on device: d1, use ctrl-c to stop...\n{\n    \"event\": {",
+            Some((Form::RoutedMonitorEvents, Layout::Document)),
+        );
+        check("Starting event monitor, use ctrl-c to stop...\n", None);
+        check(
             r#"[{"time":"t","properties":"{}"}]"#,
             Some((Form::RecordsEnvelope, Layout::Document)),
         );
@@ -165,6 +201,7 @@ mod tests {
         );
         check("PAR1", Some((Form::Parquet, Layout::Columnar)));
         check("ARROW1\0\0", Some((Form::ArrowIpc, Layout::Columnar)));
+        check("Obj\u{1}\u{4}", Some((Form::Avro, Layout::Avro)));
         check("time,operation\n", None);
         check(" \n ", None);
         check("", None);

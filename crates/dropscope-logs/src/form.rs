@@ -24,6 +24,16 @@ pub enum Form {
     CloudEvents,
     /// Legacy operations-monitoring records (flat `deviceId`, `ipAddress`), retired 2019.
     LegacyOperationsMonitoring,
+    /// Device connection-state events of message routing (`DeviceConnectionStateEvents`) as
+    /// `az iot hub monitor-events` prints them: `{"event": {...}}` objects, one after another.
+    RoutedMonitorEvents,
+    /// The same events as routed messages, `{"EnqueuedTimeUtc", "Properties",
+    /// "SystemProperties", "Body"}`, one a line: routing to storage with JSON encoding.
+    RoutedJson,
+    /// An Avro container of routed messages (`EventData` records: properties and a `Body` of
+    /// bytes), as routing to storage and Event Hubs Capture write by default: connection-state
+    /// events, or resource logs a diagnostic setting sent to Event Hubs.
+    Avro,
     /// Parquet written by dropscope.
     Parquet,
     /// Arrow IPC (Feather v2) written by dropscope.
@@ -32,7 +42,7 @@ pub enum Form {
 
 impl Form {
     /// Every form, in a fixed order.
-    pub const ALL: [Form; 10] = [
+    pub const ALL: [Form; 13] = [
         Form::JsonLines,
         Form::RecordsEnvelope,
         Form::PrettyConcatenated,
@@ -41,6 +51,9 @@ impl Form {
         Form::EventGrid,
         Form::CloudEvents,
         Form::LegacyOperationsMonitoring,
+        Form::RoutedMonitorEvents,
+        Form::RoutedJson,
+        Form::Avro,
         Form::Parquet,
         Form::ArrowIpc,
     ];
@@ -56,15 +69,18 @@ impl Form {
             Form::EventGrid => "eventgrid",
             Form::CloudEvents => "cloudevents",
             Form::LegacyOperationsMonitoring => "legacy-opsmon",
+            Form::RoutedMonitorEvents => "routed-monitor-events",
+            Form::RoutedJson => "routed-json",
+            Form::Avro => "avro",
             Form::Parquet => "parquet",
             Form::ArrowIpc => "arrow-ipc",
         }
     }
 
     /// Whether this form is text (JSON or CSV, which gzip compresses); the others are
-    /// dropscope's own columnar tables, compressed inside.
+    /// dropscope's own columnar tables and Avro containers, compressed inside.
     pub const fn is_text(self) -> bool {
-        !self.is_table()
+        !self.is_table() && !matches!(self, Form::Avro)
     }
 
     /// Whether this form is one of dropscope's columnar tables (Parquet, Arrow IPC), read and
@@ -80,10 +96,28 @@ impl Form {
         matches!(self, Form::EventGrid | Form::CloudEvents)
     }
 
+    /// Whether this form holds only connection-state changes, with no error code, level,
+    /// protocol or IP: the Event Grid forms and the routed connection-state events, which come
+    /// from the same notifications (the same `sequenceNumber` layout) and are rebuilt into
+    /// sessions alike.
+    /// An Avro container counts as the routed events the simulator writes in it; read, it may
+    /// hold resource logs too.
+    pub const fn is_state_changes(self) -> bool {
+        matches!(
+            self,
+            Form::EventGrid
+                | Form::CloudEvents
+                | Form::RoutedMonitorEvents
+                | Form::RoutedJson
+                | Form::Avro
+        )
+    }
+
     /// Whether dropscope writes this form: all but the legacy operations-monitoring records,
-    /// retired in 2019, which it only reads.
+    /// retired in 2019, and the routed events as monitor-events prints them (a console's
+    /// view of a stream, not an export), which it only reads.
     pub const fn is_written(self) -> bool {
-        !matches!(self, Form::LegacyOperationsMonitoring)
+        !matches!(self, Form::LegacyOperationsMonitoring | Form::RoutedMonitorEvents)
     }
 
     /// The extension of a file of this form, without the dot: `json` (JSON Lines blobs are
@@ -93,13 +127,16 @@ impl Form {
             Form::LogAnalyticsCsv => "csv",
             Form::Parquet => "parquet",
             Form::ArrowIpc => "arrow",
+            Form::Avro => "avro",
             Form::JsonLines
             | Form::RecordsEnvelope
             | Form::PrettyConcatenated
             | Form::LogAnalyticsJson
             | Form::EventGrid
             | Form::CloudEvents
-            | Form::LegacyOperationsMonitoring => "json",
+            | Form::LegacyOperationsMonitoring
+            | Form::RoutedMonitorEvents
+            | Form::RoutedJson => "json",
         }
     }
 }

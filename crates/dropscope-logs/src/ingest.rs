@@ -73,6 +73,9 @@ pub enum RejectReason {
     MissingDeviceId,
     /// A field has a value of the wrong kind (a non-numeric resultType, an unknown level, ...).
     BadField,
+    /// An Avro container's header or a block of it cannot be decoded: one reject for the rest
+    /// of the file, whose "line" is the index of the first record not read (1-based).
+    BadAvro,
 }
 
 impl RejectReason {
@@ -86,6 +89,7 @@ impl RejectReason {
             RejectReason::BadOperation => "bad_operation",
             RejectReason::MissingDeviceId => "missing_device_id",
             RejectReason::BadField => "bad_field",
+            RejectReason::BadAvro => "bad_avro",
         }
     }
 }
@@ -95,7 +99,8 @@ impl RejectReason {
 pub struct Reject {
     /// Index into [`Ingested::sources`].
     pub source: u32,
-    /// The 1-based line of the record's first byte.
+    /// The 1-based line of the record's first byte; in an Avro container, the record's 1-based
+    /// index in the file.
     pub line: u64,
     /// Why it was rejected.
     pub reason: RejectReason,
@@ -401,6 +406,11 @@ fn read_stream<'a>(
         Some((form, Layout::Columnar)) => {
             read_rest(&mut input, &mut buf, size.filter(|_| !gzip)).map_err(io_error)?;
             columnar(form, &buf, path, source)?
+        }
+        Some((_, Layout::Avro)) => {
+            read_rest(&mut input, &mut buf, size.filter(|_| !gzip)).map_err(io_error)?;
+            read::read_avro(&buf, source)
+                .map_err(|source| Error::Read { path: path.to_owned(), source })?
         }
     };
     if let Some(error) = input.broken

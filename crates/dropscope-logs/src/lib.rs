@@ -10,7 +10,8 @@
 //! simulator write.
 //!
 //! Writing: [`write`](mod@write) renders events in each text form (JSON Lines, the records envelope, pretty
-//! objects, Log Analytics CSV and JSON, Event Grid and CloudEvents). The simulator writes through
+//! objects, Log Analytics CSV and JSON, Event Grid and CloudEvents, routed connection-state
+//! events as JSON). The simulator writes through
 //! this crate, so the reader reads exactly what it writes. [`labels`] reads and writes the
 //! ground-truth and prediction CSVs.
 //!

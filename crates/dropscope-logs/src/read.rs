@@ -2,11 +2,13 @@
 //!
 //! [`read_json_lines`] reads storage-blob JSON Lines (the hot path: chunks parsed in parallel),
 //! [`read_json_document`] reads every multi-line JSON form (pretty concatenated objects, the
-//! `{"records":[...]}` envelope, arrays of Log Analytics rows or Event Grid events, single events),
-//! and [`read_csv`] reads the Log Analytics CSV export. [`read_text`] detects the form and
-//! dispatches. Every record read ends up as an event or a [`Reject`]; line numbers are 1-based and
+//! `{"records":[...]}` envelope, arrays of Log Analytics rows or Event Grid events, single events,
+//! routed connection-state events as `az iot hub monitor-events` prints them), and [`read_csv`]
+//! reads the Log Analytics CSV export. [`read_text`] detects the form and dispatches. Every record read ends up as an event or a [`Reject`]; line numbers are 1-based and
 //! point at the record's first byte.
 
+#[cfg(feature = "avro")]
+mod avro;
 mod document;
 mod fast;
 mod la_csv;
@@ -100,6 +102,22 @@ pub fn read_json_document(bytes: &[u8], source: u32) -> Parsed {
     document::read(strip_bom(bytes), source)
 }
 
+/// Reads an Avro container of routed messages (see `read/avro.rs`); a corrupt one is a
+/// [`RejectReason::BadAvro`], not an error. Without the `avro` feature, an
+/// [`std::io::ErrorKind::Unsupported`] error.
+pub fn read_avro(bytes: &[u8], source: u32) -> std::io::Result<Parsed> {
+    #[cfg(feature = "avro")]
+    return Ok(avro::read(bytes, source));
+    #[cfg(not(feature = "avro"))]
+    {
+        let _ = (bytes, source);
+        Err(std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            "Avro input needs dropscope-logs built with the `avro` feature",
+        ))
+    }
+}
+
 /// Reads a Log Analytics CSV export of `AzureDiagnostics`.
 pub fn read_csv(bytes: &[u8], source: u32) -> Parsed {
     let bytes = strip_bom(bytes);
@@ -118,6 +136,18 @@ pub fn read_text(bytes: &[u8], source: u32) -> Parsed {
         Some((_, Layout::Lines)) => read_json_lines(bytes, source),
         Some((_, Layout::Document)) => read_json_document(bytes, source),
         Some((_, Layout::Csv)) => read_csv(bytes, source),
+        Some((form, Layout::Avro)) => read_avro(bytes, source).unwrap_or_else(|error| {
+            let mut parsed = Parsed::default();
+            parsed.count(form);
+            parsed.reject(
+                source,
+                1,
+                RejectReason::BadAvro,
+                error.to_string(),
+                &bytes[..bytes.len().min(16)],
+            );
+            parsed
+        }),
         Some((form, Layout::Columnar)) => {
             let mut parsed = Parsed::default();
             parsed.reject(

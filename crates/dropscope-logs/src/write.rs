@@ -12,6 +12,9 @@ use dropscope_model::{Event, Level, Operation, Sym, Timestamp};
 
 use crate::Form;
 
+#[cfg(feature = "avro")]
+pub(crate) mod avro;
+
 /// How records are rendered: timestamp precision and the Azure resource they are filed under.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WriteOptions {
@@ -37,15 +40,24 @@ impl Default for WriteOptions {
 }
 
 /// Writes `events` in `form` to `out`, as one complete document (one blob, one export file).
-/// `form` is a text form dropscope writes ([`Form::is_text`] and [`Form::is_written`]): the
-/// others are an [`io::ErrorKind::Unsupported`] error (dropscope-tables writes Parquet and Arrow
-/// IPC).
+/// `form` is a text form dropscope writes ([`Form::is_text`] and [`Form::is_written`]) or Avro
+/// (with the `avro` feature): the others are an [`io::ErrorKind::Unsupported`] error
+/// (dropscope-tables writes Parquet and Arrow IPC).
 pub fn write_events(
     out: &mut dyn Write,
     form: Form,
     events: &[Event],
     opts: &WriteOptions,
 ) -> io::Result<()> {
+    if form == Form::Avro {
+        #[cfg(feature = "avro")]
+        return avro::write(out, events, opts);
+        #[cfg(not(feature = "avro"))]
+        return Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "the avro form needs dropscope-logs built with the `avro` feature",
+        ));
+    }
     let mut buf = Vec::with_capacity(64 * 1024);
     match form {
         Form::JsonLines => {
@@ -118,7 +130,18 @@ pub fn write_events(
             }
             buf.extend_from_slice(b"\n]\n");
         }
-        Form::LegacyOperationsMonitoring | Form::Parquet | Form::ArrowIpc => {
+        Form::RoutedJson => {
+            for event in events {
+                push_routed_json(&mut buf, event, opts);
+                buf.push(b'\n');
+                flush_if_big(out, &mut buf)?;
+            }
+        }
+        Form::LegacyOperationsMonitoring
+        | Form::RoutedMonitorEvents
+        | Form::Avro
+        | Form::Parquet
+        | Form::ArrowIpc => {
             return Err(io::Error::new(
                 io::ErrorKind::Unsupported,
                 format!("the {form} form is not one of the text forms dropscope writes"),
@@ -342,9 +365,71 @@ fn push_event_grid(out: &mut Vec<u8>, event: &Event, opts: &WriteOptions, cloud_
     obj.finish();
 }
 
+/// Appends one routed connection-state event as routing to storage with JSON encoding writes a
+/// message, compact, without a newline: `EnqueuedTimeUtc`, the application `Properties`
+/// (docs/research/iothub-logs.md §2.3), `SystemProperties`, and the `Body` with the sequence
+/// number, as a JSON object because the event says `application/json` in `utf-8`. The enqueued
+/// time is the event's time: what the delay was is not known here, and the reader takes
+/// `operationTimestamp`.
+pub fn push_routed_json(out: &mut Vec<u8>, event: &Event, opts: &WriteOptions) {
+    let mut obj = ObjectWriter::new(out, None);
+    obj.key("EnqueuedTimeUtc");
+    push_time(obj.out, event.time, 7);
+    obj.key("Properties");
+    obj.out.extend_from_slice(b"{\"hubName\":");
+    push_json_str(obj.out, &event.hub);
+    obj.out.extend_from_slice(b",\"deviceId\":");
+    push_json_str(obj.out, &event.device_id);
+    if let Some(module_id) = &event.module_id {
+        obj.out.extend_from_slice(b",\"moduleId\":");
+        push_json_str(obj.out, module_id);
+    }
+    obj.out.extend_from_slice(b",\"opType\":");
+    push_json_str(obj.out, routed_op_type(event.operation));
+    obj.out.extend_from_slice(
+        b",\"iothub-message-schema\":\"deviceConnectionStateNotification\",\"operationTimestamp\":",
+    );
+    push_time(obj.out, event.time, opts.frac_digits);
+    obj.out.push(b'}');
+    obj.key("SystemProperties");
+    obj.out.extend_from_slice(b"{\"correlationId\":");
+    push_json_str(obj.out, &event_id(event));
+    obj.out.extend_from_slice(b",\"userId\":");
+    push_json_str(obj.out, &event.hub);
+    obj.out.extend_from_slice(b",\"connectionDeviceId\":");
+    push_json_str(obj.out, &event.device_id);
+    obj.out.extend_from_slice(
+        b",\"contentType\":\"application/json\",\"contentEncoding\":\"utf-8\",\"iothub-message-source\":\"deviceConnectionStateEvents\",\"enqueuedTime\":",
+    );
+    push_time(obj.out, event.time, 7);
+    obj.out.push(b'}');
+    obj.key("Body");
+    push_routed_body(obj.out, event);
+    obj.finish();
+}
+
+/// The body of a connection-state event: `{"sequenceNumber":"..."}`, or `{}` without one.
+pub(crate) fn push_routed_body(out: &mut Vec<u8>, event: &Event) {
+    out.push(b'{');
+    if let Some(seq) = &event.seq {
+        out.extend_from_slice(b"\"sequenceNumber\":");
+        push_json_str(out, seq);
+    }
+    out.push(b'}');
+}
+
+/// The `opType` of a connection-state event: devices and modules alike use `deviceConnected`
+/// and `deviceDisconnected` (iot-hub-non-telemetry-event-schema.md).
+pub(crate) const fn routed_op_type(operation: Operation) -> &'static str {
+    match operation {
+        Operation::Connect => "deviceConnected",
+        Operation::Disconnect => "deviceDisconnected",
+    }
+}
+
 /// A stable, UUID-shaped event id derived from the record's identity (FNV-1a), so the same event
 /// written twice, in either Event Grid schema, carries the same id.
-fn event_id(event: &Event) -> String {
+pub(crate) fn event_id(event: &Event) -> String {
     let mut hash: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
     let mut feed = |bytes: &[u8]| {
         for &b in bytes {

@@ -170,6 +170,10 @@ pub struct Event {
     /// whatever forms): its session gets the `duplicate_dropped` repair. Not part of the
     /// record, like `source`: [`Event::same_record`] ignores it.
     pub had_copies: bool,
+    /// The record's Event Grid `subject` named another device or module than its `data`, whose
+    /// identity this event has: its session gets the `subject_mismatch` repair. Like
+    /// `had_copies`, [`Event::same_record`] ignores it.
+    pub subject_mismatch: bool,
 }
 
 impl Event {
@@ -199,6 +203,7 @@ impl Event {
             source_line: 0,
             seq: None,
             had_copies: false,
+            subject_mismatch: false,
         }
     }
 

@@ -86,7 +86,7 @@ pub fn session() -> impl Strategy<Value = Session> {
     (
         (event(), proptest::option::of(timestamp()), proptest::option::of(timestamp())),
         (0_u32..50, proptest::option::of(0_i64..1_000_000_000_000), 0_u32..5, any::<bool>()),
-        (proptest::option::of(0_usize..4), 0_u8..32),
+        (proptest::option::of(0_usize..4), 0_u8..64),
     )
         .prop_map(
             |((event, connect, disconnect), (session_id, gap, failed, overlap), (level, bits))| {
@@ -98,6 +98,7 @@ pub fn session() -> impl Strategy<Value = Session> {
                     Repairs::DUPLICATE_DROPPED,
                     Repairs::REORDERED,
                     Repairs::MERGED_END,
+                    Repairs::SUBJECT_MISMATCH,
                 ]
                 .into_iter()
                 .enumerate()

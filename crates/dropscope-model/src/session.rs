@@ -19,13 +19,17 @@ impl Repairs {
     pub const REORDERED: Repairs = Repairs(1 << 3);
     /// Two end records (401003 then 404104) were merged into one session end.
     pub const MERGED_END: Repairs = Repairs(1 << 4);
+    /// An Event Grid record's `subject` named another device (or module) than its
+    /// `data.deviceId` (`data.moduleId`); the data's identity was taken.
+    pub const SUBJECT_MISMATCH: Repairs = Repairs(1 << 5);
 
-    const NAMES: [(Repairs, &'static str); 5] = [
+    const NAMES: [(Repairs, &'static str); 6] = [
         (Repairs::MISSING_CONNECT, "missing_connect"),
         (Repairs::MISSING_DISCONNECT, "missing_disconnect"),
         (Repairs::DUPLICATE_DROPPED, "duplicate_dropped"),
         (Repairs::REORDERED, "reordered"),
         (Repairs::MERGED_END, "merged_end"),
+        (Repairs::SUBJECT_MISMATCH, "subject_mismatch"),
     ];
 
     /// No repair.

@@ -722,12 +722,11 @@ fn flapping(f: &Findings) -> Section<'_> {
     if f.flapping.is_empty() {
         return section("flapping", TITLE, vec![para(vec![ours("None found.")])]);
     }
-    let rows = f
-        .flapping
-        .iter()
-        .map(|d| {
+    let rows = under_devices(&f.flapping, |d| d.device_id.as_str())
+        .into_iter()
+        .map(|(d, key)| {
             Row::new(vec![
-                Cell::Key { text: d.device_id.clone(), nowrap: true },
+                Cell::Key { text: key, nowrap: true },
                 Cell::Number(text::count(d.disconnects)),
                 Cell::Number(text::count(d.sessions)),
                 Cell::Number(text::opt_duration(d.median_session_ns)),
@@ -761,6 +760,36 @@ fn flapping(f: &Findings) -> Section<'_> {
             table(columns, rows),
         ],
     )
+}
+
+/// `rows` (ranked) with each device's modules under it: the findings name a module
+/// `device/module` (a device id holds no `/`), and a device's other rows follow its first one,
+/// in rank order, keyed `└ module`. Returns each row with the key to show.
+fn under_devices<'r, T>(rows: &'r [T], name: impl Fn(&'r T) -> &'r str) -> Vec<(&'r T, String)> {
+    fn device(name: &str) -> &str {
+        name.split_once('/').map_or(name, |(device, _)| device)
+    }
+    let names: Vec<&str> = rows.iter().map(name).collect();
+    let mut placed = vec![false; rows.len()];
+    let mut out = Vec::with_capacity(rows.len());
+    for first in 0..rows.len() {
+        if placed[first] {
+            continue;
+        }
+        let group = device(names[first]);
+        for idx in first..rows.len() {
+            if placed[idx] || device(names[idx]) != group {
+                continue;
+            }
+            placed[idx] = true;
+            let key = match names[idx].split_once('/') {
+                Some((_, module)) if idx != first => format!("└ {module}"),
+                _ => names[idx].to_owned(),
+            };
+            out.push((&rows[idx], key));
+        }
+    }
+    out
 }
 
 fn breakdowns(f: &Findings) -> Section<'_> {
@@ -949,4 +978,27 @@ fn quality(f: &Findings) -> Section<'_> {
         )]),
     ));
     section("quality", "Data quality", blocks)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(ranked: &[&str], expected: &[&str]) {
+        let ranked: Vec<String> = ranked.iter().map(|s| (*s).to_owned()).collect();
+        let got: Vec<String> =
+            under_devices(&ranked, String::as_str).into_iter().map(|(_, key)| key).collect();
+        assert_eq!(got, expected);
+    }
+
+    /// IoT Edge: a device's modules are listed under it, issue 19.
+    #[test]
+    fn lists_modules_under_their_device() {
+        check(
+            &["edge1/$edgeHub", "sensor", "edge1", "edge1/SimulatedTemperatureSensor", "edge2/m"],
+            &["edge1/$edgeHub", "edge1", "└ SimulatedTemperatureSensor", "sensor", "edge2/m"],
+        );
+        check(&["a", "b"], &["a", "b"]);
+        check(&[], &[]);
+    }
 }

@@ -307,6 +307,7 @@ impl Simulation {
             source_line: 0,
             seq: None,
             had_copies: false,
+            subject_mismatch: false,
         }
     }
 

@@ -698,3 +698,37 @@ fn event_grid_publishes_60_s_snapshots() {
     let backwards = ingested.events.windows(2).filter(|w| w[1].time < w[0].time).count();
     assert!(backwards > 20, "{backwards}");
 }
+
+/// Routed connection-state events (issue 19), as JSON and in Avro, are modelled as Event Grid's (the same
+/// notifications, docs/research/iothub-logs.md §2.3): read back, they are the same state changes,
+/// with the same times, sequence numbers and true causes, and no code or network field.
+#[test]
+fn routed_json_reads_back_as_event_grid_does() {
+    let scenario = scenario("mixed-day", 150, 4);
+    let key = |r: &Read| {
+        (r.event.time, r.event.operation, r.event.seq.as_deref().map(str::to_owned), r.cause)
+    };
+    let grid = read_back_in(&scenario, 19, Form::EventGrid);
+    for form in [Form::RoutedJson, Form::Avro] {
+        let routed = read_back_in(&scenario, 19, form);
+        assert_eq!(grid.len(), routed.len());
+        let mut n_events = 0;
+        for ((device, grid), (routed_device, routed)) in grid.iter().zip(&routed) {
+            assert_eq!(device, routed_device);
+            let grid: Vec<_> = grid.iter().map(key).collect();
+            let routed_keys: Vec<_> = routed.iter().map(key).collect();
+            assert_eq!(grid, routed_keys, "{form} {device}");
+            assert!(routed.iter().all(|r| r.event.result_type.is_none()
+                && r.event.masked_ip.is_none()
+                && r.event.protocol.is_none()
+                && r.event.seq.is_some()));
+            n_events += routed.len();
+        }
+        assert!(n_events > 100, "{form} {n_events}");
+
+        let dir = write(&scenario, SimOptions { seed: 19, frac_digits: 7 }, form, false);
+        let ingested = ingest(&[dir.path().join("logs")], &IngestConfig::default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(ingested.stats.forms.keys().copied().collect::<Vec<_>>(), [form]);
+    }
+}

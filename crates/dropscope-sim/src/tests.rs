@@ -262,7 +262,7 @@ fn round_trip_through_the_readers() {
     assert_eq!(labels.len(), failed);
 }
 
-/// Writes `form`, reads it back, and checks what only Event Grid forms promise: one event per
+/// Writes `form`, reads it back, and checks what only the Event Grid and routed forms promise: one event per
 /// connection-state change, each with a sequence number that grows per device, nothing
 /// collapsing into a duplicate but the injected copies, and labels for the written records only.
 fn check_event_grid(form: Form) {
@@ -310,6 +310,14 @@ fn check_event_grid(form: Form) {
 fn event_grid_holds_state_changes_with_sequence_numbers() {
     check_event_grid(Form::EventGrid);
     check_event_grid(Form::CloudEvents);
+}
+
+/// `--format routed-json` (issue 19): the routed connection-state events read back as what
+/// was written, like the Event Grid forms.
+#[test]
+fn routed_json_holds_state_changes_with_sequence_numbers() {
+    check_event_grid(Form::RoutedJson);
+    check_event_grid(Form::Avro);
 }
 
 fn check_seq(time: i64, seq: u32, expected: &str) {

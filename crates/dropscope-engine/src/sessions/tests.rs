@@ -9,8 +9,8 @@ use crate::sessions::{EventRole, SessionTable, build};
 
 const BASE: i64 = 1_700_000_000;
 
-/// Parses `"<device> <secs> <C|D|F> [code|-] [masked ip|-]"` lines (`F` is a failed connect, a
-/// code makes the record an error), in input order.
+/// Parses `"<device> <secs> <C|D|F> [code|-] [masked ip|-] [seq=<sequence number>]"` lines (`F`
+/// is a failed connect, a code makes the record an error), in input order.
 pub(crate) fn events(text: &str) -> Vec<Event> {
     text.lines()
         .map(str::trim)
@@ -25,11 +25,17 @@ pub(crate) fn events(text: &str) -> Vec<Event> {
             if fields[2] == "F" {
                 event.level = Level::Error;
             }
-            if let Some(code) = fields.get(3).filter(|c| **c != "-") {
+            if let Some(seq) = fields.iter().find_map(|f| f.strip_prefix("seq=")) {
+                event.seq = Some(seq.into());
+            }
+            if let Some(code) = fields.get(3).filter(|c| **c != "-" && !c.starts_with("seq=")) {
                 event.result_type = Some(code.parse().unwrap());
                 event.level = Level::Error;
             }
-            event.masked_ip = fields.get(4).filter(|ip| **ip != "-").map(|ip| Sym::new(ip));
+            event.masked_ip = fields
+                .get(4)
+                .filter(|ip| **ip != "-" && !ip.starts_with("seq="))
+                .map(|ip| Sym::new(ip));
             event
         })
         .collect()
@@ -99,6 +105,53 @@ fn plain_sessions_with_gaps() {
         "a#0 0..100 end=404104 gap=- failed=0
          a#1 160..200 end=info gap=60 failed=0",
     );
+}
+
+/// Sequence numbers order one device's events of the same time, whatever the input order (an
+/// Event Grid batch lists the newer event first), hex letters in either case, leading zeros or
+/// not: issue 19.
+#[test]
+fn sequence_numbers_order_events_of_one_time() {
+    // Without them, a connect and a disconnect of one instant would be one short session.
+    check(
+        "a 10 D seq=0B
+         a 10 C seq=0A",
+        "a#0 10..10 end=info gap=- failed=0",
+    );
+    check(
+        "a 10 C seq=0B
+         a 10 D seq=0a",
+        "a#0 -..10 end=info gap=- failed=0 [missing_connect]
+         a#1 10..- end=- gap=0 failed=0 [missing_disconnect]",
+    );
+    check(
+        "a 10 C seq=00000000000000000000000000000000000000000000000000000000000000B
+         a 10 D seq=0A",
+        "a#0 -..10 end=info gap=- failed=0 [missing_connect]
+         a#1 10..- end=- gap=0 failed=0 [missing_disconnect]",
+    );
+    // Time comes first: a later time with a smaller number is still later.
+    check(
+        "a 20 D seq=01
+         a 10 C seq=02",
+        "a#0 10..20 end=info gap=- failed=0 [reordered]",
+    );
+}
+
+/// An Event Grid record whose subject and data disagreed marks its session: issue 19.
+#[test]
+fn a_subject_mismatch_is_a_repair() {
+    let mut input = events("a 0 C\n a 10 D\n a 20 C");
+    input[1].subject_mismatch = true;
+    let table = build(&input);
+    assert_eq!(
+        render(&table),
+        trimmed_lines(
+            "a#0 0..10 end=info gap=- failed=0 [subject_mismatch]
+             a#1 20..- end=- gap=10 failed=0 [missing_disconnect]"
+        )
+    );
+    assert_eq!(table.summary.subject_mismatch, 1);
 }
 
 #[test]

@@ -319,6 +319,9 @@ impl Walker<'_> {
         if self.event(pos).had_copies {
             self.out.sessions[session_idx].repaired.insert(Repairs::DUPLICATE_DROPPED);
         }
+        if self.event(pos).subject_mismatch {
+            self.out.sessions[session_idx].repaired.insert(Repairs::SUBJECT_MISMATCH);
+        }
         self.out.roles.push((self.order[pos], role));
     }
 

@@ -7,6 +7,7 @@ use memchr::memchr_iter;
 use crate::read::Parsed;
 use crate::read::lines::emit;
 use crate::read::record::RawRecord;
+use crate::read::record::routed::is_monitor_status;
 use crate::read::scan::{self, Element, Eof};
 use crate::{Form, RejectReason};
 
@@ -40,6 +41,7 @@ pub(crate) fn read(buf: &[u8], source: u32) -> Parsed {
         let result = match first {
             b'{' => object(buf, pos, source, &mut lines, &mut out),
             b'[' => array(buf, pos, Form::RecordsEnvelope, source, &mut lines, &mut out),
+            _ if is_monitor_status(&buf[pos..line_end(buf, pos)]) => Ok(line_end(buf, pos)),
             _ => {
                 let end = next_value_line(buf, pos);
                 let line = lines.line_at(pos);
@@ -60,6 +62,11 @@ pub(crate) fn read(buf: &[u8], source: u32) -> Parsed {
         }
     }
     out
+}
+
+/// The end of the line at `pos` (its newline, or the end).
+fn line_end(buf: &[u8], pos: usize) -> usize {
+    memchr::memchr(b'\n', &buf[pos..]).map_or(buf.len(), |i| pos + i)
 }
 
 /// The start of the next line that begins with `{` or `[` after `pos`, or the end.
@@ -165,5 +172,28 @@ mod tests {
             "2:a 7:truncated records-envelope=2",
         );
         check("  \n", "");
+    }
+
+    #[test]
+    fn reads_a_stream_of_monitor_events() {
+        // As `az iot hub monitor-events` prints them: one object after another, pretty.
+        let event = |device: &str, op: &str| {
+            format!(
+                "{{\n    \"event\": {{\n        \"origin\": \"{device}\",\n        \"properties\": {{\n            \"application\": {{\"opType\": \"{op}\", \"operationTimestamp\": \"2022-06-01T18:43:04Z\"}}\n        }},\n        \"payload\": {{\"sequenceNumber\": \"0A\"}}\n    }}\n}}"
+            )
+        };
+        let input = [
+            event("d1", "deviceConnected"),
+            event("d2", "updateTwin"),
+            event("d3", "deviceDisconnected"),
+        ]
+        .join("\n");
+        check(&input, "1:d1 19:d3 10:wrong_category routed-monitor-events=3");
+        // Saved from the terminal: the monitor's own status lines are not records.
+        let saved = format!(
+            "Starting event monitor, use ctrl-c to stop...\n{input}\nSuccessfully parsed 3 message(s).\nStopping event monitor...\n"
+        );
+        check(&saved, "2:d1 20:d3 11:wrong_category routed-monitor-events=3");
+        check("Stopping event monitor...\nnope\n", "2:bad_json pretty=1");
     }
 }

@@ -29,7 +29,10 @@ use serde::Deserialize;
 use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
+use crate::read::record::routed::{MonitorEvent, RoutedMessage};
 use crate::{Form, RejectReason};
+
+pub(crate) mod routed;
 
 /// A scalar field: text (numbers and booleans as their JSON text), null or absent, or an object
 /// or array kept as compact JSON text (`authType` written as an object by hand-edited exports).
@@ -62,7 +65,7 @@ impl<'a> Scalar<'a> {
         }
     }
 
-    fn is_null(&self) -> bool {
+    pub(crate) fn is_null(&self) -> bool {
         matches!(self, Scalar::Null)
     }
 
@@ -350,6 +353,10 @@ pub(crate) struct RawRecord<'a> {
     pub(crate) data: Lenient<EventGridData<'a>>,
     /// The records of a `{"records":[...]}` envelope on one line.
     pub(crate) records: Option<Vec<RawRecord<'a>>>,
+    /// `event`: a routed connection-state event as `az iot hub monitor-events` prints it.
+    pub(crate) monitor: Lenient<MonitorEvent<'a>>,
+    /// `EnqueuedTimeUtc`, `Properties`, `SystemProperties`, `Body`: a routed message.
+    pub(crate) routed: RoutedMessage<'a>,
     /// Whether Log Analytics column names were seen.
     pub(crate) log_analytics: bool,
 }
@@ -472,6 +479,28 @@ impl<'de: 'a, 'a> Visitor<'de> for RecordVisitor<'a> {
                     rec.records = map.next_value::<Records<'a>>()?.0;
                     continue;
                 }
+                "event" => {
+                    rec.monitor = map.next_value()?;
+                    continue;
+                }
+                "EnqueuedTimeUtc" => {
+                    rec.routed.seen = true;
+                    &mut rec.routed.enqueued_time_utc
+                }
+                "Body" => {
+                    rec.routed.seen = true;
+                    &mut rec.routed.body
+                }
+                "Properties" => {
+                    rec.routed.seen = true;
+                    rec.routed.properties = map.next_value()?;
+                    continue;
+                }
+                "SystemProperties" => {
+                    rec.routed.seen = true;
+                    rec.routed.system_properties = map.next_value()?;
+                    continue;
+                }
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                     continue;
@@ -545,7 +574,11 @@ impl<'a> RawRecord<'a> {
 
     /// The form this record counts as, given the form of its container.
     pub(crate) fn form(&self, container: Form) -> Form {
-        if !self.event_type.is_null() {
+        if self.monitor.0.is_some() {
+            Form::RoutedMonitorEvents
+        } else if self.routed.seen {
+            Form::RoutedJson
+        } else if !self.event_type.is_null() {
             Form::EventGrid
         } else if self.is_event_grid() {
             Form::CloudEvents
@@ -681,6 +714,12 @@ fn parse_portal_time(text: &str) -> Option<Timestamp> {
 
 /// The event a record describes, or why it describes none.
 pub(crate) fn to_event(rec: &RawRecord<'_>, source: u32, line: u64) -> Result<Event, Rejection> {
+    if let Some(monitor) = &rec.monitor.0 {
+        return monitor.to_event(source, line);
+    }
+    if rec.routed.seen {
+        return rec.routed.to_event(source, line);
+    }
     if rec.is_event_grid() {
         return event_grid(rec, source, line);
     }
@@ -798,6 +837,7 @@ pub(crate) fn storage_event(
         source_line: line,
         seq: None,
         had_copies: false,
+        subject_mismatch: false,
     })
 }
 
@@ -813,14 +853,24 @@ fn event_grid(rec: &RawRecord<'_>, source: u32, line: u64) -> Result<Event, Reje
     let time = parse_time(&rec.time, &mut LastDate::default())?;
     let empty = EventGridData::default();
     let data = rec.data.0.as_ref().unwrap_or(&empty);
-    let device_id = owned(&data.device_id).or_else(|| {
-        let subject = rec.subject.text()?.strip_prefix("devices/")?;
-        let device = subject.split('/').next().unwrap_or_default();
-        (!device.is_empty()).then(|| Sym::new(device))
-    });
-    let Some(device_id) = device_id else {
+    // `subject` is `devices/{deviceId}`, with `/modules/{moduleId}` (EG-IOT) or, in a real IoT
+    // Edge batch, `/{moduleId}` for a module. `data` wins where the two disagree, and the event
+    // says so (docs/research/iothub-logs.md §2.1).
+    let (subject_device, subject_module) = subject_identity(rec.subject.text());
+    let data_device = data.device_id.non_empty();
+    let Some(device_id) = data_device.or(subject_device) else {
         return reject(RejectReason::MissingDeviceId, "no data.deviceId".to_owned());
     };
+    let device_id = Sym::new(device_id);
+    // An empty `data.moduleId` says "no module" (EG-ORDER's sample); an absent one says nothing.
+    let data_module = match &data.module_id {
+        Scalar::Null => None,
+        Scalar::Text(text) => Some(text.as_ref()),
+        Scalar::Json(json) => Some(json.as_str()),
+    };
+    let module_id = data_module.or(subject_module).filter(|m| !m.is_empty());
+    let subject_mismatch = subject_device.is_some_and(|d| d != device_id.as_str())
+        || subject_module.is_some_and(|m| data_module.is_some_and(|dm| dm != m));
     let hub = data
         .hub_name
         .non_empty()
@@ -832,12 +882,28 @@ fn event_grid(rec: &RawRecord<'_>, source: u32, line: u64) -> Result<Event, Reje
         .0
         .as_ref()
         .and_then(|i| i.sequence_number.non_empty().map(SeqNo::from));
-    let mut event = Event::new(time, &hub, &device_id, operation);
-    event.module_id = owned(&data.module_id);
+    let mut event = Event::of(time, hub, device_id, operation);
+    event.module_id = module_id.map(Sym::new);
     event.source = source;
     event.source_line = line;
     event.seq = seq;
+    event.subject_mismatch = subject_mismatch;
     Ok(event)
+}
+
+/// The device and module an Event Grid `subject` names: `devices/{d}`, `devices/{d}/modules/{m}`
+/// or `devices/{d}/{m}`; `None` for what it does not name.
+fn subject_identity(subject: Option<&str>) -> (Option<&str>, Option<&str>) {
+    let Some(rest) = subject.map(str::trim).and_then(|s| s.strip_prefix("devices/")) else {
+        return (None, None);
+    };
+    let mut parts = rest.split('/');
+    let device = parts.next().filter(|d| !d.is_empty());
+    let module = match (parts.next(), parts.next()) {
+        (Some("modules"), Some(module)) | (Some(module), None) => Some(module),
+        _ => None,
+    };
+    (device, module.filter(|m| !m.is_empty()))
 }
 
 #[cfg(test)]
@@ -940,6 +1006,38 @@ mod tests {
             Err(RejectReason::WrongCategory),
         );
         check("[1]", Err(RejectReason::BadJson));
+    }
+
+    /// IoT Edge: a module's subject is `devices/{d}/{m}` in a real batch, `devices/{d}/modules/{m}`
+    /// in the docs; where `subject` and `data` disagree, `data` wins and the event says so.
+    #[test]
+    fn takes_the_identity_from_data_and_flags_a_mismatch() {
+        let event = |subject: &str, data: &str| {
+            let json = format!(
+                r#"{{"type":"Microsoft.Devices.DeviceConnected","time":"2022-11-07T11:00:25Z","subject":"{subject}","data":{{"hubName":"IOT-Demo"{data}}}}}"#
+            );
+            let rec = serde_json::from_str::<RawRecord<'_>>(&json).expect("valid JSON");
+            let e = to_event(&rec, 0, 1).expect("an event");
+            format!(
+                "{}/{} {} {}",
+                e.device_id,
+                e.module_id.as_deref().unwrap_or("-"),
+                e.hub,
+                e.subject_mismatch
+            )
+        };
+        let edge = r#","deviceId":"edge1","moduleId":"$edgeHub""#;
+        assert_eq!(event("devices/edge1/$edgeHub", edge), "edge1/$edgeHub iot-demo false");
+        assert_eq!(event("devices/edge1/modules/$edgeHub", edge), "edge1/$edgeHub iot-demo false");
+        assert_eq!(event("devices/edge1/$edgeHub", ""), "edge1/$edgeHub iot-demo false");
+        assert_eq!(
+            event("devices/edge1", r#","deviceId":"edge1","moduleId":"""#),
+            "edge1/- iot-demo false"
+        );
+        assert_eq!(event("devices/other/$edgeHub", edge), "edge1/$edgeHub iot-demo true");
+        assert_eq!(event("devices/edge1/other", edge), "edge1/$edgeHub iot-demo true");
+        assert_eq!(event("devices/edge1", edge), "edge1/$edgeHub iot-demo false");
+        assert_eq!(event("", edge), "edge1/$edgeHub iot-demo false");
     }
 
     #[test]

@@ -168,6 +168,60 @@ fn eventgrid_offset_time() {
     );
 }
 
+/// A routed device connection-state event as `az iot hub monitor-events` prints it: the time is
+/// `operationTimestamp`, not the enqueued time 33 s later; no code; the payload's sequence number.
+#[test]
+fn routed_connstate_monitor_events() {
+    check(
+        "routed-connstate-monitor-events.json",
+        "L1 contoso-device-1 2022-06-01T18:43:04.5561024Z disconnect Information - - - - hub=contoso-routing-hub module=- auth=- status=- desc=- seq=000000000000000001D8713FF7E0851400000002000000000000000000000007
+forms routed-monitor-events=1",
+    );
+}
+
+/// The same event as a terminal's output saved to a file holds it: the monitor's status lines
+/// around it are skipped, not records.
+#[test]
+fn routed_connstate_saved_from_the_terminal() {
+    let path = data_path("golden/fixtures/routed-connstate-monitor-events.json");
+    let event =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let saved = format!(
+        "Starting event monitor, filtering on device: contoso-device-1, use ctrl-c to stop...\n{event}\nStopping event monitor...\n"
+    );
+    let ingested = ingest_bytes("saved.txt", saved.as_bytes());
+    let got = render(&ingested);
+    assert!(
+        got.starts_with("L2 contoso-device-1 2022-06-01T18:43:04.5561024Z disconnect"),
+        "{got}"
+    );
+    assert!(got.ends_with("forms routed-monitor-events=1"), "{got}");
+    assert_eq!(ingested.stats.records_read, 1);
+}
+
+/// A real IoT Edge batch: two modules of one device, subjects `devices/edge1/<module>`, the hub
+/// spelt `iot-demo` in one `source` and `IOT-DEMO` in the other (one hub, lower-cased).
+#[test]
+fn edge_cloudevents_connected() {
+    check(
+        "edge-cloudevents-connected.json",
+        "L2 edge1 2022-11-07T11:00:25.1191309Z connect Information - - - - hub=iot-demo module=SimulatedTemperatureSensor auth=- status=- desc=- seq=000000000000000001D8F268B5BC335E0000000200000000000000000000003B
+L18 edge1 2022-11-07T11:00:25.2284564Z connect Information - - - - hub=iot-demo module=$edgeHub auth=- status=- desc=- seq=000000000000000001D8F268B5BC335E0000000200000000000000000000003C
+forms cloudevents=2",
+    );
+}
+
+/// The same modules' disconnects, the newer listed first (the batch is not in time order).
+#[test]
+fn edge_cloudevents_disconnected() {
+    check(
+        "edge-cloudevents-disconnected.json",
+        "L2 edge1 2022-11-07T09:47:11.4366356Z disconnect Information - - - - hub=iot-demo module=$edgeHub auth=- status=- desc=- seq=000000000000000001D8F268B5BC335E0000000200000000000000000000003A
+L18 edge1 2022-11-07T09:47:01.4991237Z disconnect Information - - - - hub=iot-demo module=SimulatedTemperatureSensor auth=- status=- desc=- seq=000000000000000001D8F268B5BC335E00000002000000000000000000000039
+forms cloudevents=2",
+    );
+}
+
 #[test]
 fn the_fixture_folder_as_a_whole() {
     let ingested = ingest(&[data_path("golden/fixtures")], &IngestConfig::default())
@@ -175,11 +229,24 @@ fn the_fixture_folder_as_a_whole() {
     let s = &ingested.stats;
     assert_eq!(
         (s.files, s.records_read, s.rejected, s.parsed, s.duplicates),
-        (12, 27, 1, 13, 13),
+        (15, 32, 1, 18, 13),
         "{s:?}"
     );
     let devices: BTreeSet<&str> = ingested.events.iter().map(|e| e.device_id.as_str()).collect();
-    assert_eq!(devices.len(), 9, "{devices:?}");
+    assert_eq!(devices.len(), 11, "{devices:?}");
+    // One hub for the Edge batches, whose resource ids spell it in two cases.
+    let edge_hubs: BTreeSet<&str> =
+        ingested.events.iter().filter(|e| e.device_id == "edge1").map(|e| e.hub.as_str()).collect();
+    assert_eq!(edge_hubs, BTreeSet::from(["iot-demo"]));
+    // EG-ORDER's sample names `devices/Demo-Device-1` in its subject and another device in its
+    // data: the data's id is kept, and the event says so.
+    let mismatched: Vec<&str> = ingested
+        .events
+        .iter()
+        .filter(|e| e.subject_mismatch)
+        .map(|e| e.device_id.as_str())
+        .collect();
+    assert_eq!(mismatched, ["48e44e11-1437-4907-83b1-4a8d7e89859e"]);
     // README.md is listed as unrecognised, not counted as a record.
     let unrecognised: Vec<String> = ingested
         .unrecognised
@@ -206,8 +273,9 @@ fn the_fixture_folder_as_a_whole() {
             (Form::RecordsEnvelope, 7),
             (Form::PrettyConcatenated, 8),
             (Form::EventGrid, 2),
-            (Form::CloudEvents, 1),
+            (Form::CloudEvents, 5),
             (Form::LegacyOperationsMonitoring, 3),
+            (Form::RoutedMonitorEvents, 1),
         ]
     );
     let reject = &ingested.rejects[0];
