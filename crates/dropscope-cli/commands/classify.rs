@@ -6,8 +6,9 @@ use std::fs::File;
 use std::io::{BufWriter, Write as _};
 
 use anyhow::Context as _;
-use dropscope_engine::classify::{ClassifyConfig, Verdict, classify};
-use dropscope_engine::evaluate::occurrences;
+use dropscope_engine::classify::{ClassifyConfig, Verdict, classify_in};
+use dropscope_engine::evaluate::occurrences_in;
+use dropscope_engine::partition::Partition;
 use dropscope_logs::labels::write_predictions;
 use dropscope_model::{Event, Label};
 
@@ -18,27 +19,34 @@ use crate::{Context, ExitStatus, output};
 pub(crate) fn run(args: &ClassifyArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     output::check_json(&args.output, args.json)?;
     let ingested = load(&args.input, ctx)?;
-    let verdicts = classify(&ingested.events, &ClassifyConfig::default());
-    let labels = predictions(&ingested.events, &verdicts);
+    let events = &ingested.events;
+    let partition = Partition::of(events);
+    let verdicts = classify_in(events, &partition, &ClassifyConfig::default());
+    let occurrence = occurrences_in(events, &partition);
+    drop(partition);
+    // The rows are made as they are written: millions of them are never held at once.
+    let labels = || verdicts.iter().filter_map(|verdict| label(events, &occurrence, verdict));
     let writing = || format!("writing {}", output::name(&args.output));
     if output::is_stdout(&args.output) {
         let mut out = output::create(&args.output)?;
-        write_predictions(&mut out, &args.output, &labels).with_context(writing)?;
+        write_predictions(&mut out, &args.output, labels()).with_context(writing)?;
         out.flush().with_context(writing)?;
     } else {
         let file = File::create(&args.output)
             .with_context(|| format!("creating {}", args.output.display()))?;
-        write_predictions(BufWriter::new(file), &args.output, &labels).with_context(writing)?;
+        write_predictions(BufWriter::new(file), &args.output, labels()).with_context(writing)?;
     }
     let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
-    for label in &labels {
-        *counts.entry(label.cause.as_str()).or_default() += 1;
+    let mut classified = 0;
+    for verdict in verdicts.iter().filter(|verdict| verdict.event < events.len()) {
+        *counts.entry(verdict.cause.as_str()).or_default() += 1;
+        classified += 1;
     }
     if args.json {
         let summary = serde_json::json!({
             "schema_version": dropscope_report::SCHEMA_VERSION,
             "reading": summary_json(&ingested),
-            "classified": labels.len(),
+            "classified": classified,
             "causes": counts,
         });
         crate::print_out(&format!("{summary}\n"))?;
@@ -47,7 +55,7 @@ pub(crate) fn run(args: &ClassifyArgs, ctx: &Context) -> anyhow::Result<ExitStat
         let parts: Vec<String> = counts.iter().map(|(cause, n)| format!("{cause} {n}")).collect();
         eprintln!(
             "classified {} records into {}: {}",
-            labels.len(),
+            classified,
             output::name(&args.output),
             parts.join(", ")
         );
@@ -55,21 +63,15 @@ pub(crate) fn run(args: &ClassifyArgs, ctx: &Context) -> anyhow::Result<ExitStat
     Ok(ExitStatus::Success)
 }
 
-/// The predictions.csv rows of `verdicts`, in input order.
-pub(crate) fn predictions(events: &[Event], verdicts: &[Verdict]) -> Vec<Label> {
-    let occurrence = occurrences(events);
-    verdicts
-        .iter()
-        .filter_map(|verdict| {
-            let event = events.get(verdict.event)?;
-            Some(Label {
-                device_id: event.device_id.to_string(),
-                time: event.time,
-                operation: event.operation,
-                occurrence: occurrence[verdict.event],
-                cause: verdict.cause,
-                confidence: Some(verdict.confidence),
-            })
-        })
-        .collect()
+/// The predictions.csv row of `verdict` (`occurrence`: [`occurrences_in`] of `events`).
+fn label(events: &[Event], occurrence: &[u32], verdict: &Verdict) -> Option<Label> {
+    let event = events.get(verdict.event)?;
+    Some(Label {
+        device_id: event.device_id.to_string(),
+        time: event.time,
+        operation: event.operation,
+        occurrence: occurrence[verdict.event],
+        cause: verdict.cause,
+        confidence: Some(verdict.confidence),
+    })
 }

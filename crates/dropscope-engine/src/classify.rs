@@ -344,10 +344,7 @@ impl<'a> Evidence<'_, 'a> {
     /// The verdicts of one device's classified records (`contexts`, from
     /// [`timeline::device_contexts`]), with the silent 404104s among them (their verdicts wait
     /// for the cross-device detectors) and what those detectors need of each.
-    fn decide_device(
-        &self,
-        contexts: &[(usize, Context<'a>)],
-    ) -> DeviceVerdicts<'a> {
+    fn decide_device(&self, contexts: &[(usize, Context<'a>)]) -> DeviceVerdicts<'a> {
         // A 404104's paired 401003 is another record of the device: found by its index.
         let mut by_event: Vec<(usize, usize)> =
             contexts.iter().enumerate().map(|(at, (idx, _))| (*idx, at)).collect();

@@ -5,6 +5,7 @@
 //! `time` is kept as an instant ([`Timestamp`]): `...05Z`, `...05.0000000Z` and `...05+00:00`
 //! are the same label.
 
+use std::borrow::Borrow;
 use std::io::{Read, Write};
 use std::path::Path;
 
@@ -103,15 +104,20 @@ pub fn write_labels<W: Write>(out: W, path: &Path, labels: &[Label]) -> Result<(
     write_rows(out, path, labels, false)
 }
 
-/// Writes `predictions.csv`: the labels columns plus `confidence` (empty when unknown).
-pub fn write_predictions<W: Write>(out: W, path: &Path, labels: &[Label]) -> Result<()> {
+/// Writes `predictions.csv`: the labels columns plus `confidence` (empty when unknown). The rows
+/// may be made as they are written (an iterator), so millions of them need not be held at once.
+pub fn write_predictions<W: Write, L: Borrow<Label>>(
+    out: W,
+    path: &Path,
+    labels: impl IntoIterator<Item = L>,
+) -> Result<()> {
     write_rows(out, path, labels, true)
 }
 
-fn write_rows<W: Write>(
+fn write_rows<W: Write, L: Borrow<Label>>(
     out: W,
     path: &Path,
-    labels: &[Label],
+    labels: impl IntoIterator<Item = L>,
     with_confidence: bool,
 ) -> Result<()> {
     let write_error = |source: std::io::Error| Error::Write { path: path.to_path_buf(), source };
@@ -124,6 +130,7 @@ fn write_rows<W: Write>(
     let mut occurrence = String::new();
     let mut confidence = String::new();
     for label in labels {
+        let label = label.borrow();
         occurrence.clear();
         occurrence.push_str(&label.occurrence.to_string());
         let time = label.time.to_rfc3339_exact();

@@ -685,3 +685,22 @@ fn streaming_gives_the_table_in_batches() {
     });
     assert_eq!((stopped, calls), (Err("full disk"), 1));
 }
+
+proptest! {
+    /// Occurrences counted per device over the partition equal a count over every record's key
+    /// in input order, with device ids seen on several hubs and modules.
+    #[test]
+    fn occurrences_by_device_equal_a_count_of_all_keys(events in device_mix()) {
+        let mut seen: std::collections::HashMap<(Sym, i64, Operation), u32> =
+            std::collections::HashMap::new();
+        let expected: Vec<u32> = events
+            .iter()
+            .map(|e| {
+                let count = seen.entry((e.device_id, e.time.nanos(), e.operation)).or_default();
+                *count += 1;
+                *count - 1
+            })
+            .collect();
+        prop_assert_eq!(crate::evaluate::occurrences(&events), expected);
+    }
+}
