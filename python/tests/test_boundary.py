@@ -46,7 +46,7 @@ def test_pandas_takes_the_tables_and_gives_them_back(events):
     pytest.importorskip("pandas")
     frame = events.to_pandas()  # categoricals, datetime64[ns, UTC]
     assert dropscope.sessions(frame).equals(dropscope.sessions(events))
-    assert len(dropscope.sessions(events).to_pandas()) == 10
+    assert len(dropscope.sessions(events).to_pandas()) == 15
 
 
 def test_a_table_is_exported_without_a_copy():

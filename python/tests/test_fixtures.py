@@ -19,7 +19,7 @@ def test_read_logs_gives_the_events_table_ingest_writes(fixtures_cli):
     assert isinstance(logs.events, pa.Table)
     # The same schema, metadata included: what pyarrow reads from `ingest -o x.parquet`.
     assert logs.events.schema.equals(cli_events.schema, check_metadata=True)
-    assert logs.events.num_rows == 13
+    assert logs.events.num_rows == 18
     assert logs.events.equals(cli_events)
     assert canonical(logs.events).equals(canonical(cli_events))
 
@@ -31,7 +31,7 @@ def test_read_logs_accounts_for_every_record_as_inspect_does(fixtures_cli):
                 "forms", "unrecognised_files"):
         assert getattr(logs, key) == inspect[key], key
     assert logs.parsed + logs.duplicates + logs.rejected == logs.records_read
-    assert (logs.records_read, logs.rejected) == (27, 1)
+    assert (logs.records_read, logs.rejected) == (32, 1)
 
 
 def test_read_logs_lists_the_rejects_as_the_rejects_file_does(fixtures_cli):
@@ -52,7 +52,7 @@ def test_sessions_equal_the_cli_sessions_file(fixtures_cli):
     ours = dropscope.sessions(events)
     cli_sessions = pq.read_table(fixtures_cli["sessions"])
     assert ours.schema.equals(cli_sessions.schema, check_metadata=True)
-    assert ours.num_rows == 10
+    assert ours.num_rows == 15
     assert canonical(ours).equals(canonical(cli_sessions))
 
 
