@@ -54,6 +54,7 @@ use rayon::prelude::*;
 use crate::classify::burst::{Burst, BurstConfig, Drop};
 use crate::classify::lifetime::{Lifetimes, RenewalKind, Sample};
 use crate::classify::timeline::{Context, is_informational};
+use crate::evaluate::is_classified;
 use crate::partition::Partition;
 
 const SECOND: i64 = 1_000_000_000;
@@ -189,6 +190,18 @@ pub struct Verdict {
     pub reconnect_delay: Option<i64>,
 }
 
+impl Verdict {
+    /// A slot's value before its device's pass writes it.
+    const PLACEHOLDER: Verdict = Verdict {
+        event: 0,
+        cause: Cause::Unknown,
+        confidence: 0.0,
+        rule: Rule::UnrecognisedCode,
+        session_age: None,
+        reconnect_delay: None,
+    };
+}
+
 /// A decision, or a 404104 left for the cross-device detectors.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Stage {
@@ -248,21 +261,36 @@ pub fn classify_in(
     let evidence = Evidence { events, lifetimes: &lifetimes, window_start, waves: &waves, config };
 
     // Pass 2: a verdict for every classified record; the silent 404104s wait for the bursts.
-    let decided: Vec<DeviceVerdicts<'_>> = (0..partition.n_devices())
+    // Each device writes its verdicts into its own stretch of the one vector (its classified
+    // records are counted first), so the verdicts are never held twice.
+    let counts: Vec<usize> = (0..partition.n_devices())
         .into_par_iter()
         .map(|device| {
-            let order = timeline::device_order(events, partition.device(device));
-            let contexts = timeline::device_contexts(events, device, &order, config);
-            evidence.decide_device(&contexts)
+            partition
+                .device(device)
+                .iter()
+                .filter(|&&idx| is_classified(&events[idx as usize]))
+                .count()
         })
         .collect();
-    let mut silent: Vec<(usize, Drop<'_>)> = Vec::new();
-    let mut verdicts: Vec<Verdict> =
-        Vec::with_capacity(decided.iter().map(|(verdicts, _)| verdicts.len()).sum());
-    for (device_verdicts, device_silent) in decided {
-        verdicts.extend(device_verdicts);
-        silent.extend(device_silent);
+    let mut verdicts = vec![Verdict::PLACEHOLDER; counts.iter().sum()];
+    let mut stretches: Vec<&mut [Verdict]> = Vec::with_capacity(counts.len());
+    let mut rest = verdicts.as_mut_slice();
+    for &count in &counts {
+        let (stretch, tail) = std::mem::take(&mut rest).split_at_mut(count);
+        stretches.push(stretch);
+        rest = tail;
     }
+    let silent: Vec<Vec<(usize, Drop<'_>)>> = stretches
+        .into_par_iter()
+        .enumerate()
+        .map(|(device, stretch)| {
+            let order = timeline::device_order(events, partition.device(device));
+            let contexts = timeline::device_contexts(events, device, &order, config);
+            evidence.decide_device(&contexts, stretch)
+        })
+        .collect();
+    let mut silent: Vec<(usize, Drop<'_>)> = silent.into_iter().flatten().collect();
     verdicts.par_sort_unstable_by_key(|verdict| verdict.event);
     silent.par_sort_unstable_by_key(|(idx, _)| *idx);
 
@@ -329,8 +357,6 @@ impl ConnectWaves {
 }
 
 /// One device's verdicts, and its silent drops (record index, what the burst detectors need).
-type DeviceVerdicts<'a> = (Vec<Verdict>, Vec<(usize, Drop<'a>)>);
-
 /// Everything the per-record rules look at beyond the device's own contexts.
 struct Evidence<'e, 'a> {
     events: &'a [Event],
@@ -342,9 +368,15 @@ struct Evidence<'e, 'a> {
 
 impl<'a> Evidence<'_, 'a> {
     /// The verdicts of one device's classified records (`contexts`, from
-    /// [`timeline::device_contexts`]), with the silent 404104s among them (their verdicts wait
-    /// for the cross-device detectors) and what those detectors need of each.
-    fn decide_device(&self, contexts: &[(usize, Context<'a>)]) -> DeviceVerdicts<'a> {
+    /// [`timeline::device_contexts`]), written into `out` (one slot per context), and the silent
+    /// 404104s among them (their verdicts wait for the cross-device detectors) with what those
+    /// detectors need of each.
+    fn decide_device(
+        &self,
+        contexts: &[(usize, Context<'a>)],
+        out: &mut [Verdict],
+    ) -> Vec<(usize, Drop<'a>)> {
+        debug_assert_eq!(contexts.len(), out.len(), "a verdict per classified record");
         // A 404104's paired 401003 is another record of the device: found by its index.
         let mut by_event: Vec<(usize, usize)> =
             contexts.iter().enumerate().map(|(at, (idx, _))| (*idx, at)).collect();
@@ -354,28 +386,25 @@ impl<'a> Evidence<'_, 'a> {
             Some(&contexts[by_event[at].1].1)
         };
         let mut silent = Vec::new();
-        let verdicts = contexts
-            .iter()
-            .map(|(idx, context)| {
-                let (cause, confidence, rule) = match self.decide(*idx, context, &context_of) {
-                    Stage::Decided(cause, confidence, rule) => (cause, confidence, rule),
-                    Stage::Silent => {
-                        let prefix = context.ip.and_then(burst::prefix);
-                        silent.push((*idx, Drop { time: self.events[*idx].time.nanos(), prefix }));
-                        silent_drop(None)
-                    }
-                };
-                Verdict {
-                    event: *idx,
-                    cause,
-                    confidence: confidence.clamp(0.0, 1.0),
-                    rule,
-                    session_age: context.age,
-                    reconnect_delay: context.reconnect,
+        for ((idx, context), slot) in contexts.iter().zip(out) {
+            let (cause, confidence, rule) = match self.decide(*idx, context, &context_of) {
+                Stage::Decided(cause, confidence, rule) => (cause, confidence, rule),
+                Stage::Silent => {
+                    let prefix = context.ip.and_then(burst::prefix);
+                    silent.push((*idx, Drop { time: self.events[*idx].time.nanos(), prefix }));
+                    silent_drop(None)
                 }
-            })
-            .collect();
-        (verdicts, silent)
+            };
+            *slot = Verdict {
+                event: *idx,
+                cause,
+                confidence: confidence.clamp(0.0, 1.0),
+                rule,
+                session_age: context.age,
+                reconnect_delay: context.reconnect,
+            };
+        }
+        silent
     }
 
     fn decide<'c>(

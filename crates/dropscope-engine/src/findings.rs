@@ -91,12 +91,7 @@ pub fn assemble(input: FindingsInput<'_>) -> Findings {
     findings.causes = input.ranking.to_vec();
     findings.benign = benign_churn(&input, &join);
     findings.curve = input.curve.to_vec();
-    let mut timed: Vec<(Timestamp, Cause)> = input
-        .verdicts
-        .iter()
-        .filter_map(|v| Some((input.events.get(v.event)?.time, v.cause)))
-        .collect();
-    timed.par_sort_unstable();
+    let timed = timed_inside(&input);
     findings.incidents = input.incidents.iter().map(|i| incident(&timed, i)).collect();
     findings.duplicate_suspects = duplicate_suspects(&input, &join);
     findings.flapping = flapping(&input, &join);
@@ -213,6 +208,34 @@ fn dominant(causes: &BTreeMap<Cause, u64>) -> Option<(Cause, f64)> {
     let total: u64 = causes.values().sum();
     let (&cause, &n) = causes.iter().rev().max_by_key(|(_, n)| **n)?;
     Some((cause, n as f64 / total.max(1) as f64))
+}
+
+/// The times and causes of the verdicts inside some incident, sorted: what [`incident`] counts.
+/// Only those are kept: incidents cover minutes of a day, the verdicts all of it.
+fn timed_inside(input: &FindingsInput<'_>) -> Vec<(Timestamp, Cause)> {
+    // The union of the incidents' spans `[start, end)`, sorted and disjoint.
+    let mut spans: Vec<(Timestamp, Timestamp)> =
+        input.incidents.iter().map(|i| (i.start, i.end)).collect();
+    spans.sort_unstable();
+    let mut union: Vec<(Timestamp, Timestamp)> = Vec::with_capacity(spans.len());
+    for (start, end) in spans {
+        match union.last_mut() {
+            Some(last) if start <= last.1 => last.1 = last.1.max(end),
+            _ => union.push((start, end)),
+        }
+    }
+    let inside = |time: Timestamp| {
+        let after = union.partition_point(|&(start, _)| start <= time);
+        after > 0 && time < union[after - 1].1
+    };
+    let mut timed: Vec<(Timestamp, Cause)> = input
+        .verdicts
+        .par_iter()
+        .filter_map(|v| Some((input.events.get(v.event)?.time, v.cause)))
+        .filter(|&(time, _)| inside(time))
+        .collect();
+    timed.par_sort_unstable();
+    timed
 }
 
 /// One incident, with the dominant cause of the classified records inside it (`timed`: their

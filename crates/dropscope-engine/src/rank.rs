@@ -123,8 +123,9 @@ pub fn rank_charged(
         }
     }
 
-    // SDKs, walking each device in time order.
-    let device_sdks: Vec<Vec<(Cause, &str)>> = (0..table.partition.n_devices())
+    // SDKs, walking each device in time order; each device's pairs are counted as it goes, so
+    // memory holds a few pairs a device, not one a verdict.
+    let device_sdks: Vec<Vec<((Cause, &str), u64)>> = (0..table.partition.n_devices())
         .into_par_iter()
         .map(|device| {
             let mut found = Vec::new();
@@ -141,11 +142,19 @@ pub fn rank_charged(
                     found.push((verdict.cause, family));
                 }
             }
-            found
+            found.sort_unstable();
+            let mut counted: Vec<((Cause, &str), u64)> = Vec::new();
+            for pair in found {
+                match counted.last_mut() {
+                    Some((last, n)) if *last == pair => *n += 1,
+                    _ => counted.push((pair, 1)),
+                }
+            }
+            counted
         })
         .collect();
-    for (cause, family) in device_sdks.into_iter().flatten() {
-        *tallies.entry(cause).or_default().sdks.entry(family).or_default() += 1;
+    for ((cause, family), n) in device_sdks.into_iter().flatten() {
+        *tallies.entry(cause).or_default().sdks.entry(family).or_default() += n;
     }
     for (cause, ns) in offline_by_cause(verdicts, offline) {
         tallies.entry(cause).or_default().offline_ns = ns;

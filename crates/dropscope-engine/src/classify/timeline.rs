@@ -132,6 +132,10 @@ pub(crate) fn device_contexts<'a>(
     // seconds, so the session's age is counted from that disconnect.
     let mut last_end: Option<i64> = None;
     let mut run_forward = 0_u32;
+    // The time of the device's last error so far that is neither a conflict nor a success
+    // ([`Context::prior_error`]): the records are in time order, so an error within the window
+    // exists exactly when the last one is within it.
+    let mut last_error: Option<i64> = None;
     for pos in 0..n {
         let event = ev(pos);
         let t = time(pos);
@@ -143,6 +147,10 @@ pub(crate) fn device_contexts<'a>(
         }
         if is_auth_failed_connect(event) {
             run_forward += 1;
+        }
+        let prior_error = last_error.is_some_and(|e| t - e <= config.prior_error_window);
+        if event.level.is_error() && !event.result_type.is_some_and(codes::is_conflict) {
+            last_error = Some(t);
         }
         if !is_classified(event) {
             continue;
@@ -177,13 +185,7 @@ pub(crate) fn device_contexts<'a>(
         if event.result_type == Some(codes::DEVICE_CONNECTION_CLOSED_REMOTELY) {
             context.paired_expiry = paired_expiry(events, order, pos, config.pair_window);
         }
-        context.prior_error =
-            (0..pos).rev().take_while(|&p| t - time(p) <= config.prior_error_window).any(|p| {
-                let before = ev(p);
-                before.level.is_error()
-                    && !before.result_type.is_some_and(codes::is_conflict)
-                    && !is_success(before)
-            });
+        context.prior_error = prior_error;
         if event.result_type.is_some_and(codes::is_conflict) {
             let lo = conflict_times.partition_point(|&c| c < t - config.conflict_window);
             let hi = conflict_times.partition_point(|&c| c <= t + config.conflict_window);
@@ -194,10 +196,9 @@ pub(crate) fn device_contexts<'a>(
             // alone alternate for one client too: they count only with repeated conflicts.
             let near = &connects[lo..hi];
             context.alternating = if context.conflicts_near >= 2 {
-                alternates(near)
+                alternates_by(near, |c| (c.1, c.2))
             } else {
-                let sdks: Vec<_> = near.iter().map(|c| (c.0, None, c.2)).collect();
-                alternates(&sdks)
+                alternates_by(near, |c| c.2)
             };
         }
         if event.operation == Operation::Disconnect {
@@ -239,12 +240,22 @@ fn paired_expiry(events: &[Event], order: &[usize], pos: usize, window: i64) -> 
     None
 }
 
-/// Two or more clients on one identity: the connects switch between (IP, SDK) pairs at least
-/// twice and come back to a pair seen before (A, B, A), which one device moving networks does not.
-pub(crate) fn alternates(connects: &[(i64, Option<&str>, Option<&str>)]) -> bool {
-    let keys: Vec<(Option<&str>, Option<&str>)> = connects.iter().map(|c| (c.1, c.2)).collect();
-    keys.windows(3).any(|w| w[0] != w[1] && w[2] == w[0])
-        || keys.windows(2).filter(|w| w[0] != w[1]).count() >= 3
+/// Two or more clients on one identity: the connects' keys (their (IP, SDK) pairs, or SDKs)
+/// switch at least twice and come back to one seen before (A, B, A), which one device moving
+/// networks does not, or switch three times. Looks at the keys in place, without collecting them:
+/// a device whose two clients kick each other out has hundreds of connects within a window.
+fn alternates_by<T, K: PartialEq>(items: &[T], key: impl Fn(&T) -> K) -> bool {
+    let mut switches = 0;
+    for (at, item) in items.iter().enumerate().skip(1) {
+        let (current, before) = (key(item), key(&items[at - 1]));
+        if current != before {
+            switches += 1;
+            if at >= 2 && current == key(&items[at - 2]) {
+                return true;
+            }
+        }
+    }
+    switches >= 3
 }
 
 /// Whether the record is at level Information or Warning (no error).
@@ -262,7 +273,7 @@ mod tests {
             .enumerate()
             .map(|(i, (ip, sdk))| (i as i64, Some(*ip), Some(*sdk)))
             .collect();
-        assert_eq!(alternates(&connects), expected, "{keys:?}");
+        assert_eq!(alternates_by(&connects, |c| (c.1, c.2)), expected, "{keys:?}");
     }
 
     #[test]
