@@ -381,7 +381,7 @@ fn state_change_burst(reconnect: Option<i64>) -> (Cause, f64, Rule) {
 }
 
 /// A device back this soon after a bare state change came straight back: two of Event Grid's
-/// 60 s snapshots (docs/research/iothub-logs.md §2.1), so a reconnect within seconds shows as
+/// 60 s snapshots (docs/research/iothub-logs.md §2.2), so a reconnect within seconds shows as
 /// 60 s, or as 120 s when the disconnect fell just before a snapshot.
 const STATE_CHANGE_QUICK: i64 = 2 * MINUTE;
 
