@@ -2,7 +2,11 @@
 # Classification quality on every shipped scenario, against the simulator's ground truth, on
 # seeds the classifier was never tuned on.
 #
-#   benches/quality.sh [SEED_BASE]     (default 1000; scenario i uses SEED_BASE + i)
+#   benches/quality.sh [SEED_BASE] [FORM]
+#
+# SEED_BASE defaults to 1000 (scenario i uses SEED_BASE + i). FORM is the export form simulated
+# (`simulate --format`), jsonl by default; eventgrid, cloudevents, routed-json and avro are the
+# code-less forms (no error code, protocol or IP: the classifier's StateChange* rules, issue 19).
 #
 # Tuning and held-out runs (issue 18, "honest evaluation"):
 # - TUNED ON: seeds 1, 2 and 3 of every scenario below (and seed 5 of mixed-day at 300 devices, the
@@ -21,6 +25,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 bin="${DROPSCOPE:-$root/target/release/dropscope}"
 [ -n "${DROPSCOPE:-}" ] || (cd "$root" && cargo build --release --quiet)
 base="${1:-1000}"
+form="${2:-jsonl}"
 if [ "$base" -lt 1000 ]; then
     echo "warning: seeds below 1001 include the tuning seeds 1-3: these figures are not held out" >&2
 fi
@@ -32,8 +37,8 @@ while read -r scenario devices hours; do
     i=$((i + 1))
     seed=$((base + i))
     "$bin" --quiet simulate --scenario "$scenario" --devices "$devices" --hours "$hours" \
-        --seed "$seed" --truth -o "$out/$scenario"
-    echo "### $scenario ($devices devices, $hours h, seed $seed, held out)"
+        --seed "$seed" --format "$form" --truth -o "$out/$scenario"
+    echo "### $scenario ($devices devices, $hours h, seed $seed, $form, held out)"
     echo '```'
     "$bin" --quiet evaluate "$out/$scenario/logs" --truth "$out/$scenario/truth/labels.csv"
     echo '```'

@@ -107,6 +107,27 @@ pub(crate) struct IngestArgs {
     /// Print the summary as one JSON object on stdout.
     #[arg(long)]
     pub(crate) json: bool,
+    /// Write a hive-partitioned Parquet dataset in the directory -o names, bucketed by device:
+    /// `OUT/bucket=07/part-0.parquet`, a device's bucket a fixed hash of its hub and id
+    /// (FNV-1a, modulo --buckets). Spark, DuckDB, polars and pyarrow read it as one table.
+    #[arg(long, value_enum, value_name = "KEY")]
+    pub(crate) partition_by: Option<PartitionKey>,
+    /// The number of device buckets of --partition-by device.
+    #[arg(
+        long,
+        value_name = "N",
+        requires = "partition_by",
+        default_value_t = dropscope_tables::hive::DEFAULT_BUCKETS,
+        value_parser = clap::value_parser!(u32).range(1..=i64::from(dropscope_tables::hive::MAX_BUCKETS)),
+    )]
+    pub(crate) buckets: u32,
+}
+
+/// What `ingest --partition-by` partitions the events table by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum PartitionKey {
+    /// Device hash buckets: all of a device's records (its modules' too) in one file.
+    Device,
 }
 
 #[derive(Debug, Args)]

@@ -12,7 +12,7 @@ use dropscope_logs::ingest::{self, IngestConfig};
 use dropscope_model::findings::thousands;
 use dropscope_model::{FxHashSet, Sym, Timestamp};
 
-use crate::args::{IngestArgs, InputArgs, InspectArgs};
+use crate::args::{IngestArgs, InputArgs, InspectArgs, PartitionKey, TableForm};
 use crate::{Context, ExitStatus, output};
 
 /// Reads the inputs, writes the rejects file if asked, prints the summary on stderr (unless
@@ -49,6 +49,9 @@ pub(crate) fn load(input: &InputArgs, ctx: &Context) -> anyhow::Result<Ingested>
 }
 
 pub(crate) fn run(args: &IngestArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
+    if let Some(PartitionKey::Device) = args.partition_by {
+        return run_partitioned(args, ctx);
+    }
     let form = output::table_form(&args.output, args.format)?;
     output::check_json(&args.output, args.json)?;
     let ingested = load(&args.input, ctx)?;
@@ -67,6 +70,54 @@ pub(crate) fn run(args: &IngestArgs, ctx: &Context) -> anyhow::Result<ExitStatus
     }
     if !ctx.quiet {
         eprintln!("wrote {} events to {}", ingested.events.len(), output::name(&args.output));
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// `ingest --partition-by device`: the events table as a hive-partitioned Parquet dataset in
+/// the directory `-o` names (`dropscope_tables::hive`).
+fn run_partitioned(args: &IngestArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
+    let dir = &args.output;
+    if output::is_stdout(dir) {
+        anyhow::bail!(
+            "--partition-by writes a directory of files, not stdout\nhint: name a directory with -o"
+        );
+    }
+    if args.format.is_some_and(|format| format != TableForm::Parquet) {
+        anyhow::bail!(
+            "--partition-by writes Parquet only\nhint: drop --format, or use --format parquet"
+        );
+    }
+    // A bucket left from an earlier run (another --buckets, other devices) would join the
+    // dataset: write only into a new or empty directory.
+    match fs::read_dir(dir).map(|mut entries| entries.next().is_some()) {
+        Ok(true) => anyhow::bail!(
+            "{} is not empty: a partitioned dataset is written into a new or empty directory\nhint: remove it, or name another directory with -o",
+            dir.display()
+        ),
+        Ok(false) => {}
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+        Err(err) if err.kind() == std::io::ErrorKind::NotADirectory => anyhow::bail!(
+            "{} is a file: --partition-by writes a directory\nhint: name a directory with -o",
+            dir.display()
+        ),
+        Err(err) => return Err(err).with_context(|| format!("reading {}", dir.display())),
+    }
+    let ingested = load(&args.input, ctx)?;
+    let files =
+        dropscope_tables::hive::write_events_partitioned(dir, &ingested.events, args.buckets)
+            .with_context(|| format!("writing {}", dir.display()))?;
+    if args.json {
+        crate::print_json(summary_json(&ingested))?;
+    }
+    if !ctx.quiet {
+        eprintln!(
+            "wrote {} events to {} ({} of {} buckets hold devices)",
+            ingested.events.len(),
+            dir.display(),
+            files.len(),
+            args.buckets
+        );
     }
     Ok(ExitStatus::Success)
 }

@@ -8,7 +8,8 @@
 //! rows (`parquet_direct`, its dictionary pages built by `parquet_keys`) and read straight into
 //! events when it can (`parquet_read`); `schema` is the bottom module they all share (column
 //! types, time bounds, interned names), so the modules depend one way only:
-//! `frame` -> {`parquet_direct` -> `parquet_keys`, `parquet_read`} -> `schema`.
+//! `hive` -> `frame` -> {`parquet_direct` -> `parquet_keys`, `parquet_read`} -> `schema`.
+//! [`hive`] writes the events table as a hive-partitioned Parquet dataset, bucketed by device.
 //!
 //! The log export forms are dropscope-logs' business; it reads dropscope's Parquet and Arrow
 //! inputs through this crate (its `tables` feature), so this crate knows nothing of them.
@@ -54,6 +55,7 @@
 
 mod error;
 pub mod frame;
+pub mod hive;
 mod parquet_direct;
 mod parquet_keys;
 mod parquet_read;

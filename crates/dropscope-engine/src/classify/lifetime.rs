@@ -300,6 +300,11 @@ impl<'a> Lifetimes<'a> {
         self.clocks.get(context.device)?.as_ref()
     }
 
+    /// The band learned from the record's device's own renewals, if it has one.
+    pub(crate) fn device_band(&self, context: &Context<'a>, kind: RenewalKind) -> Option<Band> {
+        self.device.get(context.device).and_then(|bands| bands[kind.index()])
+    }
+
     /// The band of the record's device, else of its SDK family and protocol.
     pub(crate) fn band(&self, context: &Context<'a>, kind: RenewalKind) -> Option<Band> {
         self.device

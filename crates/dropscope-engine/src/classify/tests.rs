@@ -6,8 +6,9 @@ use dropscope_model::{Event, Level, Operation, Timestamp};
 
 use crate::classify::{ClassifyConfig, Rule, classify, classify_in};
 
-/// Parses `device time op [code] [ip] [sdk=NAME]`; `op` is `c` (connect), `f` (failed connect)
-/// or `d` (disconnect); time is `90s`, `65m`, `1h5m` or `65m30s`.
+/// Parses `device time op [code] [ip] [sdk=NAME] [eg]`; `op` is `c` (connect), `f` (failed
+/// connect) or `d` (disconnect); time is `90s`, `65m`, `1h5m` or `65m30s`; `eg` makes the record a
+/// bare state change (a sequence number, as Event Grid and routed events have).
 pub(crate) fn events(lines: &[&str]) -> Vec<Event> {
     lines
         .iter()
@@ -28,6 +29,10 @@ pub(crate) fn events(lines: &[&str]) -> Vec<Event> {
                 if let Ok(code) = word.parse::<u32>() {
                     event.result_type = Some(code);
                     event.level = Level::Error;
+                } else if word == "eg" {
+                    // A bare state change (Event Grid, routed events): a sequence number and
+                    // nothing else.
+                    event.seq = Some(format!("{:064X}", line_no + 1).as_str().into());
                 } else if let Some(sdk) = word.strip_prefix("sdk=") {
                     event.sdk_version = Some(format!("{sdk}/1.0 (test)").into());
                 } else {
@@ -263,12 +268,17 @@ fn every_rule_has_a_distinct_name() {
         Rule::ConflictAfterError,
         Rule::LoneConflict,
         Rule::CleanClose,
+        Rule::StateChangeRenewal,
+        Rule::StateChangeQuickReturn,
+        Rule::StateChangeSilence,
+        Rule::StateChangeBurst,
+        Rule::StateChangeOnly,
         Rule::UnrecognisedCode,
     ]
     .iter()
     .map(|r| r.name())
     .collect();
-    assert_eq!(names.len(), 20);
+    assert_eq!(names.len(), 25);
 }
 
 #[test]
@@ -427,4 +437,88 @@ fn dump_misclassified() {
         }
     }
     std::fs::write("/tmp/diagnosis-dump.txt", out).unwrap();
+}
+
+/// Classifies `lines` and compares the rules that decided, in input order.
+fn check_rules(lines: &[&str], expected: &str) {
+    let verdicts = classify(&events(lines), &ClassifyConfig::default());
+    let got: Vec<&str> = verdicts.iter().map(|v| v.rule.name()).collect();
+    assert_eq!(got.join(" "), expected);
+}
+
+/// Issue 19: Event Grid and routed events carry no code, protocol or IP; the session's age, the
+/// device's return and the other devices decide.
+#[test]
+fn state_changes_are_judged_by_age_and_return() {
+    let lines = [
+        "eg1 0 c eg",
+        // Hourly renewals, each seen back at the next 60 s snapshot.
+        "eg1 60m d eg",
+        "eg1 61m c eg",
+        "eg1 121m d eg",
+        "eg1 122m c eg",
+        "eg1 182m d eg",
+        "eg1 183m c eg",
+        // Twenty minutes in, gone for ten: one device went silent.
+        "eg1 203m d eg",
+        "eg1 213m c eg",
+        "eg1 273m d eg",
+        "eg1 274m c eg",
+        // Back at once, off the renewal age.
+        "eg1 300m d eg",
+        "eg1 301m c eg",
+        // Never back in the five hours the logs still run.
+        "gone 0 c eg",
+        "gone 30m d eg",
+        "last 0 c eg",
+        "last 330m d eg",
+        "last 331m c eg",
+    ];
+    check(
+        &lines,
+        "token_expiry token_expiry token_expiry keepalive_timeout token_expiry token_expiry \
+         auth_failure token_expiry",
+    );
+    check_rules(
+        &lines,
+        "StateChangeRenewal StateChangeRenewal StateChangeRenewal StateChangeSilence \
+         StateChangeRenewal StateChangeQuickReturn StateChangeOnly StateChangeQuickReturn",
+    );
+    // The same records from the resource logs (no sequence number) keep their rules.
+    let plain: Vec<String> = lines.iter().map(|l| l.replace(" eg", "")).collect();
+    let verdicts = classify(&events(&owned(&plain)), &ClassifyConfig::default());
+    assert!(verdicts.iter().all(|v| !v.rule.is_state_change()));
+}
+
+/// Issue 19: many devices' state changes at once; with no IP to tell a site from the hub, the
+/// return tells them apart: at once after a hub fault, when the network is back after an outage.
+#[test]
+fn simultaneous_state_changes_are_the_hub_or_a_network() {
+    let mut lines = Vec::new();
+    let mut expected = Vec::new();
+    // Background: one device a 20 minutes goes silent for ten.
+    for i in 0..20 {
+        let drop = 10 + 20 * i;
+        lines.push(format!("bg{i} 0 c eg"));
+        lines.push(format!("bg{i} {drop}m d eg"));
+        lines.push(format!("bg{i} {}m c eg", drop + 10));
+        expected.push("keepalive_timeout");
+    }
+    // A site's 12 devices drop at 500 min and come back 40 minutes later.
+    for i in 0..12 {
+        lines.push(format!("site{i} 0 c eg"));
+        lines.push(format!("site{i} {}s d eg", 500 * 60 + 20 * i));
+        lines.push(format!("site{i} 540m c eg"));
+        expected.push("network_outage");
+    }
+    // 12 devices connected at different times drop at 800 min and are back at the next poll.
+    for i in 0..12 {
+        lines.push(format!("hub{i} {}m c eg", 20 + 15 * i));
+        lines.push(format!("hub{i} 800m d eg"));
+        lines.push(format!("hub{i} 801m c eg"));
+        expected.push("server_error");
+    }
+    check(&owned(&lines), &expected.join(" "));
+    let verdicts = classify(&events(&owned(&lines)), &ClassifyConfig::default());
+    assert!(verdicts[20..].iter().all(|v| v.rule == Rule::StateChangeBurst));
 }

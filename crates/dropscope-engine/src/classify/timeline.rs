@@ -26,6 +26,8 @@ pub(crate) struct Context<'a> {
     pub(crate) auth_run: u32,
     /// A successful connect follows this record.
     pub(crate) success_after: bool,
+    /// Time until the device's next record of any kind, when one follows.
+    pub(crate) next_record: Option<i64>,
     /// For a 404104: a 401003 of the same connection within the pair window.
     pub(crate) paired_expiry: Option<usize>,
     /// Another (non-conflict) error of the device shortly before.
@@ -174,6 +176,7 @@ pub(crate) fn device_contexts<'a>(
                 0
             },
             success_after: next_success[pos].is_some(),
+            next_record: (pos + 1 < n).then(|| time(pos + 1) - t),
             ip: event.masked_ip.as_deref().or(connect.and_then(|c| c.masked_ip.as_deref())),
             sdk: connect
                 .and_then(|c| c.sdk_version.as_deref())
@@ -261,6 +264,15 @@ fn alternates_by<T, K: PartialEq>(items: &[T], key: impl Fn(&T) -> K) -> bool {
 /// Whether the record is at level Information or Warning (no error).
 pub(crate) fn is_informational(event: &Event) -> bool {
     matches!(event.level, Level::Information | Level::Warning)
+}
+
+/// Whether the record is a bare connection-state change: an Event Grid or CloudEvents
+/// `DeviceConnected`/`DeviceDisconnected`, or a routed `DeviceConnectionStateEvents` message.
+/// These forms carry a sequence number and no error code, protocol or IP (the Event Grid IoT Hub
+/// schema and the non-telemetry event schema, docs/research/iothub-logs.md §2.1, §2.3); the resource
+/// logs carry no sequence number, so their records never take this path.
+pub(crate) fn is_state_change(event: &Event) -> bool {
+    event.seq.is_some() && event.result_type.is_none()
 }
 
 #[cfg(test)]
