@@ -50,10 +50,10 @@ pub(crate) fn fleet_stats<'py>(
 /// Round 1 statistics of disjoint parts, merged.
 #[pyfunction]
 #[expect(clippy::needless_pass_by_value, reason = "PyO3 extracts arguments as owned values")]
-pub(crate) fn merge_fleet_stats<'py>(
-    py: Python<'py>,
+pub(crate) fn merge_fleet_stats(
+    py: Python<'_>,
     parts: Vec<PyBackedBytes>,
-) -> PyResult<Bound<'py, PyBytes>> {
+) -> PyResult<Bound<'_, PyBytes>> {
     let bytes = run(py, Some(1), || {
         let parts = parts.iter().map(|part| stats_of(part)).collect::<Result<Vec<_>, _>>()?;
         Ok(FleetStats::merge_all(parts).to_bytes())
@@ -83,10 +83,10 @@ pub(crate) fn fleet_tally<'py>(
 /// Round 2 tallies of disjoint parts, merged.
 #[pyfunction]
 #[expect(clippy::needless_pass_by_value, reason = "PyO3 extracts arguments as owned values")]
-pub(crate) fn merge_fleet_tally<'py>(
-    py: Python<'py>,
+pub(crate) fn merge_fleet_tally(
+    py: Python<'_>,
     parts: Vec<PyBackedBytes>,
-) -> PyResult<Bound<'py, PyBytes>> {
+) -> PyResult<Bound<'_, PyBytes>> {
     let bytes = run(py, Some(1), || {
         let parts = parts.iter().map(|part| tally_of(part)).collect::<Result<Vec<_>, _>>()?;
         Ok(FleetTally::merge_all(parts).to_bytes())
