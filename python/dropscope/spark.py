@@ -1,28 +1,59 @@
-"""dropscope on Apache Spark: the per-device part of the analysis over a Spark DataFrame of events.
+"""dropscope on Apache Spark: sessions, causes and their ranking over a Spark DataFrame of events.
 
-Phase 1 of issue 20's plan, the part that needs no fleet statistics: every device's sessions.
-Events are grouped by device (``groupBy(hub, device_id, module_id)``) and each group goes to
-the Rust core through ``applyInArrow``: Spark hands a group over as an Arrow table and
-:func:`dropscope.sessions` rebuilds its sessions, the same walk the CLI runs, so the sessions
-equal ``dropscope sessions``' (the pytest ``tests/test_spark.py`` checks it byte for byte).
-Classification and the ranking need fleet-wide statistics merged across devices first (phases 2
-and 3); they are not here yet.
+The engine splits the classifier into what is local to a device and what is fleet-wide
+(``dropscope_engine::classify::fleet``, whose module docs hold the details); this module runs
+that split on Spark, with the Rust core doing each device's work:
 
-Run it as ``python -m dropscope.spark sessions EVENTS -o OUT [--master URL]``: EVENTS is Parquet
-``dropscope ingest`` wrote (a file or a directory of files), OUT a directory of Parquet files
-Spark writes. Spark's timestamps hold microseconds and the logs' times have up to seven
-fractional digits, so times and durations stay exact as int64 nanoseconds: the input's ``time``
-is read as such (``spark.sql.legacy.parquet.nanosAsLong``), and the output's ``connect_time``,
-``disconnect_time``, ``duration`` and ``gap_before`` are int64 nanoseconds (since the Unix epoch,
-UTC, for the times). The Spark facts this rests on: docs/research/python-package.md.
+1. ``groupBy(hub, device_id, module_id).applyInArrow``: each device's round-1 fleet statistics
+   (renewal ages per SDK family, devices per /24, connect counts, throttled times) as bytes.
+2. The statistics merged: per Spark partition on the executors, then the partitions' on the
+   driver (the merge is associative and commutative, so the grouping does not matter). They go
+   to the executors with the next phase's task closure (a few hundred KB for a day of 3,000
+   devices: every renewal sample's age is 8 bytes). The same again for round 2 (which token
+   clocks run free of connections; connects near throttled records), which needs round 1.
+3. ``groupBy(device_id).applyInArrow``: each device id's verdicts with the merged statistics.
+   Grouped by the id, not the device, because a prediction's ``occurrence`` counts the records
+   of one id across its hubs and modules; any grouping of whole devices gives the same verdicts.
+4. The silent 404104s (those no device's own evidence explains) of the whole fleet go to the
+   cross-device burst detectors on the driver; their verdicts are joined back.
+
+The events are repartitioned by ``device_id`` and cached once, so phases 1 to 3 shuffle the
+events once. Every part sees its devices' records in input order: a record's place in the input
+is kept as ``(_file, _row)`` (the Parquet file and row, or the log file and the record's place
+in it) and each group is sorted by it before Rust sees it.
+
+``sessions`` is phase 1's grouping with the session walk. ``diagnose`` (the causes ranked by
+impact, as ``dropscope diagnose --json``) is not split yet: the ranking charges each cause the
+device-hours offline after it and finds incidents across the fleet, which the engine runs on the
+whole events table. So ``diagnose`` collects the events to the driver and runs the single-machine
+analysis there: the same answer as the CLI, bounded by the driver's memory.
+
+Run it as ``python -m dropscope.spark {sessions,classify,diagnose} INPUT -o OUT [--master URL]``.
+INPUT is Parquet ``dropscope ingest`` wrote (a file or a directory of files), or a JSON Lines
+export tree (the storage container's ``.../PT1H.json`` files, gzip or not; any directory without
+a ``.parquet`` file is read as one): Spark reads each file whole (``binaryFile``), Rust parses it
+as ``dropscope ingest`` parses a file, and duplicates across files are dropped keeping the first
+copy in input order (files in path order), as ``ingest`` does. What differs from the CLI on raw
+logs: rejected lines are counted, not listed, and a kept record is not flagged as having had
+copies (a table cannot say so either: the CLI on ``ingest``'s Parquet is what this equals), and
+Spark skips files whose names start with ``_`` or ``.``.
+
+OUT is a directory of Parquet files Spark writes (``sessions``, ``classify``) or a JSON file
+(``diagnose``). Spark's timestamps hold microseconds and the logs' times have up to seven
+fractional digits, so times stay exact as int64 nanoseconds since the Unix epoch, UTC: the
+input's ``time`` is read as such (``spark.sql.legacy.parquet.nanosAsLong``), and the outputs'
+times and durations are int64 nanoseconds. The Spark facts this rests on:
+docs/research/python-package.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import pyarrow as pa
 
@@ -50,16 +81,64 @@ SESSION_COLUMNS: list[tuple[str, str]] = [
     ("hub", "string"),
 ]
 SESSIONS_SCHEMA = ", ".join(f"{name} {kind}" for name, kind in SESSION_COLUMNS)
-_ARROW = {"string": pa.string(), "long": pa.int64(), "boolean": pa.bool_()}
+
+# A part's verdicts (`_native.classify_part`) with the input place of each record.
+VERDICT_COLUMNS: list[tuple[str, str]] = [
+    ("device_id", "string"),
+    ("time", "long"),
+    ("operation", "string"),
+    ("occurrence", "long"),
+    ("cause", "string"),
+    ("confidence", "double"),
+    ("rule", "string"),
+    ("silent", "boolean"),
+    ("prefix", "string"),
+    ("_file", "string"),
+    ("_row", "long"),
+]
+VERDICTS_SCHEMA = ", ".join(f"{name} {kind}" for name, kind in VERDICT_COLUMNS)
+
+# The predictions.csv columns, `time` as int64 nanoseconds.
+PREDICTION_COLUMNS = ["device_id", "time", "operation", "occurrence", "cause", "confidence"]
+
+_ARROW = {
+    "string": pa.string(),
+    "long": pa.int64(),
+    "boolean": pa.bool_(),
+    "double": pa.float64(),
+    "binary": pa.binary(),
+}
 
 # The events table's integer columns and the types dropscope gives them.
 _EVENT_INTEGERS = {"result_type": pa.uint32(), "source": pa.uint32(), "source_line": pa.uint64()}
+# Where each record stands in the input.
+_PLACE = ["_file", "_row"]
+_DEVICE = ["hub", "device_id", "module_id"]
+
+
+def _in_spark_types(table: pa.Table, columns: list[tuple[str, str]]) -> pa.Table:
+    """``table``'s ``columns`` in the Spark types named."""
+    out = []
+    for name, kind in columns:
+        column = table[name]
+        if pa.types.is_dictionary(column.type):
+            column = column.cast(column.type.value_type)
+        if pa.types.is_timestamp(column.type):
+            column = column.cast(pa.int64())
+        out.append(column.cast(_ARROW[kind]))
+    return pa.table(out, names=[name for name, _ in columns])
 
 
 def _events_from_spark(table: pa.Table) -> pa.Table:
-    """A group of events as Spark hands it over, in dropscope's types: ``time`` back to a
+    """A group of events as Spark hands it over, in input order (by ``_file``, ``_row`` when
+    there, else ``source``, ``source_line``) and in dropscope's types: ``time`` back to a
     timestamp (from int64 nanoseconds, or from Spark's microsecond timestamps), integers back
-    to their widths (Spark reads unsigned Parquet integers as wider signed ones)."""
+    to their widths (Spark reads unsigned Parquet integers as wider signed ones). The place
+    columns stay, at the end, for the caller."""
+    if all(name in table.column_names for name in _PLACE):
+        table = table.sort_by([(name, "ascending") for name in _PLACE])
+    elif "source" in table.column_names and "source_line" in table.column_names:
+        table = table.sort_by([("source", "ascending"), ("source_line", "ascending")])
     columns = []
     for name in table.column_names:
         column = table[name]
@@ -74,38 +153,206 @@ def _events_from_spark(table: pa.Table) -> pa.Table:
     return pa.table(columns, names=table.column_names)
 
 
-def _sessions_to_spark(table: pa.Table) -> pa.Table:
-    """A sessions table in the Spark types of :data:`SESSION_COLUMNS`."""
-    columns = []
-    for name, kind in SESSION_COLUMNS:
-        column = table[name]
-        if pa.types.is_dictionary(column.type):
-            column = column.cast(column.type.value_type)
-        columns.append(column.cast(_ARROW[kind]))
-    return pa.table(columns, names=[name for name, _ in SESSION_COLUMNS])
+def _without_place(events: pa.Table) -> pa.Table:
+    return events.drop_columns([name for name in _PLACE if name in events.column_names])
 
 
 def _device_sessions(events: pa.Table) -> pa.Table:
-    """Phase 1 for one device: its events in, its sessions out (runs on the executors).
-
-    A shuffle hands the group's rows over in any order, and the session walk flags the sessions
-    whose records came out of time order (``reordered``): so the rows go back into the order the
-    reader read them, which the events table records as (``source``, ``source_line``).
-    """
+    """One device's events in, its sessions out (runs on the executors)."""
     import dropscope
 
-    events = _events_from_spark(events)
-    if "source" in events.column_names and "source_line" in events.column_names:
-        events = events.sort_by([("source", "ascending"), ("source_line", "ascending")])
-    return _sessions_to_spark(dropscope.sessions(events, threads=1))
+    events = _without_place(_events_from_spark(events))
+    return _in_spark_types(dropscope.sessions(events, threads=1), SESSION_COLUMNS)
+
+
+def _device_stats(events: pa.Table) -> pa.Table:
+    """Phase 1 for one device: its round-1 fleet statistics, as bytes."""
+    from dropscope import _native
+
+    stats = _native.fleet_stats(_without_place(_events_from_spark(events)), threads=1)
+    return pa.table({"stats": pa.array([stats], pa.binary())})
+
+
+def _device_tally(stats: bytes) -> Callable[[pa.Table], pa.Table]:
+    def tally(events: pa.Table) -> pa.Table:
+        """Phase 2 for one device: its round-2 statistics with the fleet's round 1."""
+        from dropscope import _native
+
+        events = _without_place(_events_from_spark(events))
+        return pa.table({"stats": pa.array([_native.fleet_tally(events, stats, threads=1)])})
+
+    return tally
+
+
+def _device_verdicts(stats: bytes, tally: bytes) -> Callable[[pa.Table], pa.Table]:
+    def verdicts(events: pa.Table) -> pa.Table:
+        """Phase 3 for one device id: its verdicts with the fleet's statistics, and each
+        record's place in the input."""
+        from dropscope import _native
+
+        events = _events_from_spark(events)
+        part = pa.table(_native.classify_part(_without_place(events), stats, tally, threads=1))
+        rows = part["row"]
+        part = part.append_column("_file", events["_file"].take(rows))
+        part = part.append_column("_row", events["_row"].take(rows))
+        return _in_spark_types(part, VERDICT_COLUMNS)
+
+    return verdicts
+
+
+def _merged(parts: DataFrame, merge: Callable[[list[bytes]], bytes]) -> bytes:
+    """The statistics of every row of ``parts`` (column ``stats``) merged: each Spark
+    partition's on its executor, then the partitions' on the driver."""
+
+    def merge_partition(rows: Iterator) -> Iterator[bytes]:
+        yield merge([row.stats for row in rows])
+
+    return merge(parts.rdd.mapPartitions(merge_partition).collect())
+
+
+def _by_device(events: DataFrame) -> DataFrame:
+    """The events repartitioned by device id and cached: every later grouping by the device, or
+    by the id, needs no other shuffle."""
+    return events.repartition("device_id").cache()
 
 
 def sessions(events: DataFrame) -> DataFrame:
     """Every device's sessions from a Spark DataFrame of events (the columns ``dropscope ingest``
-    writes), as a DataFrame with :data:`SESSIONS_SCHEMA`: one ``applyInArrow`` call per device."""
-    return events.groupBy("hub", "device_id", "module_id").applyInArrow(
-        _device_sessions, SESSIONS_SCHEMA
+    writes, and ``_file``, ``_row`` when :func:`read_events` read them), as a DataFrame with
+    :data:`SESSIONS_SCHEMA`: one ``applyInArrow`` call per device."""
+    return events.groupBy(*_DEVICE).applyInArrow(_device_sessions, SESSIONS_SCHEMA)
+
+
+def verdicts(events: DataFrame) -> DataFrame:
+    """Every classified record's verdict (:data:`VERDICTS_SCHEMA`), after phases 1 to 4 (module
+    docs). ``events`` must carry ``_file`` and ``_row`` (:func:`read_events`)."""
+    from dropscope import _native
+
+    spark = events.sparkSession
+    events = _by_device(events)
+    stats = _merged(
+        events.groupBy(*_DEVICE).applyInArrow(_device_stats, "stats binary"),
+        _native.merge_fleet_stats,
     )
+    tally = _merged(
+        events.groupBy(*_DEVICE).applyInArrow(_device_tally(stats), "stats binary"),
+        _native.merge_fleet_tally,
+    )
+    decided = (
+        events.groupBy("device_id")
+        .applyInArrow(_device_verdicts(stats, tally), VERDICTS_SCHEMA)
+        .cache()
+    )
+    key = ["device_id", "time", "operation", "occurrence"]
+    silent = decided.filter("silent").select(*key, "prefix").toArrow()
+    resolved = pa.table(_native.silent_verdicts(silent.select(["time", "prefix"]), stats))
+    overrides = silent.select(key)
+    for name in ("cause", "confidence", "rule"):
+        overrides = overrides.append_column(f"_{name}", resolved[name])
+    if overrides.num_rows == 0:
+        return decided
+    from pyspark.sql import functions as F
+
+    joined = decided.join(spark.createDataFrame(overrides), on=key, how="left")
+    return joined.select(
+        *key,
+        *(F.coalesce(F.col(f"_{name}"), F.col(name)).alias(name) for name in ("cause", "confidence", "rule")),
+        "silent",
+        "prefix",
+        *_PLACE,
+    ).select(*[name for name, _ in VERDICT_COLUMNS])
+
+
+def classify(events: DataFrame) -> DataFrame:
+    """A cause and a confidence for every disconnect and failed connect: the rows of the
+    predictions.csv ``dropscope classify`` writes, ``time`` as int64 nanoseconds."""
+    return verdicts(events).select(*PREDICTION_COLUMNS)
+
+
+def diagnose(events: DataFrame) -> dict:
+    """The causes ranked by impact, as ``dropscope diagnose --json`` prints them: on the driver,
+    over the events collected in input order (module docs say why)."""
+    import dropscope
+
+    table = events.toArrow()
+    return dropscope.diagnose(_without_place(_events_from_spark(table)))
+
+
+def _is_parquet(path: str) -> bool:
+    if path.endswith(".parquet"):
+        return True
+    root = Path(path)
+    return root.is_dir() and any(root.rglob("*.parquet"))
+
+
+def read_events(spark: SparkSession, path: str) -> DataFrame:
+    """The events at ``path`` (Parquet ``dropscope ingest`` wrote, or a JSON Lines export tree:
+    module docs), with each record's place in the input as ``_file``, ``_row``."""
+    from pyspark.sql import functions as F
+
+    if _is_parquet(path):
+        return spark.read.parquet(path).select(
+            "*",
+            F.col("_metadata.file_path").alias("_file"),
+            F.col("_metadata.row_index").alias("_row"),
+        )
+    return _read_logs(spark, path)
+
+
+def _read_logs(spark: SparkSession, path: str) -> DataFrame:
+    """A JSON Lines export tree's events: each file parsed whole in Rust (as ``ingest`` parses
+    one file), then the duplicates across files dropped, the first copy in input order kept."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    from dropscope import _native
+
+    files = (
+        spark.read.format("binaryFile")
+        .option("recursiveFileLookup", "true")
+        .load(path)
+        .select(F.col("path").alias("_file"), "content")
+    )
+    # An empty file gives the events table's schema.
+    empty, _ = _native.read_log_file("schema", b"")
+    schema = pa.table(empty).schema
+    spark_columns = [(field.name, _spark_type(field.type)) for field in schema]
+    spark_columns += [("_file", "string"), ("_row", "long")]
+    paths = sorted(row._file for row in files.select("_file").collect())
+    source_of = {name: at for at, name in enumerate(paths)}
+
+    def parse(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            for name, content in zip(batch["_file"].to_pylist(), batch["content"].to_pylist()):
+                table, _ = _native.read_log_file(name, content)
+                table = pa.table(table)
+                source = pa.array([source_of.get(name, 0)] * table.num_rows, pa.uint32())
+                table = table.set_column(table.schema.get_field_index("source"), "source", source)
+                table = table.append_column("_file", pa.array([name] * table.num_rows, pa.string()))
+                table = table.append_column("_row", pa.array(range(table.num_rows), pa.int64()))
+                yield from _in_spark_types(table, spark_columns).to_batches()
+
+    schema_text = ", ".join(f"{name} {kind}" for name, kind in spark_columns)
+    parsed = files.mapInArrow(parse, schema_text)
+    same = [name for name, _ in spark_columns if name not in ("source", "source_line", *_PLACE)]
+    first = Window.partitionBy(*same).orderBy(*_PLACE)
+    return (
+        parsed.withColumn("_copy", F.row_number().over(first))
+        .filter("_copy = 1")
+        .drop("_copy")
+    )
+
+
+def _spark_type(dtype: pa.DataType) -> str:
+    if pa.types.is_dictionary(dtype):
+        dtype = dtype.value_type
+    if pa.types.is_timestamp(dtype) or pa.types.is_integer(dtype):
+        return "long"
+    if pa.types.is_boolean(dtype):
+        return "boolean"
+    if pa.types.is_floating(dtype):
+        return "double"
+    return "string"
 
 
 def session(master: str, partitions: int | None = None) -> SparkSession:
@@ -132,34 +379,57 @@ def session(master: str, partitions: int | None = None) -> SparkSession:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m dropscope.spark",
-        description="dropscope on Apache Spark: every device's sessions from events Parquet.",
+        description="dropscope on Apache Spark: sessions, causes and their ranking.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    command = commands.add_parser(
-        "sessions", help="rebuild every device's sessions (what `dropscope sessions` writes)"
-    )
-    command.add_argument("input", help="events Parquet written by `dropscope ingest` (file or dir)")
-    command.add_argument("-o", "--output", required=True, help="the directory Spark writes")
-    command.add_argument("--master", default="local[*]", help="Spark master URL (local[*])")
-    command.add_argument(
-        "--partitions", type=int, default=None,
-        help="split the events into this many partitions (and shuffle into as many)",
-    )
+    helps = {
+        "sessions": "rebuild every device's sessions (what `dropscope sessions` writes)",
+        "classify": "a cause per disconnect and failed connect (`dropscope classify`'s rows)",
+        "diagnose": "the causes ranked by impact (`dropscope diagnose --json`)",
+    }
+    for name, text in helps.items():
+        command = commands.add_parser(name, help=text)
+        command.add_argument(
+            "input", help="events Parquet from `dropscope ingest`, or a JSON Lines export tree"
+        )
+        command.add_argument(
+            "-o", "--output", required=True,
+            help="the directory Spark writes (a JSON file for diagnose)",
+        )
+        command.add_argument("--master", default="local[*]", help="Spark master URL (local[*])")
+        command.add_argument(
+            "--partitions", type=int, default=None,
+            help="split the events into this many partitions (and shuffle into as many)",
+        )
     args = parser.parse_args(argv)
     spark = session(args.master, args.partitions)
     try:
-        events = spark.read.parquet(args.input)
+        events = read_events(spark, args.input)
         if args.partitions is not None:
             events = events.repartition(args.partitions)
         n_partitions = events.rdd.getNumPartitions()
-        result = sessions(events)
-        result.write.parquet(args.output)
-        n_sessions = spark.read.parquet(args.output).count()
-        print(
-            f"rebuilt {n_sessions} session(s) from {args.input} in {n_partitions} partition(s);"
-            f" wrote {args.output}",
-            file=sys.stderr,
-        )
+        if args.command == "sessions":
+            sessions(events).write.parquet(args.output)
+            n = spark.read.parquet(args.output).count()
+            print(
+                f"rebuilt {n} session(s) from {args.input} in {n_partitions} partition(s);"
+                f" wrote {args.output}",
+                file=sys.stderr,
+            )
+        elif args.command == "classify":
+            classify(events).write.parquet(args.output)
+            counts = spark.read.parquet(args.output).groupBy("cause").count().collect()
+            parts = ", ".join(f"{row['cause']} {row['count']}" for row in sorted(counts))
+            total = sum(row["count"] for row in counts)
+            print(
+                f"classified {total} records from {args.input} in {n_partitions} partition(s)"
+                f" into {args.output}: {parts}",
+                file=sys.stderr,
+            )
+        else:
+            ranking = diagnose(events)
+            Path(args.output).write_text(json.dumps(ranking, separators=(",", ":")) + "\n")
+            print(f"ranked {len(ranking['causes'])} cause(s); wrote {args.output}", file=sys.stderr)
     finally:
         spark.stop()
     return 0

@@ -5,7 +5,8 @@
 //! make: `dropscope_logs::ingest::ingest` reads, `dropscope_engine::{sessions, classify, analyse,
 //! evaluate}` analyse, `dropscope_sim::simulate` generates, and `dropscope_tables::frame` gives the
 //! tables their schemas. Tables cross the boundary as Arrow C streams without a copy
-//! (`arrow.rs`); labels and predictions are tables too (`labels.rs`).
+//! (`arrow.rs`); labels and predictions are tables too (`labels.rs`). `fleet.rs` runs the
+//! classifier's rounds on parts of the fleet, for `dropscope.spark`.
 //!
 //! Every call releases the GIL while Rust works (`Python::detach`) and runs inside the engine's
 //! one rayon pool (`dropscope_engine::thread_pool`), sized by `threads` as `--threads` sizes the
@@ -13,6 +14,7 @@
 //! its context line and each cause on a `  caused by: ` line.
 
 mod arrow;
+mod fleet;
 mod labels;
 
 use std::error::Error as StdError;
@@ -111,6 +113,23 @@ fn read_logs(
         Ok((ingested, df))
     })?;
     let events = py.detach(|| table(df, "events", Text::Views))?;
+    Ok((events, accounting(py, &ingested)?))
+}
+
+/// Reads one log file held in memory (`name` names it in the accounting), as `read_logs` reads
+/// one file: for `dropscope.spark`, which reads files whole on the executors.
+#[pyfunction]
+fn read_log_file<'py>(
+    py: Python<'py>,
+    name: &str,
+    content: &[u8],
+) -> PyResult<(Table, Bound<'py, PyDict>)> {
+    let (ingested, df) = run(py, Some(1), || {
+        let ingested = dropscope_logs::ingest::ingest_bytes(name, content);
+        let df = dropscope_tables::frame::events_to_df(&ingested.events);
+        Ok((ingested, df))
+    })?;
+    let events = py.detach(|| table(df, "events", Text::Strings))?;
     Ok((events, accounting(py, &ingested)?))
 }
 
@@ -342,5 +361,13 @@ fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(diagnose, module)?)?;
     module.add_function(wrap_pyfunction!(evaluate, module)?)?;
     module.add_function(wrap_pyfunction!(simulate, module)?)?;
+    module.add_function(wrap_pyfunction!(read_log_file, module)?)?;
+    module.add_function(wrap_pyfunction!(fleet::fleet_stats, module)?)?;
+    module.add_function(wrap_pyfunction!(fleet::merge_fleet_stats, module)?)?;
+    module.add_function(wrap_pyfunction!(fleet::fleet_tally, module)?)?;
+    module.add_function(wrap_pyfunction!(fleet::merge_fleet_tally, module)?)?;
+    module.add_function(wrap_pyfunction!(fleet::classify_part, module)?)?;
+    module.add_function(wrap_pyfunction!(fleet::silent_verdicts, module)?)?;
+    module.add_function(wrap_pyfunction!(fleet::predictions_csv, module)?)?;
     Ok(())
 }

@@ -1,9 +1,11 @@
-"""`python -m dropscope.spark sessions` on Spark in local mode: a simulated day's events split into
-8 partitions, and the sessions, sorted, byte-identical to the CLI's."""
+"""`dropscope.spark` on Spark in local mode against the CLI's files on a simulated day: the events
+split into 8 partitions, and the sessions and predictions, sorted, byte-identical to the CLI's;
+the ranking equal to `dropscope diagnose --json`'s."""
 
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 import sys
 
@@ -17,6 +19,15 @@ from conftest import canonical
 pytest.importorskip("pyspark")
 
 PARTITIONS = 8
+
+
+@pytest.fixture(scope="module")
+def spark():
+    from dropscope import spark as dspark
+
+    session = dspark.session("local[2]", PARTITIONS)
+    yield session
+    session.stop()
 
 
 def in_dropscope_types(spark_sessions: pa.Table, like: pa.Table) -> pa.Table:
@@ -41,18 +52,69 @@ def csv_bytes(table: pa.Table) -> bytes:
     return out.getvalue()
 
 
-def test_spark_sessions_equal_the_cli_sessions(day_cli, tmp_path):
-    out = tmp_path / "sessions"
+def prediction_lines(predictions: pa.Table) -> list[bytes]:
+    """Spark's predictions as the predictions.csv lines the CLI's writer makes, sorted."""
+    from dropscope import _native
+
+    time = predictions["time"].cast(pa.int64()).cast(pa.timestamp("ns", tz="UTC"))
+    predictions = predictions.set_column(predictions.column_names.index("time"), "time", time)
+    return sorted(_native.predictions_csv(predictions).splitlines()[1:])
+
+
+def cli_prediction_lines(path) -> list[bytes]:
+    return sorted(path.read_bytes().splitlines()[1:])
+
+
+def run_spark(*args: str) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(
-        [sys.executable, "-m", "dropscope.spark", "sessions", str(day_cli["events"]),
-         "-o", str(out), "--master", "local[2]", "--partitions", str(PARTITIONS)],
+        [sys.executable, "-m", "dropscope.spark", *args, "--master", "local[2]",
+         "--partitions", str(PARTITIONS)],
         capture_output=True, text=True, timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert f"in {PARTITIONS} partition(s)" in done.stderr
+    return done
+
+
+def test_spark_sessions_equal_the_cli_sessions(spark, day_cli, tmp_path):
+    from dropscope import spark as dspark
+
+    events = dspark.read_events(spark, str(day_cli["events"])).repartition(PARTITIONS)
+    assert events.rdd.getNumPartitions() == PARTITIONS
+    out = tmp_path / "sessions"
+    dspark.sessions(events).write.parquet(str(out))
     # Every partition held devices: one Parquet file each.
     assert len(list(out.glob("part-*.parquet"))) == PARTITIONS
     cli_sessions = pq.read_table(day_cli["sessions"])
     ours = in_dropscope_types(pq.read_table(out), cli_sessions)
     assert ours.num_rows == cli_sessions.num_rows > 5_000
     assert csv_bytes(canonical(ours)) == csv_bytes(canonical(cli_sessions))
+
+
+def test_spark_classify_equals_the_cli_predictions(day_cli, tmp_path):
+    """`python -m dropscope.spark classify` as a user runs it."""
+    out = tmp_path / "predictions"
+    run_spark("classify", str(day_cli["events"]), "-o", str(out))
+    ours = prediction_lines(pq.read_table(out))
+    cli = cli_prediction_lines(day_cli["predictions"])
+    assert len(ours) == len(cli) > 5_000
+    assert ours == cli
+
+
+def test_spark_classify_of_the_raw_logs_equals_the_cli(spark, day_cli):
+    """The JSON Lines export tree, parsed file by file in Rust and deduplicated across files by
+    Spark (the simulated export holds duplicates and late records), classifies as the CLI does."""
+    from dropscope import spark as dspark
+
+    events = dspark.read_events(spark, str(day_cli["logs"]))
+    assert events.count() == pq.read_metadata(day_cli["events"]).num_rows
+    ours = prediction_lines(dspark.classify(events.repartition(PARTITIONS)).toArrow())
+    assert ours == cli_prediction_lines(day_cli["predictions"])
+
+
+def test_spark_diagnose_equals_the_cli_ranking(spark, day_cli):
+    from dropscope import spark as dspark
+
+    ranking = dspark.diagnose(dspark.read_events(spark, str(day_cli["events"])))
+    assert ranking == json.loads(day_cli["diagnose"].read_text())
+    assert len(ranking["causes"]) >= 5

@@ -78,16 +78,16 @@
 
 mod burst;
 pub(crate) mod codes;
+pub mod fleet;
 mod lifetime;
 pub(crate) mod timeline;
-
-use std::collections::HashMap;
 
 use dropscope_model::{Cause, Event, Operation};
 use rayon::prelude::*;
 
-use crate::classify::burst::{Burst, BurstConfig, Drop};
-use crate::classify::lifetime::{Lifetimes, RenewalKind, Sample};
+use crate::classify::burst::Burst;
+use crate::classify::fleet::{FleetStats, FleetTally, SilentDrop};
+use crate::classify::lifetime::{Lifetimes, RenewalKind};
 use crate::classify::timeline::{Context, is_informational, is_state_change};
 use crate::evaluate::is_classified;
 use crate::partition::Partition;
@@ -286,50 +286,54 @@ pub fn classify(events: &[Event], config: &ClassifyConfig) -> Vec<Verdict> {
 /// [`classify`] over the device partition of `events` ([`Partition::of`], in any order within a
 /// device), which [`crate::analyse`] shares with the other steps.
 ///
-/// Devices are independent but for a few fleet statistics: the SDK families' renewal bands, the
-/// connect rate, the devices behind each /24 and the silent drops across devices. So the work
-/// runs in two passes over the devices, in parallel: the first gathers each device's renewal
-/// samples and networks, the second, with the fleet's statistics learned from those, decides each
-/// record; the silent drops then go to the cross-device detectors together. A device's contexts
-/// live only while its own pass runs: memory holds the verdicts, not a context per event.
+/// Devices are independent but for a few fleet statistics ([`fleet`]): the SDK families' renewal
+/// bands, which token clocks run free of connections, the connect rate, the devices behind each
+/// /24 and the silent drops across devices. So the work runs in rounds over the devices, each in
+/// parallel: the first gathers each device's renewal samples and networks ([`FleetStats`]); the
+/// second, with the SDK bands learned from those, each device's token clock ([`FleetTally`]);
+/// the third decides each record; the silent drops then go to the cross-device detectors
+/// together. These are the steps [`fleet`] offers one by one to run on parts of the fleet apart
+/// (on Spark), so a part's answer and this one cannot disagree. A device's contexts live only
+/// while its own pass runs: memory holds the verdicts, not a context per event.
 pub fn classify_in(
     events: &[Event],
     partition: &Partition,
     config: &ClassifyConfig,
 ) -> Vec<Verdict> {
-    let quick = config.quick_reconnect;
-    // Pass 1: each device's renewal samples and the /24s it was seen behind.
-    let gathered: Vec<(Vec<Sample<'_>>, Vec<&str>)> = (0..partition.n_devices())
-        .into_par_iter()
-        .map(|device| {
-            let order = timeline::device_order(events, partition.device(device));
-            let contexts = timeline::device_contexts(events, device, &order, config);
-            let samples = lifetime::device_samples(events, &contexts, quick);
-            let mut prefixes: Vec<&str> = order
-                .iter()
-                .filter_map(|&idx| events[idx].masked_ip.as_deref().and_then(burst::prefix))
-                .collect();
-            prefixes.sort_unstable();
-            prefixes.dedup();
-            (samples, prefixes)
-        })
-        .collect();
-    let mut behind: HashMap<&str, usize> = HashMap::new();
-    for (_, prefixes) in &gathered {
-        for prefix in prefixes {
-            *behind.entry(prefix).or_insert(0) += 1;
-        }
-    }
-    let samples: Vec<Vec<Sample<'_>>> = gathered.into_iter().map(|(samples, _)| samples).collect();
-    let lifetimes = Lifetimes::learn(&samples);
+    let (stats, samples) = fleet::gather(events, partition, config);
+    let mut lifetimes = Lifetimes::learn(&samples, stats.sdk_bands());
+    let tally = FleetTally::of_lifetimes(events, &lifetimes, &samples, &stats);
+    tally.run_free(&mut lifetimes, &samples);
     drop(samples);
-    let window_start = events.iter().map(|e| e.time.nanos()).min().unwrap_or(0);
-    let window_end = events.iter().map(|e| e.time.nanos()).max().unwrap_or(0);
-    let waves = ConnectWaves::new(events);
-    let evidence =
-        Evidence { events, lifetimes: &lifetimes, window_start, window_end, waves: &waves, config };
+    let (mut verdicts, silent) = decide_with(events, partition, &lifetimes, &stats, &tally, config);
+    let resolved = fleet::silent_verdicts(&silent, &stats, config);
+    for (drop, (cause, confidence, rule)) in silent.iter().zip(resolved) {
+        let Ok(at) = verdicts.binary_search_by_key(&drop.event, |verdict| verdict.event) else {
+            continue;
+        };
+        let verdict = &mut verdicts[at];
+        verdict.cause = cause;
+        verdict.confidence = confidence;
+        verdict.rule = rule;
+    }
+    verdicts
+}
 
-    // Pass 2: a verdict for every classified record; the silent 404104s wait for the bursts.
+/// Round 3: every classified record's verdict, in input order, with the fleet's statistics
+/// learned; the silent 404104s among them (in input order) wait for the cross-device detectors
+/// and stand as isolated silences until then.
+fn decide_with<'a>(
+    events: &'a [Event],
+    partition: &Partition,
+    lifetimes: &Lifetimes<'_>,
+    stats: &FleetStats,
+    tally: &FleetTally,
+    config: &ClassifyConfig,
+) -> (Vec<Verdict>, Vec<SilentDrop<'a>>) {
+    let waves = ConnectWaves::new(stats, tally);
+    let window_start = stats.window_start().unwrap_or(0);
+    let window_end = stats.window_end().unwrap_or(0);
+    let evidence = Evidence { events, lifetimes, window_start, window_end, waves: &waves, config };
     // Each device writes its verdicts into its own stretch of the one vector (its classified
     // records are counted first), so the verdicts are never held twice.
     let counts: Vec<usize> = (0..partition.n_devices())
@@ -350,7 +354,7 @@ pub fn classify_in(
         stretches.push(stretch);
         rest = tail;
     }
-    let silent: Vec<Vec<(usize, Drop<'_>)>> = stretches
+    let silent: Vec<Vec<SilentDrop<'a>>> = stretches
         .into_par_iter()
         .enumerate()
         .map(|(device, stretch)| {
@@ -359,35 +363,18 @@ pub fn classify_in(
             evidence.decide_device(&contexts, stretch)
         })
         .collect();
-    let mut silent: Vec<(usize, Drop<'_>)> = silent.into_iter().flatten().collect();
+    let mut silent: Vec<SilentDrop<'a>> = silent.into_iter().flatten().collect();
     verdicts.par_sort_unstable_by_key(|verdict| verdict.event);
-    silent.par_sort_unstable_by_key(|(idx, _)| *idx);
-
-    // The silent drops go to the cross-device detectors together.
-    let drops: Vec<Drop<'_>> = silent.iter().map(|(_, drop)| *drop).collect();
-    let burst_config = BurstConfig {
-        window: config.burst_window,
-        min_devices: config.burst_min_devices,
-        min_share: config.burst_min_share,
-    };
-    let bursts = burst::bursts(&drops, &behind, burst_config);
-    for ((idx, _), burst) in silent.iter().zip(bursts) {
-        let Ok(at) = verdicts.binary_search_by_key(idx, |verdict| verdict.event) else { continue };
-        let verdict = &mut verdicts[at];
-        let (cause, confidence, rule) = silent_drop(burst, verdict);
-        verdict.cause = cause;
-        verdict.confidence = confidence.clamp(0.0, 1.0);
-        verdict.rule = rule;
-    }
-    verdicts
+    silent.par_sort_unstable_by_key(|drop| drop.event);
+    (verdicts, silent)
 }
 
-/// The cause of a silent drop from the cross-device evidence; `alone` is its verdict when no
-/// other device drops with it.
-fn silent_drop(burst: Option<Burst>, alone: &Verdict) -> (Cause, f64, Rule) {
-    let Some(burst) = burst else { return (alone.cause, alone.confidence, alone.rule) };
-    if alone.rule.is_state_change() {
-        return state_change_burst(alone.reconnect_delay);
+/// The cause of a silent drop from the cross-device evidence, given its verdict when no other
+/// device drops with it (`drop.alone`).
+pub(crate) fn silent_drop(burst: Option<Burst>, drop: &SilentDrop<'_>) -> (Cause, f64, Rule) {
+    let Some(burst) = burst else { return drop.alone };
+    if drop.alone.2.is_state_change() {
+        return state_change_burst(drop.reconnect_delay);
     }
     match burst {
         Burst::SharedNetwork { share } => {
@@ -416,31 +403,30 @@ const STATE_CHANGE_QUICK: i64 = 2 * MINUTE;
 /// A device not seen again for this long before the logs end is gone for good.
 const STATE_CHANGE_GONE: i64 = 60 * MINUTE;
 
-/// Connect attempts over time, to tell a reconnect wave from the background.
-struct ConnectWaves {
-    times: Vec<i64>,
+/// Connect attempts over time, to tell a reconnect wave from the background: the fleet's
+/// connect count and span ([`FleetStats`]) and its connects near throttled records
+/// ([`FleetTally`]), the only times a wave is asked about.
+struct ConnectWaves<'t> {
+    times: &'t [i64],
     per_window: f64,
 }
 
 const WAVE_HALF_WIDTH: i64 = 5 * MINUTE;
 
-impl ConnectWaves {
-    fn new(events: &[Event]) -> ConnectWaves {
-        let mut times: Vec<i64> = events
-            .iter()
-            .filter(|e| e.operation == Operation::Connect)
-            .map(|e| e.time.nanos())
-            .collect();
-        times.par_sort_unstable();
-        let span = match (times.first(), times.last()) {
-            (Some(first), Some(last)) => (last - first).max(2 * WAVE_HALF_WIDTH),
-            _ => 2 * WAVE_HALF_WIDTH,
+impl<'t> ConnectWaves<'t> {
+    fn new(stats: &FleetStats, tally: &'t FleetTally) -> ConnectWaves<'t> {
+        let (connects, span) = stats.connects();
+        let span = match span {
+            Some((first, last)) => (last - first).max(2 * WAVE_HALF_WIDTH),
+            None => 2 * WAVE_HALF_WIDTH,
         };
-        let per_window = times.len() as f64 * (2 * WAVE_HALF_WIDTH) as f64 / span as f64;
-        ConnectWaves { times, per_window }
+        let per_window = connects as f64 * (2 * WAVE_HALF_WIDTH) as f64 / span as f64;
+        ConnectWaves { times: tally.wave_connects(), per_window }
     }
 
     /// Whether connect attempts around `time` run at three times their mean rate or more.
+    /// `time` is a throttled record's ([`FleetStats`] keeps their times), so every connect
+    /// within the half-width is among `times`.
     fn in_wave(&self, time: i64) -> bool {
         let lo = self.times.partition_point(|&t| t < time - WAVE_HALF_WIDTH);
         let hi = self.times.partition_point(|&t| t <= time + WAVE_HALF_WIDTH);
@@ -448,28 +434,27 @@ impl ConnectWaves {
     }
 }
 
-/// One device's verdicts, and its silent drops (record index, what the burst detectors need).
 /// Everything the per-record rules look at beyond the device's own contexts.
 struct Evidence<'e, 'a> {
     events: &'a [Event],
-    lifetimes: &'e Lifetimes<'a>,
+    lifetimes: &'e Lifetimes<'e>,
     window_start: i64,
     /// The time of the input's last record.
     window_end: i64,
-    waves: &'e ConnectWaves,
+    waves: &'e ConnectWaves<'e>,
     config: &'e ClassifyConfig,
 }
 
 impl<'a> Evidence<'_, 'a> {
     /// The verdicts of one device's classified records (`contexts`, from
     /// [`timeline::device_contexts`]), written into `out` (one slot per context), and the silent
-    /// 404104s among them (their verdicts wait for the cross-device detectors) with what those
+    /// drops among them (their verdicts wait for the cross-device detectors) with what those
     /// detectors need of each.
     fn decide_device(
         &self,
         contexts: &[(usize, Context<'a>)],
         out: &mut [Verdict],
-    ) -> Vec<(usize, Drop<'a>)> {
+    ) -> Vec<SilentDrop<'a>> {
         debug_assert_eq!(contexts.len(), out.len(), "a verdict per classified record");
         // A 404104's paired 401003 is another record of the device: found by its index.
         let mut by_event: Vec<(usize, usize)> =
@@ -484,8 +469,13 @@ impl<'a> Evidence<'_, 'a> {
             let (cause, confidence, rule) = match self.decide(*idx, context, &context_of) {
                 Stage::Decided(cause, confidence, rule) => (cause, confidence, rule),
                 Stage::Silent(cause, confidence, rule) => {
-                    let prefix = context.ip.and_then(burst::prefix);
-                    silent.push((*idx, Drop { time: self.events[*idx].time.nanos(), prefix }));
+                    silent.push(SilentDrop {
+                        event: *idx,
+                        time: self.events[*idx].time.nanos(),
+                        prefix: context.ip.and_then(burst::prefix),
+                        alone: (cause, confidence.clamp(0.0, 1.0), rule),
+                        reconnect_delay: context.reconnect,
+                    });
                     (cause, confidence, rule)
                 }
             };

@@ -10,6 +10,12 @@ pub enum Error {
         #[source]
         source: rayon::ThreadPoolBuildError,
     },
+    /// Bytes given as fleet statistics ([`crate::classify::fleet`]) are not their binary form.
+    #[error("cannot read fleet statistics: {reason}")]
+    FleetBytes {
+        /// What is wrong with them.
+        reason: &'static str,
+    },
 }
 
 /// `Result` with this crate's [`Error`].

@@ -51,10 +51,11 @@ pub(crate) fn prefix(masked_ip: &str) -> Option<&str> {
 }
 
 /// Assigns each drop to a burst, or `None` when it stands alone. `devices_behind` gives the
-/// number of distinct devices seen behind each /24.
+/// number of distinct devices seen behind each /24. A drop's burst depends on the set of drops,
+/// not on their order: every window is counted by time, whatever order ties come in.
 pub(crate) fn bursts(
     drops: &[Drop<'_>],
-    devices_behind: &HashMap<&str, usize>,
+    devices_behind: &BTreeMap<String, u64>,
     config: BurstConfig,
 ) -> Vec<Option<Burst>> {
     let window = config.window;
@@ -71,7 +72,7 @@ pub(crate) fn bursts(
     let mut shares = vec![0.0; drops.len()];
     for (prefix_no, (prefix, list)) in by_prefix.iter_mut().enumerate() {
         list.sort_unstable();
-        let behind = devices_behind.get(prefix).copied().unwrap_or(1).max(1);
+        let behind = devices_behind.get(*prefix).copied().unwrap_or(1).max(1);
         for &(time, i) in list.iter() {
             let lo = list.partition_point(|&(t, _)| t < time - window);
             let hi = list.partition_point(|&(t, _)| t <= time + window);
@@ -88,7 +89,7 @@ pub(crate) fn bursts(
     hits.sort_unstable();
     let networks = by_prefix
         .keys()
-        .filter(|p| devices_behind.get(*p).copied().unwrap_or(0) >= 2)
+        .filter(|p| devices_behind.get(**p).copied().unwrap_or(0) >= 2)
         .count()
         .max(1);
     let mut in_window: HashMap<usize, usize> = HashMap::new();
@@ -160,12 +161,12 @@ mod tests {
     const CONFIG: BurstConfig = BurstConfig { window: 8 * MIN, min_devices: 3, min_share: 0.25 };
 
     /// `drops` as (minute, /24); every /24 has `behind` devices.
-    fn check(drops: &[(i64, &str)], behind: usize, expected: &str) {
+    fn check(drops: &[(i64, &str)], behind: u64, expected: &str) {
         let drops: Vec<Drop<'_>> =
             drops.iter().map(|&(m, p)| Drop { time: m * MIN, prefix: Some(p) }).collect();
-        let mut devices_behind: HashMap<&str, usize> = HashMap::new();
+        let mut devices_behind: BTreeMap<String, u64> = BTreeMap::new();
         for p in ["10.0.1", "10.0.2", "10.0.3", "10.0.4", "10.0.5"] {
-            devices_behind.insert(p, behind);
+            devices_behind.insert(p.to_owned(), behind);
         }
         let got: Vec<&str> = bursts(&drops, &devices_behind, CONFIG)
             .iter()

@@ -80,10 +80,10 @@ pub(crate) fn densest_band(samples: &mut [i64], kind: RenewalKind) -> Option<Ban
 }
 
 /// An SDK family and protocol.
-type Family<'a> = (Option<&'a str>, Option<&'a str>);
+pub(crate) type Family<'a> = (Option<&'a str>, Option<&'a str>);
 
 /// An SDK family and protocol, and the renewal kind.
-type SdkKey<'a> = (Option<&'a str>, Option<&'a str>, RenewalKind);
+pub(crate) type SdkKey<'a> = (Option<&'a str>, Option<&'a str>, RenewalKind);
 
 /// A device's token clock: the times of its renewal disconnects and their period. Python's
 /// renewal alarm runs from client creation whatever the connection does (sdk-behaviour.md §1), so
@@ -170,12 +170,44 @@ pub(crate) fn device_samples<'a>(
         .collect()
 }
 
+/// The SDK families' renewal bands, pooled over the fleet.
+pub(crate) type SdkBands<'s> = HashMap<SdkKey<'s>, Band>;
+
+/// The SDK families' bands from the renewal ages of the whole fleet's samples, per SDK family,
+/// protocol and renewal kind (in any order: only the multiset of ages counts).
+pub(crate) fn sdk_bands<'s>(ages: impl Iterator<Item = (SdkKey<'s>, &'s [i64])>) -> SdkBands<'s> {
+    ages.filter_map(|(key, ages)| {
+        let mut samples = ages.to_vec();
+        let total = samples.len();
+        let band = densest_band(&mut samples, key.2)?;
+        (band.support >= 5 && band.support * 10 >= total * 3).then_some((key, band))
+    })
+    .collect()
+}
+
+impl<'a> Sample<'a> {
+    /// The SDK family, protocol and renewal kind the sample pools into.
+    pub(crate) fn key(&self) -> SdkKey<'a> {
+        (self.family.0, self.family.1, self.kind)
+    }
+
+    /// The session age the sample ended, ns.
+    pub(crate) fn age(&self) -> i64 {
+        self.age
+    }
+}
+
+/// A device's SDK family: that of its last sample in input order.
+fn device_family<'a>(samples: &[Sample<'a>]) -> Option<Family<'a>> {
+    samples.iter().max_by_key(|s| s.event).map(|s| s.family)
+}
+
 /// The learned renewal bands of every device and SDK family.
 #[derive(Debug, Default)]
-pub(crate) struct Lifetimes<'a> {
+pub(crate) struct Lifetimes<'s> {
     /// Per device number: its bands, by [`RenewalKind`] (hub expiry, client renewal).
     device: Vec<[Option<Band>; 2]>,
-    sdk: HashMap<SdkKey<'a>, Band>,
+    sdk: SdkBands<'s>,
     /// Per device number: its token clock.
     clocks: Vec<Option<Clock>>,
 }
@@ -189,31 +221,14 @@ impl RenewalKind {
     }
 }
 
-impl<'a> Lifetimes<'a> {
-    /// Learns from every device's renewal samples ([`device_samples`]), indexed by device number:
-    /// the SDK families' bands are fleet statistics, pooled over all devices; a device's own band
-    /// and clock need only its samples and those.
-    pub(crate) fn learn(devices: &[Vec<Sample<'a>>]) -> Lifetimes<'a> {
-        let mut per_sdk: BTreeMap<SdkKey<'a>, Vec<i64>> = BTreeMap::new();
-        for sample in devices.iter().flatten() {
-            per_sdk
-                .entry((sample.family.0, sample.family.1, sample.kind))
-                .or_default()
-                .push(sample.age);
-        }
-        let sdk: HashMap<_, _> = per_sdk
-            .into_iter()
-            .filter_map(|(key, mut samples)| {
-                let total = samples.len();
-                let band = densest_band(&mut samples, key.2)?;
-                (band.support >= 5 && band.support * 10 >= total * 3).then_some((key, band))
-            })
-            .collect();
-        // A device's SDK family: that of its last sample in input order.
-        let device_sdk: Vec<Option<Family<'a>>> = devices
-            .iter()
-            .map(|samples| samples.iter().max_by_key(|s| s.event).map(|s| s.family))
-            .collect();
+impl<'s> Lifetimes<'s> {
+    /// Learns each device's bands and token clock from its renewal samples ([`device_samples`],
+    /// indexed by device number) and the fleet's SDK bands ([`sdk_bands`]): a device's own band
+    /// and clock need only its samples and those. No clock runs free of connections yet: that
+    /// takes the fleet's tick tallies ([`Lifetimes::tick_tallies`], [`Lifetimes::run_free`]).
+    pub(crate) fn learn(devices: &[Vec<Sample<'_>>], sdk: SdkBands<'s>) -> Lifetimes<'s> {
+        let device_sdk: Vec<Option<Family<'_>>> =
+            devices.iter().map(|samples| device_family(samples)).collect();
         let device: Vec<[Option<Band>; 2]> = devices
             .par_iter()
             .zip(&device_sdk)
@@ -232,7 +247,7 @@ impl<'a> Lifetimes<'a> {
                 })
             })
             .collect();
-        let mut clocks: Vec<Option<Clock>> = devices
+        let clocks: Vec<Option<Clock>> = devices
             .par_iter()
             .zip(&device_sdk)
             .zip(&device)
@@ -270,14 +285,22 @@ impl<'a> Lifetimes<'a> {
                 })
             })
             .collect();
-        // A clock runs free of connections (Python's alarm) when renewals more than a period
-        // apart, with other disconnects between them, still fall on its ticks; one restarted
-        // at each connect (C, Node) lands there only by chance. Learned per SDK family.
-        // (renewals on a tick, renewals looked at) per SDK family and protocol.
+        Lifetimes { device, sdk, clocks }
+    }
+
+    /// A clock runs free of connections (Python's alarm) when renewals more than a period
+    /// apart, with other disconnects between them, still fall on its ticks; one restarted at
+    /// each connect (C, Node) lands there only by chance. Learned per SDK family and protocol:
+    /// (renewals on a tick, renewals looked at) of these devices' clocks, which sum over parts
+    /// of the fleet. `devices` are the samples [`Lifetimes::learn`] learned from.
+    pub(crate) fn tick_tallies<'a>(
+        &self,
+        devices: &[Vec<Sample<'a>>],
+    ) -> BTreeMap<Family<'a>, (usize, usize)> {
         let mut ticks: BTreeMap<Family<'a>, (usize, usize)> = BTreeMap::new();
-        for (clock, family) in clocks.iter().zip(&device_sdk) {
+        for (clock, samples) in self.clocks.iter().zip(devices) {
             let Some(clock) = clock else { continue };
-            let tally = ticks.entry(family.unwrap_or((None, None))).or_default();
+            let tally = ticks.entry(device_family(samples).unwrap_or((None, None))).or_default();
             for w in clock.anchors.windows(2) {
                 let gap = w[1] - w[0];
                 if gap * 2 > clock.period * 3 {
@@ -286,27 +309,36 @@ impl<'a> Lifetimes<'a> {
                 }
             }
         }
-        for (clock, family) in clocks.iter_mut().zip(&device_sdk) {
+        ticks
+    }
+
+    /// Sets which clocks run free of connections from the whole fleet's tick tallies: `ticks`
+    /// gives (renewals on a tick, renewals looked at) of an SDK family and protocol.
+    pub(crate) fn run_free(
+        &mut self,
+        devices: &[Vec<Sample<'_>>],
+        ticks: impl Fn(Family<'_>) -> Option<(u64, u64)>,
+    ) {
+        for (clock, samples) in self.clocks.iter_mut().zip(devices) {
             let Some(clock) = clock else { continue };
-            let key = family.unwrap_or((None, None));
+            let key = device_family(samples).unwrap_or((None, None));
             clock.free_running =
-                ticks.get(&key).is_some_and(|&(hits, total)| total >= 3 && hits * 2 >= total);
+                ticks(key).is_some_and(|(hits, total)| total >= 3 && hits * 2 >= total);
         }
-        Lifetimes { device, sdk, clocks }
     }
 
     /// The token clock of the record's device, when it renews by disconnecting.
-    pub(crate) fn clock(&self, context: &Context<'a>) -> Option<&Clock> {
+    pub(crate) fn clock(&self, context: &Context<'_>) -> Option<&Clock> {
         self.clocks.get(context.device)?.as_ref()
     }
 
     /// The band learned from the record's device's own renewals, if it has one.
-    pub(crate) fn device_band(&self, context: &Context<'a>, kind: RenewalKind) -> Option<Band> {
+    pub(crate) fn device_band(&self, context: &Context<'_>, kind: RenewalKind) -> Option<Band> {
         self.device.get(context.device).and_then(|bands| bands[kind.index()])
     }
 
     /// The band of the record's device, else of its SDK family and protocol.
-    pub(crate) fn band(&self, context: &Context<'a>, kind: RenewalKind) -> Option<Band> {
+    pub(crate) fn band(&self, context: &Context<'_>, kind: RenewalKind) -> Option<Band> {
         self.device
             .get(context.device)
             .and_then(|bands| bands[kind.index()])

@@ -522,3 +522,124 @@ fn simultaneous_state_changes_are_the_hub_or_a_network() {
     let verdicts = classify(&events(&owned(&lines)), &ClassifyConfig::default());
     assert!(verdicts[20..].iter().all(|v| v.rule == Rule::StateChangeBurst));
 }
+
+/// The events of a simulated fleet, once per test binary: `mixed-day` (renewals of every SDK,
+/// bad credentials, duplicates, a hub fault, a site outage, an upgrade) and `site-outage-storm`
+/// (a reconnect storm the hub throttles).
+fn simulated_fleet(name: &'static str) -> &'static [Event] {
+    use std::sync::OnceLock;
+    static FLEETS: [OnceLock<Vec<Event>>; 2] = [OnceLock::new(), OnceLock::new()];
+    let (at, devices, hours) = match name {
+        "mixed-day" => (0, 300, 24),
+        _ => (1, 400, 6),
+    };
+    FLEETS[at].get_or_init(|| {
+        let mut scenario = dropscope_sim::Scenario::named(name).unwrap();
+        scenario.resize_fleet(devices);
+        scenario.window.hours = hours;
+        let options = dropscope_sim::SimOptions { seed: 3, frac_digits: 0 };
+        dropscope_sim::simulate(&scenario, &options).unwrap().events().map(|e| e.event).collect()
+    })
+}
+
+/// `events` split into parts by device: each device goes to part `hash(device, seed) % parts`;
+/// a part keeps its records in input order, with their indexes in `events`.
+fn split_by_device(events: &[Event], seed: u64, parts: usize) -> Vec<(Vec<Event>, Vec<usize>)> {
+    let partition = crate::partition::Partition::of(events);
+    let mut out = vec![(Vec::new(), Vec::new()); parts];
+    for (idx, event) in events.iter().enumerate() {
+        let device = u64::from(partition.event_device[idx]);
+        let part = ((device + 1).wrapping_mul(seed | 1).rotate_left(29) ^ seed) % parts as u64;
+        out[part as usize].0.push(event.clone());
+        out[part as usize].1.push(idx);
+    }
+    out
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(10))]
+
+    /// Issue 20: for any partition of the devices, the parts' fleet statistics merged (in any
+    /// grouping) equal the whole fleet's, and verdicts decided part by part with them equal
+    /// `classify`'s.
+    #[test]
+    fn fleet_statistics_merge_over_any_partition(
+        storm in proptest::bool::ANY,
+        seed in proptest::prelude::any::<u64>(),
+        parts in 1_usize..7,
+    ) {
+        use crate::classify::fleet::{self, FleetStats, FleetTally, SilentDrop};
+        use crate::partition::Partition;
+        let events = simulated_fleet(if storm { "site-outage-storm" } else { "mixed-day" });
+        let config = ClassifyConfig::default();
+        let whole = Partition::of(events);
+        let split = split_by_device(events, seed, parts);
+        let partitions: Vec<Partition> = split.iter().map(|(e, _)| Partition::of(e)).collect();
+
+        let whole_stats = FleetStats::of(events, &whole, &config);
+        let stats: Vec<FleetStats> = split
+            .iter()
+            .zip(&partitions)
+            .map(|((e, _), p)| FleetStats::of(e, p, &config))
+            .collect();
+        // Left to right, and right to left through the bytes each part would send.
+        let merged = stats.iter().cloned().fold(FleetStats::default(), FleetStats::merge);
+        let backwards = stats.iter().rev().fold(FleetStats::default(), |all, part| {
+            FleetStats::from_bytes(&part.to_bytes()).unwrap().merge(all)
+        });
+        proptest::prop_assert_eq!(&merged, &whole_stats);
+        proptest::prop_assert_eq!(&backwards, &whole_stats);
+        proptest::prop_assert_eq!(&FleetStats::merge_all(stats), &whole_stats);
+
+        let whole_tally = FleetTally::of(events, &whole, &whole_stats, &config);
+        let tally = split
+            .iter()
+            .zip(&partitions)
+            .map(|((e, _), p)| FleetTally::of(e, p, &merged, &config))
+            .fold(FleetTally::default(), |all, part| {
+                FleetTally::from_bytes(&part.to_bytes()).unwrap().merge(all)
+            });
+        proptest::prop_assert_eq!(&tally, &whole_tally);
+
+        // Round 3 part by part, round 4 over every part's silent drops (in part order).
+        let mut verdicts = Vec::new();
+        let mut silent: Vec<SilentDrop<'_>> = Vec::new();
+        for ((part_events, indexes), p) in split.iter().zip(&partitions) {
+            let (part_verdicts, part_silent) = fleet::decide(part_events, p, &merged, &tally, &config);
+            verdicts.extend(part_verdicts.into_iter().map(|mut v| { v.event = indexes[v.event]; v }));
+            silent.extend(part_silent.into_iter().map(|mut d| { d.event = indexes[d.event]; d }));
+        }
+        verdicts.sort_by_key(|v| v.event);
+        for (drop, (cause, confidence, rule)) in
+            silent.iter().zip(fleet::silent_verdicts(&silent, &merged, &config))
+        {
+            let at = verdicts.binary_search_by_key(&drop.event, |v| v.event).unwrap();
+            (verdicts[at].cause, verdicts[at].confidence, verdicts[at].rule) = (cause, confidence, rule);
+        }
+        proptest::prop_assert_eq!(verdicts, classify(events, &config));
+    }
+}
+
+/// The fleets of the proptest above exercise every fleet statistic, so it can fail.
+#[test]
+fn the_simulated_fleets_use_every_fleet_statistic() {
+    use crate::classify::fleet::{self, FleetStats, FleetTally};
+    use crate::partition::Partition;
+    let config = ClassifyConfig::default();
+    for (name, throttled) in [("mixed-day", false), ("site-outage-storm", true)] {
+        let events = simulated_fleet(name);
+        let partition = Partition::of(events);
+        let stats = FleetStats::of(events, &partition, &config);
+        let (samples, prefixes, throttle_times) = stats.sizes();
+        assert!(samples > 100 && prefixes >= 3, "{name}: {:?}", stats.sizes());
+        assert!(throttle_times > 0 || !throttled, "{name}");
+        let tally = FleetTally::of(events, &partition, &stats, &config);
+        assert!(!tally.wave_connects().is_empty() || !throttled, "{name}");
+        let (verdicts, silent) = fleet::decide(events, &partition, &stats, &tally, &config);
+        assert!(verdicts.len() > 1000 && silent.len() > 20, "{name}: {}", silent.len());
+        let resolved = fleet::silent_verdicts(&silent, &stats, &config);
+        assert!(resolved.iter().any(|r| r.2 != Rule::IsolatedSilence), "{name}");
+        assert!(verdicts.iter().any(|v| v.rule == Rule::RenewalPhase), "{name}");
+        assert!(FleetStats::from_bytes(&stats.to_bytes()[..20]).is_err());
+    }
+}
