@@ -21,9 +21,22 @@
 //! unmapped once it is parsed (`MADV_DONTNEED`), so the resident set holds about two blocks of
 //! the file, as with `read`. The mapped reader reads the same blocks, line numbers, records and
 //! rejects as the stream reader, which a proptest checks. A mapped file cut short by another
-//! process while it is read ends the run with `SIGBUS`; [`IngestConfig::mmap`] (`--no-mmap`)
-//! reads files that may change while they are read as streams instead. Gzip, stdin, and every
+//! process while it is read is read again as a stream (the `SIGBUS` guard of `mapped.rs`);
+//! [`IngestConfig::mmap`] (`--no-mmap`) reads every file as a stream. Gzip, stdin, and every
 //! input that is not JSON Lines are read as streams.
+//!
+//! # Untrusted inputs
+//!
+//! Every input is bounded: a JSON Lines line longer than [`IngestConfig::max_line`] is a
+//! [`RejectReason::TooLong`], skipped to its newline without being held (the stream reader reads
+//! it a block at a time into the buffer it was in; the mapped reader unmaps its pages as it
+//! passes them); a gzip stream stops at [`IngestConfig::max_gzip_ratio`] times the compressed
+//! bytes read (at least [`IngestConfig::gzip_floor`]), checked as it is decompressed. In
+//! directories only regular files (and links to them) are read ([`expand`]). An input that
+//! cannot be read, or is a gzip bomb, is listed in [`Ingested::unreadable`] and stops nothing
+//! else. Multi-line documents (envelopes, pretty JSON, arrays), CSV and Avro are still read
+//! whole into memory, as their parsers need: a gzip one is bounded by the gzip bound, a plain
+//! one by its size.
 //!
 //! # Duplicates
 //!
@@ -180,9 +193,8 @@ pub struct IngestConfig<'a> {
     pub block_size: usize,
     /// Whether a regular JSON Lines file may be memory-mapped (on Linux) rather than read as a
     /// stream; on by default, for speed (see `mapped.rs`). A mapped file cut short by another
-    /// process while it is read ends the process with `SIGBUS`, where a stream sees a short file:
-    /// turn this off for files that may be truncated or rewritten while they are read. The
-    /// records, rejects and counts are the same either way.
+    /// process while it is read is read again as a stream (see `mapped.rs` for what that
+    /// guarantees). The records, rejects and counts are the same either way.
     pub mmap: bool,
     /// Called after each large input's events were moved into the merged list and their own
     /// buffer freed, from the calling thread: a caller whose allocator keeps freed memory a while
@@ -530,7 +542,7 @@ impl std::error::Error for GzipBomb {}
 /// Whether `error` is a [`GzipBomb`]: it ends the input as an error, where a corrupt gzip
 /// stream ends it with a reject.
 fn is_gzip_bomb(error: &io::Error) -> bool {
-    error.get_ref().is_some_and(|inner| inner.is::<GzipBomb>())
+    matches!(error.get_ref(), Some(inner) if inner.is::<GzipBomb>())
 }
 
 /// A decompressed input. A gzip stream that ends early or is corrupt ends the input there (the
