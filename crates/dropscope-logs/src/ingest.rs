@@ -433,10 +433,14 @@ pub fn display_path(path: &Path) -> String {
 /// Reads one input held in memory (gzip-compressed or not), named `name` in
 /// [`Ingested::sources`]. Never fails: what [`ingest`] would return as an error becomes a reject.
 pub fn ingest_bytes(name: &str, bytes: &[u8]) -> Ingested {
+    ingest_bytes_with(name, bytes, &IngestConfig::default())
+}
+
+/// [`ingest_bytes`] with `config` (its block size, line and gzip bounds).
+pub fn ingest_bytes_with(name: &str, bytes: &[u8], config: &IngestConfig<'_>) -> Ingested {
     let path = PathBuf::from(name);
-    let config = IngestConfig::default();
     let parsed =
-        read_stream(bytes, &path, 0, &config, Some(bytes.len() as u64)).unwrap_or_else(|error| {
+        read_stream(bytes, &path, 0, config, Some(bytes.len() as u64)).unwrap_or_else(|error| {
             let mut parsed = Parsed::default();
             parsed.reject(0, 1, RejectReason::BadField, error.to_string(), b"");
             parsed
