@@ -1,5 +1,6 @@
 //! Integration tests of the `dropscope` binary: one module per subcommand, plus tidy checks.
 
+mod adversarial;
 mod cli;
 mod diagnose;
 mod incidents;

@@ -30,7 +30,10 @@ pub(crate) struct Cli {
 const EXIT_STATUS: &str = "\
 Exit status:
   0  success (also when the reader of stdout closes it early, as `| head` does)
-  2  an error: bad arguments, unreadable input, a record rejected under --strict
+  2  an error: bad arguments, a missing input, an output that would overwrite an input, a
+     record rejected under --strict; or some input files could not be read (named on stderr
+     and in --json's unreadable_files): the outputs, written from the others, are complete
+     but for them
 
 `-o -` writes a command's output file to stdout; --json prints its summary as one JSON object on
 stdout.";
@@ -44,10 +47,37 @@ pub(crate) struct GlobalArgs {
     /// Print nothing on stderr but errors: no summary, no progress bars.
     #[arg(long, short, global = true)]
     pub(crate) quiet: bool,
-    /// Read JSON Lines files as streams, not memory-mapped: for files that may be cut short while
-    /// read (a blob still downloading), where a mapped file ends the run with SIGBUS. Same output.
+    /// Read JSON Lines files as streams, not memory-mapped. Same output (a mapped file cut short
+    /// while read is read again as a stream).
     #[arg(long, global = true)]
     pub(crate) no_mmap: bool,
+    /// Reject a JSON Lines line longer than this (a `too_long` reject), skipping it unread;
+    /// bytes, or with a KiB, MiB or GiB suffix.
+    #[arg(long, global = true, value_name = "BYTES", default_value = "32MiB", value_parser = parse_bytes)]
+    pub(crate) max_line: u64,
+    /// Stop reading a gzip input that decompresses to more than N times its compressed size
+    /// (and more than 64 MiB): a gzip bomb. The file is reported unreadable.
+    #[arg(long, global = true, value_name = "N", default_value_t = 100)]
+    pub(crate) max_gzip_ratio: u64,
+    /// The decompressed size any gzip input may reach whatever its ratio (for tests).
+    #[arg(long, global = true, value_name = "BYTES", default_value = "64MiB", value_parser = parse_bytes, hide = true)]
+    pub(crate) gzip_floor: u64,
+}
+
+/// A size: bytes, or a number with a `KiB`, `MiB` or `GiB` suffix (`K`, `M`, `G` too).
+fn parse_bytes(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let digits = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits);
+    let number: u64 = number.parse().map_err(|_| format!("{text:?} is not a size in bytes"))?;
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kib" => 10,
+        "m" | "mib" => 20,
+        "g" | "gib" => 30,
+        _ => return Err(format!("{text:?}: the unit is one of KiB, MiB, GiB")),
+    };
+    number.checked_mul(1 << shift).ok_or_else(|| format!("{text:?} is too large"))
 }
 
 #[derive(Debug, Subcommand)]

@@ -51,9 +51,10 @@ pub(crate) fn release_free_memory() {
     }
 }
 
-/// How a run ended: 0 success, 2 an error (bad arguments, unreadable input, a record rejected
-/// under `--strict`). A reader that closes stdout early (`dropscope ... | head`) ends the run with
-/// 0, quietly. The top-level `--help` (`EXIT_STATUS` in args.rs) and README.md say the same.
+/// How a run ended: 0 success, 2 an error (bad arguments, a missing input, an output that would
+/// overwrite an input, a record rejected under `--strict`), and 2 also when some input files
+/// could not be read, once the outputs from the others are written. A reader that closes stdout
+/// early (`dropscope ... | head`) ends the run with 0, quietly. The top-level `--help` (`EXIT_STATUS` in args.rs) and README.md say the same.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ExitStatus {
     Success,
@@ -83,6 +84,12 @@ pub(crate) struct Context {
     pub(crate) threads: Option<usize>,
     /// Whether JSON Lines files may be memory-mapped (not `--no-mmap`).
     pub(crate) mmap: bool,
+    /// `--max-line`.
+    pub(crate) max_line: usize,
+    /// `--max-gzip-ratio`.
+    pub(crate) max_gzip_ratio: u64,
+    /// `--gzip-floor` (hidden).
+    pub(crate) gzip_floor: u64,
 }
 
 impl Context {
@@ -123,6 +130,9 @@ fn main() -> ExitCode {
         progress: stderr_tty,
         threads: cli.global.threads,
         mmap: !cli.global.no_mmap,
+        max_line: usize::try_from(cli.global.max_line).unwrap_or(usize::MAX),
+        max_gzip_ratio: cli.global.max_gzip_ratio,
+        gzip_floor: cli.global.gzip_floor,
     };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -139,8 +149,16 @@ fn main() -> ExitCode {
             return ExitStatus::Error.into();
         }
     };
-    let result = pool.install(|| run(&cli.command, &ctx));
+    let result = output::refuse_overwriting_inputs(&cli.command)
+        .and_then(|()| pool.install(|| run(&cli.command, &ctx)));
     match result {
+        Ok(ExitStatus::Success) if commands::ingest::unreadable_inputs() > 0 => {
+            eprintln!(
+                "error: {} input(s) could not be read (named above); the outputs cover the others",
+                commands::ingest::unreadable_inputs()
+            );
+            ExitStatus::Error.into()
+        }
         Ok(status) => status.into(),
         Err(err) => {
             if is_broken_pipe(&err) || output::stdout_closed() {

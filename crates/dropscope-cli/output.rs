@@ -13,7 +13,7 @@ use anyhow::Context as _;
 use dropscope_report::Format;
 use dropscope_tables::frame::TableFormat;
 
-use crate::args::{ReportForm, TableForm};
+use crate::args::{Command, ReportForm, TableForm};
 
 /// Set once a write to stdout failed because its reader closed it.
 static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
@@ -132,4 +132,74 @@ pub(crate) fn write_text(output: &Path, text: &str) -> anyhow::Result<()> {
     } else {
         std::fs::write(output, text).with_context(|| format!("writing {}", output.display()))
     }
+}
+
+/// Refuses, before anything is read, an output file (`-o`, `--rejects`) that is one of the
+/// command's inputs or a file below an input directory: the same file (device and inode), by
+/// whatever path or link it is named. Writing it would destroy the logs being read.
+pub(crate) fn refuse_overwriting_inputs(command: &Command) -> anyhow::Result<()> {
+    let (inputs, outputs): (&[std::path::PathBuf], Vec<(&str, &Path)>) = match command {
+        Command::Ingest(a) => (&a.input.inputs, vec![("-o", a.output.as_path())]),
+        Command::Sessions(a) => (&a.input.inputs, vec![("-o", a.output.as_path())]),
+        Command::Curve(a) => (&a.input.inputs, vec![("-o", a.output.as_path())]),
+        Command::Classify(a) => (&a.input.inputs, vec![("-o", a.output.as_path())]),
+        Command::Report(a) => (&a.input.inputs, vec![("-o", a.output.as_path())]),
+        Command::Inspect(a) => (&a.input.inputs, vec![]),
+        Command::Timeline(a) => (&a.input.inputs, vec![]),
+        Command::Incidents(a) => (&a.input.inputs, vec![]),
+        Command::Diagnose(a) => (&a.input.inputs, vec![]),
+        Command::Evaluate(_) | Command::Simulate(_) | Command::Demo(_) => return Ok(()),
+    };
+    let rejects = match command {
+        Command::Ingest(a) => a.input.rejects.as_deref(),
+        Command::Sessions(a) => a.input.rejects.as_deref(),
+        Command::Curve(a) => a.input.rejects.as_deref(),
+        Command::Classify(a) => a.input.rejects.as_deref(),
+        Command::Report(a) => a.input.rejects.as_deref(),
+        Command::Inspect(a) => a.input.rejects.as_deref(),
+        Command::Timeline(a) => a.input.rejects.as_deref(),
+        Command::Incidents(a) => a.input.rejects.as_deref(),
+        Command::Diagnose(a) => a.input.rejects.as_deref(),
+        Command::Evaluate(_) | Command::Simulate(_) | Command::Demo(_) => None,
+    };
+    let mut outputs = outputs;
+    outputs.extend(rejects.map(|path| ("--rejects", path)));
+    // Only outputs that exist can be inputs.
+    let existing: Vec<(&str, &Path, FileId)> = outputs
+        .into_iter()
+        .filter(|(_, path)| !is_stdout(path))
+        .filter_map(|(flag, path)| file_id(path).map(|id| (flag, path, id)))
+        .collect();
+    if existing.is_empty() {
+        return Ok(());
+    }
+    let files = dropscope_logs::ingest::expand(inputs).map(|e| e.files).unwrap_or_default();
+    for input in inputs.iter().chain(&files).filter(|p| p.as_os_str() != "-") {
+        let Some(id) = file_id(input) else { continue };
+        if let Some((flag, output, _)) = existing.iter().find(|(_, _, out)| *out == id) {
+            let output = dropscope_logs::ingest::display_path(output);
+            let input = dropscope_logs::ingest::display_path(input);
+            anyhow::bail!(
+                "{flag} {output} is an input ({input}): refusing to overwrite it\nhint: write the output outside the inputs"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// What identifies a file whatever its path: device and inode (on Unix), links followed.
+#[cfg(unix)]
+type FileId = (u64, u64);
+#[cfg(not(unix))]
+type FileId = std::path::PathBuf;
+
+#[cfg(unix)]
+fn file_id(path: &Path) -> Option<FileId> {
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+#[cfg(not(unix))]
+fn file_id(path: &Path) -> Option<FileId> {
+    std::fs::canonicalize(path).ok()
 }

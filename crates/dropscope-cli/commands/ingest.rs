@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::Context as _;
 use dropscope_logs::Ingested;
@@ -15,8 +16,19 @@ use dropscope_model::{FxHashSet, Sym, Timestamp};
 use crate::args::{IngestArgs, InputArgs, InspectArgs, PartitionKey, TableForm};
 use crate::{Context, ExitStatus, output};
 
+/// How many input files the run could not read (see [`load`]).
+static UNREADABLE: AtomicUsize = AtomicUsize::new(0);
+
+/// How many input files [`load`] could not read: `main` then ends the run with status 2, once
+/// the command has written its outputs from the others.
+pub(crate) fn unreadable_inputs() -> usize {
+    UNREADABLE.load(Ordering::Relaxed)
+}
+
 /// Reads the inputs, writes the rejects file if asked, prints the summary on stderr (unless
-/// quiet), and fails under `--strict` when anything was rejected.
+/// quiet), and fails under `--strict` when anything was rejected. Each input that cannot be read
+/// is named on stderr (even when quiet) and counted for [`unreadable_inputs`]; the others are
+/// read all the same.
 pub(crate) fn load(input: &InputArgs, ctx: &Context) -> anyhow::Result<Ingested> {
     let bar = ctx.bytes_bar(input_bytes(&input.inputs), "reading");
     let on_progress = |bytes: u64| bar.inc(bytes);
@@ -24,10 +36,21 @@ pub(crate) fn load(input: &InputArgs, ctx: &Context) -> anyhow::Result<Ingested>
         progress: Some(&on_progress),
         mmap: ctx.mmap,
         release: Some(&crate::release_free_memory),
+        max_line: ctx.max_line,
+        max_gzip_ratio: ctx.max_gzip_ratio,
+        gzip_floor: ctx.gzip_floor,
         ..IngestConfig::default()
     };
     let ingested = ingest::ingest(&input.inputs, &config).context("reading the inputs")?;
     bar.finish_and_clear();
+    for unreadable in &ingested.unreadable {
+        eprintln!(
+            "error: cannot read {}: {}",
+            ingest::display_path(&unreadable.path),
+            unreadable.error
+        );
+    }
+    UNREADABLE.fetch_add(ingested.unreadable.len(), Ordering::Relaxed);
     if let Some(path) = &input.rejects {
         write_rejects(path, &ingested).with_context(|| format!("writing {}", path.display()))?;
     }
@@ -134,7 +157,7 @@ pub(crate) fn source_name(ingested: &Ingested, source: u32) -> String {
     ingested
         .sources
         .get(source as usize)
-        .map_or_else(|| format!("#{source}"), |p| p.display().to_string())
+        .map_or_else(|| format!("#{source}"), |p| ingest::display_path(p))
 }
 
 struct Extent {
@@ -187,6 +210,11 @@ pub(crate) fn summary_json(ingested: &Ingested) -> serde_json::Value {
             .iter()
             .map(|&source| source_name(ingested, source))
             .collect::<Vec<_>>(),
+        "unreadable_files": ingested
+            .unreadable
+            .iter()
+            .map(|u| serde_json::json!({"file": ingest::display_path(&u.path), "error": u.error}))
+            .collect::<Vec<_>>(),
     })
 }
 
@@ -226,6 +254,22 @@ pub(crate) fn human_summary(ingested: &Ingested) -> String {
             "  skipped {} file(s) in no known export form: {}",
             names.len(),
             names.join(", ")
+        );
+    }
+    if !ingested.skipped.is_empty() {
+        let names: Vec<String> = ingested
+            .skipped
+            .iter()
+            .map(|(path, why)| format!("{} ({why})", ingest::display_path(path)))
+            .collect();
+        let _ =
+            writeln!(out, "  skipped {} entry(ies) not read: {}", names.len(), names.join(", "));
+    }
+    if !ingested.unreadable.is_empty() {
+        let _ = writeln!(
+            out,
+            "  {} input(s) could not be read (see the errors)",
+            ingested.unreadable.len()
         );
     }
     let _ = write!(

@@ -16,12 +16,24 @@ pub fn detect_no_panic(data: &[u8]) {
 }
 
 /// `ingest_no_panic`: the whole reading pipeline (gzip, detection, every parser, de-duplication);
-/// also checks that every record is accounted for.
+/// also checks that every record is accounted for. Read twice: with the default bounds, and
+/// with bounds small enough for fuzzed inputs to cross (1 KiB blocks, lines of at most 300
+/// bytes, gzip to 4 times its size past 2 KiB), where a line past the bound is skipped unread.
 pub fn ingest_no_panic(data: &[u8]) {
-    let ingested = ingest::ingest_bytes("fuzz", data);
-    let s = &ingested.stats;
-    assert_eq!(s.parsed + s.duplicates + s.rejected, s.records_read, "accounting");
-    assert_eq!(s.rejected, ingested.rejects.len() as u64, "rejects");
+    let small = ingest::IngestConfig {
+        block_size: 1024,
+        max_line: 300,
+        max_gzip_ratio: 4,
+        gzip_floor: 2048,
+        ..ingest::IngestConfig::default()
+    };
+    for ingested in
+        [ingest::ingest_bytes("fuzz", data), ingest::ingest_bytes_with("fuzz", data, &small)]
+    {
+        let s = &ingested.stats;
+        assert_eq!(s.parsed + s.duplicates + s.rejected, s.records_read, "accounting");
+        assert_eq!(s.rejected, ingested.rejects.len() as u64, "rejects");
+    }
 }
 
 /// `read_jsonl_no_panic`: the JSON Lines parser.

@@ -21,9 +21,22 @@
 //! unmapped once it is parsed (`MADV_DONTNEED`), so the resident set holds about two blocks of
 //! the file, as with `read`. The mapped reader reads the same blocks, line numbers, records and
 //! rejects as the stream reader, which a proptest checks. A mapped file cut short by another
-//! process while it is read ends the run with `SIGBUS`; [`IngestConfig::mmap`] (`--no-mmap`)
-//! reads files that may change while they are read as streams instead. Gzip, stdin, and every
+//! process while it is read is read again as a stream (the `SIGBUS` guard of `mapped.rs`);
+//! [`IngestConfig::mmap`] (`--no-mmap`) reads every file as a stream. Gzip, stdin, and every
 //! input that is not JSON Lines are read as streams.
+//!
+//! # Untrusted inputs
+//!
+//! Every input is bounded: a JSON Lines line longer than [`IngestConfig::max_line`] is a
+//! [`RejectReason::TooLong`], skipped to its newline without being held (the stream reader reads
+//! it a block at a time into the buffer it was in; the mapped reader unmaps its pages as it
+//! passes them); a gzip stream stops at [`IngestConfig::max_gzip_ratio`] times the compressed
+//! bytes read (at least [`IngestConfig::gzip_floor`]), checked as it is decompressed. In
+//! directories only regular files (and links to them) are read ([`expand`]). An input that
+//! cannot be read, or is a gzip bomb, is listed in [`Ingested::unreadable`] and stops nothing
+//! else. Multi-line documents (envelopes, pretty JSON, arrays), CSV and Avro are still read
+//! whole into memory, as their parsers need: a gzip one is bounded by the gzip bound, a plain
+//! one by its size.
 //!
 //! # Duplicates
 //!
@@ -76,6 +89,9 @@ pub enum RejectReason {
     /// An Avro container's header or a block of it cannot be decoded: one reject for the rest
     /// of the file, whose "line" is the index of the first record not read (1-based).
     BadAvro,
+    /// A JSON Lines line longer than the bound (`IngestConfig::max_line`, `--max-line`, 32 MiB by
+    /// default): skipped unparsed, up to its newline.
+    TooLong,
 }
 
 impl RejectReason {
@@ -90,6 +106,7 @@ impl RejectReason {
             RejectReason::MissingDeviceId => "missing_device_id",
             RejectReason::BadField => "bad_field",
             RejectReason::BadAvro => "bad_avro",
+            RejectReason::TooLong => "too_long",
         }
     }
 }
@@ -145,6 +162,23 @@ pub struct Ingested {
     /// the logs), as indexes into `sources`. They hold no records, so they are not rejects; show
     /// them to the user.
     pub unrecognised: Vec<u32>,
+    /// Inputs that could not be read, in byte-wise order of their path: a file that cannot be
+    /// opened or read, a directory that cannot be listed, a symbolic link that loops or leads
+    /// nowhere, a gzip stream past its bound. The other inputs are read all the same; none of
+    /// these files' records is counted.
+    pub unreadable: Vec<Unreadable>,
+    /// Entries of input directories that are not read, with why: FIFOs, sockets and devices
+    /// (opening a FIFO waits for a writer), links to directories (they could loop).
+    pub skipped: Vec<(PathBuf, &'static str)>,
+}
+
+/// An input that could not be read, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreadable {
+    /// The file or directory.
+    pub path: PathBuf,
+    /// Why, without the path ("Permission denied (os error 13)").
+    pub error: String,
 }
 
 /// How to read inputs.
@@ -159,15 +193,26 @@ pub struct IngestConfig<'a> {
     pub block_size: usize,
     /// Whether a regular JSON Lines file may be memory-mapped (on Linux) rather than read as a
     /// stream; on by default, for speed (see `mapped.rs`). A mapped file cut short by another
-    /// process while it is read ends the process with `SIGBUS`, where a stream sees a short file:
-    /// turn this off for files that may be truncated or rewritten while they are read. The
-    /// records, rejects and counts are the same either way.
+    /// process while it is read is read again as a stream (see `mapped.rs` for what that
+    /// guarantees). The records, rejects and counts are the same either way.
     pub mmap: bool,
     /// Called after each large input's events were moved into the merged list and their own
     /// buffer freed, from the calling thread: a caller whose allocator keeps freed memory a while
     /// (dropscope's CLI: mimalloc, for a second) returns it to the system here, so the inputs'
     /// buffers and the merged list are not resident together (that doubled the reader's peak).
     pub release: Option<&'a (dyn Fn() + Sync)>,
+    /// The longest JSON Lines line parsed, in bytes (its newline not counted): a longer one is
+    /// rejected as [`RejectReason::TooLong`] and skipped to its newline, so a reader never holds
+    /// more of one line than this plus a block ([`read::DEFAULT_MAX_LINE`] by default).
+    pub max_line: usize,
+    /// The gzip bound: a gzip input may decompress to at most `max_gzip_ratio` times the
+    /// compressed bytes read so far, or [`IngestConfig::gzip_floor`] bytes if that is more. The
+    /// bound is checked as the stream is decompressed, so a gzip bomb is stopped (the file is
+    /// [`Ingested::unreadable`], with an error saying so) before more than the bound is held.
+    /// Logs compress 10 to 30 times; 100 by default.
+    pub max_gzip_ratio: u64,
+    /// The decompressed size any gzip input may reach whatever its ratio: 64 MiB by default.
+    pub gzip_floor: u64,
 }
 
 /// An input whose events take at least this many bytes calls [`IngestConfig::release`] once
@@ -185,6 +230,10 @@ impl IngestConfig<'_> {
     /// stream blocks only add fresh memory to fault in: 32 MiB cost ~50 MB more peak memory and
     /// 0.1-0.2 s on 1.25 GB of JSON Lines (BENCHMARKS.md).
     pub const DEFAULT_BLOCK_SIZE: usize = 8 << 20;
+    /// The default [`IngestConfig::max_gzip_ratio`].
+    pub const DEFAULT_MAX_GZIP_RATIO: u64 = 100;
+    /// The default [`IngestConfig::gzip_floor`]: 64 MiB.
+    pub const DEFAULT_GZIP_FLOOR: u64 = 64 << 20;
 }
 
 impl Default for IngestConfig<'_> {
@@ -194,6 +243,9 @@ impl Default for IngestConfig<'_> {
             block_size: IngestConfig::DEFAULT_BLOCK_SIZE,
             mmap: true,
             release: None,
+            max_line: read::DEFAULT_MAX_LINE,
+            max_gzip_ratio: IngestConfig::DEFAULT_MAX_GZIP_RATIO,
+            gzip_floor: IngestConfig::DEFAULT_GZIP_FLOOR,
         }
     }
 }
@@ -205,86 +257,190 @@ impl fmt::Debug for IngestConfig<'_> {
             .field("block_size", &self.block_size)
             .field("mmap", &self.mmap)
             .field("release", &self.release.map(|_| "Fn()"))
+            .field("max_line", &self.max_line)
+            .field("max_gzip_ratio", &self.max_gzip_ratio)
+            .field("gzip_floor", &self.gzip_floor)
             .finish()
     }
 }
 
-/// The files `inputs` stand for, in reading order: each input in the order given; a directory
-/// replaced by the files below it, in byte-wise order of their path relative to it, hidden
-/// entries (names starting with `.`) and symbolic links to directories skipped; `-` kept as
-/// stdin.
-pub fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
-    let mut files = Vec::new();
-    for input in inputs {
-        if input.as_os_str() == "-" {
-            files.push(input.clone());
-            continue;
-        }
-        let metadata =
-            fs::metadata(input).map_err(|source| Error::Read { path: input.clone(), source })?;
-        if metadata.is_dir() {
-            let mut below = Vec::new();
-            walk(input, Path::new(""), &mut below)?;
-            below.sort_by(|a, b| {
-                a.as_os_str().as_encoded_bytes().cmp(b.as_os_str().as_encoded_bytes())
-            });
-            files.extend(below.into_iter().map(|relative| input.join(relative)));
-        } else {
-            files.push(input.clone());
-        }
-    }
-    Ok(files)
+/// The files `inputs` stand for, and what was found but cannot be read or is not read.
+#[derive(Debug, Clone, Default)]
+pub struct Expanded {
+    /// The files to read, in reading order.
+    pub files: Vec<PathBuf>,
+    /// Directories that cannot be listed, and links that loop or lead nowhere.
+    pub unreadable: Vec<Unreadable>,
+    /// FIFOs, sockets, devices and links to directories met in directories, with why.
+    pub skipped: Vec<(PathBuf, &'static str)>,
 }
 
-fn walk(root: &Path, relative: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+/// The files `inputs` stand for, in reading order: each input in the order given; a directory
+/// replaced by the regular files below it, in byte-wise order of their path relative to it,
+/// hidden entries (names starting with `.`) skipped; `-` kept as stdin. See [`expand`].
+pub fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    Ok(expand(inputs)?.files)
+}
+
+/// [`expand_inputs`], with what cannot be read. Below a directory, only regular files and links
+/// to them are read: a FIFO would block the reader until something writes to it, and a link to
+/// a directory could loop, so those are [`Expanded::skipped`]; a link that loops or leads
+/// nowhere, and a directory that cannot be listed, are [`Expanded::unreadable`]. An input named
+/// on the command line is read whatever it is (a FIFO there is what the user asked for, as in
+/// `<(zcat x.gz)`). Only an input that does not exist is an error.
+pub fn expand(inputs: &[PathBuf]) -> Result<Expanded> {
+    let mut out = Expanded::default();
+    for input in inputs {
+        if input.as_os_str() == "-" {
+            out.files.push(input.clone());
+            continue;
+        }
+        let metadata = match fs::metadata(input) {
+            Ok(metadata) => metadata,
+            Err(source) if source.kind() == io::ErrorKind::NotFound => {
+                return Err(Error::Read { path: input.clone(), source });
+            }
+            Err(error) => {
+                out.unreadable.push(Unreadable { path: input.clone(), error: error.to_string() });
+                continue;
+            }
+        };
+        if metadata.is_dir() {
+            let mut below = Expanded::default();
+            walk(input, Path::new(""), &mut below);
+            below.files.sort_by(|a, b| {
+                a.as_os_str().as_encoded_bytes().cmp(b.as_os_str().as_encoded_bytes())
+            });
+            out.files.extend(below.files.into_iter().map(|relative| input.join(relative)));
+            out.unreadable.extend(below.unreadable);
+            out.skipped.extend(below.skipped);
+        } else {
+            out.files.push(input.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// Adds the files below `root/relative` to `out.files` (relative to `root`), and what cannot or
+/// should not be read to `out.unreadable` and `out.skipped` (with their full path).
+fn walk(root: &Path, relative: &Path, out: &mut Expanded) {
     let dir = root.join(relative);
-    let entries = fs::read_dir(&dir).map_err(|source| Error::Walk { path: dir.clone(), source })?;
+    let unreadable = |out: &mut Expanded, path: PathBuf, error: &io::Error| {
+        out.unreadable.push(Unreadable { path, error: error.to_string() });
+    };
+    let entries = match fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(error) => return unreadable(out, dir, &error),
+    };
     for entry in entries {
-        let entry = entry.map_err(|source| Error::Walk { path: dir.clone(), source })?;
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(error) => return unreadable(out, dir, &error),
+        };
         let name = entry.file_name();
         if name.as_encoded_bytes().starts_with(b".") {
             continue;
         }
-        let file_type =
-            entry.file_type().map_err(|source| Error::Walk { path: entry.path(), source })?;
+        let file_type = match entry.file_type() {
+            Ok(file_type) => file_type,
+            Err(error) => {
+                unreadable(out, entry.path(), &error);
+                continue;
+            }
+        };
         let path = relative.join(&name);
         if file_type.is_dir() {
-            walk(root, &path, out)?;
+            walk(root, &path, out);
+        } else if file_type.is_file() {
+            out.files.push(path);
         } else if file_type.is_symlink() {
-            // Follow links to files; links to directories could loop.
-            if fs::metadata(entry.path()).is_ok_and(|m| m.is_file()) {
-                out.push(path);
+            // Follow links to files; links to directories could loop. A link that loops
+            // (ELOOP) or leads nowhere cannot be read.
+            match fs::metadata(entry.path()) {
+                Ok(target) if target.is_file() => out.files.push(path),
+                Ok(target) if target.is_dir() => {
+                    out.skipped.push((entry.path(), "a link to a directory"));
+                }
+                Ok(_) => out.skipped.push((entry.path(), "a link to a FIFO, socket or device")),
+                Err(error) => unreadable(out, entry.path(), &error),
             }
         } else {
-            out.push(path);
+            out.skipped.push((entry.path(), "a FIFO, socket or device"));
         }
     }
-    Ok(())
 }
 
 /// Reads every input (files, directories, `-` for stdin) into distinct events and rejects.
 ///
-/// Only IO failures are errors (a missing file, an unreadable directory; Parquet or Arrow IPC
-/// without the `tables` feature). Bad records are rejects, and
+/// Only an input named in `inputs` that does not exist is an error. An input that cannot be
+/// read (a file that cannot be opened, or fails while read; a directory that cannot be listed;
+/// a gzip stream past its bound; Parquet or Arrow IPC without the `tables` feature) is listed in
+/// [`Ingested::unreadable`], and the others are read all the same. Bad records are rejects, and
 /// `parsed + duplicates + rejected == records_read` holds in the returned stats.
 pub fn ingest(inputs: &[PathBuf], config: &IngestConfig<'_>) -> Result<Ingested> {
-    let sources = expand_inputs(inputs)?;
+    let Expanded { files: sources, mut unreadable, skipped } = expand(inputs)?;
     let parts: Vec<Result<Parsed>> = sources
         .par_iter()
         .enumerate()
         .map(|(idx, path)| read_path(path, idx as u32, config))
         .collect();
-    let parts = parts.into_iter().collect::<Result<Vec<Parsed>>>()?;
-    Ok(assemble(sources, parts, config.release))
+    let mut failed = 0;
+    let parts: Vec<Parsed> = parts
+        .into_iter()
+        .zip(&sources)
+        .map(|(part, path)| {
+            part.unwrap_or_else(|error| {
+                failed += 1;
+                unreadable.push(Unreadable { path: path.clone(), error: why(&error) });
+                Parsed::default()
+            })
+        })
+        .collect();
+    unreadable.sort_by(|a, b| {
+        a.path.as_os_str().as_encoded_bytes().cmp(b.path.as_os_str().as_encoded_bytes())
+    });
+    let mut ingested = assemble(sources, parts, config.release);
+    ingested.stats.files -= failed;
+    ingested.unreadable = unreadable;
+    ingested.skipped = skipped;
+    Ok(ingested)
+}
+
+/// Why `error` happened, without the path it names: its innermost cause's message.
+fn why(error: &Error) -> String {
+    let mut cause: &dyn std::error::Error = error;
+    while let Some(source) = cause.source() {
+        cause = source;
+    }
+    cause.to_string()
+}
+
+/// `path` for messages: its bytes as text, each byte that is not UTF-8 written `\xNN` (a file
+/// name need not be UTF-8 on Unix; `Path::display` would replace such bytes with U+FFFD, and
+/// two different names could read the same).
+pub fn display_path(path: &Path) -> String {
+    let mut out = String::new();
+    for chunk in path.as_os_str().as_encoded_bytes().utf8_chunks() {
+        out.push_str(chunk.valid());
+        for byte in chunk.invalid() {
+            use std::fmt::Write as _;
+            let _ = write!(out, "\\x{byte:02x}");
+        }
+    }
+    out
 }
 
 /// Reads one input held in memory (gzip-compressed or not), named `name` in
 /// [`Ingested::sources`]. Never fails: what [`ingest`] would return as an error becomes a reject.
 pub fn ingest_bytes(name: &str, bytes: &[u8]) -> Ingested {
+    ingest_bytes_with(name, bytes, &IngestConfig::default())
+}
+
+/// [`ingest_bytes`] with `config` (its block size, line and gzip bounds).
+pub fn ingest_bytes_with(name: &str, bytes: &[u8], config: &IngestConfig<'_>) -> Ingested {
     let path = PathBuf::from(name);
-    let config = IngestConfig::default();
     let parsed =
-        read_stream(bytes, &path, 0, &config, Some(bytes.len() as u64)).unwrap_or_else(|error| {
+        read_stream(bytes, &path, 0, config, Some(bytes.len() as u64)).unwrap_or_else(|error| {
             let mut parsed = Parsed::default();
             parsed.reject(0, 1, RejectReason::BadField, error.to_string(), b"");
             parsed
@@ -324,8 +480,77 @@ impl<R: Read> Read for Counting<'_, R> {
     }
 }
 
+/// Counts the bytes read through it: the compressed bytes a gzip decoder took.
+struct Tally<R> {
+    inner: R,
+    bytes: u64,
+}
+
+impl<R: Read> Read for Tally<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bytes += n as u64;
+        Ok(n)
+    }
+}
+
+/// A gzip stream decompressed within [`IngestConfig::max_gzip_ratio`] and
+/// [`IngestConfig::gzip_floor`]: past the bound, a read fails with a [`GzipBomb`] error, before
+/// the caller has been handed more than the bound (and one read).
+struct BoundedGz<R: Read> {
+    decoder: MultiGzDecoder<Tally<R>>,
+    out: u64,
+    ratio: u64,
+    floor: u64,
+}
+
+impl<R: Read> Read for BoundedGz<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.decoder.read(buf)?;
+        self.out += n as u64;
+        let compressed = self.decoder.get_ref().bytes;
+        let bound = self.floor.max(self.ratio.saturating_mul(compressed));
+        if self.out > bound {
+            return Err(io::Error::other(GzipBomb {
+                bound,
+                compressed,
+                ratio: self.ratio,
+                floor: self.floor,
+            }));
+        }
+        Ok(n)
+    }
+}
+
+/// A gzip stream that decompresses past its bound (see [`IngestConfig::max_gzip_ratio`]).
+#[derive(Debug)]
+struct GzipBomb {
+    bound: u64,
+    compressed: u64,
+    ratio: u64,
+    floor: u64,
+}
+
+impl fmt::Display for GzipBomb {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "gzip stream decompresses to more than {} bytes from {} compressed bytes (the bound is {} times the compressed size, at least {} bytes): stopped, as a gzip bomb; --max-gzip-ratio raises the bound",
+            self.bound, self.compressed, self.ratio, self.floor
+        )
+    }
+}
+
+impl std::error::Error for GzipBomb {}
+
+/// Whether `error` is a [`GzipBomb`]: it ends the input as an error, where a corrupt gzip
+/// stream ends it with a reject.
+fn is_gzip_bomb(error: &io::Error) -> bool {
+    matches!(error.get_ref(), Some(inner) if inner.is::<GzipBomb>())
+}
+
 /// A decompressed input. A gzip stream that ends early or is corrupt ends the input there (the
-/// records before it are kept) and remembers why.
+/// records before it are kept) and remembers why; one past its bound is an error.
 struct Input<'a> {
     inner: Box<dyn Read + Send + 'a>,
     gzip: bool,
@@ -338,7 +563,7 @@ impl Input<'_> {
         let start = buf.len();
         match (&mut self.inner).take(want as u64).read_to_end(buf) {
             Ok(_) => Ok(buf.len() - start < want),
-            Err(error) if self.gzip => {
+            Err(error) if self.gzip && !is_gzip_bomb(&error) => {
                 self.broken = Some(error);
                 Ok(true)
             }
@@ -353,7 +578,7 @@ impl Read for Input<'_> {
             return Ok(0);
         }
         match self.inner.read(buf) {
-            Err(error) if self.gzip => {
+            Err(error) if self.gzip && !is_gzip_bomb(&error) => {
                 self.broken = Some(error);
                 Ok(0)
             }
@@ -377,8 +602,16 @@ fn read_stream<'a>(
     (&mut reader).take(2).read_to_end(&mut magic).map_err(io_error)?;
     let gzip = magic == [0x1f, 0x8b];
     let chained = Cursor::new(magic).chain(reader);
-    let inner: Box<dyn Read + Send + 'a> =
-        if gzip { Box::new(MultiGzDecoder::new(chained)) } else { Box::new(chained) };
+    let inner: Box<dyn Read + Send + 'a> = if gzip {
+        Box::new(BoundedGz {
+            decoder: MultiGzDecoder::new(Tally { inner: chained, bytes: 0 }),
+            out: 0,
+            ratio: config.max_gzip_ratio,
+            floor: config.gzip_floor,
+        })
+    } else {
+        Box::new(chained)
+    };
     let mut input = Input { inner, gzip, broken: None };
     let block = config.block_size.max(1 << 10);
 
@@ -394,7 +627,8 @@ fn read_stream<'a>(
         None => read::unrecognised(&buf),
         Some((_, Layout::Lines)) => {
             let size = size.filter(|_| !gzip);
-            read_lines(&mut input, buf, eof, block, source, size).map_err(io_error)?
+            let max_line = config.max_line;
+            read_lines(&mut input, buf, eof, block, source, size, max_line).map_err(io_error)?
         }
         Some((_, Layout::Csv)) => {
             read::read_csv_stream(Cursor::new(buf).chain(&mut input), source).map_err(io_error)?
@@ -448,6 +682,10 @@ fn read_rest(input: &mut Input<'_>, buf: &mut Vec<u8>, size: Option<u64>) -> io:
 /// Reads JSON Lines from `input`, whose first `buf` bytes are read (all of it when `eof`), in
 /// blocks of `block` bytes. Three things overlap: parsing a block (in parallel chunks), reading
 /// the next, and appending the previous block's records to the result.
+///
+/// A line that grows past `max_line` bytes is rejected as [`RejectReason::TooLong`] and skipped
+/// to its newline, read a block at a time into the buffer it was in, so the reader holds no
+/// more of it than `max_line` and a block.
 fn read_lines(
     input: &mut Input<'_>,
     mut buf: Vec<u8>,
@@ -455,6 +693,7 @@ fn read_lines(
     block: usize,
     source: u32,
     size: Option<u64>,
+    max_line: usize,
 ) -> io::Result<Parsed> {
     let mut parsed = Parsed::default();
     if let Some(size) = size.filter(|_| !eof) {
@@ -469,11 +708,40 @@ fn read_lines(
         if eof {
             line += pending.append_to(line, &mut parsed);
             let cut = !buf[..len].ends_with(b"\n");
-            read::parse_lines_parallel(&buf[..len], source, line, cut, &mut parsed);
+            read::parse_lines_parallel(&buf[..len], source, line, cut, max_line, &mut parsed);
             return Ok(parsed);
         }
         let done = memchr::memrchr(b'\n', &buf[..len]).map_or(0, |i| i + 1);
         let tail = len - done;
+        if tail > max_line {
+            // The line at `done` is too long: parse the lines before it, reject it, and read
+            // on to its newline, a block at a time, keeping none of it.
+            line += std::mem::take(&mut pending).append_to(line, &mut parsed);
+            line += read::parse_lines_parallel(
+                &buf[..done],
+                source,
+                line,
+                false,
+                max_line,
+                &mut parsed,
+            );
+            read::too_long(&mut parsed, source, line, &buf[done..len], max_line);
+            line += 1;
+            let room = block.min(buf.len());
+            loop {
+                let (end, ended) = fill_slice(input, &mut buf[..room], 0)?;
+                if let Some(newline) = memchr::memchr(b'\n', &buf[..end]) {
+                    buf.copy_within(newline + 1..end, 0);
+                    (len, eof) = (end - newline - 1, ended);
+                    break;
+                }
+                if ended {
+                    (len, eof) = (0, true);
+                    break;
+                }
+            }
+            continue;
+        }
         if next.len() < tail + block {
             // With room for longer cut-off lines: a buffer that grows again is a fresh
             // allocation whose pages the kernel must zero. Growing by a line's length every
@@ -482,7 +750,7 @@ fn read_lines(
         }
         let previous = std::mem::take(&mut pending);
         let (chunks, filled) = rayon::join(
-            || read::parse_chunks(&buf[..done], source, false),
+            || read::parse_chunks(&buf[..done], source, false, max_line),
             || {
                 line += previous.append_to(line, &mut parsed);
                 next[..tail].copy_from_slice(&buf[done..len]);
@@ -513,7 +781,9 @@ fn reserve_events(parsed: &mut Parsed, size: u64, first_block: &[u8]) {
 /// numbers, records and rejects), parsing each block where the page cache holds it instead of
 /// copying it out. Two things overlap: parsing a block, and appending the previous block's
 /// records while its pages are unmapped and the next block's mapped in. `None` when the file is
-/// gzip-compressed or not JSON Lines: the caller reads it as a stream instead.
+/// gzip-compressed or not JSON Lines, or was cut short while it was read (see `mapped.rs`): the
+/// caller reads it as a stream instead. A line longer than [`IngestConfig::max_line`] is
+/// rejected and skipped as [`read_lines`] does, its pages unmapped as they are passed.
 #[cfg(target_os = "linux")]
 fn read_mapped_lines(
     map: &crate::mapped::Mapped,
@@ -522,6 +792,7 @@ fn read_mapped_lines(
 ) -> Option<Parsed> {
     let all = map.bytes();
     let block = config.block_size.max(1 << 10);
+    let max_line = config.max_line;
     // The first block as `read_stream` sees it; see `IngestConfig::block_size` for `MAPPED_BLOCKS`.
     let first = ..all.len().min(block);
     let block = block.saturating_mul(MAPPED_BLOCKS);
@@ -556,22 +827,49 @@ fn read_mapped_lines(
     let mut parsed_from = 0;
     let mut start = 0;
     loop {
-        // The block ends after its last newline; a line longer than a block stretches it.
+        // The block ends after its last newline; a line longer than a block stretches it, up
+        // to `max_line`.
         let end = (start + block).min(text.len());
+        let limit = start.saturating_add(max_line).saturating_add(1).min(text.len()).max(end);
         let done = memchr::memrchr(b'\n', &text[start..end])
             .map(|i| start + i + 1)
-            .or_else(|| memchr::memchr(b'\n', &text[end..]).map(|i| end + i + 1))
-            .unwrap_or(text.len());
+            .or_else(|| memchr::memchr(b'\n', &text[end..limit]).map(|i| end + i + 1))
+            .or_else(|| (limit == text.len() && text.len() - start <= max_line).then_some(limit));
+        let Some(done) = done else {
+            // The line at `start` is longer than `max_line`: reject it and skip to its newline,
+            // unmapping its pages as they are passed.
+            line += std::mem::take(&mut pending).append_to(line, &mut parsed);
+            read::too_long(&mut parsed, source, line, &text[start..limit], max_line);
+            line += 1;
+            let mut at = limit;
+            let next = loop {
+                let stop = at.saturating_add(block).min(text.len());
+                if let Some(i) = memchr::memchr(b'\n', &text[at..stop]) {
+                    break at + i + 1;
+                }
+                if stop == text.len() {
+                    break stop;
+                }
+                map.release(skip + parsed_from..skip + stop);
+                parsed_from = stop;
+                at = stop;
+            };
+            progress(next - start);
+            map.release(skip + parsed_from..skip + next);
+            (parsed_from, start) = (next, next);
+            continue;
+        };
         if done == text.len() {
             line += pending.append_to(line, &mut parsed);
             let rest = &text[start..];
-            read::parse_lines_parallel(rest, source, line, !rest.ends_with(b"\n"), &mut parsed);
+            let cut = !rest.ends_with(b"\n");
+            read::parse_lines_parallel(rest, source, line, cut, max_line, &mut parsed);
             progress(rest.len());
-            return Some(parsed);
+            return (!map.cut_short()).then_some(parsed);
         }
         let previous = std::mem::take(&mut pending);
         let (chunks, ()) = rayon::join(
-            || read::parse_chunks(&text[start..done], source, false),
+            || read::parse_chunks(&text[start..done], source, false, max_line),
             || {
                 line += previous.append_to(line, &mut parsed);
                 map.release(skip + parsed_from..skip + start);
@@ -804,7 +1102,15 @@ fn assemble(
         forms: all.forms,
         reject_reasons,
     };
-    Ingested { events, rejects: all.rejects, stats, sources, unrecognised }
+    Ingested {
+        events,
+        rejects: all.rejects,
+        stats,
+        sources,
+        unrecognised,
+        unreadable: Vec::new(),
+        skipped: Vec::new(),
+    }
 }
 
 #[cfg(test)]
@@ -949,6 +1255,7 @@ mod tests {
             lines in proptest::collection::vec((0_usize..6, 0_usize..14_000, proptest::bool::ANY), 1..40),
             end in 0_usize..3,
             block in 1024_usize..3000,
+            max_line in proptest::prop_oneof![proptest::strategy::Just(usize::MAX), 100_usize..16_000],
         ) {
             use std::io::Write as _;
             use std::sync::atomic::{AtomicU64, Ordering};
@@ -977,16 +1284,69 @@ mod tests {
             let progress = |bytes: u64| {
                 seen.fetch_add(bytes, Ordering::Relaxed);
             };
-            let config =
-                IngestConfig { block_size: block, progress: Some(&progress), ..IngestConfig::default() };
+            let config = IngestConfig {
+                block_size: block,
+                progress: Some(&progress),
+                max_line,
+                ..IngestConfig::default()
+            };
             // The first line makes it JSON Lines, so the mapped reader takes it.
             let mapped = read_mapped_lines(&map, 0, &config);
             proptest::prop_assert_eq!(seen.load(Ordering::Relaxed), text.len() as u64);
-            let config = IngestConfig { block_size: block, ..IngestConfig::default() };
+            let config = IngestConfig { block_size: block, max_line, ..IngestConfig::default() };
             let size = Some(text.len() as u64);
             let streamed = read_stream(text.as_bytes(), Path::new("x"), 0, &config, size);
             proptest::prop_assert_eq!(mapped, streamed.ok());
         }
+    }
+
+    #[test]
+    fn skips_a_long_line_without_holding_it() {
+        let long = format!("{{\"time\":\"{}\"}}", "x".repeat(50_000));
+        let text = format!("{REC}\n{long}\n{REC}\n{long}");
+        let config = IngestConfig { block_size: 1024, max_line: 4000, ..IngestConfig::default() };
+        let parsed = read_stream(text.as_bytes(), Path::new("x"), 0, &config, None).unwrap();
+        let got: Vec<(u64, &str)> =
+            parsed.rejects.iter().map(|r| (r.line, r.reason.as_str())).collect();
+        assert_eq!(got, [(2, "too_long"), (4, "too_long")]);
+        assert_eq!(parsed.events.iter().map(|e| e.source_line).collect::<Vec<_>>(), [1, 3]);
+        assert_eq!(parsed.rejects[0].text.len(), 200);
+    }
+
+    #[test]
+    fn a_gzip_bomb_stops_at_the_bound() {
+        use std::io::Write as _;
+
+        let line = format!("{REC}\n");
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        for _ in 0..(4 << 20) / line.len() {
+            gz.write_all(line.as_bytes()).unwrap();
+        }
+        let bomb = gz.finish().unwrap();
+        let low = IngestConfig { gzip_floor: 1 << 20, ..IngestConfig::default() };
+        let error = read_stream(&bomb[..], Path::new("b.gz"), 0, &low, None).unwrap_err();
+        let why = why(&error);
+        assert!(why.contains("gzip bomb") && why.contains("--max-gzip-ratio"), "{why}");
+        // Within a larger ratio, or the default floor, it reads.
+        let high = IngestConfig { max_gzip_ratio: 10_000, ..low };
+        let parsed = read_stream(&bomb[..], Path::new("b.gz"), 0, &high, None).unwrap();
+        assert_eq!(parsed.events.len(), (4 << 20) / line.len());
+        assert!(
+            read_stream(&bomb[..], Path::new("b.gz"), 0, &IngestConfig::default(), None).is_ok()
+        );
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_mapped_file_cut_short_is_read_again_as_a_stream() {
+        use std::io::Write as _;
+
+        let text = format!("{REC}\n").repeat(20_000);
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(text.as_bytes()).unwrap();
+        let map = crate::mapped::Mapped::new(&file, text.len() as u64).unwrap();
+        file.set_len(8192).unwrap();
+        assert!(read_mapped_lines(&map, 0, &IngestConfig::default()).is_none());
     }
 
     #[test]

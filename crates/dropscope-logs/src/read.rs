@@ -25,7 +25,14 @@ use crate::detect::{self, Layout};
 use crate::{Form, Reject, RejectReason};
 
 pub(crate) use la_csv::read_csv_stream;
-pub(crate) use lines::{Chunks, parse_chunks, parse_lines_parallel};
+pub(crate) use lines::{Chunks, parse_chunks, parse_lines_parallel, too_long};
+
+/// The longest line a JSON Lines reader parses, by default: 32 MiB, far above any record IoT
+/// Hub writes (a few KiB), low enough that a reader holds no more of a runaway line (a file of
+/// one 1 GiB line, a binary file whose first bytes look like JSON) than this plus a block. A
+/// longer line is [`RejectReason::TooLong`], skipped to its newline without being held
+/// (`IngestConfig::max_line`, `--max-line`).
+pub const DEFAULT_MAX_LINE: usize = 32 << 20;
 
 /// What one input (or one part of it) holds: events and rejects, each in input order, and how
 /// many records of each form were read.
@@ -89,10 +96,12 @@ pub(crate) fn cut_text(text: &[u8]) -> String {
 /// Reads storage-blob JSON Lines: one record per line (a line may also hold a records envelope or
 /// an array). Blank lines are skipped, `\r\n` is accepted, a cut-off last line is rejected as
 /// [`RejectReason::Truncated`].
+/// A line longer than [`DEFAULT_MAX_LINE`] bytes is [`RejectReason::TooLong`].
 pub fn read_json_lines(bytes: &[u8], source: u32) -> Parsed {
     let bytes = strip_bom(bytes);
     let mut parsed = Parsed::default();
-    parse_lines_parallel(bytes, source, 1, !bytes.ends_with(b"\n"), &mut parsed);
+    let cut = !bytes.ends_with(b"\n");
+    parse_lines_parallel(bytes, source, 1, cut, DEFAULT_MAX_LINE, &mut parsed);
     parsed
 }
 

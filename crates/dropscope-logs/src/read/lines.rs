@@ -19,15 +19,34 @@ const CHUNK: usize = 1 << 19;
 
 /// Parses `buf`, whose first line is line `first_line` of the input, appending to `out`.
 /// `cut_at_end` says the input ends here without a newline, so a last line that fails to parse
-/// for lack of bytes is [`RejectReason::Truncated`]. Returns the number of newlines in `buf`.
+/// for lack of bytes is [`RejectReason::Truncated`]. A line longer than `max_line` bytes (its
+/// newline not counted) is [`RejectReason::TooLong`], unparsed. Returns the number of newlines in
+/// `buf`.
 pub(crate) fn parse_lines_parallel(
     buf: &[u8],
     source: u32,
     first_line: u64,
     cut_at_end: bool,
+    max_line: usize,
     out: &mut Parsed,
 ) -> u64 {
-    parse_chunks(buf, source, cut_at_end).append_to(first_line, out)
+    parse_chunks(buf, source, cut_at_end, max_line).append_to(first_line, out)
+}
+
+/// Rejects line `line_no` as [`RejectReason::TooLong`]; `head` is the start of the line (at least
+/// `max_line + 1` bytes of it, or all). Every reader of JSON Lines rejects a long line through
+/// this, with the same detail and text, whether it held the line or skipped it.
+pub(crate) fn too_long(out: &mut Parsed, source: u32, line_no: u64, head: &[u8], max_line: usize) {
+    let head = &head[..head.len().min(max_line.saturating_add(1))];
+    out.count(Form::JsonLines);
+    let start = scan::skip_ws(head, 0);
+    out.reject(
+        source,
+        line_no,
+        RejectReason::TooLong,
+        format!("the line is longer than {max_line} bytes (--max-line)"),
+        &head[start..],
+    );
 }
 
 /// The records of a block of lines, parsed in chunks, each numbered from line 1, not yet
@@ -37,7 +56,7 @@ pub(crate) fn parse_lines_parallel(
 pub(crate) struct Chunks(Vec<(Parsed, u64)>);
 
 /// Parses `buf` in parallel chunks; see [`parse_lines_parallel`].
-pub(crate) fn parse_chunks(buf: &[u8], source: u32, cut_at_end: bool) -> Chunks {
+pub(crate) fn parse_chunks(buf: &[u8], source: u32, cut_at_end: bool, max_line: usize) -> Chunks {
     let mut chunks = Vec::with_capacity(buf.len() / CHUNK + 1);
     let mut rest = buf;
     while rest.len() > CHUNK {
@@ -54,7 +73,9 @@ pub(crate) fn parse_chunks(buf: &[u8], source: u32, cut_at_end: bool) -> Chunks 
         chunks
             .into_par_iter()
             .enumerate()
-            .map(|(idx, chunk)| parse_lines(chunk, source, cut_at_end && idx + 1 == n_chunks, true))
+            .map(|(idx, chunk)| {
+                parse_lines(chunk, source, cut_at_end && idx + 1 == n_chunks, max_line, true)
+            })
             .collect(),
     )
 }
@@ -80,7 +101,13 @@ impl Chunks {
 }
 
 /// Parses one chunk with line numbers starting at 1; `fast` tries [`fast::record`] first.
-fn parse_lines(buf: &[u8], source: u32, cut_at_end: bool, fast: bool) -> (Parsed, u64) {
+fn parse_lines(
+    buf: &[u8],
+    source: u32,
+    cut_at_end: bool,
+    max_line: usize,
+    fast: bool,
+) -> (Parsed, u64) {
     let mut out = Parsed::default();
     // Records are rarely shorter than this: one allocation per chunk, seldom a second.
     out.events.reserve(buf.len() / 256);
@@ -93,6 +120,14 @@ fn parse_lines(buf: &[u8], source: u32, cut_at_end: bool, fast: bool) -> (Parsed
             Some(i) => (&rest[..i], &rest[i + 1..], true),
             None => (rest, &rest[rest.len()..], false),
         };
+        if line.len() > max_line {
+            too_long(&mut out, source, line_no, line, max_line);
+            if had_newline {
+                line_no += 1;
+            }
+            rest = next;
+            continue;
+        }
         let start = scan::skip_ws(line, 0);
         let line = line[start..].trim_ascii_end();
         if !line.is_empty() {
@@ -113,7 +148,7 @@ fn parse_lines(buf: &[u8], source: u32, cut_at_end: bool, fast: bool) -> (Parsed
 /// newline counted as cut).
 fn fast_and_serde(buf: &[u8]) -> ((Parsed, u64), (Parsed, u64)) {
     let cut = !buf.ends_with(b"\n");
-    (parse_lines(buf, 0, cut, true), parse_lines(buf, 0, cut, false))
+    (parse_lines(buf, 0, cut, usize::MAX, true), parse_lines(buf, 0, cut, usize::MAX, false))
 }
 
 /// Panics unless the hand-written reader and serde read `buf` the same way (events, rejects,
@@ -218,7 +253,14 @@ mod tests {
 
     fn check(input: &str, expected: &str) {
         let mut parsed = Parsed::default();
-        parse_lines_parallel(input.as_bytes(), 0, 1, !input.ends_with('\n'), &mut parsed);
+        parse_lines_parallel(
+            input.as_bytes(),
+            0,
+            1,
+            !input.ends_with('\n'),
+            usize::MAX,
+            &mut parsed,
+        );
         let mut got = Vec::new();
         for e in &parsed.events {
             got.push(format!("{}:{}", e.source_line, e.device_id));
@@ -241,10 +283,25 @@ mod tests {
     }
 
     #[test]
+    fn rejects_lines_longer_than_the_bound_unparsed() {
+        let max = REC.len();
+        let input = format!("{REC}\n{REC} \nnope\r\n {REC}");
+        let mut parsed = Parsed::default();
+        parse_lines_parallel(input.as_bytes(), 0, 1, true, max, &mut parsed);
+        let got: Vec<(u64, &str)> =
+            parsed.rejects.iter().map(|r| (r.line, r.reason.as_str())).collect();
+        assert_eq!(got, [(2, "too_long"), (3, "bad_json"), (4, "too_long")]);
+        assert_eq!(parsed.events.len(), 1);
+        assert_eq!(parsed.forms.values().sum::<u64>(), 4);
+        // The text is the line's start, leading blanks skipped.
+        assert!(parsed.rejects[2].text.starts_with("{\"time\""));
+    }
+
+    #[test]
     fn chunks_keep_line_numbers() {
         let input = format!("{REC}\n").repeat(CHUNK / REC.len() * 3);
         let mut parsed = Parsed::default();
-        let newlines = parse_lines_parallel(input.as_bytes(), 0, 5, false, &mut parsed);
+        let newlines = parse_lines_parallel(input.as_bytes(), 0, 5, false, usize::MAX, &mut parsed);
         assert_eq!(newlines, parsed.events.len() as u64);
         let lines: Vec<u64> = parsed.events.iter().map(|e| e.source_line).collect();
         let expected: Vec<u64> = (5..5 + lines.len() as u64).collect();
@@ -290,7 +347,7 @@ mod fast_path_tests {
         ) {
             let text = lines(&events, frac);
             same(&text)?;
-            let parsed = parse_lines(&text, 0, false, true).0;
+            let parsed = parse_lines(&text, 0, false, usize::MAX, true).0;
             prop_assert_eq!(parsed.events.len(), events.len());
         }
 
@@ -341,7 +398,7 @@ mod fast_path_tests {
         ]
         .join("\n");
         assert!(same(text.as_bytes()).is_ok(), "{text}");
-        let parsed = parse_lines(text.as_bytes(), 0, false, true).0;
+        let parsed = parse_lines(text.as_bytes(), 0, false, usize::MAX, true).0;
         let auth: Vec<_> = parsed.events.iter().map(|e| e.auth_type.map(Sym::as_str)).collect();
         assert_eq!(auth[2], Some(r#"{"s":1}x"#));
         assert_eq!(auth[3], Some(r#"{"s":1}"#));
