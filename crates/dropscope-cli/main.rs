@@ -51,6 +51,24 @@ pub(crate) fn release_free_memory() {
     }
 }
 
+/// mimalloc's `mi_option_purge_delay` (its place in `mi_option_e`, mimalloc.h; libmimalloc-sys
+/// names no constant for it).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Has mimalloc give freed pages back to the system at once rather than after its purge delay:
+/// the analysis frees large temporaries (a device pass's contexts, the ranking's tallies) and
+/// allocates the next step's at once, and pages kept for later stayed resident beside them. On
+/// a simulated day of 10.2 M records this took `classify` from 1.88 to 1.50 GB and `report`
+/// from 2.38 to 2.19 GB of peak memory, in about the same time (BENCHMARKS.md).
+fn purge_freed_pages_at_once() {
+    #[allow(unsafe_code)]
+    // SAFETY: `mi_option_set` takes no pointers; it only changes an option mimalloc reads when
+    // it next purges, and is documented as callable at any time.
+    unsafe {
+        libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0);
+    }
+}
+
 /// How a run ended: 0 success, 2 an error (bad arguments, a missing input, an output that would
 /// overwrite an input, a record rejected under `--strict`), and 2 also when some input files
 /// could not be read, once the outputs from the others are written. A reader that closes stdout
@@ -121,6 +139,7 @@ fn main() -> ExitCode {
     // (BENCHMARKS.md). Best effort: a kernel without the flag just keeps them.
     #[cfg(target_os = "linux")]
     let _ = rustix::thread::disable_transparent_huge_pages(true);
+    purge_freed_pages_at_once();
     let cli = Cli::parse();
     let stderr_tty = std::io::stderr().is_terminal();
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
