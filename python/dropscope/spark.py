@@ -14,8 +14,10 @@ that split on Spark, with the Rust core doing each device's work:
 3. ``groupBy(device_id).applyInArrow``: each device id's verdicts with the merged statistics.
    Grouped by the id, not the device, because a prediction's ``occurrence`` counts the records
    of one id across its hubs and modules; any grouping of whole devices gives the same verdicts.
-4. The silent 404104s (those no device's own evidence explains) of the whole fleet go to the
-   cross-device burst detectors on the driver; their verdicts are joined back.
+4. The silent drops (404104s, and bare state changes with no result code, that no device's own
+   evidence explains) of the whole fleet go to the cross-device burst detectors on the driver,
+   each with its verdict alone and its reconnect delay from phase 3; their verdicts are joined
+   back.
 
 The events are repartitioned by ``device_id`` and cached once, so phases 1 to 3 shuffle the
 events once. Every part sees its devices' records in input order: a record's place in the input
@@ -50,6 +52,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -59,6 +62,9 @@ import pyarrow as pa
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
+
+# What the driver holds and broadcasts, at INFO (``python -m dropscope.spark`` prints it).
+_log = logging.getLogger(__name__)
 
 # The sessions table's columns (dropscope-tables' `sessions_to_df`) as Spark types: text as
 # strings, counts as longs, times and durations as int64 nanoseconds.
@@ -93,6 +99,7 @@ VERDICT_COLUMNS: list[tuple[str, str]] = [
     ("rule", "string"),
     ("silent", "boolean"),
     ("prefix", "string"),
+    ("reconnect_delay", "long"),
     ("_file", "string"),
     ("_row", "long"),
 ]
@@ -244,8 +251,16 @@ def verdicts(events: DataFrame) -> DataFrame:
         .cache()
     )
     key = ["device_id", "time", "operation", "occurrence"]
-    silent = decided.filter("silent").select(*key, "prefix").toArrow()
-    resolved = pa.table(_native.silent_verdicts(silent.select(["time", "prefix"]), stats))
+    # Each silent drop's verdict alone (its cause, confidence, rule as round 3 left them) and
+    # its reconnect delay: a bare state change in a burst is decided by how soon it came back.
+    alone = ["cause", "confidence", "rule", "reconnect_delay"]
+    silent = decided.filter("silent").select(*key, "prefix", *alone).toArrow()
+    _log.info(
+        "fleet statistics: round 1 %d bytes, round 2 %d bytes; %d silent drops on the driver"
+        " (%d Arrow bytes)",
+        len(stats), len(tally), silent.num_rows, silent.nbytes,
+    )
+    resolved = pa.table(_native.silent_verdicts(silent.select(["time", "prefix", *alone]), stats))
     overrides = silent.select(key)
     for name in ("cause", "confidence", "rule"):
         overrides = overrides.append_column(f"_{name}", resolved[name])
@@ -259,6 +274,7 @@ def verdicts(events: DataFrame) -> DataFrame:
         *(F.coalesce(F.col(f"_{name}"), F.col(name)).alias(name) for name in ("cause", "confidence", "rule")),
         "silent",
         "prefix",
+        "reconnect_delay",
         *_PLACE,
     ).select(*[name for name, _ in VERDICT_COLUMNS])
 
@@ -402,6 +418,11 @@ def main(argv: list[str] | None = None) -> int:
             help="split the events into this many partitions (and shuffle into as many)",
         )
     args = parser.parse_args(argv)
+    if not _log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        _log.addHandler(handler)
+    _log.setLevel(logging.INFO)
     spark = session(args.master, args.partitions)
     try:
         events = read_events(spark, args.input)

@@ -97,7 +97,10 @@ pub(crate) fn merge_fleet_tally(
 
 /// Round 3 of a part of the fleet: a row per classified record (the predictions.csv columns,
 /// plus `rule`, `row`: the record's row in `events`, `silent`: whether the cross-device
-/// detectors decide it, and `prefix`: the /24 they look at).
+/// detectors decide it, and for those: `prefix`, the /24 they look at, and `reconnect_delay`,
+/// ns until the device's next successful connect when one was seen). A silent drop's `cause`,
+/// `confidence` and `rule` are its verdict should no other device drop with it, which round 4
+/// needs back.
 #[pyfunction]
 #[pyo3(signature = (events, stats, tally, *, threads = None))]
 pub(crate) fn classify_part(
@@ -119,11 +122,14 @@ pub(crate) fn classify_part(
         let mut silent = silent.iter().peekable();
         let mut prefixes: Vec<Option<&str>> = Vec::with_capacity(verdicts.len());
         let mut is_silent: Vec<bool> = Vec::with_capacity(verdicts.len());
-        // Both lists are in input order.
+        let mut reconnects: Vec<Option<i64>> = Vec::with_capacity(verdicts.len());
+        // Both lists are in input order. A silent drop's verdict is its verdict alone
+        // (`drop.alone`), so the verdict columns carry it to round 4.
         for verdict in &verdicts {
             let drop = silent.next_if(|drop| drop.event == verdict.event);
             is_silent.push(drop.is_some());
             prefixes.push(drop.and_then(|drop| drop.prefix));
+            reconnects.push(drop.and_then(|drop| drop.reconnect_delay));
         }
         let event = |v: &dropscope_engine::classify::Verdict| &events[v.event];
         let columns: Vec<Column> = vec![
@@ -164,14 +170,19 @@ pub(crate) fn classify_part(
                 .into_column(),
             Series::new("silent".into(), is_silent).into_column(),
             Series::new("prefix".into(), prefixes).into_column(),
+            Series::new("reconnect_delay".into(), reconnects).into_column(),
         ];
         Ok(DataFrame::new(verdicts.len(), columns))
     })?;
     py.detach(|| table(part, "verdicts", Text::Strings))
 }
 
-/// Round 4: the cause, confidence and rule of every silent drop of the fleet (a table with
-/// `time`, int64 ns or a timestamp, and `prefix`, text or null), in the rows' order.
+/// Round 4: the cause, confidence and rule of every silent drop of the fleet, in the rows' order.
+/// `drops` holds round 3's silent rows (`classify_part`'s with `silent` set): `time` (int64 ns
+/// or a timestamp), `prefix` (text or null), the verdict alone (`cause`, `confidence`, `rule`)
+/// and `reconnect_delay` (int64 ns or null). A bare state change (Event Grid, CloudEvents,
+/// routed events: no result code) has verdicts of its own, alone and in a burst, which need
+/// the last two.
 #[pyfunction]
 pub(crate) fn silent_verdicts(
     py: Python<'_>,
@@ -182,32 +193,46 @@ pub(crate) fn silent_verdicts(
     let verdicts = run(py, None, || {
         let stats = stats_of(stats)?;
         let bad = |err: &dyn std::error::Error| Failure::new("reading the silent drops", err);
-        let times = df
-            .column("time")
-            .and_then(|c| c.as_materialized_series().to_physical_repr().cast(&DataType::Int64))
-            .map_err(|err| bad(&err))?;
-        let prefixes = df
-            .column("prefix")
-            .and_then(|c| c.as_materialized_series().cast(&DataType::String))
-            .map_err(|err| bad(&err))?;
+        let column = |name: &str, dtype: &DataType| {
+            df.column(name)
+                .and_then(|c| c.as_materialized_series().to_physical_repr().cast(dtype))
+                .map_err(|err| bad(&err))
+        };
+        let times = column("time", &DataType::Int64)?;
+        let prefixes = column("prefix", &DataType::String)?;
+        let causes = column("cause", &DataType::String)?;
+        let confidences = column("confidence", &DataType::Float64)?;
+        let rules = column("rule", &DataType::String)?;
+        let reconnects = column("reconnect_delay", &DataType::Int64)?;
         let (times, prefixes) =
             (times.i64().map_err(|err| bad(&err))?, prefixes.str().map_err(|err| bad(&err))?);
-        let drops: Vec<SilentDrop<'_>> = times
-            .iter()
-            .zip(prefixes.iter())
-            .enumerate()
-            .map(|(event, (time, prefix))| SilentDrop {
+        let (causes, rules) =
+            (causes.str().map_err(|err| bad(&err))?, rules.str().map_err(|err| bad(&err))?);
+        let confidences = confidences.f64().map_err(|err| bad(&err))?;
+        let reconnects = reconnects.i64().map_err(|err| bad(&err))?;
+        let missing = |what: &str| Failure::plain("reading the silent drops", what);
+        let mut drops: Vec<SilentDrop<'_>> = Vec::with_capacity(df.height());
+        for (event, prefix) in prefixes.iter().enumerate() {
+            let time = times.get(event).ok_or_else(|| missing("a drop without a time"))?;
+            let cause = causes
+                .get(event)
+                .and_then(Cause::parse)
+                .ok_or_else(|| missing("a drop without a known cause"))?;
+            let confidence = confidences
+                .get(event)
+                .filter(|c| (0.0..=1.0).contains(c))
+                .ok_or_else(|| missing("a drop without a confidence in [0, 1]"))?;
+            let rule = rules
+                .get(event)
+                .and_then(rule_named)
+                .ok_or_else(|| missing("a drop without a known rule"))?;
+            drops.push(SilentDrop {
                 event,
-                time: time.unwrap_or(0),
+                time,
                 prefix,
-                // The silence's verdict alone; a bare state change's (Event Grid, routed events)
-                // is not carried from phase 3 yet, so those bursts may differ from the CLI's.
-                alone: (Cause::KeepaliveTimeout, 0.99, Rule::IsolatedSilence),
-                reconnect_delay: None,
-            })
-            .collect();
-        if times.null_count() > 0 {
-            return Err(Failure::plain("reading the silent drops", "a drop without a time"));
+                alone: (cause, confidence, rule),
+                reconnect_delay: reconnects.get(event),
+            });
         }
         let resolved = fleet::silent_verdicts(&drops, &stats, &ClassifyConfig::default());
         let columns: Vec<Column> = vec![
@@ -222,6 +247,49 @@ pub(crate) fn silent_verdicts(
     })?;
     py.detach(|| table(verdicts, "silent verdicts", Text::Strings))
 }
+
+/// Every rule, to read one back from its name ([`Rule::name`]): `rule_named`, and a match that
+/// stops compiling when the engine adds a rule not listed here.
+macro_rules! every_rule {
+    ($($rule:ident),+ $(,)?) => {
+        /// The rule [`Rule::name`] calls `name`.
+        fn rule_named(name: &str) -> Option<Rule> {
+            [$(Rule::$rule),+].into_iter().find(|rule| rule.name() == name)
+        }
+
+        const _: fn(Rule) = |rule| match rule {
+            $(Rule::$rule)|+ => {}
+        };
+    };
+}
+
+every_rule!(
+    HubTokenExpiry,
+    TokenRenewalPair,
+    PeriodicRenewal,
+    RenewalPhase,
+    UnseenRenewal,
+    ExpiredWithoutReturn,
+    CredentialsRejected,
+    OneOffAuthReject,
+    UpgradeClose,
+    ServerFault,
+    ReconnectWaveThrottle,
+    SharedNetworkBurst,
+    FleetWideBurst,
+    IsolatedSilence,
+    IdentityAlternation,
+    RepeatedConflict,
+    ConflictAfterError,
+    LoneConflict,
+    CleanClose,
+    StateChangeRenewal,
+    StateChangeQuickReturn,
+    StateChangeSilence,
+    StateChangeBurst,
+    StateChangeOnly,
+    UnrecognisedCode,
+);
 
 /// A predictions table as the predictions.csv text `dropscope classify` writes.
 #[pyfunction]
