@@ -68,6 +68,11 @@ class ReadResult:
     """Records read per export form (``jsonl``, ``records-envelope``, ...)."""
     unrecognised_files: list[str] = field(default_factory=list)
     """Inputs in no known export form (a README beside the logs): skipped, not rejected."""
+    unreadable_files: list[dict[str, str]] = field(default_factory=list)
+    """Inputs that could not be read, each ``{"file": ..., "error": ...}`` (as ``inspect --json``
+    lists them): a file that cannot be opened or fails while read, a directory that cannot be
+    listed, a symbolic link that loops or leads nowhere, a gzip bomb. None of their records is
+    counted; the other inputs are read all the same."""
     rejects: pa.Table | None = None
     """Every reject: ``file``, ``line``, ``reason``, ``detail``, ``text`` (as ``--rejects``)."""
 
@@ -92,8 +97,10 @@ def read_logs(paths: PathLike | Iterable[PathLike], *, threads: int | None = Non
     are kept once; malformed records are rejected with file, line and reason, never an error.
 
     Returns a :class:`ReadResult`: ``events`` (a ``pyarrow.Table`` with the schema
-    ``dropscope ingest -o events.parquet`` writes) and the counts ``inspect --json`` prints.
-    Raises :class:`DropscopeError` when an input cannot be read.
+    ``dropscope ingest -o events.parquet`` writes) and the counts ``inspect --json`` prints. An
+    input that cannot be read is listed in ``unreadable_files`` (the CLI names it on stderr and
+    exits 2) and the others are read all the same. Raises :class:`DropscopeError` when an input
+    named does not exist.
     """
     native, counts = _native.read_logs(_paths(paths), threads=threads)
     rejects = counts.pop("rejects")

@@ -5,7 +5,7 @@ own tables, which `dropscope` hands to pyarrow.
 """
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TypedDict
 
 __version__: str
 
@@ -20,7 +20,28 @@ class Table:
     @property
     def column_names(self) -> list[str]: ...
 
-def read_logs(paths: Sequence[str], *, threads: int | None = None) -> tuple[Table, dict[str, Any]]: ...
+class Unreadable(TypedDict):
+    """An input that could not be read, as `inspect --json`'s `unreadable_files` lists it."""
+
+    file: str
+    error: str
+
+class Accounting(TypedDict):
+    """What a read counted (`dropscope.ReadResult`'s fields but `events`; `rejects` as rows of
+    file, line, reason, detail, text)."""
+
+    files: int
+    records_read: int
+    parsed: int
+    duplicates: int
+    rejected: int
+    reject_reasons: dict[str, int]
+    forms: dict[str, int]
+    unrecognised_files: list[str]
+    unreadable_files: list[Unreadable]
+    rejects: list[tuple[str, int, str, str, str]]
+
+def read_logs(paths: Sequence[str], *, threads: int | None = None) -> tuple[Table, Accounting]: ...
 def sessions(events: object, *, threads: int | None = None) -> Table: ...
 def classify(events: object, *, threads: int | None = None) -> Table: ...
 def diagnose(events: object, *, threads: int | None = None) -> str: ...
@@ -43,4 +64,4 @@ def classify_part(
 ) -> Table: ...
 def silent_verdicts(drops: object, stats: bytes) -> Table: ...
 def predictions_csv(predictions: object) -> bytes: ...
-def read_log_file(name: str, content: bytes) -> tuple[Table, dict[str, Any]]: ...
+def read_log_file(name: str, content: bytes) -> tuple[Table, Accounting]: ...

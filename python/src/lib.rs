@@ -133,7 +133,7 @@ fn read_log_file<'py>(
     Ok((events, accounting(py, &ingested)?))
 }
 
-/// The counts of a read, the files it skipped and every reject.
+/// The counts of a read, the files it skipped or could not read, and every reject.
 fn accounting<'py>(py: Python<'py>, ingested: &Ingested) -> PyResult<Bound<'py, PyDict>> {
     let stats = &ingested.stats;
     let source = |idx: u32| {
@@ -160,6 +160,15 @@ fn accounting<'py>(py: Python<'py>, ingested: &Ingested) -> PyResult<Bound<'py, 
     dict.set_item("forms", forms)?;
     let unrecognised: Vec<String> = ingested.unrecognised.iter().map(|&s| source(s)).collect();
     dict.set_item("unrecognised_files", unrecognised)?;
+    // As `inspect --json`'s `unreadable_files` (crates/dropscope-cli/commands/ingest.rs).
+    let unreadable = PyList::empty(py);
+    for input in &ingested.unreadable {
+        let entry = PyDict::new(py);
+        entry.set_item("file", dropscope_logs::ingest::display_path(&input.path))?;
+        entry.set_item("error", input.error.as_str())?;
+        unreadable.append(entry)?;
+    }
+    dict.set_item("unreadable_files", unreadable)?;
     let rejects = PyList::empty(py);
     for reject in &ingested.rejects {
         rejects.append((

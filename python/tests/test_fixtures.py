@@ -10,7 +10,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 import dropscope
-from conftest import FIXTURES, canonical, read_csv_labels
+from conftest import FIXTURES, canonical, cli, read_csv_labels
 
 
 def test_read_logs_gives_the_events_table_ingest_writes(fixtures_cli):
@@ -86,3 +86,25 @@ def test_a_cli_parquet_file_read_by_pyarrow_is_an_input(fixtures_cli):
     from_file = pq.read_table(fixtures_cli["events"])
     from_logs = dropscope.read_logs(FIXTURES).events
     assert dropscope.sessions(from_file).equals(dropscope.sessions(from_logs))
+
+
+def test_read_logs_lists_the_unreadable_files_as_inspect_does(tmp_path):
+    """Inputs that cannot be read (here links that lead nowhere or loop) are listed with why, as
+    `inspect --json`'s `unreadable_files`, and the other inputs are read all the same."""
+    logs_dir = tmp_path / "logs"
+    logs_dir.mkdir()
+    fixture = sorted(p for p in FIXTURES.iterdir() if p.name.endswith(".json"))[0]
+    (logs_dir / fixture.name).write_bytes(fixture.read_bytes())
+    (logs_dir / "dangling").symlink_to("nowhere")
+    (logs_dir / "self").symlink_to("self")
+    logs = dropscope.read_logs(logs_dir)
+    inspect = cli("inspect", logs_dir, "--json", "-q", check=False)
+    assert inspect.returncode == 2, inspect.stderr
+    expected = json.loads(inspect.stdout)["unreadable_files"]
+    assert logs.unreadable_files == expected
+    assert [u["file"] for u in logs.unreadable_files] == [
+        str(logs_dir / "dangling"), str(logs_dir / "self")
+    ]
+    assert all(u["error"] for u in logs.unreadable_files)
+    assert logs.files == 1 and logs.parsed > 0
+    assert dropscope.read_logs(FIXTURES).unreadable_files == []
