@@ -2,32 +2,36 @@
 
 The engine splits the classifier into what is local to a device and what is fleet-wide
 (``dropscope_engine::classify::fleet``, whose module docs hold the details); this module runs
-that split on Spark, with the Rust core doing each device's work:
+that split on Spark, with the Rust core doing each part's work. The events are repartitioned by
+``device_id`` and cached, so each Spark partition holds every record of each of its device ids:
+the first three phases run once per partition (``mapInArrow``, the partition's batches gathered
+into one table), a part of the fleet each.
 
-1. ``groupBy(hub, device_id, module_id).applyInArrow``: each device's round-1 fleet statistics
-   (renewal ages per SDK family, devices per /24, connect counts, throttled times) as bytes.
-2. The statistics merged: per Spark partition on the executors, then the partitions' on the
-   driver (the merge is associative and commutative, so the grouping does not matter). They go
-   to the executors with the next phase's task closure (a few hundred KB for a day of 3,000
-   devices: every renewal sample's age is 8 bytes). The same again for round 2 (which token
-   clocks run free of connections; connects near throttled records), which needs round 1.
-3. ``groupBy(device_id).applyInArrow``: each device id's verdicts with the merged statistics.
-   Grouped by the id, not the device, because a prediction's ``occurrence`` counts the records
-   of one id across its hubs and modules; any grouping of whole devices gives the same verdicts.
+1. Each part's round-1 fleet statistics (renewal ages per SDK family, devices per /24, connect
+   counts, throttled times) as bytes.
+2. The statistics merged on the driver (the merge is associative and commutative, so the
+   grouping does not matter). They go to the executors with the next phase's task closure
+   (23 MB for a day of 160,000 devices: every renewal sample's age is 8 bytes), and each part
+   reads them once. The same again for round 2 (which token clocks run free of connections;
+   connects near throttled records), which needs round 1.
+3. Each part's verdicts with the merged statistics. Parts hold whole device ids, not only whole
+   devices, because a prediction's ``occurrence`` counts the records of one id across its hubs
+   and modules; any split into whole devices gives the same verdicts. (A call per device, as
+   ``groupBy().applyInArrow`` makes, would read and learn from the whole fleet's statistics
+   once per device: 90 ms a device at 160,000 devices.)
 4. The silent drops (404104s, and bare state changes with no result code, that no device's own
    evidence explains) of the whole fleet go to the cross-device burst detectors on the driver,
    each with its verdict alone and its reconnect delay from phase 3; their verdicts are joined
    back.
 
-The events are repartitioned by ``device_id`` and cached once, so phases 1 to 3 shuffle the
-events once. Every part sees its devices' records in input order: a record's place in the input
-is kept as ``(_file, _row)`` (the Parquet file and row, or the log file and the record's place
-in it) and each group is sorted by it before Rust sees it.
+Phases 1 to 3 shuffle the events once. Every part sees its devices' records in input order: a
+record's place in the input is kept as ``(_file, _row)`` (the Parquet file and row, or the log
+file and the record's place in it) and each part is sorted by it before Rust sees it.
 
-``sessions`` is phase 1's grouping with the session walk. ``diagnose`` (the causes ranked by
-impact, as ``dropscope diagnose --json``) is not split yet: the ranking charges each cause the
-device-hours offline after it and finds incidents across the fleet, which the engine runs on the
-whole events table. So ``diagnose`` collects the events to the driver and runs the single-machine
+``sessions`` groups the events by device (``groupBy(hub, device_id, module_id).applyInArrow``)
+and walks each device's sessions. ``diagnose`` (the causes ranked by impact, as ``dropscope
+diagnose --json``) is not split yet: the ranking charges each cause the device-hours offline
+after it and finds incidents across the fleet, which the engine runs on the whole events table. So ``diagnose`` collects the events to the driver and runs the single-machine
 analysis there: the same answer as the CLI, bounded by the driver's memory.
 
 Run it as ``python -m dropscope.spark {sessions,classify,diagnose} INPUT -o OUT [--master URL]``.
@@ -172,32 +176,47 @@ def _device_sessions(events: pa.Table) -> pa.Table:
     return _in_spark_types(dropscope.sessions(events, threads=1), SESSION_COLUMNS)
 
 
-def _device_stats(events: pa.Table) -> pa.Table:
-    """Phase 1 for one device: its round-1 fleet statistics, as bytes."""
+def _whole_partition(
+    work: Callable[[pa.Table], pa.Table],
+) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
+    """``work`` over a Spark partition's events at once (for ``mapInArrow``): every batch of the
+    partition gathered into one table, in input order. After :func:`_by_device` a partition holds
+    every record of each of its device ids, which is what the rounds need of a part."""
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        table = pa.Table.from_batches(list(batches))
+        if table.num_rows == 0:
+            return
+        yield from work(_events_from_spark(table)).to_batches()
+
+    return run
+
+
+def _part_stats(events: pa.Table) -> pa.Table:
+    """Phase 1 for a part of the fleet: its round-1 statistics, as bytes."""
     from dropscope import _native
 
-    stats = _native.fleet_stats(_without_place(_events_from_spark(events)), threads=1)
+    stats = _native.fleet_stats(_without_place(events), threads=1)
     return pa.table({"stats": pa.array([stats], pa.binary())})
 
 
-def _device_tally(stats: bytes) -> Callable[[pa.Table], pa.Table]:
+def _part_tally(stats: bytes) -> Callable[[pa.Table], pa.Table]:
     def tally(events: pa.Table) -> pa.Table:
-        """Phase 2 for one device: its round-2 statistics with the fleet's round 1."""
+        """Phase 2 for a part of the fleet: its round-2 statistics with the fleet's round 1."""
         from dropscope import _native
 
-        events = _without_place(_events_from_spark(events))
-        return pa.table({"stats": pa.array([_native.fleet_tally(events, stats, threads=1)])})
+        tally = _native.fleet_tally(_without_place(events), stats, threads=1)
+        return pa.table({"stats": pa.array([tally], pa.binary())})
 
     return tally
 
 
-def _device_verdicts(stats: bytes, tally: bytes) -> Callable[[pa.Table], pa.Table]:
+def _part_verdicts(stats: bytes, tally: bytes) -> Callable[[pa.Table], pa.Table]:
     def verdicts(events: pa.Table) -> pa.Table:
-        """Phase 3 for one device id: its verdicts with the fleet's statistics, and each
-        record's place in the input."""
+        """Phase 3 for a part of the fleet (whole device ids): its verdicts with the fleet's
+        statistics, and each record's place in the input."""
         from dropscope import _native
 
-        events = _events_from_spark(events)
         part = pa.table(_native.classify_part(_without_place(events), stats, tally, threads=1))
         rows = part["row"]
         part = part.append_column("_file", events["_file"].take(rows))
@@ -218,8 +237,8 @@ def _merged(parts: DataFrame, merge: Callable[[list[bytes]], bytes]) -> bytes:
 
 
 def _by_device(events: DataFrame) -> DataFrame:
-    """The events repartitioned by device id and cached: every later grouping by the device, or
-    by the id, needs no other shuffle."""
+    """The events repartitioned by device id and cached: each partition holds whole device ids,
+    and every later grouping by the device, or by the id, needs no other shuffle."""
     return events.repartition("device_id").cache()
 
 
@@ -238,18 +257,16 @@ def verdicts(events: DataFrame) -> DataFrame:
     spark = events.sparkSession
     events = _by_device(events)
     stats = _merged(
-        events.groupBy(*_DEVICE).applyInArrow(_device_stats, "stats binary"),
+        events.mapInArrow(_whole_partition(_part_stats), "stats binary"),
         _native.merge_fleet_stats,
     )
     tally = _merged(
-        events.groupBy(*_DEVICE).applyInArrow(_device_tally(stats), "stats binary"),
+        events.mapInArrow(_whole_partition(_part_tally(stats)), "stats binary"),
         _native.merge_fleet_tally,
     )
-    decided = (
-        events.groupBy("device_id")
-        .applyInArrow(_device_verdicts(stats, tally), VERDICTS_SCHEMA)
-        .cache()
-    )
+    decided = events.mapInArrow(
+        _whole_partition(_part_verdicts(stats, tally)), VERDICTS_SCHEMA
+    ).cache()
     key = ["device_id", "time", "operation", "occurrence"]
     # Each silent drop's verdict alone (its cause, confidence, rule as round 3 left them) and
     # its reconnect delay: a bare state change in a burst is decided by how soon it came back.
