@@ -187,7 +187,7 @@ print(f"events: {rows} rows; Arrow {stored / rows:.1f} B a row as read (dictiona
       f" {plain / rows:.1f} B as Spark hands a group to Python (plain strings, _file, _row)")
 
 written = rows_written = 0
-for log in eventlog.glob("*"):
+for log in (p for p in eventlog.rglob("*") if p.is_file()):
     for line in log.open():
         event = json.loads(line)
         if event.get("Event") == "SparkListenerTaskEnd":
