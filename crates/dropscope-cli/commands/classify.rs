@@ -3,14 +3,14 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{BufWriter, Write as _};
+use std::io::BufWriter;
 
 use anyhow::Context as _;
 use dropscope_engine::classify::{ClassifyConfig, Verdict, classify_in};
 use dropscope_engine::evaluate::occurrences_in;
 use dropscope_engine::partition::Partition;
-use dropscope_logs::labels::write_predictions;
-use dropscope_model::{Event, Label};
+use dropscope_logs::labels::{LabelRow, write_predictions_indexed};
+use dropscope_model::Event;
 
 use crate::args::ClassifyArgs;
 use crate::commands::ingest::{load, summary_json};
@@ -25,16 +25,17 @@ pub(crate) fn run(args: &ClassifyArgs, ctx: &Context) -> anyhow::Result<ExitStat
     let occurrence = occurrences_in(events, &partition);
     drop(partition);
     // The rows are made as they are written: millions of them are never held at once.
-    let labels = || verdicts.iter().filter_map(|verdict| label(events, &occurrence, verdict));
+    let row = |at: usize| row(events, &occurrence, &verdicts[at]);
     let writing = || format!("writing {}", output::name(&args.output));
     if output::is_stdout(&args.output) {
         let mut out = output::create(&args.output)?;
-        write_predictions(&mut out, &args.output, labels()).with_context(writing)?;
-        out.flush().with_context(writing)?;
+        write_predictions_indexed(&mut out, &args.output, verdicts.len(), row)
+            .with_context(writing)?;
     } else {
         let file = File::create(&args.output)
             .with_context(|| format!("creating {}", args.output.display()))?;
-        write_predictions(BufWriter::new(file), &args.output, labels()).with_context(writing)?;
+        write_predictions_indexed(BufWriter::new(file), &args.output, verdicts.len(), row)
+            .with_context(writing)?;
     }
     let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
     let mut classified = 0;
@@ -64,10 +65,10 @@ pub(crate) fn run(args: &ClassifyArgs, ctx: &Context) -> anyhow::Result<ExitStat
 }
 
 /// The predictions.csv row of `verdict` (`occurrence`: [`occurrences_in`] of `events`).
-fn label(events: &[Event], occurrence: &[u32], verdict: &Verdict) -> Option<Label> {
+fn row<'e>(events: &'e [Event], occurrence: &[u32], verdict: &Verdict) -> Option<LabelRow<'e>> {
     let event = events.get(verdict.event)?;
-    Some(Label {
-        device_id: event.device_id.to_string(),
+    Some(LabelRow {
+        device_id: &event.device_id,
         time: event.time,
         operation: event.operation,
         occurrence: occurrence[verdict.event],

@@ -155,6 +155,13 @@ impl Timestamp {
     /// The shortest RFC 3339 form that loses nothing: whole seconds when the fraction is zero,
     /// else seven digits when that is exact, else nine.
     pub fn to_rfc3339_exact(self) -> String {
+        let mut out = String::with_capacity(30);
+        self.write_rfc3339_exact(&mut out);
+        out
+    }
+
+    /// Appends [`Timestamp::to_rfc3339_exact`] to `out`.
+    pub fn write_rfc3339_exact(self, out: &mut String) {
         let ns = self.0.rem_euclid(NS_PER_SEC);
         let digits = if ns == 0 {
             0
@@ -163,7 +170,7 @@ impl Timestamp {
         } else {
             9
         };
-        self.to_rfc3339(digits)
+        self.write_rfc3339(out, digits);
     }
 
     /// The (year, month, day, hour) of this instant in UTC, for laying out hourly blobs.
