@@ -300,12 +300,14 @@ pub fn classify_in(
     partition: &Partition,
     config: &ClassifyConfig,
 ) -> Vec<Verdict> {
-    let (stats, samples) = fleet::gather(events, partition, config);
+    let fleet::Gather { stats, samples, timeline } = fleet::gather(events, partition, config);
     let mut lifetimes = Lifetimes::learn(&samples, stats.sdk_bands());
     let tally = FleetTally::of_lifetimes(events, &lifetimes, &samples, &stats);
     tally.run_free(&mut lifetimes, &samples);
     drop(samples);
-    let (mut verdicts, silent) = decide_with(events, partition, &lifetimes, &stats, &tally, config);
+    let (mut verdicts, silent) =
+        decide_with(events, partition, &timeline, &lifetimes, &stats, &tally, config);
+    drop(timeline);
     let resolved = fleet::silent_verdicts(&silent, &stats, config);
     for (drop, (cause, confidence, rule)) in silent.iter().zip(resolved) {
         let Ok(at) = verdicts.binary_search_by_key(&drop.event, |verdict| verdict.event) else {
@@ -320,11 +322,13 @@ pub fn classify_in(
 }
 
 /// Round 3: every classified record's verdict, in input order, with the fleet's statistics
-/// learned; the silent 404104s among them (in input order) wait for the cross-device detectors
-/// and stand as isolated silences until then.
-fn decide_with<'a>(
+/// learned (`timeline`: each device's events in order, [`fleet::Gather::timeline`]); the silent
+/// drops among them (in input order) wait for the cross-device detectors and stand as their
+/// verdict alone until then.
+pub(crate) fn decide_with<'a>(
     events: &'a [Event],
     partition: &Partition,
+    timeline: &[u32],
     lifetimes: &Lifetimes<'_>,
     stats: &FleetStats,
     tally: &FleetTally,
@@ -358,7 +362,8 @@ fn decide_with<'a>(
         .into_par_iter()
         .enumerate()
         .map(|(device, stretch)| {
-            let order = timeline::device_order(events, partition.device(device));
+            let (start, end) = partition.runs[device];
+            let order: Vec<usize> = timeline[start..end].iter().map(|&idx| idx as usize).collect();
             let contexts = timeline::device_contexts(events, device, &order, config);
             evidence.decide_device(&contexts, stretch)
         })

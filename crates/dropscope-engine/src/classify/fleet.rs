@@ -55,7 +55,7 @@ use dropscope_model::{Cause, Event, Operation};
 use rayon::prelude::*;
 
 use crate::classify::burst::{self, BurstConfig, Drop};
-use crate::classify::lifetime::{self, Lifetimes, RenewalKind, Sample, SdkBands};
+use crate::classify::lifetime::{self, Lifetimes, RenewalKind, Sample, SdkBands, SdkKey};
 use crate::classify::{ClassifyConfig, Rule, Verdict, WAVE_HALF_WIDTH, codes, timeline};
 use crate::partition::Partition;
 use crate::{Error, Result};
@@ -110,47 +110,74 @@ fn bad(reason: &'static str) -> Error {
     Error::FleetBytes { reason }
 }
 
-/// Round 1 over the devices of `partition`: the statistics, and each device's renewal samples
-/// (by device number), which the later rounds learn from.
+/// Round 1 over the devices of `partition`: what the later rounds need of it.
+pub(crate) struct Gather<'a> {
+    /// The statistics.
+    pub(crate) stats: FleetStats,
+    /// Each device's renewal samples (by device number), which the later rounds learn from.
+    pub(crate) samples: Vec<Vec<Sample<'a>>>,
+    /// Each device's events in [`timeline::device_order`], laid out as `partition.order`: round
+    /// 3 walks them again without sorting them again (4 bytes an event).
+    pub(crate) timeline: Vec<u32>,
+}
+
+/// Round 1 over the devices of `partition` ([`Gather`]).
 pub(crate) fn gather<'a>(
     events: &'a [Event],
     partition: &Partition,
     config: &ClassifyConfig,
-) -> (FleetStats, Vec<Vec<Sample<'a>>>) {
-    let samples: Vec<Vec<Sample<'a>>> = (0..partition.n_devices())
+) -> Gather<'a> {
+    // A device's statistics are added while its records are in cache from its contexts' walk.
+    type Piece<'a> = (Gathered<'a>, Vec<(usize, Vec<Sample<'a>>, Vec<u32>)>);
+    let pieces: Vec<Piece<'a>> = (0..partition.n_devices())
         .into_par_iter()
-        .map(|device| {
-            let order = timeline::device_order(events, partition.device(device));
-            let contexts = timeline::device_contexts(events, device, &order, config);
-            lifetime::device_samples(events, &contexts, config.quick_reconnect)
-        })
+        .fold(
+            || (Gathered::default(), Vec::new()),
+            |(mut gathered, mut samples), device| {
+                let run = partition.device(device);
+                let order = timeline::device_order(events, run);
+                let contexts = timeline::device_contexts(events, device, &order, config);
+                let found = lifetime::device_samples(events, &contexts, config.quick_reconnect);
+                gathered.add_device(events, run, &found);
+                // Indexes into `events`, which the partition holds as u32s.
+                let order = order.into_iter().map(|idx| idx as u32).collect();
+                samples.push((device, found, order));
+                (gathered, samples)
+            },
+        )
         .collect();
-    let stats = (0..partition.n_devices())
-        .into_par_iter()
-        .fold(FleetStats::default, |mut stats, device| {
-            stats.add_device(events, partition.device(device), &samples[device]);
-            stats
-        })
-        .map(FleetStats::normalised)
-        .reduce(FleetStats::default, FleetStats::merge);
-    (stats, samples)
+    let mut samples: Vec<Vec<Sample<'a>>> = vec![Vec::new(); partition.n_devices()];
+    let mut timeline = vec![0_u32; partition.order.len()];
+    let mut gathered = Gathered::default();
+    for (part, found) in pieces {
+        gathered = gathered.merge(part);
+        for (device, found, order) in found {
+            samples[device] = found;
+            let (start, end) = partition.runs[device];
+            timeline[start..end].copy_from_slice(&order);
+        }
+    }
+    Gather { stats: gathered.into_stats(), samples, timeline }
 }
 
-impl FleetStats {
-    /// Round 1 of the devices of `partition` (all of each device's records are in `events`).
-    pub fn of(events: &[Event], partition: &Partition, config: &ClassifyConfig) -> FleetStats {
-        gather(events, partition, config).0
-    }
+/// Round 1's statistics while they are gathered: keyed by text borrowed from the events, the
+/// lists unsorted, so that a device adds its samples without copying a text and parts merge
+/// without sorting; [`Gathered::into_stats`] makes the canonical [`FleetStats`] once.
+#[derive(Default)]
+struct Gathered<'a> {
+    renewal_ages: BTreeMap<SdkKey<'a>, Vec<i64>>,
+    devices_behind: BTreeMap<&'a str, u64>,
+    window: Option<(i64, i64)>,
+    connects: u64,
+    connect_span: Option<(i64, i64)>,
+    throttle_times: Vec<i64>,
+}
 
-    /// Adds one device (its records `run`, its renewal `samples`), leaving the lists unsorted
-    /// until [`FleetStats::normalised`].
-    fn add_device(&mut self, events: &[Event], run: &[u32], samples: &[Sample<'_>]) {
+impl<'a> Gathered<'a> {
+    /// Adds one device: its records `run`, its renewal `samples`.
+    fn add_device(&mut self, events: &'a [Event], run: &[u32], samples: &[Sample<'a>]) {
         for sample in samples {
-            let (sdk, protocol, kind) = sample.key();
-            self.renewal_ages
-                .entry((sdk.map(str::to_owned), protocol.map(str::to_owned), kind))
-                .or_default()
-                .push(sample.age());
+            self.renewal_ages.entry(sample.key()).or_default().push(sample.age());
         }
         let mut prefixes: Vec<&str> = run
             .iter()
@@ -159,12 +186,12 @@ impl FleetStats {
         prefixes.sort_unstable();
         prefixes.dedup();
         for prefix in prefixes {
-            *self.devices_behind.entry(prefix.to_owned()).or_default() += 1;
+            *self.devices_behind.entry(prefix).or_default() += 1;
         }
         for event in run.iter().map(|&idx| &events[idx as usize]) {
             let time = event.time.nanos();
-            self.window_start = Some(self.window_start.map_or(time, |start| start.min(time)));
-            self.window_end = Some(self.window_end.map_or(time, |end| end.max(time)));
+            self.window =
+                Some(self.window.map_or((time, time), |(lo, hi)| (lo.min(time), hi.max(time))));
             if event.operation == Operation::Connect {
                 self.connects += 1;
                 self.connect_span = Some(
@@ -175,6 +202,53 @@ impl FleetStats {
                 self.throttle_times.push(time);
             }
         }
+    }
+
+    fn merge(mut self, other: Gathered<'a>) -> Gathered<'a> {
+        for (key, ages) in other.renewal_ages {
+            self.renewal_ages.entry(key).or_default().extend(ages);
+        }
+        for (prefix, devices) in other.devices_behind {
+            *self.devices_behind.entry(prefix).or_default() += devices;
+        }
+        let span = |a: Option<(i64, i64)>, b: Option<(i64, i64)>| match (a, b) {
+            (Some(a), Some(b)) => Some((a.0.min(b.0), a.1.max(b.1))),
+            (a, b) => a.or(b),
+        };
+        self.window = span(self.window, other.window);
+        self.connects += other.connects;
+        self.connect_span = span(self.connect_span, other.connect_span);
+        self.throttle_times.extend(other.throttle_times);
+        self
+    }
+
+    fn into_stats(self) -> FleetStats {
+        let owned = |text: Option<&str>| text.map(str::to_owned);
+        FleetStats {
+            renewal_ages: self
+                .renewal_ages
+                .into_iter()
+                .map(|((sdk, protocol, kind), ages)| ((owned(sdk), owned(protocol), kind), ages))
+                .collect(),
+            devices_behind: self
+                .devices_behind
+                .into_iter()
+                .map(|(prefix, devices)| (prefix.to_owned(), devices))
+                .collect(),
+            window_start: self.window.map(|(start, _)| start),
+            window_end: self.window.map(|(_, end)| end),
+            connects: self.connects,
+            connect_span: self.connect_span,
+            throttle_times: self.throttle_times,
+        }
+        .normalised()
+    }
+}
+
+impl FleetStats {
+    /// Round 1 of the devices of `partition` (all of each device's records are in `events`).
+    pub fn of(events: &[Event], partition: &Partition, config: &ClassifyConfig) -> FleetStats {
+        gather(events, partition, config).stats
     }
 
     /// The canonical form: every list sorted, throttled times each once.
@@ -335,7 +409,7 @@ impl FleetTally {
         stats: &FleetStats,
         config: &ClassifyConfig,
     ) -> FleetTally {
-        let (_, samples) = gather(events, partition, config);
+        let Gather { samples, .. } = gather(events, partition, config);
         let lifetimes = Lifetimes::learn(&samples, stats.sdk_bands());
         FleetTally::of_lifetimes(events, &lifetimes, &samples, stats)
     }
@@ -446,8 +520,8 @@ impl FleetTally {
 
 /// Round 3 over the devices of `partition` (all of each device's records are in `events`),
 /// with the whole fleet's merged rounds 1 and 2: every classified record's verdict, in input
-/// order, and the silent 404104s among them, in input order. A silent drop's verdict is an
-/// isolated silence (`keepalive_timeout`) until [`silent_verdicts`] has seen every part's.
+/// order, and the silent drops among them, in input order. A silent drop's verdict is its
+/// verdict alone ([`SilentDrop::alone`]) until [`silent_verdicts`] has seen every part's.
 pub fn decide<'a>(
     events: &'a [Event],
     partition: &Partition,
@@ -455,11 +529,11 @@ pub fn decide<'a>(
     tally: &FleetTally,
     config: &ClassifyConfig,
 ) -> (Vec<Verdict>, Vec<SilentDrop<'a>>) {
-    let (_, samples) = gather(events, partition, config);
+    let Gather { samples, timeline, .. } = gather(events, partition, config);
     let mut lifetimes = Lifetimes::learn(&samples, stats.sdk_bands());
     tally.run_free(&mut lifetimes, &samples);
     drop(samples);
-    crate::classify::decide_with(events, partition, &lifetimes, stats, tally, config)
+    crate::classify::decide_with(events, partition, &timeline, &lifetimes, stats, tally, config)
 }
 
 /// Round 4: the cause, confidence and rule of each of the whole fleet's silent drops (every

@@ -127,6 +127,10 @@ pub(crate) fn device_contexts<'a>(
     // Before the device's first connect in the window, its first connect says which SDK and
     // network it uses.
     let first_connect = (0..n).find(|&pos| is_success(ev(pos)));
+    // The SDK family of a connect's user agent, parsed once per connect, not per record.
+    let family_of =
+        |pos: Option<usize>| pos.and_then(|c| ev(c).sdk_version.as_deref()).map(sdk_family);
+    let mut connect_family = family_of(first_connect);
     let mut out = Vec::new();
     let mut last_connect: Option<usize> = None;
     // The last disconnect since the last connect: a second one (not the 404104 completing a
@@ -143,6 +147,7 @@ pub(crate) fn device_contexts<'a>(
         let t = time(pos);
         if is_success(event) {
             last_connect = Some(pos);
+            connect_family = family_of(last_connect);
             last_end = None;
             run_forward = 0;
             continue;
@@ -178,10 +183,7 @@ pub(crate) fn device_contexts<'a>(
             success_after: next_success[pos].is_some(),
             next_record: (pos + 1 < n).then(|| time(pos + 1) - t),
             ip: event.masked_ip.as_deref().or(connect.and_then(|c| c.masked_ip.as_deref())),
-            sdk: connect
-                .and_then(|c| c.sdk_version.as_deref())
-                .or(event.sdk_version.as_deref())
-                .map(sdk_family),
+            sdk: connect_family.or_else(|| event.sdk_version.as_deref().map(sdk_family)),
             protocol: event.protocol.as_deref().or(connect.and_then(|c| c.protocol.as_deref())),
             ..Context::default()
         };
