@@ -21,7 +21,7 @@ use dropscope_model::findings::{
     BenignChurn, Breakdown, CurvePoint, DataQuality, DuplicateSuspect, Findings, FlappingDevice,
     HistogramBucket, Incident, MINUTE_NS, RankedCause,
 };
-use dropscope_model::{Cause, Event, Operation, Session, Timestamp};
+use dropscope_model::{Cause, Event, FxHashMap, Operation, Session, Sym, Timestamp};
 use rayon::prelude::*;
 
 use crate::classify::Verdict;
@@ -78,30 +78,58 @@ pub struct FindingsInput<'a> {
 /// default (see the module docs).
 pub fn assemble(input: FindingsInput<'_>) -> Findings {
     let join = Join::new(&input);
-    let mut findings = Findings::new(&title(input.events));
-    findings.hubs = hubs(input.events);
+    let hubs = hubs(&input);
+    let mut findings = Findings::new(&title(&hubs));
+    findings.hubs = hubs;
     findings.window_start = input.table.window.map(|w| w.start);
     findings.window_end = input.table.window.map(|w| w.end);
     findings.devices = input.table.summary.devices;
     findings.sessions = input.table.summary.sessions;
-    findings.disconnects =
-        input.events.iter().filter(|e| e.operation == Operation::Disconnect).count() as u64;
-    findings.failed_connects = input.events.iter().filter(|e| e.is_failed_connect()).count() as u64;
+    (findings.disconnects, findings.failed_connects) = input
+        .events
+        .par_iter()
+        .map(|e| {
+            (u64::from(e.operation == Operation::Disconnect), u64::from(e.is_failed_connect()))
+        })
+        .reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
     findings.quality = quality(&input);
     findings.causes = input.ranking.to_vec();
-    findings.benign = benign_churn(&input, &join);
     findings.curve = input.curve.to_vec();
-    let timed = timed_inside(&input);
-    findings.incidents = input.incidents.iter().map(|i| incident(&timed, i)).collect();
-    findings.duplicate_suspects = duplicate_suspects(&input, &join);
-    findings.flapping = flapping(&input, &join);
-    findings.by_sdk =
-        breakdown(&input, &join, &|s| s.sdk_version.as_deref().map(sdk_family), &|e| {
-            e.sdk_version.as_deref().map(sdk_family)
-        });
-    findings.by_protocol =
-        breakdown(&input, &join, &|s| s.protocol.as_deref(), &|e| e.protocol.as_deref());
     findings.session_lengths = session_lengths(&input.table.sessions);
+    // The sections read the same inputs and write apart: they run side by side.
+    let sdk_family = |agent: &'static str| sdk_family(agent);
+    let ((benign, incidents, duplicate_suspects), (flapping, (by_sdk, by_protocol))) = rayon::join(
+        || {
+            let timed = timed_inside(&input);
+            let incidents = input.incidents.iter().map(|i| incident(&timed, i)).collect();
+            (benign_churn(&input, &join), incidents, duplicate_suspects(&input, &join))
+        },
+        || {
+            rayon::join(
+                || flapping(&input, &join),
+                || {
+                    rayon::join(
+                        || {
+                            breakdown(
+                                &input,
+                                &join,
+                                |s| s.sdk_version,
+                                |e| e.sdk_version,
+                                sdk_family,
+                            )
+                        },
+                        || breakdown(&input, &join, |s| s.protocol, |e| e.protocol, |p| p),
+                    )
+                },
+            )
+        },
+    );
+    findings.benign = benign;
+    findings.incidents = incidents;
+    findings.duplicate_suspects = duplicate_suspects;
+    findings.flapping = flapping;
+    findings.by_sdk = by_sdk;
+    findings.by_protocol = by_protocol;
     findings
 }
 
@@ -139,8 +167,7 @@ fn device_name(event: &Event) -> String {
     }
 }
 
-fn title(events: &[Event]) -> String {
-    let hubs = hubs(events);
+fn title(hubs: &[String]) -> String {
     match hubs.len() {
         0 => "Disconnect post-mortem".to_owned(),
         1..=3 => format!("Disconnect post-mortem: {}", hubs.join(", ")),
@@ -148,10 +175,16 @@ fn title(events: &[Event]) -> String {
     }
 }
 
-/// The hub names, without the empty one of records that carried no resource id.
-fn hubs(events: &[Event]) -> Vec<String> {
-    let hubs: BTreeSet<&str> =
-        events.iter().map(|e| e.hub.as_str()).filter(|hub| !hub.is_empty()).collect();
+/// The hub names, without the empty one of records that carried no resource id: the hub of
+/// each device's first record, since the hub is part of a device's identity.
+fn hubs(input: &FindingsInput<'_>) -> Vec<String> {
+    let hubs: BTreeSet<&str> = input
+        .table
+        .partition
+        .devices()
+        .filter_map(|run| Some(input.events[*run.first()? as usize].hub.as_str()))
+        .filter(|hub| !hub.is_empty())
+        .collect();
     hubs.into_iter().map(str::to_owned).collect()
 }
 
@@ -418,27 +451,60 @@ impl Group {
     }
 }
 
-type SessionKey<'k> = dyn Fn(&'k Session) -> Option<&'k str> + 'k;
-type EventKey<'k> = dyn Fn(&'k Event) -> Option<&'k str> + 'k;
+/// The groups of a [`breakdown`], found by key text or by interned key.
+#[derive(Default)]
+struct Groups {
+    all: Vec<(&'static str, Group)>,
+    by_name: BTreeMap<&'static str, usize>,
+    /// A key's handle ([`Sym::handle`]) to its group: the name of each distinct key is found
+    /// once.
+    by_key: FxHashMap<u32, usize>,
+}
 
-/// Devices, sessions and classified events grouped by a key of the session (or, for an event,
-/// of the record itself, then of its session, then of the device's first session that has one).
-fn breakdown<'k>(
-    input: &FindingsInput<'k>,
+impl Groups {
+    /// The group named `name`, made when new.
+    fn of_name(&mut self, name: &'static str) -> usize {
+        *self.by_name.entry(name).or_insert_with(|| {
+            self.all.push((name, Group::default()));
+            self.all.len() - 1
+        })
+    }
+
+    /// The group of `key`, named `name(key)`.
+    fn of_key(&mut self, key: Sym, name: &impl Fn(&'static str) -> &'static str) -> usize {
+        if let Some(&at) = self.by_key.get(&key.handle()) {
+            return at;
+        }
+        let at = self.of_name(name(key.as_str()));
+        self.by_key.insert(key.handle(), at);
+        at
+    }
+}
+
+/// Devices, sessions and classified events grouped by `name` of a key of the session (or, for an
+/// event, of the record itself, then of its session, then of the device's first session that
+/// has one). Keys are interned texts, so `name` (an SDK family's parse) runs once per distinct
+/// text, not per record.
+fn breakdown(
+    input: &FindingsInput<'_>,
     join: &Join<'_>,
-    session_key: &SessionKey<'k>,
-    event_key: &EventKey<'k>,
+    session_key: fn(&Session) -> Option<Sym>,
+    event_key: fn(&Event) -> Option<Sym>,
+    name: impl Fn(&'static str) -> &'static str,
 ) -> Vec<Breakdown> {
     let table = input.table;
-    let mut groups: BTreeMap<&'k str, Group> = BTreeMap::new();
-    let mut device_key: Vec<Option<&'k str>> = Vec::with_capacity(table.n_devices());
+    let mut groups = Groups::default();
+    let mut device_group: Vec<Option<usize>> = Vec::with_capacity(table.n_devices());
     for device in 0..table.n_devices() {
         let sessions = table.device(device);
-        let fallback = sessions.iter().find_map(session_key);
-        device_key.push(fallback);
+        let fallback = sessions.iter().find_map(session_key).map(|key| groups.of_key(key, &name));
+        device_group.push(fallback);
         for session in sessions {
-            let key = session_key(session).or(fallback).unwrap_or(NONE_KEY);
-            let group = groups.entry(key).or_default();
+            let at = session_key(session)
+                .map(|key| groups.of_key(key, &name))
+                .or(fallback)
+                .unwrap_or_else(|| groups.of_name(NONE_KEY));
+            let group = &mut groups.all[at].1;
             group.sessions += 1;
             group.devices.insert(device as u32);
         }
@@ -455,11 +521,12 @@ fn breakdown<'k>(
             ) => table.sessions.get(*s as usize),
             _ => None,
         };
-        let key = event_key(event)
+        let group = event_key(event)
             .or_else(|| session.and_then(session_key))
-            .or_else(|| device_key.get(device as usize).copied().flatten())
-            .unwrap_or(NONE_KEY);
-        let group = groups.entry(key).or_default();
+            .map(|key| groups.of_key(key, &name))
+            .or_else(|| device_group.get(device as usize).copied().flatten())
+            .unwrap_or_else(|| groups.of_name(NONE_KEY));
+        let group = &mut groups.all[group].1;
         group.devices.insert(device);
         group.events += 1;
         if !verdict.cause.is_benign() {
@@ -471,6 +538,7 @@ fn breakdown<'k>(
         }
     }
     let mut rows: Vec<Breakdown> = groups
+        .all
         .into_iter()
         .map(|(key, group)| Breakdown {
             key: key.to_owned(),

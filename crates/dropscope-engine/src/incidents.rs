@@ -115,11 +115,28 @@ fn detect_counting(
         return Vec::new();
     }
 
-    // Disconnects and failed connects, by time, for the per-incident details.
+    // Disconnects and failed connects inside an incident, by time, for the per-incident details.
+    // Incidents cover minutes of a day: only those records are sorted.
+    let span_ns: Vec<(i64, i64)> = spans
+        .iter()
+        .map(|&(first, last)| {
+            (
+                (first_minute + first as i64) * MINUTE_NS,
+                (first_minute + last as i64 + 1) * MINUTE_NS,
+            )
+        })
+        .collect();
+    let inside = |time: i64| {
+        let after = span_ns.partition_point(|&(start, _)| start <= time);
+        after > 0 && time < span_ns[after - 1].1
+    };
     let mut by_time: Vec<u32> = (0..events.len() as u32)
+        .into_par_iter()
         .filter(|&i| {
             let e = &events[i as usize];
-            (e.operation == Operation::Disconnect || e.is_failed_connect()) && counted(i as usize)
+            (e.operation == Operation::Disconnect || e.is_failed_connect())
+                && inside(e.time.0)
+                && counted(i as usize)
         })
         .collect();
     by_time.par_sort_unstable_by_key(|&i| (events[i as usize].time, i));

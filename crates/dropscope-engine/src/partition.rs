@@ -77,6 +77,17 @@ impl DeviceSet {
         new
     }
 
+    /// Adds every device of `other`.
+    pub(crate) fn union(&mut self, other: &DeviceSet) {
+        if other.bits.len() > self.bits.len() {
+            self.bits.resize(other.bits.len(), 0);
+        }
+        for (word, theirs) in self.bits.iter_mut().zip(&other.bits) {
+            *word |= theirs;
+        }
+        self.len = self.bits.iter().map(|word| u64::from(word.count_ones())).sum();
+    }
+
     /// The number of devices in the set.
     pub(crate) fn len(&self) -> u64 {
         self.len

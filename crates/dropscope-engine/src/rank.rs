@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 
 use dropscope_model::findings::{RankedCause, thousands};
-use dropscope_model::{Cause, Event, Operation};
+use dropscope_model::{Cause, Event, FxHashMap, Operation};
 use rayon::prelude::*;
 
 use crate::classify::timeline::device_order;
@@ -74,6 +74,66 @@ struct Tally<'a> {
     last: i64,
 }
 
+impl<'a> Tally<'a> {
+    /// Counts one classified record (`device`: its device number) but for its confidence.
+    fn add(&mut self, event: &'a Event, verdict: &Verdict, device: Option<u32>) {
+        let time = event.time.nanos();
+        if self.disconnects + self.failed_connects == 0 {
+            (self.first, self.last) = (time, time);
+        }
+        self.first = self.first.min(time);
+        self.last = self.last.max(time);
+        if event.operation == Operation::Disconnect {
+            self.disconnects += 1;
+            self.ages.extend(verdict.session_age);
+        } else {
+            self.failed_connects += 1;
+        }
+        self.reconnects.extend(verdict.reconnect_delay);
+        if let Some(device) = device {
+            self.devices.insert(device);
+        }
+        *self.rules.entry(verdict.rule).or_default() += 1;
+        *self.codes.entry(event.result_type.unwrap_or(0)).or_default() += 1;
+        // Only a network outage's evidence names its networks (millions of text keys otherwise).
+        if verdict.cause == Cause::NetworkOutage
+            && let Some(prefix) = event.masked_ip.as_deref()
+        {
+            *self.prefixes.entry(prefix).or_default() += 1;
+        }
+    }
+
+    /// Adds the counts of `other` (of other records of the same cause).
+    fn absorb(&mut self, other: Tally<'a>) {
+        if other.disconnects + other.failed_connects > 0 {
+            if self.disconnects + self.failed_connects == 0 {
+                (self.first, self.last) = (other.first, other.last);
+            }
+            self.first = self.first.min(other.first);
+            self.last = self.last.max(other.last);
+        }
+        self.disconnects += other.disconnects;
+        self.failed_connects += other.failed_connects;
+        self.devices.union(&other.devices);
+        self.offline_ns += other.offline_ns;
+        self.reconnects.extend(other.reconnects);
+        self.ages.extend(other.ages);
+        self.confidence += other.confidence;
+        for (key, n) in other.rules {
+            *self.rules.entry(key).or_default() += n;
+        }
+        for (key, n) in other.codes {
+            *self.codes.entry(key).or_default() += n;
+        }
+        for (key, n) in other.prefixes {
+            *self.prefixes.entry(key).or_default() += n;
+        }
+        for (key, n) in other.sdks {
+            *self.sdks.entry(key).or_default() += n;
+        }
+    }
+}
+
 /// Ranks the causes of `verdicts` (from [`crate::classify::classify`] on the same `events`):
 /// every cause with at least one record, most impact first (device-hours offline, then devices,
 /// then records, then taxonomy order), benign causes among them, flagged
@@ -92,48 +152,49 @@ pub fn rank_charged(
 ) -> Vec<RankedCause> {
     let device_of = &table.partition.event_device;
     let index = VerdictIndex::new(verdicts);
-    let mut tallies: BTreeMap<Cause, Tally<'_>> = BTreeMap::new();
-    for verdict in verdicts {
-        let Some(event) = events.get(verdict.event) else { continue };
-        let tally = tallies.entry(verdict.cause).or_default();
-        let time = event.time.nanos();
-        if tally.disconnects + tally.failed_connects == 0 {
-            tally.first = time;
-        }
-        tally.first = tally.first.min(time);
-        tally.last = tally.last.max(time);
-        if event.operation == Operation::Disconnect {
-            tally.disconnects += 1;
-            tally.ages.extend(verdict.session_age);
-        } else {
-            tally.failed_connects += 1;
-        }
-        tally.reconnects.extend(verdict.reconnect_delay);
-        if let Some(&device) = device_of.get(verdict.event) {
-            tally.devices.insert(device);
-        }
-        tally.confidence += verdict.confidence;
-        *tally.rules.entry(verdict.rule).or_default() += 1;
-        *tally.codes.entry(event.result_type.unwrap_or(0)).or_default() += 1;
-        // Only a network outage's evidence names its networks (millions of text keys otherwise).
-        if verdict.cause == Cause::NetworkOutage
-            && let Some(prefix) = event.masked_ip.as_deref()
-        {
-            *tally.prefixes.entry(prefix).or_default() += 1;
-        }
+    // Everything in a tally but the confidence is a count, an extreme or a list sorted later,
+    // so the verdicts are tallied in parallel; the confidences are summed in order, as a float
+    // sum depends on it.
+    let mut tallies = verdicts
+        .par_iter()
+        .fold(BTreeMap::new, |mut tallies: BTreeMap<Cause, Tally<'_>>, verdict| {
+            if let Some(event) = events.get(verdict.event) {
+                let device = device_of.get(verdict.event).copied();
+                tallies.entry(verdict.cause).or_default().add(event, verdict, device);
+            }
+            tallies
+        })
+        .reduce(BTreeMap::new, |mut all, part| {
+            for (cause, tally) in part {
+                all.entry(cause).or_default().absorb(tally);
+            }
+            all
+        });
+    let mut confidence = [0.0_f64; Cause::ALL.len()];
+    for verdict in verdicts.iter().filter(|v| v.event < events.len()) {
+        confidence[verdict.cause as usize] += verdict.confidence;
+    }
+    for (cause, tally) in &mut tallies {
+        tally.confidence = confidence[*cause as usize];
     }
 
     // SDKs, walking each device in time order; each device's pairs are counted as it goes, so
     // memory holds a few pairs a device, not one a verdict.
+    // A few texts are every connect's user agent: each is parsed once per worker.
     let device_sdks: Vec<Vec<((Cause, &str), u64)>> = (0..table.partition.n_devices())
         .into_par_iter()
-        .map(|device| {
+        .map_init(FxHashMap::<u32, &'static str>::default, |families, device| {
             let mut found = Vec::new();
             let mut sdk: Option<&str> = None;
             for idx in device_order(events, table.partition.device(device)) {
                 let event = &events[idx];
                 if event.operation == Operation::Connect && !event.level.is_error() {
-                    sdk = event.sdk_version.as_deref().map(sdk_family).or(sdk);
+                    let family = event.sdk_version.map(|agent| {
+                        *families
+                            .entry(agent.handle())
+                            .or_insert_with(|| sdk_family(agent.as_str()))
+                    });
+                    sdk = family.or(sdk);
                     continue;
                 }
                 if let Some(verdict) = index.get(idx)
@@ -167,8 +228,8 @@ pub fn rank_charged(
         if n == 0 {
             continue;
         }
-        tally.reconnects.sort_unstable();
-        tally.ages.sort_unstable();
+        tally.reconnects.par_sort_unstable();
+        tally.ages.par_sort_unstable();
         let mut ranked = RankedCause::new(cause);
         ranked.disconnects = tally.disconnects;
         ranked.failed_connects = tally.failed_connects;
