@@ -21,8 +21,12 @@ pub(crate) fn run(args: &ClassifyArgs, ctx: &Context) -> anyhow::Result<ExitStat
     let ingested = load(&args.input, ctx)?;
     let events = &ingested.events;
     let partition = Partition::of(events);
-    let verdicts = classify_in(events, &partition, &ClassifyConfig::default());
-    let occurrence = occurrences_in(events, &partition);
+    // Independent passes over the same partition: the one's serial stretches leave a core free
+    // for the other.
+    let (verdicts, occurrence) = rayon::join(
+        || classify_in(events, &partition, &ClassifyConfig::default()),
+        || occurrences_in(events, &partition),
+    );
     drop(partition);
     // The rows are made as they are written: millions of them are never held at once.
     let row = |at: usize| row(events, &occurrence, &verdicts[at]);
