@@ -126,12 +126,12 @@ pub(crate) fn classify_part(
         // Both lists are in input order. A silent drop's verdict is its verdict alone
         // (`drop.alone`), so the verdict columns carry it to round 4.
         for verdict in &verdicts {
-            let drop = silent.next_if(|drop| drop.event == verdict.event);
+            let drop = silent.next_if(|drop| drop.event == verdict.index());
             is_silent.push(drop.is_some());
             prefixes.push(drop.and_then(|drop| drop.prefix));
             reconnects.push(drop.and_then(|drop| drop.reconnect_delay));
         }
-        let event = |v: &dropscope_engine::classify::Verdict| &events[v.event];
+        let event = |v: &dropscope_engine::classify::Verdict| &events[v.index()];
         let columns: Vec<Column> = vec![
             Series::new(
                 "device_id".into(),
@@ -151,7 +151,7 @@ pub(crate) fn classify_part(
             .into_column(),
             Series::new(
                 "occurrence".into(),
-                verdicts.iter().map(|v| occurrence[v.event]).collect::<Vec<_>>(),
+                verdicts.iter().map(|v| occurrence[v.index()]).collect::<Vec<_>>(),
             )
             .into_column(),
             Series::new(
@@ -166,8 +166,11 @@ pub(crate) fn classify_part(
             .into_column(),
             Series::new("rule".into(), verdicts.iter().map(|v| v.rule.name()).collect::<Vec<_>>())
                 .into_column(),
-            Series::new("row".into(), verdicts.iter().map(|v| v.event as u64).collect::<Vec<_>>())
-                .into_column(),
+            Series::new(
+                "row".into(),
+                verdicts.iter().map(|v| u64::from(v.event)).collect::<Vec<_>>(),
+            )
+            .into_column(),
             Series::new("silent".into(), is_silent).into_column(),
             Series::new("prefix".into(), prefixes).into_column(),
             Series::new("reconnect_delay".into(), reconnects).into_column(),

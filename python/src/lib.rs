@@ -211,12 +211,12 @@ fn classify(py: Python<'_>, events: &Bound<'_, PyAny>, threads: Option<usize>) -
         let predictions: Vec<Label> = verdicts
             .iter()
             .filter_map(|verdict| {
-                let event = events.get(verdict.event)?;
+                let event = events.get(verdict.index())?;
                 Some(Label {
                     device_id: event.device_id.to_string(),
                     time: event.time,
                     operation: event.operation,
-                    occurrence: occurrence[verdict.event],
+                    occurrence: occurrence[verdict.index()],
                     cause: verdict.cause,
                     confidence: Some(verdict.confidence),
                 })

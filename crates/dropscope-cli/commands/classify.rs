@@ -43,7 +43,7 @@ pub(crate) fn run(args: &ClassifyArgs, ctx: &Context) -> anyhow::Result<ExitStat
     }
     let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
     let mut classified = 0;
-    for verdict in verdicts.iter().filter(|verdict| verdict.event < events.len()) {
+    for verdict in verdicts.iter().filter(|verdict| verdict.index() < events.len()) {
         *counts.entry(verdict.cause.as_str()).or_default() += 1;
         classified += 1;
     }
@@ -70,12 +70,12 @@ pub(crate) fn run(args: &ClassifyArgs, ctx: &Context) -> anyhow::Result<ExitStat
 
 /// The predictions.csv row of `verdict` (`occurrence`: [`occurrences_in`] of `events`).
 fn row<'e>(events: &'e [Event], occurrence: &[u32], verdict: &Verdict) -> Option<LabelRow<'e>> {
-    let event = events.get(verdict.event)?;
+    let event = events.get(verdict.index())?;
     Some(LabelRow {
         device_id: &event.device_id,
         time: event.time,
         operation: event.operation,
-        occurrence: occurrence[verdict.event],
+        occurrence: occurrence[verdict.index()],
         cause: verdict.cause,
         confidence: Some(verdict.confidence),
     })

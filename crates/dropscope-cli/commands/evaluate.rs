@@ -31,7 +31,7 @@ pub(crate) fn run(args: &EvaluateArgs, ctx: &Context) -> anyhow::Result<ExitStat
         let verdicts = classify(events, &ClassifyConfig::default());
         let mut verdict_of = vec![(Cause::Unknown, None); events.len()];
         for verdict in &verdicts {
-            verdict_of[verdict.event] = (verdict.cause, Some(verdict.confidence));
+            verdict_of[verdict.index()] = (verdict.cause, Some(verdict.confidence));
         }
         let ours = evaluate::labelled_with_confidence(events, |idx| verdict_of[idx]);
         Evaluation::new(

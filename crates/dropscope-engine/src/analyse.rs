@@ -129,7 +129,7 @@ fn problem_incidents(
     let mut counted = vec![false; events.len()];
     for verdict in verdicts {
         if !verdict.cause.is_benign()
-            && let Some(flag) = counted.get_mut(verdict.event)
+            && let Some(flag) = counted.get_mut(verdict.index())
         {
             *flag = true;
         }

@@ -239,33 +239,70 @@ impl Rule {
     }
 }
 
-/// The cause of one classified record.
+/// The cause of one classified record: 32 bytes, as millions are held at once.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Verdict {
-    /// Index of the record in the events slice.
-    pub event: usize,
+    /// Index of the record in the events slice ([`Verdict::index`]); a slice holds fewer than
+    /// 2^32 records, as the partition's indexes are `u32`s too.
+    pub event: u32,
     /// The cause.
     pub cause: Cause,
-    /// How sure, in `[0, 1]`.
-    pub confidence: f64,
     /// The detector that decided.
     pub rule: Rule,
-    /// Time since the device's last successful connect, ns, when one was seen.
-    pub session_age: Option<i64>,
-    /// Time until the device's next successful connect, ns, when one was seen.
-    pub reconnect_delay: Option<i64>,
+    /// How sure, in `[0, 1]`.
+    pub confidence: f64,
+    /// [`Verdict::session_age`], or [`NONE`] when none was seen.
+    session_age: i64,
+    /// [`Verdict::reconnect_delay`], or [`NONE`] when none was seen.
+    reconnect_delay: i64,
 }
+
+/// A time left unknown in a [`Verdict`]: no difference of two timestamps is this low.
+const NONE: i64 = i64::MIN;
 
 impl Verdict {
     /// A slot's value before its device's pass writes it.
     const PLACEHOLDER: Verdict = Verdict {
         event: 0,
         cause: Cause::Unknown,
-        confidence: 0.0,
         rule: Rule::UnrecognisedCode,
-        session_age: None,
-        reconnect_delay: None,
+        confidence: 0.0,
+        session_age: NONE,
+        reconnect_delay: NONE,
     };
+
+    /// The verdict of record `event` (an index into the events slice, below 2^32).
+    pub fn new(
+        event: usize,
+        (cause, confidence, rule): (Cause, f64, Rule),
+        session_age: Option<i64>,
+        reconnect_delay: Option<i64>,
+    ) -> Verdict {
+        let known = |time: Option<i64>| time.map_or(NONE, |t| t.max(NONE + 1));
+        Verdict {
+            event: u32::try_from(event).unwrap_or(u32::MAX),
+            cause,
+            rule,
+            confidence,
+            session_age: known(session_age),
+            reconnect_delay: known(reconnect_delay),
+        }
+    }
+
+    /// The index of the record in the events slice.
+    pub fn index(&self) -> usize {
+        self.event as usize
+    }
+
+    /// Time since the device's last successful connect, ns, when one was seen.
+    pub fn session_age(&self) -> Option<i64> {
+        (self.session_age != NONE).then_some(self.session_age)
+    }
+
+    /// Time until the device's next successful connect, ns, when one was seen.
+    pub fn reconnect_delay(&self) -> Option<i64> {
+        (self.reconnect_delay != NONE).then_some(self.reconnect_delay)
+    }
 }
 
 /// A decision, or a drop left for the cross-device detectors (a 404104 no renewal explains, a
@@ -310,7 +347,7 @@ pub fn classify_in(
     drop(timeline);
     let resolved = fleet::silent_verdicts(&silent, &stats, config);
     for (drop, (cause, confidence, rule)) in silent.iter().zip(resolved) {
-        let Ok(at) = verdicts.binary_search_by_key(&drop.event, |verdict| verdict.event) else {
+        let Ok(at) = verdicts.binary_search_by_key(&drop.event, Verdict::index) else {
             continue;
         };
         let verdict = &mut verdicts[at];
@@ -484,14 +521,12 @@ impl<'a> Evidence<'_, 'a> {
                     (cause, confidence, rule)
                 }
             };
-            *slot = Verdict {
-                event: *idx,
-                cause,
-                confidence: confidence.clamp(0.0, 1.0),
-                rule,
-                session_age: context.age,
-                reconnect_delay: context.reconnect,
-            };
+            *slot = Verdict::new(
+                *idx,
+                (cause, confidence.clamp(0.0, 1.0), rule),
+                context.age,
+                context.reconnect,
+            );
         }
         silent
     }

@@ -218,13 +218,13 @@ fn benign_churn(input: &FindingsInput<'_>, join: &Join<'_>) -> BenignChurn {
     let mut offline_ns: i64 = 0;
     let mut quick_devices = DeviceSet::default();
     for (at, verdict) in input.verdicts.iter().enumerate().filter(|(_, v)| v.cause.is_benign()) {
-        let Some(&device) = join.device.get(verdict.event) else { continue };
+        let Some(&device) = join.device.get(verdict.index()) else { continue };
         churn.events += 1;
         *churn.by_cause.entry(verdict.cause).or_default() += 1;
         devices.insert(device);
         offline_ns += input.offline_ns.get(at).copied().unwrap_or(0);
         if verdict.cause == Cause::TokenExpiry
-            && verdict.reconnect_delay.is_some_and(|delay| delay <= QUICK_RENEWAL_NS)
+            && verdict.reconnect_delay().is_some_and(|delay| delay <= QUICK_RENEWAL_NS)
         {
             churn.quick_renewals += 1;
             quick_devices.insert(device);
@@ -264,7 +264,7 @@ fn timed_inside(input: &FindingsInput<'_>) -> Vec<(Timestamp, Cause)> {
     let mut timed: Vec<(Timestamp, Cause)> = input
         .verdicts
         .par_iter()
-        .filter_map(|v| Some((input.events.get(v.event)?.time, v.cause)))
+        .filter_map(|v| Some((input.events.get(v.index())?.time, v.cause)))
         .filter(|&(time, _)| inside(time))
         .collect();
     timed.par_sort_unstable();
@@ -303,7 +303,7 @@ fn duplicate_suspects(input: &FindingsInput<'_>, join: &Join<'_>) -> Vec<Duplica
         .verdicts
         .iter()
         .filter(|v| v.cause == Cause::DuplicateIdentity)
-        .filter_map(|v| join.device.get(v.event).copied())
+        .filter_map(|v| join.device.get(v.index()).copied())
         .collect();
     if suspects.is_empty() {
         return Vec::new();
@@ -382,15 +382,15 @@ fn flapping(input: &FindingsInput<'_>, join: &Join<'_>) -> Vec<FlappingDevice> {
     let mut per_device: BTreeMap<u32, BTreeMap<Cause, u64>> = BTreeMap::new();
     let counted = |cause: Cause| !cause.is_benign() && cause != Cause::DuplicateIdentity;
     for verdict in input.verdicts.iter().filter(|v| counted(v.cause)) {
-        let Some(event) = input.events.get(verdict.event) else { continue };
+        let Some(event) = input.events.get(verdict.index()) else { continue };
         if event.operation != Operation::Disconnect {
             continue;
         }
         // The second record of a merged end is the same disconnect.
-        if matches!(input.table.roles.get(verdict.event), Some(EventRole::MergedEnd(_))) {
+        if matches!(input.table.roles.get(verdict.index()), Some(EventRole::MergedEnd(_))) {
             continue;
         }
-        let Some(&device) = join.device.get(verdict.event) else { continue };
+        let Some(&device) = join.device.get(verdict.index()) else { continue };
         *per_device.entry(device).or_default().entry(verdict.cause).or_default() += 1;
     }
     let mut rows: Vec<FlappingDevice> = per_device
@@ -510,9 +510,9 @@ fn breakdown(
         }
     }
     for (at, verdict) in input.verdicts.iter().enumerate() {
-        let Some(event) = input.events.get(verdict.event) else { continue };
-        let Some(&device) = join.device.get(verdict.event) else { continue };
-        let session = match table.roles.get(verdict.event) {
+        let Some(event) = input.events.get(verdict.index()) else { continue };
+        let Some(&device) = join.device.get(verdict.index()) else { continue };
+        let session = match table.roles.get(verdict.index()) {
             Some(
                 EventRole::Ended(s)
                 | EventRole::MergedEnd(s)
@@ -636,14 +636,12 @@ mod tests {
             event.sdk_version = field(5).and_then(agent).map(Sym::from);
             event.protocol = field(6).map(Sym::new);
             if let Some(cause) = field(7) {
-                verdicts.push(Verdict {
-                    event: events.len(),
-                    cause: Cause::parse(cause).unwrap(),
-                    confidence: 0.5,
-                    rule: Rule::UnrecognisedCode,
-                    session_age: None,
-                    reconnect_delay: None,
-                });
+                verdicts.push(Verdict::new(
+                    events.len(),
+                    (Cause::parse(cause).unwrap(), 0.5, Rule::UnrecognisedCode),
+                    None,
+                    None,
+                ));
             }
             events.push(event);
         }
@@ -807,8 +805,14 @@ mod tests {
         let mut reversed = events.clone();
         reversed.reverse();
         let n = events.len();
-        let reversed_verdicts: Vec<Verdict> =
-            verdicts.iter().map(|v| Verdict { event: n - 1 - v.event, ..*v }).collect();
+        let reversed_verdicts: Vec<Verdict> = verdicts
+            .iter()
+            .map(|&verdict| {
+                let mut reversed = verdict;
+                reversed.event = (n - 1 - verdict.index()) as u32;
+                reversed
+            })
+            .collect();
         let table = build(&reversed);
         let incidents = incidents::detect(&reversed, &table, &config);
         let ranking = rank(&reversed, &reversed_verdicts, &table);

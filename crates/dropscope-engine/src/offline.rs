@@ -34,11 +34,11 @@ pub(crate) struct VerdictIndex<'v> {
 
 impl<'v> VerdictIndex<'v> {
     pub(crate) fn new(verdicts: &'v [Verdict]) -> VerdictIndex<'v> {
-        let len = verdicts.iter().map(|v| v.event + 1).max().unwrap_or(0);
+        let len = verdicts.iter().map(|v| v.index() + 1).max().unwrap_or(0);
         let mut positions = vec![u32::MAX; len];
         // The last verdict of an event wins, as in any table written from them.
         for (at, verdict) in (0..).zip(verdicts) {
-            positions[verdict.event] = at;
+            positions[verdict.index()] = at;
         }
         VerdictIndex { verdicts, positions }
     }

@@ -85,11 +85,11 @@ impl<'a> Tally<'a> {
         self.last = self.last.max(time);
         if event.operation == Operation::Disconnect {
             self.disconnects += 1;
-            self.ages.extend(verdict.session_age);
+            self.ages.extend(verdict.session_age());
         } else {
             self.failed_connects += 1;
         }
-        self.reconnects.extend(verdict.reconnect_delay);
+        self.reconnects.extend(verdict.reconnect_delay());
         if let Some(device) = device {
             self.devices.insert(device);
         }
@@ -158,8 +158,8 @@ pub fn rank_charged(
     let mut tallies = verdicts
         .par_iter()
         .fold(BTreeMap::new, |mut tallies: BTreeMap<Cause, Tally<'_>>, verdict| {
-            if let Some(event) = events.get(verdict.event) {
-                let device = device_of.get(verdict.event).copied();
+            if let Some(event) = events.get(verdict.index()) {
+                let device = device_of.get(verdict.index()).copied();
                 tallies.entry(verdict.cause).or_default().add(event, verdict, device);
             }
             tallies
@@ -171,7 +171,7 @@ pub fn rank_charged(
             all
         });
     let mut confidence = [0.0_f64; Cause::ALL.len()];
-    for verdict in verdicts.iter().filter(|v| v.event < events.len()) {
+    for verdict in verdicts.iter().filter(|v| v.index() < events.len()) {
         confidence[verdict.cause as usize] += verdict.confidence;
     }
     for (cause, tally) in &mut tallies {

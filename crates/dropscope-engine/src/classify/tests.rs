@@ -335,7 +335,7 @@ pub(crate) fn simulated_scores(
     let verdicts = classify(&events, &ClassifyConfig::default());
     let mut cause_of = vec![dropscope_model::Cause::Unknown; events.len()];
     for verdict in &verdicts {
-        cause_of[verdict.event] = verdict.cause;
+        cause_of[verdict.index()] = verdict.cause;
     }
     let ours = labelled(&events, |i| cause_of[i]);
     (score(&truth, &ours), score(&truth, &baseline(&events)))
@@ -406,9 +406,9 @@ fn dump_misclassified() {
     let verdicts = classify(&events, &ClassifyConfig::default());
     let mut out = String::new();
     for v in &verdicts {
-        let truth = causes[v.event].unwrap_or(dropscope_model::Cause::Unknown);
+        let truth = causes[v.index()].unwrap_or(dropscope_model::Cause::Unknown);
         if truth != v.cause {
-            let e = &events[v.event];
+            let e = &events[v.index()];
             let _ = writeln!(
                 out,
                 "{} {} {} truth={} got={} rule={} age={:?} rec={:?}",
@@ -418,8 +418,8 @@ fn dump_misclassified() {
                 truth,
                 v.cause,
                 v.rule.name(),
-                v.session_age.map(|a| a / 1_000_000_000),
-                v.reconnect_delay.map(|a| a / 1_000_000_000)
+                v.session_age().map(|a| a / 1_000_000_000),
+                v.reconnect_delay().map(|a| a / 1_000_000_000)
             );
             for other in events.iter().enumerate().filter(|(_, o)| o.device_id == e.device_id) {
                 let _ = writeln!(
@@ -606,14 +606,14 @@ proptest::proptest! {
         let mut silent: Vec<SilentDrop<'_>> = Vec::new();
         for ((part_events, indexes), p) in split.iter().zip(&partitions) {
             let (part_verdicts, part_silent) = fleet::decide(part_events, p, &merged, &tally, &config);
-            verdicts.extend(part_verdicts.into_iter().map(|mut v| { v.event = indexes[v.event]; v }));
+            verdicts.extend(part_verdicts.into_iter().map(|mut v| { v.event = indexes[v.index()] as u32; v }));
             silent.extend(part_silent.into_iter().map(|mut d| { d.event = indexes[d.event]; d }));
         }
         verdicts.sort_by_key(|v| v.event);
         for (drop, (cause, confidence, rule)) in
             silent.iter().zip(fleet::silent_verdicts(&silent, &merged, &config))
         {
-            let at = verdicts.binary_search_by_key(&drop.event, |v| v.event).unwrap();
+            let at = verdicts.binary_search_by_key(&drop.event, crate::classify::Verdict::index).unwrap();
             (verdicts[at].cause, verdicts[at].confidence, verdicts[at].rule) = (cause, confidence, rule);
         }
         proptest::prop_assert_eq!(verdicts, classify(events, &config));
@@ -642,4 +642,10 @@ fn the_simulated_fleets_use_every_fleet_statistic() {
         assert!(verdicts.iter().any(|v| v.rule == Rule::RenewalPhase), "{name}");
         assert!(FleetStats::from_bytes(&stats.to_bytes()[..20]).is_err());
     }
+}
+
+#[test]
+fn a_verdict_is_32_bytes() {
+    // Millions are held at once: each byte is megabytes of peak memory.
+    assert_eq!(std::mem::size_of::<crate::classify::Verdict>(), 32);
 }
