@@ -88,7 +88,7 @@ use rayon::prelude::*;
 use crate::classify::burst::Burst;
 use crate::classify::fleet::{FleetStats, FleetTally, SilentDrop};
 use crate::classify::lifetime::{Lifetimes, RenewalKind};
-use crate::classify::timeline::{Context, is_informational, is_state_change};
+use crate::classify::timeline::{Context, Walk, is_informational, is_state_change};
 use crate::evaluate::is_classified;
 use crate::partition::Partition;
 
@@ -401,7 +401,7 @@ pub(crate) fn decide_with<'a>(
         .map(|(device, stretch)| {
             let (start, end) = partition.runs[device];
             let order: Vec<usize> = timeline[start..end].iter().map(|&idx| idx as usize).collect();
-            let contexts = timeline::device_contexts(events, device, &order, config);
+            let contexts = timeline::device_contexts(events, device, &order, config, Walk::Full);
             evidence.decide_device(&contexts, stretch)
         })
         .collect();

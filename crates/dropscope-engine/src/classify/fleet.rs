@@ -56,6 +56,7 @@ use rayon::prelude::*;
 
 use crate::classify::burst::{self, BurstConfig, Drop};
 use crate::classify::lifetime::{self, Lifetimes, RenewalKind, Sample, SdkBands, SdkKey};
+use crate::classify::timeline::Walk;
 use crate::classify::{ClassifyConfig, Rule, Verdict, WAVE_HALF_WIDTH, codes, timeline};
 use crate::partition::Partition;
 use crate::{Error, Result};
@@ -136,7 +137,8 @@ pub(crate) fn gather<'a>(
             |(mut gathered, mut samples), device| {
                 let run = partition.device(device);
                 let order = timeline::device_order(events, run);
-                let contexts = timeline::device_contexts(events, device, &order, config);
+                let contexts =
+                    timeline::device_contexts(events, device, &order, config, Walk::RenewalSamples);
                 let found = lifetime::device_samples(events, &contexts, config.quick_reconnect);
                 gathered.add_device(events, run, &found);
                 // Indexes into `events`, which the partition holds as u32s.

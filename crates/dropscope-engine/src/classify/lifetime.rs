@@ -348,8 +348,18 @@ impl<'s> Lifetimes<'s> {
 
 /// Whether a record looks like a renewal sample: a 401003 disconnect the device recovers from,
 /// or an informational disconnect followed by a quick reconnect.
+/// Whether `event` may be a renewal sample, whatever its context: a disconnect with the hub's
+/// expiry code (401003) or an informational one without a code.
+pub(crate) fn renewal_candidate(event: &Event) -> bool {
+    event.operation == Operation::Disconnect
+        && match event.result_type {
+            Some(code) => code == codes::IOTHUB_UNAUTHORIZED,
+            None => is_informational(event),
+        }
+}
+
 fn renewal_sample(event: &Event, context: &Context<'_>, quick: i64) -> Option<RenewalKind> {
-    if event.operation != Operation::Disconnect {
+    if !renewal_candidate(event) {
         return None;
     }
     let reconnect = context.reconnect?;

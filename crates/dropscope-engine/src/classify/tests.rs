@@ -647,5 +647,5 @@ fn the_simulated_fleets_use_every_fleet_statistic() {
 #[test]
 fn a_verdict_is_32_bytes() {
     // Millions are held at once: each byte is megabytes of peak memory.
-    assert_eq!(std::mem::size_of::<crate::classify::Verdict>(), 32);
+    assert_eq!(size_of::<crate::classify::Verdict>(), 32);
 }

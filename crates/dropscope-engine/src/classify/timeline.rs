@@ -8,6 +8,7 @@ use dropscope_model::{Event, Level, Operation};
 
 use crate::classify::ClassifyConfig;
 use crate::classify::codes;
+use crate::classify::lifetime::renewal_candidate;
 use crate::evaluate::is_classified;
 use crate::sdk::sdk_family;
 
@@ -69,11 +70,26 @@ fn is_auth_failed_connect(event: &Event) -> bool {
     event.is_failed_connect() && event.result_type.is_some_and(codes::is_auth)
 }
 
+/// What a walk of [`device_contexts`] is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Walk {
+    /// Every classified record's whole context: what round 3 decides from.
+    Full,
+    /// Only the records that may be renewal samples
+    /// ([`crate::classify::lifetime::renewal_candidate`]), with the fields a sample reads (age,
+    /// reconnect, auth failures after, SDK family, protocol): round 1, which learns from the
+    /// samples alone, skips the conflict and pairing look-arounds.
+    RenewalSamples,
+}
+
+/// The context of each classified record of one device (`order`: its events in
+/// [`device_order`]), or of its possible renewal samples only ([`Walk`]).
 pub(crate) fn device_contexts<'a>(
     events: &'a [Event],
     device: usize,
     order: &[usize],
     config: &ClassifyConfig,
+    walk: Walk,
 ) -> Vec<(usize, Context<'a>)> {
     let n = order.len();
     let ev = |pos: usize| &events[order[pos]];
@@ -112,7 +128,9 @@ pub(crate) fn device_contexts<'a>(
         }
     }
 
+    let full = walk == Walk::Full;
     let conflict_times: Vec<i64> = (0..n)
+        .filter(|_| full)
         .filter(|&pos| {
             ev(pos).operation == Operation::Disconnect
                 && ev(pos).result_type.is_some_and(codes::is_conflict)
@@ -120,7 +138,7 @@ pub(crate) fn device_contexts<'a>(
         .map(time)
         .collect();
     let connects: Vec<(i64, Option<&str>, Option<&str>)> = (0..n)
-        .filter(|&pos| is_success(ev(pos)))
+        .filter(|&pos| full && is_success(ev(pos)))
         .map(|pos| (time(pos), ev(pos).masked_ip.as_deref(), ev(pos).sdk_version.as_deref()))
         .collect();
 
@@ -160,6 +178,12 @@ pub(crate) fn device_contexts<'a>(
             last_error = Some(t);
         }
         if !is_classified(event) {
+            continue;
+        }
+        if !full && !renewal_candidate(event) {
+            if event.operation == Operation::Disconnect {
+                last_end = Some(t);
+            }
             continue;
         }
         let connect = last_connect.or(first_connect).map(ev);
