@@ -9,11 +9,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use dropscope_model::{Event, Operation};
+use dropscope_model::Event;
 use rayon::prelude::*;
 
 use crate::classify::codes;
-use crate::classify::timeline::{Context, is_informational};
+use crate::classify::timeline::{Context, is_informational, renewal_candidate};
 
 const MINUTE: i64 = 60_000_000_000;
 
@@ -348,16 +348,6 @@ impl<'s> Lifetimes<'s> {
 
 /// Whether a record looks like a renewal sample: a 401003 disconnect the device recovers from,
 /// or an informational disconnect followed by a quick reconnect.
-/// Whether `event` may be a renewal sample, whatever its context: a disconnect with the hub's
-/// expiry code (401003) or an informational one without a code.
-pub(crate) fn renewal_candidate(event: &Event) -> bool {
-    event.operation == Operation::Disconnect
-        && match event.result_type {
-            Some(code) => code == codes::IOTHUB_UNAUTHORIZED,
-            None => is_informational(event),
-        }
-}
-
 fn renewal_sample(event: &Event, context: &Context<'_>, quick: i64) -> Option<RenewalKind> {
     if !renewal_candidate(event) {
         return None;

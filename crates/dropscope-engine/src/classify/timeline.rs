@@ -8,7 +8,6 @@ use dropscope_model::{Event, Level, Operation};
 
 use crate::classify::ClassifyConfig;
 use crate::classify::codes;
-use crate::classify::lifetime::renewal_candidate;
 use crate::evaluate::is_classified;
 use crate::sdk::sdk_family;
 
@@ -76,7 +75,7 @@ pub(crate) enum Walk {
     /// Every classified record's whole context: what round 3 decides from.
     Full,
     /// Only the records that may be renewal samples
-    /// ([`crate::classify::lifetime::renewal_candidate`]), with the fields a sample reads (age,
+    /// ([`renewal_candidate`]), with the fields a sample reads (age,
     /// reconnect, auth failures after, SDK family, protocol): round 1, which learns from the
     /// samples alone, skips the conflict and pairing look-arounds.
     RenewalSamples,
@@ -285,6 +284,16 @@ fn alternates_by<T, K: PartialEq>(items: &[T], key: impl Fn(&T) -> K) -> bool {
         }
     }
     switches >= 3
+}
+
+/// Whether `event` may be a renewal sample (`classify/lifetime.rs`), whatever its context: a
+/// disconnect with the hub's expiry code (401003) or an informational one without a code.
+pub(crate) fn renewal_candidate(event: &Event) -> bool {
+    event.operation == Operation::Disconnect
+        && match event.result_type {
+            Some(code) => code == codes::IOTHUB_UNAUTHORIZED,
+            None => is_informational(event),
+        }
 }
 
 /// Whether the record is at level Information or Warning (no error).
