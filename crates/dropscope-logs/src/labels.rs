@@ -155,7 +155,7 @@ const ROWS_PER_WAVE: usize = 1 << 20;
 /// [`write_predictions`] of the rows `row(0)`, `row(1)`, ... `row(n - 1)` (`None` skips an
 /// index), formatted in parallel on the current rayon pool and written in order: the same bytes
 /// as the serial writer at any thread count. Formatting is most of the work of writing millions
-/// of rows, and the rows are made as they are formatted, [`ROWS_PER_WAVE`] at a time.
+/// of rows, and the rows are made as they are formatted, about a million at a time.
 pub fn write_predictions_indexed<'a, W: Write + Send>(
     mut out: W,
     path: &Path,
