@@ -1,9 +1,9 @@
 //! [`analyse`]: the whole analysis of one events slice, from sessions to [`Findings`].
 //!
 //! Every command that shows causes or incidents (`report`, `demo`, `diagnose`, `incidents`) gets
-//! them from here, so they cannot disagree. The steps, in order: rebuild the sessions, the
-//! Connected-devices curve, a cause per record, the incidents among the real problems, the
-//! ranking, and the join ([`crate::findings::assemble`]). A caller that shows progress passes an
+//! them from here, so they cannot disagree. The steps, in order: a cause per record, the
+//! sessions, the Connected-devices curve, the incidents among the real problems, the ranking,
+//! and the join ([`crate::findings::assemble`]). A caller that shows progress passes an
 //! observer to [`analyse_observed`]; the engine itself knows nothing of progress bars.
 //!
 //! The alert replay ([`Findings::alert`]) is left empty: it depends on the user's alert rule, and
@@ -32,12 +32,12 @@ pub struct AnalyseConfig {
 /// One step of [`analyse`], in the order they run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
+    /// A cause for every disconnect and failed connect.
+    Classifying,
     /// Rebuilding the sessions.
     Sessions,
     /// The Connected-devices curve.
     Curve,
-    /// A cause for every disconnect and failed connect.
-    Classifying,
     /// Fleet incidents among the real problems.
     Incidents,
     /// Ranking the causes by impact.
@@ -49,9 +49,9 @@ pub enum Step {
 impl Step {
     /// Every step, in the order they run.
     pub const ALL: [Step; 6] = [
+        Step::Classifying,
         Step::Sessions,
         Step::Curve,
-        Step::Classifying,
         Step::Incidents,
         Step::Ranking,
         Step::Assembling,
@@ -62,7 +62,7 @@ impl Step {
         self as usize
     }
 
-    /// A word for a progress bar: `sessions`, `curve`, `classifying` ...
+    /// A word for a progress bar: `classifying`, `sessions`, `curve` ...
     pub fn label(self) -> &'static str {
         match self {
             Step::Sessions => "sessions",
@@ -89,17 +89,21 @@ pub fn analyse_observed(
     config: &AnalyseConfig,
     observer: &mut dyn FnMut(Step),
 ) -> Findings {
+    // The device partition is found once; the classifier, the sessions, the offline accounting
+    // and the report's sections all work on it. The classifier runs first, before the session
+    // table exists: its working state is the largest of any step, and the table (about 60 bytes
+    // a record) beside it set the run's peak memory. Both read the partition's devices, not the
+    // order of their events, which the session walk then sorts into timeline order.
+    observer(Step::Classifying);
+    let partition = Partition::of(events);
+    let verdicts = classify_in(events, &partition, &config.classify);
     observer(Step::Sessions);
-    // The device partition is found once; the sessions, the classifier, the offline accounting
-    // and the report's sections all work on it.
-    let table = sessions::build_in(events, Partition::of(events));
+    let table = sessions::build_in(events, partition);
     observer(Step::Curve);
     let curve = table
         .window
         .map(|window| curve::connected_devices(&table.sessions, window))
         .unwrap_or_default();
-    observer(Step::Classifying);
-    let verdicts = classify_in(events, &table.partition, &config.classify);
     observer(Step::Incidents);
     let incidents = problem_incidents(events, &table, &verdicts, &config.incidents);
     observer(Step::Ranking);
