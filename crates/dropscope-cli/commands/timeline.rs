@@ -179,13 +179,13 @@ fn render_session(out: &mut String, session: &Session) {
         out,
         "  #{:<3} {} .. {}",
         session.session_id,
-        time(session.connect_time, "(before the window)"),
-        time(session.disconnect_time, "(after the window)"),
+        time(session.connect_time.get(), "(before the window)"),
+        time(session.disconnect_time.get(), "(after the window)"),
     );
-    if let Some(duration) = session.duration_ns {
+    if let Some(duration) = session.duration_ns() {
         let _ = write!(out, "  lasted {}", Duration(duration));
     }
-    if let Some(gap) = session.gap_before_ns {
+    if let Some(gap) = session.gap_before_ns.get() {
         let _ = write!(out, "  after {} offline", Duration(gap));
     }
     if session.failed_connects_before > 0 {

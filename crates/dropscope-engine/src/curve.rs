@@ -95,12 +95,12 @@ fn device_deltas(run: &[Session], ws: i64, we: i64) -> Vec<(i64, i64)> {
     let mut intervals: Vec<(i64, Option<i64>)> = Vec::with_capacity(run.len());
     let mut prev_end: Option<i64> = None;
     for session in run {
-        let start = match session.connect_time {
+        let start = match session.connect_time.get() {
             Some(t) => t.0,
             None => prev_end.unwrap_or(ws),
         }
         .max(ws);
-        let end = session.disconnect_time.map(|t| t.0);
+        let end = session.disconnect_time.get().map(|t| t.0);
         prev_end = end.or(prev_end);
         if end.is_some_and(|e| e <= start) {
             continue;

@@ -402,7 +402,7 @@ fn flapping(input: &FindingsInput<'_>, join: &Join<'_>) -> Vec<FlappingDevice> {
             }
             let (dominant_cause, _) = dominant(&causes)?;
             let sessions = input.table.device(device as usize);
-            let mut lengths: Vec<i64> = sessions.iter().filter_map(|s| s.duration_ns).collect();
+            let mut lengths: Vec<i64> = sessions.iter().filter_map(Session::duration_ns).collect();
             lengths.sort_unstable();
             let last = sessions.last();
             Some(FlappingDevice {
@@ -560,7 +560,7 @@ fn session_lengths(sessions: &[Session]) -> Vec<HistogramBucket> {
     let n_buckets = HISTOGRAM_MINUTES as usize + 1;
     let mut counts = vec![0_u64; n_buckets];
     let mut any = false;
-    for length in sessions.iter().filter_map(|s| s.duration_ns) {
+    for length in sessions.iter().filter_map(Session::duration_ns) {
         let bucket = (length.max(0) / MINUTE_NS).min(HISTOGRAM_MINUTES) as usize;
         counts[bucket] += 1;
         any = true;

@@ -235,7 +235,7 @@ pub struct Ending<'a> {
 impl Ending<'_> {
     /// The session's age when it ended (`duration`), in ns, when its connect is known.
     pub fn age_ns(&self) -> Option<i64> {
-        self.session.duration_ns
+        self.session.duration_ns()
     }
 
     /// Offline time until the device's next successful connect, in ns (0 for an overlap).
@@ -244,7 +244,7 @@ impl Ending<'_> {
         if next.overlap {
             return Some(0);
         }
-        Some(next.connect_time?.0 - self.session.disconnect_time?.0)
+        Some(next.connect_time.get()?.0 - self.session.disconnect_time.get()?.0)
     }
 
     /// Failed connects before the device's next session (or after this one, when none followed).

@@ -41,4 +41,4 @@ pub use label::Label;
 pub use session::{Repairs, Session};
 pub use shares::{put, shares};
 pub use sym::Sym;
-pub use time::{LastDate, Timestamp, TimestampError};
+pub use time::{LastDate, Nanos, Nullable, Timestamp, TimestampError};

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::{Level, Sym, Timestamp};
+use crate::{Level, Nullable, Sym, Timestamp};
 
 /// What the session builder inferred or repaired for one session: a small set of flags.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -89,12 +89,10 @@ pub struct Session {
     pub module_id: Option<Sym>,
     /// 0-based index of the session among the device's sessions.
     pub session_id: u32,
-    /// When it connected; `None` when the window opened mid-session.
-    pub connect_time: Option<Timestamp>,
-    /// When it disconnected; `None` when still connected at the window's end.
-    pub disconnect_time: Option<Timestamp>,
-    /// `disconnect_time - connect_time` in nanoseconds, when both are known.
-    pub duration_ns: Option<i64>,
+    /// When it connected; null when the window opened mid-session.
+    pub connect_time: Nullable<Timestamp>,
+    /// When it disconnected; null when still connected at the window's end.
+    pub disconnect_time: Nullable<Timestamp>,
     /// The protocol of the connect (or of the disconnect when the connect is missing).
     pub protocol: Option<Sym>,
     /// The masked IP of the connect (or of the disconnect).
@@ -106,11 +104,43 @@ pub struct Session {
     /// The level of the record that ended the session.
     pub end_level: Option<Level>,
     /// Offline time since the previous session ended, in nanoseconds.
-    pub gap_before_ns: Option<i64>,
+    pub gap_before_ns: Nullable<i64>,
     /// Failed connects (level Error) between the previous session and this one.
     pub failed_connects_before: u32,
     /// A connect arrived while the previous session was still open.
     pub overlap: bool,
     /// What was inferred or repaired.
     pub repaired: Repairs,
+}
+
+impl Session {
+    /// `disconnect_time - connect_time` in nanoseconds (the table's `duration`), when both are
+    /// known.
+    pub fn duration_ns(&self) -> Option<i64> {
+        Some(self.disconnect_time.get()?.0 - self.connect_time.get()?.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_session_takes_72_bytes_and_a_nullable_time_8() {
+        // The session table holds about 0.43 sessions a record; each byte here is 4 MB of a
+        // report's peak memory on a 10 M-record day.
+        assert_eq!(size_of::<Session>(), 72);
+        assert_eq!(size_of::<Nullable<Timestamp>>(), 8);
+    }
+
+    #[test]
+    fn a_nullable_gives_back_what_it_was_given() {
+        for value in [None, Some(Timestamp(0)), Some(Timestamp(-1)), Some(Timestamp(i64::MAX))] {
+            assert_eq!(Nullable::new(value).get(), value);
+        }
+        assert_eq!(Nullable::<i64>::NULL.get(), None);
+        assert!(Nullable::<i64>::default().is_none());
+        assert!(Nullable::new(Some(0_i64)).is_some());
+        assert_eq!(format!("{:?}", Nullable::new(Some(5_i64))), "Some(5)");
+    }
 }

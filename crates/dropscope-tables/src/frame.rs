@@ -537,13 +537,13 @@ pub fn sessions_to_df(sessions: &[Session]) -> PolarsResult<DataFrame> {
             .into_column(),
         time_column(
             "connect_time",
-            sessions.iter().map(|s| s.connect_time.map(Timestamp::nanos)).collect(),
+            sessions.iter().map(|s| s.connect_time.get().map(Timestamp::nanos)).collect(),
         ),
         time_column(
             "disconnect_time",
-            sessions.iter().map(|s| s.disconnect_time.map(Timestamp::nanos)).collect(),
+            sessions.iter().map(|s| s.disconnect_time.get().map(Timestamp::nanos)).collect(),
         ),
-        duration_column("duration", sessions.iter().map(|s| s.duration_ns).collect()),
+        duration_column("duration", sessions.iter().map(Session::duration_ns).collect()),
         sym_column("protocol", sessions.iter().map(|s| s.protocol))?,
         sym_column("masked_ip", sessions.iter().map(|s| s.masked_ip))?,
         sym_column("sdk_version", sessions.iter().map(|s| s.sdk_version))?,
@@ -553,7 +553,7 @@ pub fn sessions_to_df(sessions: &[Session]) -> PolarsResult<DataFrame> {
         )
         .into_column(),
         sym_column("end_level", sessions.iter().map(|s| s.end_level.map(|l| names.level(l))))?,
-        duration_column("gap_before", sessions.iter().map(|s| s.gap_before_ns).collect()),
+        duration_column("gap_before", sessions.iter().map(|s| s.gap_before_ns.get()).collect()),
         Series::new(
             "failed_connects_before".into(),
             sessions.iter().map(|s| s.failed_connects_before).collect::<Vec<_>>(),
@@ -926,15 +926,14 @@ mod tests {
             device_id: "=HYPERLINK(\"x\")".into(),
             module_id: None,
             session_id: 0,
-            connect_time: Some(Timestamp::from_secs(60)),
-            disconnect_time: Some(Timestamp::from_secs(121)),
-            duration_ns: Some(61_500_000_000),
+            connect_time: Some(Timestamp::from_secs(60)).into(),
+            disconnect_time: Some(Timestamp(121_500_000_000)).into(),
             protocol: Some("Mqtt".into()),
             masked_ip: None,
             sdk_version: None,
             end_result_type: Some(404_104),
             end_level: Some(Level::Error),
-            gap_before_ns: None,
+            gap_before_ns: None.into(),
             failed_connects_before: 2,
             overlap: false,
             repaired: Repairs::MISSING_CONNECT,
@@ -946,7 +945,7 @@ mod tests {
         assert_eq!(
             text,
             "device_id,module_id,session_id,connect_time,disconnect_time,duration,protocol,masked_ip,sdk_version,end_result_type,end_level,gap_before,failed_connects_before,overlap,repaired,hub\n\
-             \"'=HYPERLINK(\"\"x\"\")\",,0,1970-01-01T00:01:00Z,1970-01-01T00:02:01Z,61.5,Mqtt,,,404104,Error,,2,false,missing_connect,hub\n"
+             \"'=HYPERLINK(\"\"x\"\")\",,0,1970-01-01T00:01:00Z,1970-01-01T00:02:01.5000000Z,61.5,Mqtt,,,404104,Error,,2,false,missing_connect,hub\n"
         );
     }
 }

@@ -59,14 +59,14 @@ fn render_session(out: &mut String, s: &Session) {
         (None, Some(_)) => "info".to_owned(),
         (None, None) => "-".to_owned(),
     };
-    let gap = s.gap_before_ns.map_or("-".to_owned(), |g| (g / 1_000_000_000).to_string());
+    let gap = s.gap_before_ns.get().map_or("-".to_owned(), |g| (g / 1_000_000_000).to_string());
     write!(
         out,
         "{}#{} {}..{} end={end} gap={gap} failed={}",
         s.device_id,
         s.session_id,
-        secs(s.connect_time),
-        secs(s.disconnect_time),
+        secs(s.connect_time.get()),
+        secs(s.disconnect_time.get()),
         s.failed_connects_before
     )
     .unwrap();
@@ -448,7 +448,7 @@ pub(crate) fn assert_invariants(events: &[Event], table: &SessionTable) {
             continue;
         }
         assert_eq!(b.session_id, a.session_id + 1);
-        if let (Some(end), Some(start)) = (a.disconnect_time, b.connect_time) {
+        if let (Some(end), Some(start)) = (a.disconnect_time.get(), b.connect_time.get()) {
             assert!(end <= start || b.overlap, "{a:?} overlaps {b:?}");
         }
         if a.disconnect_time.is_none() {
@@ -456,9 +456,9 @@ pub(crate) fn assert_invariants(events: &[Event], table: &SessionTable) {
         }
     }
     for s in &table.sessions {
-        if let (Some(c), Some(d)) = (s.connect_time, s.disconnect_time) {
+        if let (Some(c), Some(d)) = (s.connect_time.get(), s.disconnect_time.get()) {
             assert!(c <= d);
-            assert_eq!(s.duration_ns, Some(d.0 - c.0));
+            assert_eq!(s.duration_ns(), Some(d.0 - c.0));
         }
         assert_eq!(s.connect_time.is_none(), s.repaired.contains(Repairs::MISSING_CONNECT));
     }

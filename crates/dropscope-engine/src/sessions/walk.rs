@@ -1,6 +1,6 @@
 //! The walk over one device's ordered events that rebuilds its sessions (see [`crate::sessions`]).
 
-use dropscope_model::{Event, Operation, Repairs, Session};
+use dropscope_model::{Event, Nullable, Operation, Repairs, Session};
 use smallvec::SmallVec;
 
 use crate::sessions::{
@@ -217,8 +217,7 @@ impl Walker<'_> {
             } else {
                 // The disconnect was lost: the session ended by this connect at the latest.
                 let session = &mut self.out.sessions[open];
-                session.disconnect_time = Some(self.events[self.order[pos] as usize].time);
-                session.duration_ns = session.connect_time.map(|c| time - c.0);
+                session.disconnect_time = Some(self.events[self.order[pos] as usize].time).into();
                 session.repaired.insert(Repairs::MISSING_DISCONNECT);
                 self.out.lost_disconnects += 1;
                 gap = None;
@@ -228,8 +227,8 @@ impl Walker<'_> {
         let event = self.event(pos);
         let session_idx = self.out.sessions.len();
         let mut session = new_session(event, session_idx as u32);
-        session.connect_time = Some(event.time);
-        session.gap_before_ns = gap;
+        session.connect_time = Some(event.time).into();
+        session.gap_before_ns = gap.into();
         session.overlap = overlap;
         self.out.sessions.push(session);
         self.assign(pos, EventRole::Opened(session_idx as u32), session_idx);
@@ -286,8 +285,7 @@ impl Walker<'_> {
     fn close(&mut self, session_idx: usize, pos: usize) {
         let event = &self.events[self.order[pos] as usize];
         let session = &mut self.out.sessions[session_idx];
-        session.disconnect_time = Some(event.time);
-        session.duration_ns = session.connect_time.map(|c| event.time.0 - c.0);
+        session.disconnect_time = Some(event.time).into();
         session.end_result_type = event.result_type;
         session.end_level = Some(event.level);
         if session.protocol.is_none() {
@@ -535,15 +533,14 @@ fn new_session(event: &Event, session_id: u32) -> Session {
         device_id: event.device_id,
         module_id: event.module_id,
         session_id,
-        connect_time: None,
-        disconnect_time: None,
-        duration_ns: None,
+        connect_time: Nullable::NULL,
+        disconnect_time: Nullable::NULL,
         protocol: event.protocol,
         masked_ip: event.masked_ip,
         sdk_version: event.sdk_version,
         end_result_type: None,
         end_level: None,
-        gap_before_ns: None,
+        gap_before_ns: Nullable::NULL,
         failed_connects_before: 0,
         overlap: false,
         repaired: Repairs::NONE,
