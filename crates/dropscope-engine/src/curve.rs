@@ -45,9 +45,10 @@ pub fn connected_devices(sessions: &[Session], window: Window) -> Vec<CurvePoint
         runs.push(run);
         rest = tail;
     }
-    let mut deltas: Vec<(i64, i64)> =
+    let mut steps: Vec<Step> =
         runs.par_iter().flat_map_iter(|run| device_deltas(run, ws, we)).collect();
-    deltas.par_sort_unstable();
+    steps.par_sort_unstable();
+    let time = |at: usize| steps[at].time(ws);
 
     let first_minute = ws.div_euclid(MINUTE_NS) * MINUTE_NS;
     let last_minute = we.div_euclid(MINUTE_NS) * MINUTE_NS;
@@ -58,19 +59,19 @@ pub fn connected_devices(sessions: &[Session], window: Window) -> Vec<CurvePoint
     while minute <= last_minute {
         let lo = minute.max(ws);
         let hi = (minute + MINUTE_NS).min(we);
-        while idx < deltas.len() && deltas[idx].0 <= lo {
-            count += deltas[idx].1;
+        while idx < steps.len() && time(idx) <= lo {
+            count += steps[idx].delta();
             idx += 1;
         }
         let (mut min, mut max) = (count, count);
         let mut integral: i128 = 0;
         let mut t = lo;
-        while idx < deltas.len() && deltas[idx].0 < hi {
-            let at = deltas[idx].0;
+        while idx < steps.len() && time(idx) < hi {
+            let at = time(idx);
             integral += i128::from(count) * i128::from(at - t);
             t = at;
-            while idx < deltas.len() && deltas[idx].0 == at {
-                count += deltas[idx].1;
+            while idx < steps.len() && time(idx) == at {
+                count += steps[idx].delta();
                 idx += 1;
             }
             min = min.min(count);
@@ -89,9 +90,31 @@ pub fn connected_devices(sessions: &[Session], window: Window) -> Vec<CurvePoint
     points
 }
 
-/// The `(time, +1/-1)` steps of one device's connected intervals, merged, clipped to the window.
-/// An interval still open at the window's end gets no `-1`.
-fn device_deltas(run: &[Session], ws: i64, we: i64) -> Vec<(i64, i64)> {
+/// A `+1` or a `-1` to the count at a time in the window, in 8 bytes: the time's offset from the
+/// window's start shifted left once, the low bit set for `+1`. Sorting steps sorts them by time
+/// (steps at one instant are applied together, so their order there does not matter). Every
+/// offset fits: the window is at most [`crate::sessions::MAX_WINDOW_MINUTES`] long (under 2^59
+/// ns), and steps are clipped to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Step(u64);
+
+impl Step {
+    fn new(ws: i64, time: i64, up: bool) -> Step {
+        Step(((time - ws) as u64) << 1 | u64::from(up))
+    }
+
+    fn time(self, ws: i64) -> i64 {
+        ws + (self.0 >> 1) as i64
+    }
+
+    fn delta(self) -> i64 {
+        if self.0 & 1 == 1 { 1 } else { -1 }
+    }
+}
+
+/// The steps of one device's connected intervals, merged, clipped to the window. An interval
+/// still open at the window's end gets no `-1`.
+fn device_deltas(run: &[Session], ws: i64, we: i64) -> Vec<Step> {
     let mut intervals: Vec<(i64, Option<i64>)> = Vec::with_capacity(run.len());
     let mut prev_end: Option<i64> = None;
     for session in run {
@@ -116,27 +139,27 @@ fn device_deltas(run: &[Session], ws: i64, we: i64) -> Vec<(i64, i64)> {
                 Some((cs, if ce.is_none() || end.is_none() { None } else { ce.max(end) }))
             }
             Some(done) => {
-                push_interval(&mut deltas, done, we);
+                push_interval(&mut deltas, done, ws, we);
                 Some((start, end))
             }
             None => Some((start, end)),
         };
     }
     if let Some(done) = current {
-        push_interval(&mut deltas, done, we);
+        push_interval(&mut deltas, done, ws, we);
     }
     deltas
 }
 
-fn push_interval(deltas: &mut Vec<(i64, i64)>, (start, end): (i64, Option<i64>), we: i64) {
+fn push_interval(deltas: &mut Vec<Step>, (start, end): (i64, Option<i64>), ws: i64, we: i64) {
     if start > we {
         return;
     }
-    deltas.push((start, 1));
+    deltas.push(Step::new(ws, start, true));
     if let Some(end) = end
         && end <= we
     {
-        deltas.push((end, -1));
+        deltas.push(Step::new(ws, end, false));
     }
 }
 
