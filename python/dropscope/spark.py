@@ -10,10 +10,11 @@ into one table), a part of the fleet each.
 1. Each part's round-1 fleet statistics (renewal ages per SDK family, devices per /24, connect
    counts, throttled times) as bytes.
 2. The statistics merged on the driver (the merge is associative and commutative, so the
-   grouping does not matter). They go to the executors with the next phase's task closure
-   (23 MB for a day of 160,000 devices: every renewal sample's age is 8 bytes), and each part
-   reads them once. The same again for round 2 (which token clocks run free of connections;
-   connects near throttled records), which needs round 1.
+   grouping does not matter) and broadcast (``SparkContext.broadcast``: 23 MB for a day of
+   160,000 devices, every renewal sample's age being 8 bytes, sent to each executor once, not
+   with every task); each part reads the broadcast's ``value`` once. The same again for round 2
+   (which token clocks run free of connections; connects near throttled records), which needs
+   round 1.
 3. Each part's verdicts with the merged statistics. Parts hold whole device ids, not only whole
    devices, because a prediction's ``occurrence`` counts the records of one id across its hubs
    and modules; any split into whole devices gives the same verdicts. (A call per device, as
@@ -65,6 +66,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 import pyarrow as pa
 
 if TYPE_CHECKING:
+    from pyspark import Broadcast
     from pyspark.sql import DataFrame, SparkSession
 
 # What the driver holds and broadcasts, at INFO (``python -m dropscope.spark`` prints it).
@@ -200,24 +202,30 @@ def _part_stats(events: pa.Table) -> pa.Table:
     return pa.table({"stats": pa.array([stats], pa.binary())})
 
 
-def _part_tally(stats: bytes) -> Callable[[pa.Table], pa.Table]:
+def _part_tally(stats: Broadcast[bytes]) -> Callable[[pa.Table], pa.Table]:
     def tally(events: pa.Table) -> pa.Table:
-        """Phase 2 for a part of the fleet: its round-2 statistics with the fleet's round 1."""
+        """Phase 2 for a part of the fleet: its round-2 statistics with the fleet's round 1
+        (read from the broadcast once, here, per partition)."""
         from dropscope import _native
 
-        tally = _native.fleet_tally(_without_place(events), stats, threads=1)
+        tally = _native.fleet_tally(_without_place(events), stats.value, threads=1)
         return pa.table({"stats": pa.array([tally], pa.binary())})
 
     return tally
 
 
-def _part_verdicts(stats: bytes, tally: bytes) -> Callable[[pa.Table], pa.Table]:
+def _part_verdicts(
+    stats: Broadcast[bytes], tally: Broadcast[bytes]
+) -> Callable[[pa.Table], pa.Table]:
     def verdicts(events: pa.Table) -> pa.Table:
         """Phase 3 for a part of the fleet (whole device ids): its verdicts with the fleet's
-        statistics, and each record's place in the input."""
+        statistics (read from the broadcasts once per partition), and each record's place in
+        the input."""
         from dropscope import _native
 
-        part = pa.table(_native.classify_part(_without_place(events), stats, tally, threads=1))
+        part = pa.table(
+            _native.classify_part(_without_place(events), stats.value, tally.value, threads=1)
+        )
         rows = part["row"]
         part = part.append_column("_file", events["_file"].take(rows))
         part = part.append_column("_row", events["_row"].take(rows))
@@ -255,17 +263,20 @@ def verdicts(events: DataFrame) -> DataFrame:
     from dropscope import _native
 
     spark = events.sparkSession
+    context = spark.sparkContext
     events = _by_device(events)
     stats = _merged(
         events.mapInArrow(_whole_partition(_part_stats), "stats binary"),
         _native.merge_fleet_stats,
     )
+    shared_stats = context.broadcast(stats)
     tally = _merged(
-        events.mapInArrow(_whole_partition(_part_tally(stats)), "stats binary"),
+        events.mapInArrow(_whole_partition(_part_tally(shared_stats)), "stats binary"),
         _native.merge_fleet_tally,
     )
+    shared_tally = context.broadcast(tally)
     decided = events.mapInArrow(
-        _whole_partition(_part_verdicts(stats, tally)), VERDICTS_SCHEMA
+        _whole_partition(_part_verdicts(shared_stats, shared_tally)), VERDICTS_SCHEMA
     ).cache()
     key = ["device_id", "time", "operation", "occurrence"]
     # Each silent drop's verdict alone (its cause, confidence, rule as round 3 left them) and
