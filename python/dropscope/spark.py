@@ -55,7 +55,7 @@ for byte) runs the ranking's split (``dropscope_engine::rank::fleet``) after pha
 
 Device counts add up because parts hold disjoint devices. The driver holds the merged tally: a
 few hundred bytes per cause plus 8 bytes per reconnect delay and per disconnect's session age
-(the medians and the renewal band in the evidence are exact order statistics; about 5 GB at a
+(the medians and the renewal band in the evidence are exact order statistics; several GB at a
 billion records, the next thing to split: exact quantiles by a Spark sort). ``diagnose`` shows
 no incidents, so they are not split (``rank::fleet``'s docs say what would be). The order of the
 confidence sum is the input's when Spark's order of ``_file`` (a URI) is the CLI's order of the
@@ -412,7 +412,8 @@ def _confidence_sums(verdicts: DataFrame) -> list[float] | None:
 
 def diagnose_json(events: DataFrame) -> str:
     """The causes ranked by impact: the text ``dropscope diagnose --json`` prints, byte for
-    byte, from tallies of parts of the fleet merged on the driver (phase 5, module docs)."""
+    byte, from tallies of parts of the fleet merged on the driver (phases 5 and 6, module docs).
+    ``events`` must carry ``_file`` and ``_row`` (:func:`read_events`)."""
     from dropscope import _native
 
     context = events.sparkSession.sparkContext
