@@ -125,7 +125,9 @@ EOF
 rm -rf "$work/predictions.csv" "$work/spark-predictions"
 measure cli "$bin" --quiet classify "$input" -o "$work/predictions.csv"
 mkdir -p "$work/eventlog"
+# The event log uncompressed (Spark 4 compresses it with zstd by default), for the reader below.
 PYSPARK_SUBMIT_ARGS="--driver-memory ${DRIVER_MEMORY:-6g} --conf spark.eventLog.enabled=true
+    --conf spark.eventLog.compress=false
     --conf spark.eventLog.dir=file://$work/eventlog pyspark-shell" \
     measure spark "$python" -m dropscope.spark classify "$input" -o "$work/spark-predictions" \
     --master "local[$cores]" 2>"$work/spark.stderr" || { tail -30 "$work/spark.stderr" >&2; exit 1; }
@@ -187,7 +189,8 @@ print(f"events: {rows} rows; Arrow {stored / rows:.1f} B a row as read (dictiona
       f" {plain / rows:.1f} B as Spark hands a group to Python (plain strings, _file, _row)")
 
 written = rows_written = 0
-for log in (p for p in eventlog.rglob("*") if p.is_file()):
+# The log's own files (events_N_APP), not the checksums and status files beside them.
+for log in (p for p in eventlog.rglob("events_*") if p.is_file() and p.suffix != ".crc"):
     for line in log.open():
         event = json.loads(line)
         if event.get("Event") == "SparkListenerTaskEnd":

@@ -10,10 +10,11 @@ into one table), a part of the fleet each.
 1. Each part's round-1 fleet statistics (renewal ages per SDK family, devices per /24, connect
    counts, throttled times) as bytes.
 2. The statistics merged on the driver (the merge is associative and commutative, so the
-   grouping does not matter). They go to the executors with the next phase's task closure
-   (23 MB for a day of 160,000 devices: every renewal sample's age is 8 bytes), and each part
-   reads them once. The same again for round 2 (which token clocks run free of connections;
-   connects near throttled records), which needs round 1.
+   grouping does not matter) and broadcast (``SparkContext.broadcast``: 23 MB for a day of
+   160,000 devices, every renewal sample's age being 8 bytes, sent to each executor once, not
+   with every task); each part reads the broadcast's ``value`` once. The same again for round 2
+   (which token clocks run free of connections; connects near throttled records), which needs
+   round 1.
 3. Each part's verdicts with the merged statistics. Parts hold whole device ids, not only whole
    devices, because a prediction's ``occurrence`` counts the records of one id across its hubs
    and modules; any split into whole devices gives the same verdicts. (A call per device, as
@@ -28,11 +29,38 @@ Phases 1 to 3 shuffle the events once. Every part sees its devices' records in i
 record's place in the input is kept as ``(_file, _row)`` (the Parquet file and row, or the log
 file and the record's place in it) and each part is sorted by it before Rust sees it.
 
-``sessions`` groups the events by device (``groupBy(hub, device_id, module_id).applyInArrow``)
-and walks each device's sessions. ``diagnose`` (the causes ranked by impact, as ``dropscope
-diagnose --json``) is not split yet: the ranking charges each cause the device-hours offline
-after it and finds incidents across the fleet, which the engine runs on the whole events table. So ``diagnose`` collects the events to the driver and runs the single-machine
-analysis there: the same answer as the CLI, bounded by the driver's memory.
+``sessions`` walks each part's devices' sessions in one Rust call per partition, after the same
+repartition by ``device_id``. Issue 20 asked for ``groupBy(hub, device_id, module_id)
+.applyInArrow`` (one call per device) for the per-device phase; a device's sessions and evidence
+are its own records' alone, so a part of whole devices gives each device what the whole fleet
+gives it, the same answer, without a Python call, an Arrow round trip and a grouping sort per
+device (160,000 of them in a day of the mixed fleet).
+
+``diagnose`` (the causes ranked by impact: the text ``dropscope diagnose --json`` prints, byte
+for byte) runs the ranking's split (``dropscope_engine::rank::fleet``) after phases 1 to 4:
+
+5. Each part's ranking tally (per cause: records, devices, offline time, reconnect delays,
+   session ages, rules, codes, /24s, SDK families, first and last time; the benign churn; the
+   disconnect and failed-connect counts) as bytes, merged on the driver. The part decides its
+   verdicts again with the broadcast statistics (Rust, as in phase 3: cheaper than shuffling
+   the verdicts back to their events), takes the fleet's verdicts of its silent drops from a
+   broadcast of phase 4's (one row per silent drop, keyed as the join), and charges offline
+   time up to each hub's last record in the whole fleet (a ``groupBy(hub)`` max, broadcast):
+   a part's own records may end before its hub's.
+6. A cause's mean confidence divides a float sum taken in input order, and float addition is
+   not associative, so no split of the sum gives the CLI's bits: the verdicts (``cause``,
+   ``confidence``) are sorted by their place and streamed to the driver one sorted partition
+   at a time (``toLocalIterator``), where Rust adds them in order (9 bytes a verdict pass
+   through; the driver holds one partition's).
+
+Device counts add up because parts hold disjoint devices. The driver holds the merged tally: a
+few hundred bytes per cause plus 8 bytes per reconnect delay and per disconnect's session age
+(the medians and the renewal band in the evidence are exact order statistics; several GB at a
+billion records, the next thing to split: exact quantiles by a Spark sort). ``diagnose`` shows
+no incidents, so they are not split (``rank::fleet``'s docs say what would be). The order of the
+confidence sum is the input's when Spark's order of ``_file`` (a URI) is the CLI's order of the
+files (a directory's, by the bytes of their paths): true of one file, and of a directory whose
+paths need no URI escaping (``ingest --partition-by device``'s).
 
 Run it as ``python -m dropscope.spark {sessions,classify,diagnose} INPUT -o OUT [--master URL]``.
 INPUT is Parquet ``dropscope ingest`` wrote (a file or a directory of files), or a JSON Lines
@@ -65,6 +93,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 import pyarrow as pa
 
 if TYPE_CHECKING:
+    from pyspark import Broadcast
     from pyspark.sql import DataFrame, SparkSession
 
 # What the driver holds and broadcasts, at INFO (``python -m dropscope.spark`` prints it).
@@ -124,7 +153,6 @@ _ARROW = {
 _EVENT_INTEGERS = {"result_type": pa.uint32(), "source": pa.uint32(), "source_line": pa.uint64()}
 # Where each record stands in the input.
 _PLACE = ["_file", "_row"]
-_DEVICE = ["hub", "device_id", "module_id"]
 
 
 def _in_spark_types(table: pa.Table, columns: list[tuple[str, str]]) -> pa.Table:
@@ -168,12 +196,12 @@ def _without_place(events: pa.Table) -> pa.Table:
     return events.drop_columns([name for name in _PLACE if name in events.column_names])
 
 
-def _device_sessions(events: pa.Table) -> pa.Table:
-    """One device's events in, its sessions out (runs on the executors)."""
+def _part_sessions(events: pa.Table) -> pa.Table:
+    """A part's events in (whole devices, in input order), its devices' sessions out (runs on
+    the executors)."""
     import dropscope
 
-    events = _without_place(_events_from_spark(events))
-    return _in_spark_types(dropscope.sessions(events, threads=1), SESSION_COLUMNS)
+    return _in_spark_types(dropscope.sessions(_without_place(events), threads=1), SESSION_COLUMNS)
 
 
 def _whole_partition(
@@ -200,24 +228,30 @@ def _part_stats(events: pa.Table) -> pa.Table:
     return pa.table({"stats": pa.array([stats], pa.binary())})
 
 
-def _part_tally(stats: bytes) -> Callable[[pa.Table], pa.Table]:
+def _part_tally(stats: Broadcast[bytes]) -> Callable[[pa.Table], pa.Table]:
     def tally(events: pa.Table) -> pa.Table:
-        """Phase 2 for a part of the fleet: its round-2 statistics with the fleet's round 1."""
+        """Phase 2 for a part of the fleet: its round-2 statistics with the fleet's round 1
+        (read from the broadcast once, here, per partition)."""
         from dropscope import _native
 
-        tally = _native.fleet_tally(_without_place(events), stats, threads=1)
+        tally = _native.fleet_tally(_without_place(events), stats.value, threads=1)
         return pa.table({"stats": pa.array([tally], pa.binary())})
 
     return tally
 
 
-def _part_verdicts(stats: bytes, tally: bytes) -> Callable[[pa.Table], pa.Table]:
+def _part_verdicts(
+    stats: Broadcast[bytes], tally: Broadcast[bytes]
+) -> Callable[[pa.Table], pa.Table]:
     def verdicts(events: pa.Table) -> pa.Table:
         """Phase 3 for a part of the fleet (whole device ids): its verdicts with the fleet's
-        statistics, and each record's place in the input."""
+        statistics (read from the broadcasts once per partition), and each record's place in
+        the input."""
         from dropscope import _native
 
-        part = pa.table(_native.classify_part(_without_place(events), stats, tally, threads=1))
+        part = pa.table(
+            _native.classify_part(_without_place(events), stats.value, tally.value, threads=1)
+        )
         rows = part["row"]
         part = part.append_column("_file", events["_file"].take(rows))
         part = part.append_column("_row", events["_row"].take(rows))
@@ -245,50 +279,69 @@ def _by_device(events: DataFrame) -> DataFrame:
 def sessions(events: DataFrame) -> DataFrame:
     """Every device's sessions from a Spark DataFrame of events (the columns ``dropscope ingest``
     writes, and ``_file``, ``_row`` when :func:`read_events` read them), as a DataFrame with
-    :data:`SESSIONS_SCHEMA`: one ``applyInArrow`` call per device."""
-    return events.groupBy(*_DEVICE).applyInArrow(_device_sessions, SESSIONS_SCHEMA)
+    :data:`SESSIONS_SCHEMA`: one Rust call per partition of whole device ids (module docs)."""
+    return _by_device(events).mapInArrow(_whole_partition(_part_sessions), SESSIONS_SCHEMA)
 
 
 def verdicts(events: DataFrame) -> DataFrame:
     """Every classified record's verdict (:data:`VERDICTS_SCHEMA`), after phases 1 to 4 (module
     docs). ``events`` must carry ``_file`` and ``_row`` (:func:`read_events`)."""
+    decided, fleet_silent, _, _ = _rounds(_by_device(events))
+    return _overridden(decided, fleet_silent)
+
+
+# The columns a verdict row is joined on.
+_KEY = ["device_id", "time", "operation", "occurrence"]
+
+
+def _rounds(events: DataFrame) -> tuple[DataFrame, pa.Table, Broadcast[bytes], Broadcast[bytes]]:
+    """Phases 1 to 4 over ``events`` (:func:`_by_device`'s): the verdicts as phase 3 left them
+    (cached), the fleet's verdicts of the silent drops (:data:`_KEY`, ``cause``, ``confidence``,
+    ``rule``: phase 4's, on the driver), and the broadcast statistics of rounds 1 and 2."""
     from dropscope import _native
 
-    spark = events.sparkSession
-    events = _by_device(events)
+    context = events.sparkSession.sparkContext
     stats = _merged(
         events.mapInArrow(_whole_partition(_part_stats), "stats binary"),
         _native.merge_fleet_stats,
     )
+    shared_stats = context.broadcast(stats)
     tally = _merged(
-        events.mapInArrow(_whole_partition(_part_tally(stats)), "stats binary"),
+        events.mapInArrow(_whole_partition(_part_tally(shared_stats)), "stats binary"),
         _native.merge_fleet_tally,
     )
+    shared_tally = context.broadcast(tally)
     decided = events.mapInArrow(
-        _whole_partition(_part_verdicts(stats, tally)), VERDICTS_SCHEMA
+        _whole_partition(_part_verdicts(shared_stats, shared_tally)), VERDICTS_SCHEMA
     ).cache()
-    key = ["device_id", "time", "operation", "occurrence"]
     # Each silent drop's verdict alone (its cause, confidence, rule as round 3 left them) and
     # its reconnect delay: a bare state change in a burst is decided by how soon it came back.
     alone = ["cause", "confidence", "rule", "reconnect_delay"]
-    silent = decided.filter("silent").select(*key, "prefix", *alone).toArrow()
+    silent = decided.filter("silent").select(*_KEY, "prefix", *alone).toArrow()
     _log.info(
         "fleet statistics: round 1 %d bytes, round 2 %d bytes; %d silent drops on the driver"
         " (%d Arrow bytes)",
         len(stats), len(tally), silent.num_rows, silent.nbytes,
     )
     resolved = pa.table(_native.silent_verdicts(silent.select(["time", "prefix", *alone]), stats))
-    overrides = silent.select(key)
+    fleet_silent = silent.select(_KEY)
     for name in ("cause", "confidence", "rule"):
-        overrides = overrides.append_column(f"_{name}", resolved[name])
-    if overrides.num_rows == 0:
+        fleet_silent = fleet_silent.append_column(name, resolved[name])
+    return decided, fleet_silent, shared_stats, shared_tally
+
+
+def _overridden(decided: DataFrame, fleet_silent: pa.Table) -> DataFrame:
+    """``decided`` with each silent drop's verdict replaced by the fleet's (``fleet_silent``)."""
+    if fleet_silent.num_rows == 0:
         return decided
     from pyspark.sql import functions as F
 
-    joined = decided.join(spark.createDataFrame(overrides), on=key, how="left")
+    names = ("cause", "confidence", "rule")
+    overrides = fleet_silent.rename_columns([*_KEY, *(f"_{name}" for name in names)])
+    joined = decided.join(decided.sparkSession.createDataFrame(overrides), on=_KEY, how="left")
     return joined.select(
-        *key,
-        *(F.coalesce(F.col(f"_{name}"), F.col(name)).alias(name) for name in ("cause", "confidence", "rule")),
+        *_KEY,
+        *(F.coalesce(F.col(f"_{name}"), F.col(name)).alias(name) for name in names),
         "silent",
         "prefix",
         "reconnect_delay",
@@ -302,13 +355,91 @@ def classify(events: DataFrame) -> DataFrame:
     return verdicts(events).select(*PREDICTION_COLUMNS)
 
 
-def diagnose(events: DataFrame) -> dict:
-    """The causes ranked by impact, as ``dropscope diagnose --json`` prints them: on the driver,
-    over the events collected in input order (module docs say why)."""
-    import dropscope
+def _part_rank(
+    stats: Broadcast[bytes],
+    tally: Broadcast[bytes],
+    fleet_silent: Broadcast[pa.Table],
+    hub_ends: Broadcast[dict[str, int]],
+) -> Callable[[pa.Table], pa.Table]:
+    def rank(events: pa.Table) -> pa.Table:
+        """Phase 5 for a part of the fleet (whole device ids): its ranking tally, as bytes, from
+        its verdicts with the fleet's of its silent drops and its hubs' ends in the fleet."""
+        from dropscope import _native
 
-    table = events.toArrow()
-    return dropscope.diagnose(_without_place(_events_from_spark(table)))
+        part = _native.rank_part(
+            _without_place(events), stats.value, tally.value, fleet_silent.value,
+            hub_ends.value, threads=1,
+        )
+        return pa.table({"stats": pa.array([part], pa.binary())})
+
+    return rank
+
+
+def _hub_ends(events: DataFrame) -> dict[str, int]:
+    """Each hub's last record's time, int64 ns (as the engine's ``offline::hub_ends``)."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import TimestampType
+
+    time = F.col("time")
+    if isinstance(events.schema["time"].dataType, TimestampType):
+        time = F.unix_micros(time) * 1000
+    rows = events.groupBy("hub").agg(F.max(time).alias("end")).collect()
+    return {row["hub"]: int(row["end"]) for row in rows if row["hub"] is not None}
+
+
+def _confidence_sums(verdicts: DataFrame) -> list[float] | None:
+    """Each cause's sum of its verdicts' confidences (None when there is no verdict), added in
+    input order on the driver: the
+    verdicts sorted by their place, each sorted partition's batches (as Arrow IPC bytes)
+    streamed to the driver in order, one partition at a time (module docs say why)."""
+    from dropscope import _native
+
+    def pack(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            sink = pa.BufferOutputStream()
+            part = batch.select(["cause", "confidence"])
+            with pa.ipc.new_stream(sink, part.schema) as writer:
+                writer.write_batch(part)
+            yield pa.record_batch([pa.array([sink.getvalue().to_pybytes()], pa.binary())],
+                                  names=["batch"])
+
+    ordered = verdicts.select(*_PLACE, "cause", "confidence").orderBy(*_PLACE)
+    sums = None
+    for row in ordered.mapInArrow(pack, "batch binary").toLocalIterator():
+        sums = _native.add_verdict_confidences(sums, pa.ipc.open_stream(row["batch"]).read_all())
+    return sums
+
+
+def diagnose_json(events: DataFrame) -> str:
+    """The causes ranked by impact: the text ``dropscope diagnose --json`` prints, byte for
+    byte, from tallies of parts of the fleet merged on the driver (phases 5 and 6, module docs).
+    ``events`` must carry ``_file`` and ``_row`` (:func:`read_events`)."""
+    from dropscope import _native
+
+    context = events.sparkSession.sparkContext
+    events = _by_device(events)
+    decided, fleet_silent, stats, tally = _rounds(events)
+    ends = _hub_ends(events)
+    shared_silent = context.broadcast(fleet_silent)
+    shared_ends = context.broadcast(ends)
+    ranking = _merged(
+        events.mapInArrow(
+            _whole_partition(_part_rank(stats, tally, shared_silent, shared_ends)), "stats binary"
+        ),
+        _native.merge_rank_tallies,
+    )
+    sums = _confidence_sums(_overridden(decided, fleet_silent))
+    _log.info(
+        "ranking: %d tally bytes on the driver, %d silent drops' verdicts and %d hub ends"
+        " broadcast", len(ranking), fleet_silent.num_rows, len(ends),
+    )
+    return _native.diagnose_tally(ranking, sums)
+
+
+def diagnose(events: DataFrame) -> dict:
+    """The causes ranked by impact, as ``dropscope diagnose --json`` prints them (parsed):
+    :func:`diagnose_json`."""
+    return json.loads(diagnose_json(events))
 
 
 def _is_parquet(path: str) -> bool:
@@ -465,9 +596,13 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
         else:
-            ranking = diagnose(events)
-            Path(args.output).write_text(json.dumps(ranking, separators=(",", ":")) + "\n")
-            print(f"ranked {len(ranking['causes'])} cause(s); wrote {args.output}", file=sys.stderr)
+            text = diagnose_json(events)
+            Path(args.output).write_text(text)
+            print(
+                f"ranked {len(json.loads(text)['causes'])} cause(s) from {args.input} in"
+                f" {n_partitions} partition(s); wrote {args.output}",
+                file=sys.stderr,
+            )
     finally:
         spark.stop()
     return 0

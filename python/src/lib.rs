@@ -378,5 +378,9 @@ fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(fleet::classify_part, module)?)?;
     module.add_function(wrap_pyfunction!(fleet::silent_verdicts, module)?)?;
     module.add_function(wrap_pyfunction!(fleet::predictions_csv, module)?)?;
+    module.add_function(wrap_pyfunction!(fleet::rank_part, module)?)?;
+    module.add_function(wrap_pyfunction!(fleet::merge_rank_tallies, module)?)?;
+    module.add_function(wrap_pyfunction!(fleet::add_verdict_confidences, module)?)?;
+    module.add_function(wrap_pyfunction!(fleet::diagnose_tally, module)?)?;
     Ok(())
 }

@@ -1,7 +1,8 @@
 """`dropscope.spark` on Spark in local mode against the CLI's files on a simulated day: the events
 split into 8 partitions, and the sessions and predictions, sorted, byte-identical to the CLI's;
-the ranking equal to `dropscope diagnose --json`'s. And the predictions on a code-less export
-(Event Grid's bare state changes) with devices dropping together, byte-identical too."""
+the ranking's text byte-identical to `dropscope diagnose --json`'s. And the predictions and the
+ranking on a code-less export (Event Grid's bare state changes) with devices dropping together,
+byte-identical too."""
 
 from __future__ import annotations
 
@@ -113,12 +114,15 @@ def test_spark_classify_of_the_raw_logs_equals_the_cli(spark, day_cli):
     assert ours == cli_prediction_lines(day_cli["predictions"])
 
 
-def test_spark_diagnose_equals_the_cli_ranking(spark, day_cli):
-    from dropscope import spark as dspark
-
-    ranking = dspark.diagnose(dspark.read_events(spark, str(day_cli["events"])))
-    assert ranking == json.loads(day_cli["diagnose"].read_text())
+def test_spark_diagnose_equals_the_cli_ranking(day_cli, tmp_path):
+    """`python -m dropscope.spark diagnose`: the parts' ranking tallies merged on the driver, the
+    confidences summed in input order; the text is `dropscope diagnose --json`'s, byte for byte."""
+    out = tmp_path / "diagnose.json"
+    run_spark("diagnose", str(day_cli["events"]), "-o", str(out))
+    assert out.read_bytes() == day_cli["diagnose"].read_bytes()
+    ranking = json.loads(out.read_text())
     assert len(ranking["causes"]) >= 5
+    assert ranking["quick_renewals"]["events"] > 0
 
 
 # A site outage in Event Grid's form: bare state changes (a sequence number, no result code, no
@@ -140,7 +144,12 @@ def codeless_cli(tmp_path_factory):
     events = out / "events.parquet"
     cli("ingest", out / "sim", "-o", events, "-q")
     cli("classify", events, "-o", out / "predictions.csv", "-q")
-    return {"events": events, "predictions": out / "predictions.csv"}
+    (out / "diagnose.json").write_text(cli("diagnose", events, "--json", "-q").stdout)
+    return {
+        "events": events,
+        "predictions": out / "predictions.csv",
+        "diagnose": out / "diagnose.json",
+    }
 
 
 def test_spark_classify_of_bare_state_changes_equals_the_cli(spark, codeless_cli):
@@ -160,3 +169,15 @@ def test_spark_classify_of_bare_state_changes_equals_the_cli(spark, codeless_cli
     theirs = cli_prediction_lines(codeless_cli["predictions"])
     assert len(ours) == len(theirs) > 1_000
     assert ours == theirs
+
+
+def test_spark_diagnose_of_bare_state_changes_equals_the_cli(spark, codeless_cli):
+    """The bursts' verdicts (decided on the driver) reach each part's ranking tally, so the
+    ranking of an outage in Event Grid's form is the CLI's text too."""
+    from dropscope import spark as dspark
+
+    events = dspark.read_events(spark, str(codeless_cli["events"])).repartition(PARTITIONS)
+    text = dspark.diagnose_json(events)
+    assert text == codeless_cli["diagnose"].read_text()
+    causes = {cause["cause"] for cause in json.loads(text)["causes"]}
+    assert {"network_outage", "server_error"} & causes

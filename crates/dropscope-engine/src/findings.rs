@@ -85,13 +85,7 @@ pub fn assemble(input: FindingsInput<'_>) -> Findings {
     findings.window_end = input.table.window.map(|w| w.end);
     findings.devices = input.table.summary.devices;
     findings.sessions = input.table.summary.sessions;
-    (findings.disconnects, findings.failed_connects) = input
-        .events
-        .par_iter()
-        .map(|e| {
-            (u64::from(e.operation == Operation::Disconnect), u64::from(e.is_failed_connect()))
-        })
-        .reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+    (findings.disconnects, findings.failed_connects) = operation_counts(input.events);
     findings.quality = quality(&input);
     findings.causes = input.ranking.to_vec();
     findings.curve = input.curve.to_vec();
@@ -213,27 +207,79 @@ fn quality(input: &FindingsInput<'_>) -> DataQuality {
 }
 
 fn benign_churn(input: &FindingsInput<'_>, join: &Join<'_>) -> BenignChurn {
-    let mut churn = BenignChurn::default();
-    let mut devices = DeviceSet::default();
-    let mut offline_ns: i64 = 0;
-    let mut quick_devices = DeviceSet::default();
-    for (at, verdict) in input.verdicts.iter().enumerate().filter(|(_, v)| v.cause.is_benign()) {
-        let Some(&device) = join.device.get(verdict.index()) else { continue };
-        churn.events += 1;
-        *churn.by_cause.entry(verdict.cause).or_default() += 1;
-        devices.insert(device);
-        offline_ns += input.offline_ns.get(at).copied().unwrap_or(0);
-        if verdict.cause == Cause::TokenExpiry
-            && verdict.reconnect_delay().is_some_and(|delay| delay <= QUICK_RENEWAL_NS)
-        {
-            churn.quick_renewals += 1;
-            quick_devices.insert(device);
+    BenignTally::of(input.verdicts, join.device, input.offline_ns).churn()
+}
+
+/// What [`BenignChurn`] counts, with the devices as counts and the offline time in ns: parts of
+/// a fleet holding disjoint devices tallied apart [`merge`](BenignTally::merge) into the whole
+/// fleet's (`crate::rank::fleet`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BenignTally {
+    pub(crate) events: u64,
+    pub(crate) devices: u64,
+    pub(crate) offline_ns: i128,
+    pub(crate) by_cause: BTreeMap<Cause, u64>,
+    pub(crate) quick_renewals: u64,
+    pub(crate) quick_renewal_devices: u64,
+}
+
+impl BenignTally {
+    /// The benign churn among `verdicts` (`device`: each event's device number, `offline`: the
+    /// time charged to each verdict).
+    pub(crate) fn of(verdicts: &[Verdict], device: &[u32], offline: &[i64]) -> BenignTally {
+        let mut churn = BenignTally::default();
+        let mut devices = DeviceSet::default();
+        let mut quick_devices = DeviceSet::default();
+        for (at, verdict) in verdicts.iter().enumerate().filter(|(_, v)| v.cause.is_benign()) {
+            let Some(&device) = device.get(verdict.index()) else { continue };
+            churn.events += 1;
+            *churn.by_cause.entry(verdict.cause).or_default() += 1;
+            devices.insert(device);
+            churn.offline_ns += i128::from(offline.get(at).copied().unwrap_or(0));
+            if verdict.cause == Cause::TokenExpiry
+                && verdict.reconnect_delay().is_some_and(|delay| delay <= QUICK_RENEWAL_NS)
+            {
+                churn.quick_renewals += 1;
+                quick_devices.insert(device);
+            }
+        }
+        churn.devices = devices.len();
+        churn.quick_renewal_devices = quick_devices.len();
+        churn
+    }
+
+    /// Adds the counts of `other` (of other devices).
+    pub fn merge(&mut self, other: BenignTally) {
+        self.events += other.events;
+        self.devices += other.devices;
+        self.offline_ns += other.offline_ns;
+        crate::rank::add_counts(&mut self.by_cause, other.by_cause);
+        self.quick_renewals += other.quick_renewals;
+        self.quick_renewal_devices += other.quick_renewal_devices;
+    }
+
+    /// The report's figures.
+    pub(crate) fn churn(&self) -> BenignChurn {
+        BenignChurn {
+            events: self.events,
+            devices: self.devices,
+            device_hours_offline: self.offline_ns as f64 / HOUR_NS,
+            by_cause: self.by_cause.clone(),
+            quick_renewals: self.quick_renewals,
+            quick_renewal_devices: self.quick_renewal_devices,
         }
     }
-    churn.devices = devices.len();
-    churn.quick_renewal_devices = quick_devices.len();
-    churn.device_hours_offline = offline_ns as f64 / HOUR_NS;
-    churn
+}
+
+/// The disconnects and the failed connects among `events` ([`Findings::disconnects`],
+/// [`Findings::failed_connects`]).
+pub(crate) fn operation_counts(events: &[Event]) -> (u64, u64) {
+    events
+        .par_iter()
+        .map(|e| {
+            (u64::from(e.operation == Operation::Disconnect), u64::from(e.is_failed_connect()))
+        })
+        .reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
 }
 
 /// The most frequent cause of `causes` and its share; ties go to taxonomy order.

@@ -22,6 +22,7 @@ use dropscope_model::{Cause, Event, Operation};
 use rayon::prelude::*;
 
 use crate::classify::Verdict;
+use crate::partition::Partition;
 use crate::sessions::{EventRole, SessionTable, sort_nearly_sorted};
 
 /// Finds the verdict of an event: a table of each event's verdict position (4 bytes an event),
@@ -56,24 +57,17 @@ impl<'v> VerdictIndex<'v> {
 
 /// The offline time charged to each cause, in ns, by [`charge_offline`]'s `offline` (one per
 /// verdict): what [`crate::rank::rank`] ranks by, so that `diagnose` and the report agree.
-pub(crate) fn offline_by_cause(verdicts: &[Verdict], offline: &[i64]) -> BTreeMap<Cause, i64> {
-    let mut by_cause: BTreeMap<Cause, i64> = BTreeMap::new();
+/// The sums are `i128`s: a month of a large fleet's device-time, in ns, overflows an `i64`.
+pub(crate) fn offline_by_cause(verdicts: &[Verdict], offline: &[i64]) -> BTreeMap<Cause, i128> {
+    let mut by_cause: BTreeMap<Cause, i128> = BTreeMap::new();
     for (v, &ns) in verdicts.iter().zip(offline) {
-        *by_cause.entry(v.cause).or_default() += ns;
+        *by_cause.entry(v.cause).or_default() += i128::from(ns);
     }
     by_cause
 }
 
-/// Walks each device in time order and charges every gap (from a classified record to the next
-/// classified record or successful connect, or the end of the device's hub's records) to the
-/// record that opened it: the time charged to each of `verdicts`, in ns. The end is per hub so
-/// that the logs of an old, small hub read with a recent one do not charge years of offline
-/// time. At one instant, disconnects come before connects (a reconnect in the same second ends
-/// the gap), and a disconnect that ended a session overlapped by the next one (a second client
-/// took the identity over) opens no gap: the device stayed connected.
-pub fn charge_offline(events: &[Event], table: &SessionTable, verdicts: &[Verdict]) -> Vec<i64> {
-    let partition = &table.partition;
-    let index = VerdictIndex::new(verdicts);
+/// Each hub's last record's time, ns: where [`charge_offline`] ends a gap no connect closed.
+pub fn hub_ends<'e>(events: &'e [Event], partition: &Partition) -> BTreeMap<&'e str, i64> {
     // Each hub's last record, from each device's.
     let device_last: Vec<Option<(&str, i64)>> = partition
         .devices()
@@ -90,6 +84,31 @@ pub fn charge_offline(events: &[Event], table: &SessionTable, verdicts: &[Verdic
         let end = hub_end.entry(hub).or_insert(last);
         *end = (*end).max(last);
     }
+    hub_end
+}
+
+/// Walks each device in time order and charges every gap (from a classified record to the next
+/// classified record or successful connect, or the end of the device's hub's records) to the
+/// record that opened it: the time charged to each of `verdicts`, in ns. The end is per hub so
+/// that the logs of an old, small hub read with a recent one do not charge years of offline
+/// time. At one instant, disconnects come before connects (a reconnect in the same second ends
+/// the gap), and a disconnect that ended a session overlapped by the next one (a second client
+/// took the identity over) opens no gap: the device stayed connected.
+pub fn charge_offline(events: &[Event], table: &SessionTable, verdicts: &[Verdict]) -> Vec<i64> {
+    charge_offline_until(events, table, verdicts, &hub_ends(events, &table.partition))
+}
+
+/// [`charge_offline`] with each hub's last record's time given (`hub_end`, ns; [`hub_ends`] of
+/// the whole fleet): for a part of the fleet, whose own records may end before its hubs' do.
+/// A hub missing from `hub_end` ends at the device's first record.
+pub fn charge_offline_until<H: std::borrow::Borrow<str> + Ord + Sync>(
+    events: &[Event],
+    table: &SessionTable,
+    verdicts: &[Verdict],
+    hub_end: &BTreeMap<H, i64>,
+) -> Vec<i64> {
+    let partition = &table.partition;
+    let index = VerdictIndex::new(verdicts);
     let is_connect =
         |event: &Event| event.operation == Operation::Connect && !event.level.is_error();
     let overlapped = |idx: usize| match table.roles.get(idx) {

@@ -7,6 +7,12 @@
 //! accounting is `crate::offline`'s (it knows the sessions, so a conflict overlapped by the
 //! next session opens no gap). Benign causes (token renewals, clean closes, upgrades) are flagged,
 //! so that nobody is paged for them.
+//!
+//! The ranking is built in two steps, so that parts of the fleet can be tallied apart
+//! ([`fleet`], for Spark): [`cause_tallies`] counts each cause's records into a
+//! [`CauseTally`] (counts, extremes, value lists: all of it merges by adding), and [`ranked`]
+//! turns the tallies, each cause's sum of confidences ([`confidence_sums`]: a float sum in input
+//! order, which does not merge) and the number of records into the ranking.
 
 use std::collections::BTreeMap;
 
@@ -20,6 +26,8 @@ use crate::offline::{VerdictIndex, charge_offline, offline_by_cause};
 use crate::partition::DeviceSet;
 use crate::sdk::sdk_family;
 use crate::sessions::SessionTable;
+
+pub mod fleet;
 
 const SECOND: f64 = 1e9;
 const HOUR_NS: f64 = 3_600e9;
@@ -55,27 +63,85 @@ pub fn resolution(cause: Cause) -> &'static str {
     }
 }
 
+/// What the ranking counts of one cause's records, owned: parts of a fleet holding disjoint
+/// devices tallied apart [`merge`](CauseTally::merge) into the whole fleet's tally.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CauseTally {
+    pub(crate) disconnects: u64,
+    pub(crate) failed_connects: u64,
+    /// Distinct devices hit (parts hold disjoint devices, so the counts add).
+    pub(crate) devices: u64,
+    /// Offline time charged, ns (an `i128`: a month of a large fleet's device-time overflows an
+    /// `i64` of ns).
+    pub(crate) offline_ns: i128,
+    /// Reconnect delays and session ages of disconnects, ns, in no order.
+    pub(crate) reconnects: Vec<i64>,
+    pub(crate) ages: Vec<i64>,
+    pub(crate) rules: BTreeMap<Rule, u64>,
+    /// Result codes, 0 for none.
+    pub(crate) codes: BTreeMap<u32, u64>,
+    /// Masked IPs, counted for [`Cause::NetworkOutage`] only.
+    pub(crate) prefixes: BTreeMap<String, u64>,
+    /// SDK families of the device's last successful connect.
+    pub(crate) sdks: BTreeMap<String, u64>,
+    /// The earliest and latest record's time, ns (0 when there is none).
+    pub(crate) first: i64,
+    pub(crate) last: i64,
+}
+
+impl CauseTally {
+    /// The records counted.
+    pub(crate) fn records(&self) -> u64 {
+        self.disconnects + self.failed_connects
+    }
+
+    /// Adds the counts of `other` (of other records of the same cause, on other devices).
+    pub fn merge(&mut self, other: CauseTally) {
+        if other.records() > 0 {
+            if self.records() == 0 {
+                (self.first, self.last) = (other.first, other.last);
+            }
+            self.first = self.first.min(other.first);
+            self.last = self.last.max(other.last);
+        }
+        self.disconnects += other.disconnects;
+        self.failed_connects += other.failed_connects;
+        self.devices += other.devices;
+        self.offline_ns += other.offline_ns;
+        self.reconnects.extend(other.reconnects);
+        self.ages.extend(other.ages);
+        add_counts(&mut self.rules, other.rules);
+        add_counts(&mut self.codes, other.codes);
+        add_counts(&mut self.prefixes, other.prefixes);
+        add_counts(&mut self.sdks, other.sdks);
+    }
+}
+
+pub(crate) fn add_counts<K: Ord>(into: &mut BTreeMap<K, u64>, from: BTreeMap<K, u64>) {
+    for (key, n) in from {
+        *into.entry(key).or_default() += n;
+    }
+}
+
+/// A [`CauseTally`] while the records are walked: devices as a bit set, texts borrowed.
 #[derive(Default)]
 struct Tally<'a> {
     disconnects: u64,
     failed_connects: u64,
     /// The devices hit, as a bit per device number.
     devices: DeviceSet,
-    offline_ns: i64,
     reconnects: Vec<i64>,
     ages: Vec<i64>,
-    confidence: f64,
     rules: BTreeMap<Rule, u64>,
     codes: BTreeMap<u32, u64>,
     /// Masked IPs, counted for [`Cause::NetworkOutage`] only.
     prefixes: BTreeMap<&'a str, u64>,
-    sdks: BTreeMap<&'a str, u64>,
     first: i64,
     last: i64,
 }
 
 impl<'a> Tally<'a> {
-    /// Counts one classified record (`device`: its device number) but for its confidence.
+    /// Counts one classified record (`device`: its device number).
     fn add(&mut self, event: &'a Event, verdict: &Verdict, device: Option<u32>) {
         let time = event.time.nanos();
         if self.disconnects + self.failed_connects == 0 {
@@ -115,21 +181,27 @@ impl<'a> Tally<'a> {
         self.disconnects += other.disconnects;
         self.failed_connects += other.failed_connects;
         self.devices.union(&other.devices);
-        self.offline_ns += other.offline_ns;
         self.reconnects.extend(other.reconnects);
         self.ages.extend(other.ages);
-        self.confidence += other.confidence;
-        for (key, n) in other.rules {
-            *self.rules.entry(key).or_default() += n;
-        }
-        for (key, n) in other.codes {
-            *self.codes.entry(key).or_default() += n;
-        }
-        for (key, n) in other.prefixes {
-            *self.prefixes.entry(key).or_default() += n;
-        }
-        for (key, n) in other.sdks {
-            *self.sdks.entry(key).or_default() += n;
+        add_counts(&mut self.rules, other.rules);
+        add_counts(&mut self.codes, other.codes);
+        add_counts(&mut self.prefixes, other.prefixes);
+    }
+
+    fn owned(self) -> CauseTally {
+        CauseTally {
+            disconnects: self.disconnects,
+            failed_connects: self.failed_connects,
+            devices: self.devices.len(),
+            offline_ns: 0,
+            reconnects: self.reconnects,
+            ages: self.ages,
+            rules: self.rules,
+            codes: self.codes,
+            prefixes: self.prefixes.into_iter().map(|(k, n)| (k.to_owned(), n)).collect(),
+            sdks: BTreeMap::new(),
+            first: self.first,
+            last: self.last,
         }
     }
 }
@@ -150,12 +222,37 @@ pub fn rank_charged(
     table: &SessionTable,
     offline: &[i64],
 ) -> Vec<RankedCause> {
+    ranked(
+        cause_tallies(events, verdicts, table, offline),
+        &confidence_sums(events, verdicts),
+        verdicts.len() as u64,
+    )
+}
+
+/// Each cause's sum of the confidences of its verdicts (indexed by `cause as usize`), summed
+/// in the verdicts' order: a float sum depends on the order, so it is the one figure of the
+/// ranking that parts of the fleet cannot sum apart.
+pub fn confidence_sums(events: &[Event], verdicts: &[Verdict]) -> [f64; Cause::ALL.len()] {
+    let mut confidence = [0.0_f64; Cause::ALL.len()];
+    for verdict in verdicts.iter().filter(|v| v.index() < events.len()) {
+        confidence[verdict.cause as usize] += verdict.confidence;
+    }
+    confidence
+}
+
+/// What the ranking counts of each cause of `verdicts` (of `events`, with `offline`: the time
+/// charged to each, [`charge_offline`]) but the confidences.
+pub fn cause_tallies(
+    events: &[Event],
+    verdicts: &[Verdict],
+    table: &SessionTable,
+    offline: &[i64],
+) -> BTreeMap<Cause, CauseTally> {
     let device_of = &table.partition.event_device;
     let index = VerdictIndex::new(verdicts);
-    // Everything in a tally but the confidence is a count, an extreme or a list sorted later,
-    // so the verdicts are tallied in parallel; the confidences are summed in order, as a float
-    // sum depends on it.
-    let mut tallies = verdicts
+    // Everything in a tally is a count, an extreme or a list sorted later, so the verdicts are
+    // tallied in parallel.
+    let tallies = verdicts
         .par_iter()
         .fold(BTreeMap::new, |mut tallies: BTreeMap<Cause, Tally<'_>>, verdict| {
             if let Some(event) = events.get(verdict.index()) {
@@ -170,13 +267,8 @@ pub fn rank_charged(
             }
             all
         });
-    let mut confidence = [0.0_f64; Cause::ALL.len()];
-    for verdict in verdicts.iter().filter(|v| v.index() < events.len()) {
-        confidence[verdict.cause as usize] += verdict.confidence;
-    }
-    for (cause, tally) in &mut tallies {
-        tally.confidence = confidence[*cause as usize];
-    }
+    let mut tallies: BTreeMap<Cause, CauseTally> =
+        tallies.into_iter().map(|(cause, tally)| (cause, tally.owned())).collect();
 
     // SDKs, walking each device in time order; each device's pairs are counted as it goes, so
     // memory holds a few pairs a device, not one a verdict.
@@ -214,17 +306,29 @@ pub fn rank_charged(
             counted
         })
         .collect();
-    for ((cause, family), n) in device_sdks.into_iter().flatten() {
-        *tallies.entry(cause).or_default().sdks.entry(family).or_default() += n;
+    let mut sdks: BTreeMap<(Cause, &str), u64> = BTreeMap::new();
+    for (pair, n) in device_sdks.into_iter().flatten() {
+        *sdks.entry(pair).or_default() += n;
+    }
+    for ((cause, family), n) in sdks {
+        tallies.entry(cause).or_default().sdks.insert(family.to_owned(), n);
     }
     for (cause, ns) in offline_by_cause(verdicts, offline) {
         tallies.entry(cause).or_default().offline_ns = ns;
     }
+    tallies
+}
 
-    let records = verdicts.len() as u64;
+/// The ranking from each cause's tally, its sum of confidences ([`confidence_sums`]) and the
+/// number of classified records: every cause with at least one record, most impact first.
+pub fn ranked(
+    tallies: BTreeMap<Cause, CauseTally>,
+    confidence: &[f64; Cause::ALL.len()],
+    records: u64,
+) -> Vec<RankedCause> {
     let mut causes = Vec::new();
     for (cause, mut tally) in tallies {
-        let n = tally.disconnects + tally.failed_connects;
+        let n = tally.records();
         if n == 0 {
             continue;
         }
@@ -233,10 +337,10 @@ pub fn rank_charged(
         let mut ranked = RankedCause::new(cause);
         ranked.disconnects = tally.disconnects;
         ranked.failed_connects = tally.failed_connects;
-        ranked.devices = tally.devices.len();
+        ranked.devices = tally.devices;
         ranked.device_hours_offline = tally.offline_ns as f64 / HOUR_NS;
         ranked.share = n as f64 / records.max(1) as f64;
-        ranked.mean_confidence = tally.confidence / n as f64;
+        ranked.mean_confidence = confidence[cause as usize] / n as f64;
         ranked.median_reconnect_delay_ns = median(&tally.reconnects);
         ranked.evidence = evidence(cause, &tally);
         resolution(cause).clone_into(&mut ranked.resolution);
@@ -275,18 +379,17 @@ fn and_list(names: &[String]) -> String {
     }
 }
 
-/// One sentence of measured figures for a cause.
-fn evidence(cause: Cause, tally: &Tally<'_>) -> String {
-    let count = tally.disconnects + tally.failed_connects;
+/// One sentence of measured figures for a cause (`tally`'s lists sorted).
+fn evidence(cause: Cause, tally: &CauseTally) -> String {
+    let count = tally.records();
     let n = thousands(count);
-    let devices = thousands(tally.devices.len());
+    let devices = thousands(tally.devices);
     let rule_share = |rules: &[Rule]| {
         percent(rules.iter().map(|r| tally.rules.get(r).copied().unwrap_or(0)).sum(), count)
     };
     let median_reconnect = median(&tally.reconnects)
         .map_or("never".to_owned(), |ns| format!("after {}", dropscope_model::Duration(ns)));
-    let sdks: Vec<String> =
-        top(&tally.sdks, 2).into_iter().map(|(name, _)| name.to_owned()).collect();
+    let sdks: Vec<String> = top(&tally.sdks, 2).into_iter().map(|(name, _)| name).collect();
     let span = dropscope_model::Duration(tally.last - tally.first).to_string();
     match cause {
         Cause::TokenExpiry => {
@@ -313,7 +416,7 @@ fn evidence(cause: Cause, tally: &Tally<'_>) -> String {
         ),
         Cause::NetworkOutage => {
             let networks: Vec<String> =
-                top(&tally.prefixes, 2).into_iter().map(|(p, _)| p.to_owned()).collect();
+                top(&tally.prefixes, 2).into_iter().map(|(p, _)| p).collect();
             format!(
                 "{n} drops on {devices} devices behind {} within {span}, other networks unaffected; median reconnect {median_reconnect}.",
                 and_list(&networks)
