@@ -17,6 +17,7 @@
 //! [`crate::analyse`] and shared by the ranking and the report's sections.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicI64, Ordering as AtomicOrdering};
 
 use dropscope_model::{Cause, Event, Operation};
 use rayon::prelude::*;
@@ -119,42 +120,39 @@ pub fn charge_offline_until<H: std::borrow::Borrow<str> + Ord + Sync>(
         let event = &events[idx as usize];
         (event.time, is_connect(event), idx)
     };
-    let charged: Vec<Vec<(usize, i64)>> = (0..partition.n_devices())
-        .into_par_iter()
-        .map(|device| {
-            let mut order = partition.device(device).to_vec();
-            if !sort_nearly_sorted(&mut order, |&a, &b| key(a) < key(b)) {
-                order.sort_unstable_by_key(|&idx| key(idx));
-            }
-            let Some(&first) = order.first() else { return Vec::new() };
-            let first = &events[first as usize];
-            let window_end = hub_end.get(first.hub.as_str()).copied().unwrap_or(first.time.0);
-            let mut out = Vec::new();
-            let mut charged: Option<(usize, i64)> = None;
-            for &idx in &order {
-                let idx = idx as usize;
-                let event = &events[idx];
-                let time = event.time.0;
-                if is_connect(event) {
-                    if let Some((opened, since)) = charged.take() {
-                        out.push((opened, (time - since).max(0)));
-                    }
-                } else if let Some(at) = index.position(idx)
-                    && !overlapped(idx)
-                    && let Some((opened, since)) = charged.replace((at, time))
-                {
-                    out.push((opened, (time - since).max(0)));
+    // Each verdict is charged by its own device's walk only, and integer sums do not depend on
+    // their order: the walks add into one table in place, with no list of charges to gather.
+    let offline: Vec<AtomicI64> = (0..verdicts.len()).map(|_| AtomicI64::new(0)).collect();
+    let charge = |(at, ns): (usize, i64)| {
+        offline[at].fetch_add(ns, AtomicOrdering::Relaxed);
+    };
+    (0..partition.n_devices()).into_par_iter().for_each(|device| {
+        let mut order = partition.device(device).to_vec();
+        if !sort_nearly_sorted(&mut order, |&a, &b| key(a) < key(b)) {
+            order.sort_unstable_by_key(|&idx| key(idx));
+        }
+        let Some(&first) = order.first() else { return };
+        let first = &events[first as usize];
+        let window_end = hub_end.get(first.hub.as_str()).copied().unwrap_or(first.time.0);
+        let mut charged: Option<(usize, i64)> = None;
+        for &idx in &order {
+            let idx = idx as usize;
+            let event = &events[idx];
+            let time = event.time.0;
+            if is_connect(event) {
+                if let Some((opened, since)) = charged.take() {
+                    charge((opened, (time - since).max(0)));
                 }
+            } else if let Some(at) = index.position(idx)
+                && !overlapped(idx)
+                && let Some((opened, since)) = charged.replace((at, time))
+            {
+                charge((opened, (time - since).max(0)));
             }
-            if let Some((opened, since)) = charged {
-                out.push((opened, (window_end - since).max(0)));
-            }
-            out
-        })
-        .collect();
-    let mut offline = vec![0_i64; verdicts.len()];
-    for (at, ns) in charged.into_iter().flatten() {
-        offline[at] += ns;
-    }
-    offline
+        }
+        if let Some((opened, since)) = charged {
+            charge((opened, (window_end - since).max(0)));
+        }
+    });
+    offline.into_iter().map(AtomicI64::into_inner).collect()
 }

@@ -74,7 +74,8 @@ pub struct CauseTally {
     /// Offline time charged, ns (an `i128`: a month of a large fleet's device-time overflows an
     /// `i64` of ns).
     pub(crate) offline_ns: i128,
-    /// Reconnect delays and session ages of disconnects, ns, in no order.
+    /// Reconnect delays, and session ages of token renewals' disconnects (the only evidence that
+    /// reads them), ns, in no order.
     pub(crate) reconnects: Vec<i64>,
     pub(crate) ages: Vec<i64>,
     pub(crate) rules: BTreeMap<Rule, u64>,
@@ -151,7 +152,10 @@ impl<'a> Tally<'a> {
         self.last = self.last.max(time);
         if event.operation == Operation::Disconnect {
             self.disconnects += 1;
-            self.ages.extend(verdict.session_age());
+            // Only token renewals' evidence reads session ages.
+            if verdict.cause == Cause::TokenExpiry {
+                self.ages.extend(verdict.session_age());
+            }
         } else {
             self.failed_connects += 1;
         }
