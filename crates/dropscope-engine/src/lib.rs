@@ -2,10 +2,8 @@
 //! incidents and the cause of every disconnect. It never opens a file.
 //!
 //! [`analyse`] runs the whole analysis and returns [`dropscope_model::findings::Findings`]; the
-//! modules are its steps, each usable alone. Results are `dropscope-model` types with no serde (the
-//! report crate and the CLI serialise at the edge); the one exception is the fleet statistics of
-//! the device/fleet split (`classify::fleet`, `rank::fleet`), which have a small binary form of
-//! their own so that parts of a fleet can be analysed on other machines and merged.
+//! modules are its steps, each usable alone. Results are `dropscope-model` types; nothing here
+//! is serializable (the report crate and the CLI serialise at the edge).
 //!
 //! The engine works on slices of events partitioned by device with rayon, not on polars
 //! DataFrames: session reconstruction is a per-device walk, and the measurements in
