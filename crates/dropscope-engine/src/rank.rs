@@ -78,6 +78,9 @@ pub struct CauseTally {
     /// reads them), ns, in no order.
     pub(crate) reconnects: Vec<i64>,
     pub(crate) ages: Vec<i64>,
+    /// The figures of the two lists, once a whole fleet's were summarised list by list and
+    /// dropped ([`cause_tallies`] for [`rank`]); a part of the fleet keeps its lists, to merge.
+    pub(crate) summary: Option<Summary>,
     pub(crate) rules: BTreeMap<Rule, u64>,
     /// Result codes, 0 for none.
     pub(crate) codes: BTreeMap<u32, u64>,
@@ -116,6 +119,58 @@ impl CauseTally {
         add_counts(&mut self.prefixes, other.prefixes);
         add_counts(&mut self.sdks, other.sdks);
     }
+
+    /// The figures of the lists (computed from them unless already summarised).
+    fn summary(&mut self) -> Summary {
+        self.summary.unwrap_or_else(|| Summary {
+            median_reconnect: median(&mut self.reconnects),
+            ages: AgeBand::of(&mut self.ages),
+        })
+    }
+}
+
+/// What the ranking reads of a cause's reconnect delays and session ages.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Summary {
+    median_reconnect: Option<i64>,
+    ages: AgeBand,
+}
+
+/// The band of a cause's session ages: the 10th and 90th percentile, how many ages lie between
+/// them (both included), and how many there are (0, 0, 0, 0 for none).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct AgeBand {
+    lo: i64,
+    hi: i64,
+    within: u64,
+    len: u64,
+}
+
+impl AgeBand {
+    /// The band of `ages`, which it reorders.
+    fn of(ages: &mut [i64]) -> AgeBand {
+        let len = ages.len();
+        if len == 0 {
+            return AgeBand::default();
+        }
+        let lo = *ages.select_nth_unstable(len / 10).1;
+        let hi = *ages.select_nth_unstable((len * 9 / 10).min(len - 1)).1;
+        let within = ages.iter().filter(|&&age| age >= lo && age <= hi).count() as u64;
+        AgeBand { lo, hi, within, len: len as u64 }
+    }
+}
+
+/// The median (the upper one of an even count) of `values`, which it reorders.
+fn median(values: &mut [i64]) -> Option<i64> {
+    let middle = values.len() / 2;
+    (!values.is_empty()).then(|| *values.select_nth_unstable(middle).1)
+}
+
+/// One of the two value lists of a [`CauseTally`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum List {
+    Reconnects,
+    Ages,
 }
 
 pub(crate) fn add_counts<K: Ord>(into: &mut BTreeMap<K, u64>, from: BTreeMap<K, u64>) {
@@ -124,21 +179,30 @@ pub(crate) fn add_counts<K: Ord>(into: &mut BTreeMap<K, u64>, from: BTreeMap<K, 
     }
 }
 
-/// A [`CauseTally`] while the records are walked: devices as a bit set, texts borrowed.
+/// A [`CauseTally`] while the records are walked: devices as a bit set, texts borrowed, the few
+/// rules of a cause in a short list (a tree lookup per record cost more than the rest of the
+/// tally), and the value lists only counted: they are filled once their sizes are known.
 #[derive(Default)]
 struct Tally<'a> {
     disconnects: u64,
     failed_connects: u64,
     /// The devices hit, as a bit per device number.
     devices: DeviceSet,
-    reconnects: Vec<i64>,
-    ages: Vec<i64>,
-    rules: BTreeMap<Rule, u64>,
+    /// How many reconnect delays and session ages the lists will hold.
+    reconnects: usize,
+    ages: usize,
+    rules: Vec<(Rule, u64)>,
     codes: BTreeMap<u32, u64>,
     /// Masked IPs, counted for [`Cause::NetworkOutage`] only.
     prefixes: BTreeMap<&'a str, u64>,
     first: i64,
     last: i64,
+}
+
+/// Whether a verdict's session age goes into its cause's list: only token renewals' evidence
+/// reads session ages.
+fn keeps_age(event: &Event, verdict: &Verdict) -> bool {
+    event.operation == Operation::Disconnect && verdict.cause == Cause::TokenExpiry
 }
 
 impl<'a> Tally<'a> {
@@ -152,18 +216,18 @@ impl<'a> Tally<'a> {
         self.last = self.last.max(time);
         if event.operation == Operation::Disconnect {
             self.disconnects += 1;
-            // Only token renewals' evidence reads session ages.
-            if verdict.cause == Cause::TokenExpiry {
-                self.ages.extend(verdict.session_age());
-            }
         } else {
             self.failed_connects += 1;
         }
-        self.reconnects.extend(verdict.reconnect_delay());
+        self.ages += usize::from(keeps_age(event, verdict) && verdict.session_age().is_some());
+        self.reconnects += usize::from(verdict.reconnect_delay().is_some());
         if let Some(device) = device {
             self.devices.insert(device);
         }
-        *self.rules.entry(verdict.rule).or_default() += 1;
+        match self.rules.iter_mut().find(|(rule, _)| *rule == verdict.rule) {
+            Some((_, n)) => *n += 1,
+            None => self.rules.push((verdict.rule, 1)),
+        }
         *self.codes.entry(event.result_type.unwrap_or(0)).or_default() += 1;
         // Only a network outage's evidence names its networks (millions of text keys otherwise).
         if verdict.cause == Cause::NetworkOutage
@@ -185,24 +249,31 @@ impl<'a> Tally<'a> {
         self.disconnects += other.disconnects;
         self.failed_connects += other.failed_connects;
         self.devices.union(&other.devices);
-        self.reconnects.extend(other.reconnects);
-        self.ages.extend(other.ages);
-        add_counts(&mut self.rules, other.rules);
+        self.reconnects += other.reconnects;
+        self.ages += other.ages;
+        for (rule, n) in other.rules {
+            match self.rules.iter_mut().find(|(r, _)| *r == rule) {
+                Some((_, have)) => *have += n,
+                None => self.rules.push((rule, n)),
+            }
+        }
         add_counts(&mut self.codes, other.codes);
         add_counts(&mut self.prefixes, other.prefixes);
     }
 
+    /// The owned tally, its value lists allocated to their size but still empty.
     fn owned(self) -> CauseTally {
         CauseTally {
             disconnects: self.disconnects,
             failed_connects: self.failed_connects,
             devices: self.devices.len(),
             offline_ns: 0,
-            reconnects: self.reconnects,
-            ages: self.ages,
-            rules: self.rules,
+            reconnects: Vec::with_capacity(self.reconnects),
+            ages: Vec::with_capacity(self.ages),
+            rules: self.rules.into_iter().collect(),
             codes: self.codes,
             prefixes: self.prefixes.into_iter().map(|(k, n)| (k.to_owned(), n)).collect(),
+            summary: None,
             sdks: BTreeMap::new(),
             first: self.first,
             last: self.last,
@@ -227,7 +298,7 @@ pub fn rank_charged(
     offline: &[i64],
 ) -> Vec<RankedCause> {
     ranked(
-        cause_tallies(events, verdicts, table, offline),
+        summarised_tallies(events, verdicts, table, offline),
         &confidence_sums(events, verdicts),
         verdicts.len() as u64,
     )
@@ -245,8 +316,108 @@ pub fn confidence_sums(events: &[Event], verdicts: &[Verdict]) -> [f64; Cause::A
 }
 
 /// What the ranking counts of each cause of `verdicts` (of `events`, with `offline`: the time
-/// charged to each, [`charge_offline`]) but the confidences.
+/// charged to each, [`charge_offline`]) but the confidences, each cause's value lists whole (a
+/// part of the fleet's, to merge).
 pub fn cause_tallies(
+    events: &[Event],
+    verdicts: &[Verdict],
+    table: &SessionTable,
+    offline: &[i64],
+) -> BTreeMap<Cause, CauseTally> {
+    let mut tallies = counted_tallies(events, verdicts, table, offline);
+    fill_lists(events, verdicts, &mut tallies, |_, _| true);
+    tallies
+}
+
+/// [`cause_tallies`] of a whole fleet, each value list summarised ([`CauseTally::summary`]) and
+/// dropped. The lists are filled a few at a time, the longest alone, so that no more values are
+/// held at once than the longest list has (all at once took 80 MB on 10 M records, at the run's
+/// peak).
+fn summarised_tallies(
+    events: &[Event],
+    verdicts: &[Verdict],
+    table: &SessionTable,
+    offline: &[i64],
+) -> BTreeMap<Cause, CauseTally> {
+    let mut tallies = counted_tallies(events, verdicts, table, offline);
+    let mut lists: Vec<(usize, Cause, List)> = tallies
+        .iter()
+        .flat_map(|(&cause, tally)| {
+            [
+                (tally.reconnects.capacity(), cause, List::Reconnects),
+                (tally.ages.capacity(), cause, List::Ages),
+            ]
+        })
+        .filter(|&(len, ..)| len > 0)
+        .collect();
+    lists.sort_unstable_by(|a, b| b.cmp(a));
+    let budget = lists.first().map_or(0, |&(len, ..)| len);
+    let mut passes: Vec<(usize, Vec<(Cause, List)>)> = Vec::new();
+    for (len, cause, list) in lists {
+        match passes.iter_mut().find(|(held, _)| held + len <= budget) {
+            Some((held, pass)) => {
+                *held += len;
+                pass.push((cause, list));
+            }
+            None => passes.push((len, vec![(cause, list)])),
+        }
+    }
+    for tally in tallies.values_mut() {
+        tally.summary = Some(Summary::default());
+    }
+    for (_, pass) in passes {
+        fill_lists(events, verdicts, &mut tallies, |cause, list| pass.contains(&(cause, list)));
+        for (cause, list) in pass {
+            let Some(tally) = tallies.get_mut(&cause) else { continue };
+            let summary = tally.summary.get_or_insert_default();
+            match list {
+                List::Reconnects => {
+                    summary.median_reconnect = median(&mut tally.reconnects);
+                    tally.reconnects = Vec::new();
+                }
+                List::Ages => {
+                    summary.ages = AgeBand::of(&mut tally.ages);
+                    tally.ages = Vec::new();
+                }
+            }
+        }
+    }
+    tallies
+}
+
+/// Fills the value lists that `wanted` picks (by cause and list) of `tallies` (from
+/// [`counted_tallies`], each list allocated to its size), in the verdicts' order.
+fn fill_lists(
+    events: &[Event],
+    verdicts: &[Verdict],
+    tallies: &mut BTreeMap<Cause, CauseTally>,
+    wanted: impl Fn(Cause, List) -> bool,
+) {
+    let mut wants = [(false, false); Cause::ALL.len()];
+    for &cause in tallies.keys() {
+        wants[cause as usize] = (wanted(cause, List::Reconnects), wanted(cause, List::Ages));
+    }
+    for verdict in verdicts {
+        let (reconnects, ages) = wants[verdict.cause as usize];
+        if !(reconnects || ages) {
+            continue;
+        }
+        let (Some(event), Some(tally)) =
+            (events.get(verdict.index()), tallies.get_mut(&verdict.cause))
+        else {
+            continue;
+        };
+        if reconnects {
+            tally.reconnects.extend(verdict.reconnect_delay());
+        }
+        if ages && keeps_age(event, verdict) {
+            tally.ages.extend(verdict.session_age());
+        }
+    }
+}
+
+/// [`cause_tallies`] with the value lists allocated to their size but left empty.
+fn counted_tallies(
     events: &[Event],
     verdicts: &[Verdict],
     table: &SessionTable,
@@ -254,26 +425,35 @@ pub fn cause_tallies(
 ) -> BTreeMap<Cause, CauseTally> {
     let device_of = &table.partition.event_device;
     let index = VerdictIndex::new(verdicts);
-    // Everything in a tally is a count, an extreme or a list sorted later, so the verdicts are
-    // tallied in parallel.
+    // Everything in a tally is a count or an extreme, so parts of the verdicts are tallied in
+    // parallel; the value lists are filled after, in the verdicts' order, each allocated once to
+    // its size (growing them while tallying held them up to twice over).
+    let part = verdicts.len().div_ceil(4 * rayon::current_num_threads()).max(1 << 14);
     let tallies = verdicts
-        .par_iter()
-        .fold(BTreeMap::new, |mut tallies: BTreeMap<Cause, Tally<'_>>, verdict| {
-            if let Some(event) = events.get(verdict.index()) {
-                let device = device_of.get(verdict.index()).copied();
-                tallies.entry(verdict.cause).or_default().add(event, verdict, device);
+        .par_chunks(part)
+        .map(|part| {
+            let mut tallies: [Tally<'_>; Cause::ALL.len()] = Default::default();
+            for verdict in part {
+                if let Some(event) = events.get(verdict.index()) {
+                    let device = device_of.get(verdict.index()).copied();
+                    tallies[verdict.cause as usize].add(event, verdict, device);
+                }
             }
             tallies
         })
-        .reduce(BTreeMap::new, |mut all, part| {
-            for (cause, tally) in part {
-                all.entry(cause).or_default().absorb(tally);
+        .reduce_with(|mut all, part| {
+            for (all, part) in all.iter_mut().zip(part) {
+                all.absorb(part);
             }
             all
-        });
-    let mut tallies: BTreeMap<Cause, CauseTally> =
-        tallies.into_iter().map(|(cause, tally)| (cause, tally.owned())).collect();
-
+        })
+        .unwrap_or_default();
+    let mut tallies: BTreeMap<Cause, CauseTally> = Cause::ALL
+        .into_iter()
+        .zip(tallies)
+        .filter(|(_, tally)| tally.disconnects + tally.failed_connects > 0)
+        .map(|(cause, tally)| (cause, tally.owned()))
+        .collect();
     // SDKs, walking each device in time order; each device's pairs are counted as it goes, so
     // memory holds a few pairs a device, not one a verdict.
     // A few texts are every connect's user agent: each is parsed once per worker.
@@ -336,8 +516,7 @@ pub fn ranked(
         if n == 0 {
             continue;
         }
-        tally.reconnects.par_sort_unstable();
-        tally.ages.par_sort_unstable();
+        let summary = tally.summary();
         let mut ranked = RankedCause::new(cause);
         ranked.disconnects = tally.disconnects;
         ranked.failed_connects = tally.failed_connects;
@@ -345,8 +524,8 @@ pub fn ranked(
         ranked.device_hours_offline = tally.offline_ns as f64 / HOUR_NS;
         ranked.share = n as f64 / records.max(1) as f64;
         ranked.mean_confidence = confidence[cause as usize] / n as f64;
-        ranked.median_reconnect_delay_ns = median(&tally.reconnects);
-        ranked.evidence = evidence(cause, &tally);
+        ranked.median_reconnect_delay_ns = summary.median_reconnect;
+        ranked.evidence = evidence(cause, &tally, &summary);
         resolution(cause).clone_into(&mut ranked.resolution);
         causes.push(ranked);
     }
@@ -358,10 +537,6 @@ pub fn ranked(
             .then(a.cause.cmp(&b.cause))
     });
     causes
-}
-
-fn median(sorted: &[i64]) -> Option<i64> {
-    sorted.get(sorted.len() / 2).copied()
 }
 
 fn percent(part: u64, whole: u64) -> u64 {
@@ -383,28 +558,25 @@ fn and_list(names: &[String]) -> String {
     }
 }
 
-/// One sentence of measured figures for a cause (`tally`'s lists sorted).
-fn evidence(cause: Cause, tally: &CauseTally) -> String {
+/// One sentence of measured figures for a cause (`summary`: of `tally`'s lists).
+fn evidence(cause: Cause, tally: &CauseTally, summary: &Summary) -> String {
     let count = tally.records();
     let n = thousands(count);
     let devices = thousands(tally.devices);
     let rule_share = |rules: &[Rule]| {
         percent(rules.iter().map(|r| tally.rules.get(r).copied().unwrap_or(0)).sum(), count)
     };
-    let median_reconnect = median(&tally.reconnects)
+    let median_reconnect = summary
+        .median_reconnect
         .map_or("never".to_owned(), |ns| format!("after {}", dropscope_model::Duration(ns)));
     let sdks: Vec<String> = top(&tally.sdks, 2).into_iter().map(|(name, _)| name).collect();
     let span = dropscope_model::Duration(tally.last - tally.first).to_string();
     match cause {
         Cause::TokenExpiry => {
-            let (lo, hi) = match tally.ages.len() {
-                0 => (0, 0),
-                len => (tally.ages[len / 10], tally.ages[(len * 9 / 10).min(len - 1)]),
-            };
-            let in_range = tally.ages.iter().filter(|&&a| a >= lo && a <= hi).count() as u64;
+            let AgeBand { lo, hi, within, len } = summary.ages;
             format!(
                 "{}% of these disconnects come {:.0}–{:.0} min after connect on {} devices, and the median reconnect is {}: SAS token renewal.",
-                percent(in_range, tally.ages.len() as u64),
+                percent(within, len),
                 lo as f64 / SECOND / 60.0,
                 hi as f64 / SECOND / 60.0,
                 and_list(&sdks),
@@ -518,6 +690,29 @@ mod tests {
              client_close n=1+0 dev=1 h=0.17 med=Some(600.0)\n\
              token_expiry n=2+0 dev=1 h=0.00 med=Some(5.0)",
         );
+    }
+
+    proptest::proptest! {
+        /// The selections find what the sorted list shows: its middle value, its 10th and 90th
+        /// percentile and the values between them.
+        #[test]
+        fn summaries_select_what_a_sorted_list_shows(
+            values in proptest::collection::vec(-50_i64..50, 0..60),
+        ) {
+            let mut sorted = values.clone();
+            sorted.sort_unstable();
+            proptest::prop_assert_eq!(median(&mut values.clone()), sorted.get(sorted.len() / 2).copied());
+            let band = AgeBand::of(&mut values.clone());
+            let len = sorted.len();
+            let expected = if len == 0 {
+                AgeBand::default()
+            } else {
+                let (lo, hi) = (sorted[len / 10], sorted[(len * 9 / 10).min(len - 1)]);
+                let within = sorted.iter().filter(|&&v| v >= lo && v <= hi).count() as u64;
+                AgeBand { lo, hi, within, len: len as u64 }
+            };
+            proptest::prop_assert_eq!(band, expected);
+        }
     }
 
     #[test]
