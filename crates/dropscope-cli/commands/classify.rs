@@ -6,8 +6,7 @@ use std::fs::File;
 use std::io::BufWriter;
 
 use anyhow::Context as _;
-use dropscope_engine::classify::{ClassifyConfig, Verdict, classify_in};
-use dropscope_engine::evaluate::occurrences_in;
+use dropscope_engine::classify::{ClassifyConfig, Verdict, classify_with_occurrences};
 use dropscope_engine::partition::Partition;
 use dropscope_logs::labels::{LabelRow, write_predictions_indexed};
 use dropscope_model::Event;
@@ -21,12 +20,8 @@ pub(crate) fn run(args: &ClassifyArgs, ctx: &Context) -> anyhow::Result<ExitStat
     let ingested = load(&args.input, ctx)?;
     let events = &ingested.events;
     let partition = Partition::of(events);
-    // Independent passes over the same partition: the one's serial stretches leave a core free
-    // for the other.
-    let (verdicts, occurrence) = rayon::join(
-        || classify_in(events, &partition, &ClassifyConfig::default()),
-        || occurrences_in(events, &partition),
-    );
+    let (verdicts, occurrence) =
+        classify_with_occurrences(events, &partition, &ClassifyConfig::default());
     drop(partition);
     // The rows are made as they are written: millions of them are never held at once.
     let row = |at: usize| row(events, &occurrence, &verdicts[at]);
@@ -68,7 +63,8 @@ pub(crate) fn run(args: &ClassifyArgs, ctx: &Context) -> anyhow::Result<ExitStat
     Ok(ExitStatus::Success)
 }
 
-/// The predictions.csv row of `verdict` (`occurrence`: [`occurrences_in`] of `events`).
+/// The predictions.csv row of `verdict` (`occurrence`: of every event of `events`,
+/// [`dropscope_engine::evaluate::occurrences_in`]).
 fn row<'e>(events: &'e [Event], occurrence: &[u32], verdict: &Verdict) -> Option<LabelRow<'e>> {
     let event = events.get(verdict.index())?;
     Some(LabelRow {

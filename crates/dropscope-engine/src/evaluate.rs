@@ -284,6 +284,28 @@ pub fn occurrences(events: &[Event]) -> Vec<u32> {
 /// hubs or modules is several devices of the partition, counted together), so no table of all
 /// the records' keys is built (a hash map of 10 M keys took 0.4 GB and a core for seconds).
 pub fn occurrences_in(events: &[Event], partition: &Partition) -> Vec<u32> {
+    occurrences_sorting(events, partition, None)
+}
+
+/// [`occurrences_in`] with `repeats` given: each event that repeats the time and operation of
+/// earlier ones of its device, with their count, for every device (found in a walk of each
+/// device's events in time order: [`crate::classify::classify_with_occurrences`]). Only the ids
+/// seen with several hubs or modules, several devices counted together, are sorted here.
+pub(crate) fn occurrences_given(
+    events: &[Event],
+    partition: &Partition,
+    repeats: &[(u32, u32)],
+) -> Vec<u32> {
+    occurrences_sorting(events, partition, Some(repeats))
+}
+
+/// [`occurrences_in`]: sorts the records of each id (or, with `given` repeats of each device,
+/// of each id of several devices only).
+fn occurrences_sorting(
+    events: &[Event],
+    partition: &Partition,
+    given: Option<&[(u32, u32)]>,
+) -> Vec<u32> {
     let mut by_id: Vec<(u32, u32)> = partition
         .devices()
         .zip(0..)
@@ -292,7 +314,20 @@ pub fn occurrences_in(events: &[Event], partition: &Partition) -> Vec<u32> {
         })
         .collect();
     by_id.sort_unstable();
-    let ids: Vec<&[(u32, u32)]> = by_id.chunk_by(|a, b| a.0 == b.0).collect();
+    let mut ids: Vec<&[(u32, u32)]> = by_id.chunk_by(|a, b| a.0 == b.0).collect();
+    let mut occurrence = vec![0; events.len()];
+    if let Some(given) = given {
+        ids.retain(|devices| devices.len() > 1);
+        let mut shared = vec![false; partition.n_devices()];
+        for &(_, device) in ids.iter().copied().flatten() {
+            shared[device as usize] = true;
+        }
+        for &(idx, count) in given {
+            if !partition.event_device.get(idx as usize).is_some_and(|&d| shared[d as usize]) {
+                occurrence[idx as usize] = count;
+            }
+        }
+    }
     let key = |idx: u32| {
         let event = &events[idx as usize];
         (event.time, event.operation, idx)
@@ -321,7 +356,6 @@ pub fn occurrences_in(events: &[Event], partition: &Partition) -> Vec<u32> {
             repeats
         })
         .collect();
-    let mut occurrence = vec![0; events.len()];
     for (idx, count) in repeats.into_iter().flatten() {
         occurrence[idx as usize] = count;
     }

@@ -120,6 +120,11 @@ pub(crate) struct Gather<'a> {
     /// Each device's events in [`timeline::device_order`], laid out as `partition.order`: round
     /// 3 walks them again without sorting them again (4 bytes an event).
     pub(crate) timeline: Vec<u32>,
+    /// Each event that repeats the time and operation of an earlier one of its device, with its
+    /// count of such earlier ones (the `occurrence` of [`crate::evaluate::occurrences_in`], for
+    /// the devices whose id is theirs alone), in no order: found in the timeline's walk, where
+    /// such events are neighbours.
+    pub(crate) repeats: Vec<(u32, u32)>,
 }
 
 /// Round 1 over the devices of `partition` ([`Gather`]).
@@ -129,37 +134,49 @@ pub(crate) fn gather<'a>(
     config: &ClassifyConfig,
 ) -> Gather<'a> {
     // A device's statistics are added while its records are in cache from its contexts' walk.
-    type Piece<'a> = (Gathered<'a>, Vec<(usize, Vec<Sample<'a>>, Vec<u32>)>);
+    type Piece<'a> = (Gathered<'a>, Vec<(usize, Vec<Sample<'a>>, Vec<u32>)>, Vec<(u32, u32)>);
     let pieces: Vec<Piece<'a>> = (0..partition.n_devices())
         .into_par_iter()
         .fold(
-            || (Gathered::default(), Vec::new()),
-            |(mut gathered, mut samples), device| {
+            || (Gathered::default(), Vec::new(), Vec::new()),
+            |(mut gathered, mut samples, mut repeats), device| {
                 let run = partition.device(device);
                 let order = timeline::device_order(events, run);
                 let contexts =
                     timeline::device_contexts(events, device, &order, config, Walk::RenewalSamples);
                 let found = lifetime::device_samples(events, &contexts, config.quick_reconnect);
                 gathered.add_device(events, run, &found);
+                let mut count = 0;
+                for pair in order.windows(2) {
+                    let (a, b) = (&events[pair[0]], &events[pair[1]]);
+                    if (a.time, a.operation) == (b.time, b.operation) {
+                        count += 1;
+                        repeats.push((pair[1] as u32, count));
+                    } else {
+                        count = 0;
+                    }
+                }
                 // Indexes into `events`, which the partition holds as u32s.
                 let order = order.into_iter().map(|idx| idx as u32).collect();
                 samples.push((device, found, order));
-                (gathered, samples)
+                (gathered, samples, repeats)
             },
         )
         .collect();
     let mut samples: Vec<Vec<Sample<'a>>> = vec![Vec::new(); partition.n_devices()];
     let mut timeline = vec![0_u32; partition.order.len()];
     let mut gathered = Gathered::default();
-    for (part, found) in pieces {
+    let mut repeats = Vec::new();
+    for (part, found, part_repeats) in pieces {
         gathered = gathered.merge(part);
+        repeats.extend(part_repeats);
         for (device, found, order) in found {
             samples[device] = found;
             let (start, end) = partition.runs[device];
             timeline[start..end].copy_from_slice(&order);
         }
     }
-    Gather { stats: gathered.into_stats(), samples, timeline }
+    Gather { stats: gathered.into_stats(), samples, timeline, repeats }
 }
 
 /// Round 1's statistics while they are gathered: keyed by text borrowed from the events, the

@@ -701,6 +701,13 @@ proptest! {
                 *count - 1
             })
             .collect();
-        prop_assert_eq!(crate::evaluate::occurrences(&events), expected);
+        prop_assert_eq!(crate::evaluate::occurrences(&events), expected.clone());
+        // And as the classifier finds them on its way.
+        let partition = crate::partition::Partition::of(&events);
+        let config = crate::classify::ClassifyConfig::default();
+        let (verdicts, occurrence) =
+            crate::classify::classify_with_occurrences(&events, &partition, &config);
+        prop_assert_eq!(occurrence, expected);
+        prop_assert_eq!(verdicts, crate::classify::classify_in(&events, &partition, &config));
     }
 }
