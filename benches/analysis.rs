@@ -59,7 +59,7 @@ fn analysis(c: &mut Criterion) {
         incidents: &incidents,
         verdicts: &verdicts,
         ranking: &ranking,
-        offline_ns: &offline,
+        offline_ns: &offline.offline_ns,
         quality: &quality,
     };
     let findings = assemble(input);

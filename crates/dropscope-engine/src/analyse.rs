@@ -107,8 +107,8 @@ pub fn analyse_observed(
     observer(Step::Incidents);
     let incidents = problem_incidents(events, &table, &verdicts, &config.incidents);
     observer(Step::Ranking);
-    let offline_ns = charge_offline(events, &table, &verdicts);
-    let ranking = rank::rank_charged(events, &verdicts, &table, &offline_ns);
+    let charged = charge_offline(events, &table, &verdicts);
+    let ranking = rank::rank_charged(events, &verdicts, &table, &charged);
     observer(Step::Assembling);
     assemble(FindingsInput {
         events,
@@ -117,7 +117,7 @@ pub fn analyse_observed(
         incidents: &incidents,
         verdicts: &verdicts,
         ranking: &ranking,
-        offline_ns: &offline_ns,
+        offline_ns: &charged.offline_ns,
         quality,
     })
 }

@@ -821,7 +821,7 @@ mod tests {
         let config = IncidentConfig { k: 1.0, min_devices: 2, max_gap_minutes: 1 };
         let incidents = incidents::detect(&events, &table, &config);
         let ranking = rank(&events, &verdicts, &table);
-        let offline_ns = charge_offline(&events, &table, &verdicts);
+        let offline_ns = charge_offline(&events, &table, &verdicts).offline_ns;
         let mut quality = DataQuality {
             files: 1,
             records_read: events.len() as u64 + 1,
@@ -862,7 +862,7 @@ mod tests {
         let table = build(&reversed);
         let incidents = incidents::detect(&reversed, &table, &config);
         let ranking = rank(&reversed, &reversed_verdicts, &table);
-        let offline_ns = charge_offline(&reversed, &table, &reversed_verdicts);
+        let offline_ns = charge_offline(&reversed, &table, &reversed_verdicts).offline_ns;
         let again = assemble(FindingsInput {
             events: &reversed,
             table: &table,

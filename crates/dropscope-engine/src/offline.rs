@@ -14,13 +14,16 @@
 //!
 //! The walk runs device by device over the shared [`crate::partition::Partition`], in parallel;
 //! the time charged is kept per verdict (8 bytes a classified record), computed once by
-//! [`crate::analyse`] and shared by the ranking and the report's sections.
+//! [`crate::analyse`] and shared by the ranking and the report's sections. The same walk counts
+//! the SDK family each verdict came after, for the ranking's evidence ([`Charged::sdks`]): each
+//! device's records are sorted into time order once for both.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, Ordering as AtomicOrdering};
 
-use dropscope_model::{Cause, Event, Operation};
+use dropscope_model::{Cause, Event, FxHashMap, Operation};
 use rayon::prelude::*;
+use smallvec::SmallVec;
 
 use crate::classify::Verdict;
 use crate::partition::Partition;
@@ -126,14 +129,26 @@ pub fn hub_ends<'e>(events: &'e [Event], partition: &Partition) -> BTreeMap<&'e 
     hub_end
 }
 
+/// What the walk of each device's time line finds ([`charge_offline`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Charged {
+    /// The time charged to each verdict, ns.
+    pub offline_ns: Vec<i64>,
+    /// How many verdicts of each cause came after a successful connect by each SDK family (of
+    /// the device's latest successful connect with a user agent before the verdict): the
+    /// ranking's SDK evidence, counted in the same walk so that each device is sorted once.
+    pub sdks: BTreeMap<(Cause, &'static str), u64>,
+}
+
 /// Walks each device in time order and charges every gap (from a classified record to the next
 /// classified record or successful connect, or the end of the device's hub's records) to the
-/// record that opened it: the time charged to each of `verdicts`, in ns. The end is per hub so
-/// that the logs of an old, small hub read with a recent one do not charge years of offline
-/// time. At one instant, disconnects come before connects (a reconnect in the same second ends
-/// the gap), and a disconnect that ended a session overlapped by the next one (a second client
-/// took the identity over) opens no gap: the device stayed connected.
-pub fn charge_offline(events: &[Event], table: &SessionTable, verdicts: &[Verdict]) -> Vec<i64> {
+/// record that opened it: the time charged to each of `verdicts`, in ns, and the SDKs before
+/// them ([`Charged`]). The end is per hub so that the logs of an old, small hub read with a
+/// recent one do not charge years of offline time. At one instant, disconnects come before
+/// connects (a reconnect in the same second ends the gap), and a disconnect that ended a session
+/// overlapped by the next one (a second client took the identity over) opens no gap: the device
+/// stayed connected.
+pub fn charge_offline(events: &[Event], table: &SessionTable, verdicts: &[Verdict]) -> Charged {
     charge_offline_until(events, table, verdicts, &hub_ends(events, &table.partition))
 }
 
@@ -145,7 +160,7 @@ pub fn charge_offline_until<H: std::borrow::Borrow<str> + Ord + Sync>(
     table: &SessionTable,
     verdicts: &[Verdict],
     hub_end: &BTreeMap<H, i64>,
-) -> Vec<i64> {
+) -> Charged {
     let partition = &table.partition;
     let index = VerdictIndex::new(verdicts);
     let is_connect =
@@ -164,35 +179,84 @@ pub fn charge_offline_until<H: std::borrow::Borrow<str> + Ord + Sync>(
     let charge = |(at, ns): (usize, i64)| {
         offline[at].fetch_add(ns, AtomicOrdering::Relaxed);
     };
-    (0..partition.n_devices()).into_par_iter().for_each(|device| {
-        let mut order = partition.device(device).to_vec();
-        if !sort_nearly_sorted(&mut order, |&a, &b| key(a) < key(b)) {
-            order.sort_unstable_by_key(|&idx| key(idx));
-        }
-        let Some(&first) = order.first() else { return };
-        let first = &events[first as usize];
-        let window_end = hub_end.get(first.hub.as_str()).copied().unwrap_or(first.time.0);
-        let mut charged: Option<(usize, i64)> = None;
-        for &idx in &order {
-            let idx = idx as usize;
-            let event = &events[idx];
-            let time = event.time.0;
-            if is_connect(event) {
-                if let Some((opened, since)) = charged.take() {
-                    charge((opened, (time - since).max(0)));
+    let sdks = (0..partition.n_devices())
+        .into_par_iter()
+        .fold(
+            // A few texts are every connect's user agent: each is parsed once per worker.
+            || (FxHashMap::<u32, &'static str>::default(), Vec::new(), BTreeMap::new()),
+            |(mut families, mut found, mut sdks), device| {
+                let mut order = partition.device(device).to_vec();
+                if !sort_nearly_sorted(&mut order, |&a, &b| key(a) < key(b)) {
+                    order.sort_unstable_by_key(|&idx| key(idx));
                 }
-            } else if let Some(at) = index.position(idx)
-                && !overlapped(idx)
-                && let Some((opened, since)) = charged.replace((at, time))
-            {
-                charge((opened, (time - since).max(0)));
-            }
-        }
-        if let Some((opened, since)) = charged {
-            charge((opened, (window_end - since).max(0)));
-        }
-    });
-    offline.into_iter().map(AtomicI64::into_inner).collect()
+                let Some(&first) = order.first() else { return (families, found, sdks) };
+                let first = &events[first as usize];
+                let window_end = hub_end.get(first.hub.as_str()).copied().unwrap_or(first.time.0);
+                let mut charged: Option<(usize, i64)> = None;
+                let mut sdk: Option<&'static str> = None;
+                found.clear();
+                let mut sdk_step = |idx: u32| {
+                    let event = &events[idx as usize];
+                    if is_connect(event) {
+                        let family = event.sdk_version.map(|agent| {
+                            *families
+                                .entry(agent.handle())
+                                .or_insert_with(|| crate::sdk::sdk_family(agent.as_str()))
+                        });
+                        sdk = family.or(sdk);
+                    } else if let Some(verdict) = index.get(idx as usize)
+                        && let Some(family) = sdk
+                    {
+                        found.push((verdict.cause, family));
+                    }
+                };
+                for group in
+                    order.chunk_by(|&a, &b| events[a as usize].time == events[b as usize].time)
+                {
+                    // The SDK of a record is the last one connected before it with disconnects
+                    // first at one instant, then connects, failed or not, in input order (the
+                    // order the classifier reads); the gaps take every failure first.
+                    if let [idx] = group {
+                        sdk_step(*idx);
+                    } else {
+                        let mut in_order: SmallVec<[u32; 8]> = group.into();
+                        in_order.sort_unstable_by_key(|&idx| {
+                            (events[idx as usize].operation != Operation::Disconnect, idx)
+                        });
+                        in_order.into_iter().for_each(&mut sdk_step);
+                    }
+                    for &idx in group {
+                        let idx = idx as usize;
+                        let event = &events[idx];
+                        let time = event.time.0;
+                        if is_connect(event) {
+                            if let Some((opened, since)) = charged.take() {
+                                charge((opened, (time - since).max(0)));
+                            }
+                        } else if let Some(at) = index.position(idx)
+                            && !overlapped(idx)
+                            && let Some((opened, since)) = charged.replace((at, time))
+                        {
+                            charge((opened, (time - since).max(0)));
+                        }
+                    }
+                }
+                if let Some((opened, since)) = charged {
+                    charge((opened, (window_end - since).max(0)));
+                }
+                found.sort_unstable();
+                for pair in found.chunk_by(|a, b| a == b) {
+                    *sdks.entry(pair[0]).or_default() += pair.len() as u64;
+                }
+                (families, found, sdks)
+            },
+        )
+        .map(|(_, _, sdks)| sdks)
+        .reduce(BTreeMap::new, |mut all, part| {
+            crate::rank::add_counts(&mut all, part);
+            all
+        });
+    Charged { offline_ns: offline.into_iter().map(AtomicI64::into_inner).collect(), sdks }
 }
 
 #[cfg(test)]

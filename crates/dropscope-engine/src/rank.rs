@@ -17,14 +17,12 @@
 use std::collections::BTreeMap;
 
 use dropscope_model::findings::{RankedCause, thousands};
-use dropscope_model::{Cause, Event, FxHashMap, Operation};
+use dropscope_model::{Cause, Event, Operation};
 use rayon::prelude::*;
 
-use crate::classify::timeline::device_order;
 use crate::classify::{Rule, Verdict};
-use crate::offline::{VerdictIndex, charge_offline, offline_by_cause};
+use crate::offline::{Charged, charge_offline, offline_by_cause};
 use crate::partition::DeviceSet;
-use crate::sdk::sdk_family;
 use crate::sessions::SessionTable;
 
 pub mod fleet;
@@ -295,10 +293,10 @@ pub fn rank_charged(
     events: &[Event],
     verdicts: &[Verdict],
     table: &SessionTable,
-    offline: &[i64],
+    charged: &Charged,
 ) -> Vec<RankedCause> {
     ranked(
-        summarised_tallies(events, verdicts, table, offline),
+        summarised_tallies(events, verdicts, table, charged),
         &confidence_sums(events, verdicts),
         verdicts.len() as u64,
     )
@@ -315,16 +313,16 @@ pub fn confidence_sums(events: &[Event], verdicts: &[Verdict]) -> [f64; Cause::A
     confidence
 }
 
-/// What the ranking counts of each cause of `verdicts` (of `events`, with `offline`: the time
-/// charged to each, [`charge_offline`]) but the confidences, each cause's value lists whole (a
+/// What the ranking counts of each cause of `verdicts` (of `events`, with `charged`: the time
+/// charged to each and the SDKs before them, [`charge_offline`]) but the confidences, each cause's value lists whole (a
 /// part of the fleet's, to merge).
 pub fn cause_tallies(
     events: &[Event],
     verdicts: &[Verdict],
     table: &SessionTable,
-    offline: &[i64],
+    charged: &Charged,
 ) -> BTreeMap<Cause, CauseTally> {
-    let mut tallies = counted_tallies(events, verdicts, table, offline);
+    let mut tallies = counted_tallies(events, verdicts, table, charged);
     fill_lists(events, verdicts, &mut tallies, |_, _| true);
     tallies
 }
@@ -337,9 +335,9 @@ fn summarised_tallies(
     events: &[Event],
     verdicts: &[Verdict],
     table: &SessionTable,
-    offline: &[i64],
+    charged: &Charged,
 ) -> BTreeMap<Cause, CauseTally> {
-    let mut tallies = counted_tallies(events, verdicts, table, offline);
+    let mut tallies = counted_tallies(events, verdicts, table, charged);
     let mut lists: Vec<(usize, Cause, List)> = tallies
         .iter()
         .flat_map(|(&cause, tally)| {
@@ -421,10 +419,9 @@ fn counted_tallies(
     events: &[Event],
     verdicts: &[Verdict],
     table: &SessionTable,
-    offline: &[i64],
+    charged: &Charged,
 ) -> BTreeMap<Cause, CauseTally> {
     let device_of = &table.partition.event_device;
-    let index = VerdictIndex::new(verdicts);
     // Everything in a tally is a count or an extreme, so parts of the verdicts are tallied in
     // parallel; the value lists are filled after, in the verdicts' order, each allocated once to
     // its size (growing them while tallying held them up to twice over).
@@ -454,50 +451,10 @@ fn counted_tallies(
         .filter(|(_, tally)| tally.disconnects + tally.failed_connects > 0)
         .map(|(cause, tally)| (cause, tally.owned()))
         .collect();
-    // SDKs, walking each device in time order; each device's pairs are counted as it goes, so
-    // memory holds a few pairs a device, not one a verdict.
-    // A few texts are every connect's user agent: each is parsed once per worker.
-    let device_sdks: Vec<Vec<((Cause, &str), u64)>> = (0..table.partition.n_devices())
-        .into_par_iter()
-        .map_init(FxHashMap::<u32, &'static str>::default, |families, device| {
-            let mut found = Vec::new();
-            let mut sdk: Option<&str> = None;
-            for idx in device_order(events, table.partition.device(device)) {
-                let event = &events[idx];
-                if event.operation == Operation::Connect && !event.level.is_error() {
-                    let family = event.sdk_version.map(|agent| {
-                        *families
-                            .entry(agent.handle())
-                            .or_insert_with(|| sdk_family(agent.as_str()))
-                    });
-                    sdk = family.or(sdk);
-                    continue;
-                }
-                if let Some(verdict) = index.get(idx)
-                    && let Some(family) = sdk
-                {
-                    found.push((verdict.cause, family));
-                }
-            }
-            found.sort_unstable();
-            let mut counted: Vec<((Cause, &str), u64)> = Vec::new();
-            for pair in found {
-                match counted.last_mut() {
-                    Some((last, n)) if *last == pair => *n += 1,
-                    _ => counted.push((pair, 1)),
-                }
-            }
-            counted
-        })
-        .collect();
-    let mut sdks: BTreeMap<(Cause, &str), u64> = BTreeMap::new();
-    for (pair, n) in device_sdks.into_iter().flatten() {
-        *sdks.entry(pair).or_default() += n;
-    }
-    for ((cause, family), n) in sdks {
+    for (&(cause, family), &n) in &charged.sdks {
         tallies.entry(cause).or_default().sdks.insert(family.to_owned(), n);
     }
-    for (cause, ns) in offline_by_cause(verdicts, offline) {
+    for (cause, ns) in offline_by_cause(verdicts, &charged.offline_ns) {
         tallies.entry(cause).or_default().offline_ns = ns;
     }
     tallies

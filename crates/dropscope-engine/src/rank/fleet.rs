@@ -54,6 +54,7 @@ use dropscope_model::{Cause, Event};
 
 use crate::classify::{Rule, Verdict};
 use crate::findings::{BenignTally, operation_counts};
+use crate::offline::Charged;
 use crate::rank::{self, CauseTally, add_counts};
 use crate::sessions::SessionTable;
 use crate::{Error, Result};
@@ -72,15 +73,15 @@ pub struct RankTally {
 
 impl RankTally {
     /// The tally of `events` (whole devices, in input order; `table`: their sessions) and their
-    /// `verdicts`, with `offline` the time charged to each verdict
+    /// `verdicts`, with `charged` the time charged to each verdict and the SDKs before them
     /// ([`crate::offline::charge_offline_until`] with the fleet's hub ends).
     pub fn of(
         events: &[Event],
         table: &SessionTable,
         verdicts: &[Verdict],
-        offline: &[i64],
+        charged: &Charged,
     ) -> RankTally {
-        let mut causes = rank::cause_tallies(events, verdicts, table, offline);
+        let mut causes = rank::cause_tallies(events, verdicts, table, charged);
         for tally in causes.values_mut() {
             tally.reconnects.sort_unstable();
             tally.ages.sort_unstable();
@@ -91,7 +92,7 @@ impl RankTally {
             records: verdicts.len() as u64,
             disconnects,
             failed_connects,
-            benign: BenignTally::of(verdicts, &table.partition.event_device, offline),
+            benign: BenignTally::of(verdicts, &table.partition.event_device, &charged.offline_ns),
         }
     }
 
@@ -542,8 +543,8 @@ mod tests {
         let part: Vec<Event> = events[..2].to_vec();
         let part_table = sessions::build_in(&part, Partition::of(&part));
         let part_verdicts = verdicts_of(&verdicts, &[0, 1]);
-        let own = crate::offline::charge_offline(&part, &part_table, &part_verdicts);
-        let fleet = charge_offline_until(&part, &part_table, &part_verdicts, &ends);
+        let own = crate::offline::charge_offline(&part, &part_table, &part_verdicts).offline_ns;
+        let fleet = charge_offline_until(&part, &part_table, &part_verdicts, &ends).offline_ns;
         assert_eq!((own, fleet), (vec![0], vec![4 * 3_600_000_000_000]));
     }
 
