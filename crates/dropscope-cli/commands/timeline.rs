@@ -143,7 +143,7 @@ fn render_event(out: &mut String, event: &Event, role: EventRole, table: &Sessio
         event.operation.as_str(),
         event.level.as_str()
     );
-    if let Some(code) = event.result_type {
+    if let Some(code) = event.code() {
         let _ = write!(out, "  {code}");
     }
     if let Some(description) = &event.result_description {

@@ -66,11 +66,11 @@
 //!
 //! ```
 //! use dropscope_engine::classify::{ClassifyConfig, classify};
-//! use dropscope_model::{Cause, Event, Level, Operation, Timestamp};
+//! use dropscope_model::{Cause, Event, Level, Operation, ResultCode, Timestamp};
 //!
 //! let mut drop = Event::new(Timestamp::from_secs(600), "hub", "d1", Operation::Disconnect);
 //! drop.level = Level::Error;
-//! drop.result_type = Some(404_104);
+//! drop.result_type = ResultCode::new(404_104);
 //! let events = [Event::new(Timestamp::from_secs(0), "hub", "d1", Operation::Connect), drop];
 //! let verdicts = classify(&events, &ClassifyConfig::default());
 //! assert_eq!(verdicts[0].cause, Cause::KeepaliveTimeout);
@@ -568,7 +568,7 @@ impl<'a> Evidence<'_, 'a> {
     {
         let event = &self.events[idx];
         let decided = |(cause, confidence, rule)| Stage::Decided(cause, confidence, rule);
-        let Some(code) = event.result_type else {
+        let Some(code) = event.code() else {
             if event.operation == Operation::Disconnect && is_state_change(event) {
                 return self.state_change_disconnect(event.time.nanos(), context);
             }
@@ -604,7 +604,7 @@ impl<'a> Evidence<'_, 'a> {
                 && let (Some(pair_event), Some(pair_context)) =
                     (self.events.get(pair), context_of(pair))
             {
-                let code = pair_event.result_type.unwrap_or(codes::IOTHUB_UNAUTHORIZED);
+                let code = pair_event.code().unwrap_or(codes::IOTHUB_UNAUTHORIZED);
                 let (cause, confidence, _) = self.auth_disconnect(code, pair_context);
                 return decided((cause, confidence, Rule::TokenRenewalPair));
             }

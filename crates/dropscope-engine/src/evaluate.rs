@@ -395,7 +395,7 @@ pub fn labelled_with_confidence(
 /// auth failure, 400027/409002 duplicate identity, 500001/500008/503xxx server error,
 /// 400029/400030 upgrade, 429xxx throttling, informational client close; anything else unknown.
 pub fn baseline_cause(event: &Event) -> Cause {
-    match event.result_type {
+    match event.code() {
         Some(404_104) => Cause::KeepaliveTimeout,
         Some(401_003) => Cause::TokenExpiry,
         Some(401_002 | 403_012) => Cause::AuthFailure,
@@ -417,7 +417,7 @@ pub fn baseline(events: &[Event]) -> Vec<Label> {
 mod tests {
     use std::fmt::Write as _;
 
-    use dropscope_model::Timestamp;
+    use dropscope_model::{ResultCode, Timestamp};
 
     use super::*;
 
@@ -585,7 +585,7 @@ mod tests {
         ];
         for (code, level, expected) in cases {
             let mut event = Event::new(Timestamp::from_secs(0), "hub", "a", Operation::Disconnect);
-            event.result_type = code;
+            event.result_type = code.and_then(ResultCode::new);
             event.level = level;
             assert_eq!(baseline_cause(&event), expected, "{code:?}");
         }

@@ -363,7 +363,7 @@ fn duplicate_suspects(input: &FindingsInput<'_>, join: &Join<'_>) -> Vec<Duplica
         let event = &input.events[idx];
         let time = event.time;
         if event.operation == Operation::Disconnect
-            && event.result_type.is_some_and(|code| crate::sessions::CONFLICT_CODES.contains(&code))
+            && event.code().is_some_and(|code| crate::sessions::CONFLICT_CODES.contains(&code))
         {
             let entry = conflicts.entry(device).or_insert((0, time, time));
             entry.0 += 1;
@@ -631,7 +631,7 @@ mod tests {
     use dropscope_model::Sym;
     use std::fmt::Write as _;
 
-    use dropscope_model::Level;
+    use dropscope_model::{Level, ResultCode};
 
     use super::*;
     use crate::classify::Rule;
@@ -675,7 +675,7 @@ mod tests {
                 event.level = Level::Error;
             }
             if let Some(code) = field(3) {
-                event.result_type = Some(code.parse().unwrap());
+                event.result_type = ResultCode::new(code.parse().unwrap());
                 event.level = Level::Error;
             }
             event.masked_ip = field(4).map(Sym::new);

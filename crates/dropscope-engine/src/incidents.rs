@@ -191,8 +191,8 @@ fn describe(events: &[Event], table: &SessionTable, idxs: &[u32]) -> Incident {
     for &idx in idxs {
         let event = &events[idx as usize];
         let device = table.partition.event_device[idx as usize];
-        let code = codes.entry(event.result_type).or_insert(CodeCount {
-            code: event.result_type,
+        let code = codes.entry(event.code()).or_insert(CodeCount {
+            code: event.code(),
             disconnects: 0,
             failed_connects: 0,
         });

@@ -139,7 +139,7 @@ pub(crate) fn device_runs_in_chunks(
     };
     let chunk = chunk.max(1);
     // What each device id comes with, one hub and module or several, and each event's id: the
-    // one pass that reads the events (80 bytes each) for all of them, instead of one per step.
+    // one pass that reads the events (72 bytes each) for all of them, instead of one per step.
     let mut event_device = vec![0_u32; events.len()];
     let seen = events
         .par_chunks(chunk)

@@ -226,7 +226,7 @@ impl<'a> Tally<'a> {
             Some((_, n)) => *n += 1,
             None => self.rules.push((verdict.rule, 1)),
         }
-        *self.codes.entry(event.result_type.unwrap_or(0)).or_default() += 1;
+        *self.codes.entry(event.code().unwrap_or(0)).or_default() += 1;
         // Only a network outage's evidence names its networks (millions of text keys otherwise).
         if verdict.cause == Cause::NetworkOutage
             && let Some(prefix) = event.masked_ip.as_deref()

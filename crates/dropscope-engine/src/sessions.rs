@@ -474,7 +474,7 @@ fn walk_batches<E: Send>(
 /// compared in a compact buffer; only equal times compare the events.
 fn sort_device(events: &[Event], slice: &mut [u32]) {
     // The walk then reads each event's kind, which can sit on another cache line than its time
-    // (an event is 80 bytes): both are loaded here, where the loads of all the device's events
+    // (an event is 72 bytes): both are loaded here, where the loads of all the device's events
     // overlap, instead of one miss at a time in the walk (half its time).
     let mut kinds = 0_u8;
     let mut keyed: Vec<(i64, u32)> = slice

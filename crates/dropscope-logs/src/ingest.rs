@@ -923,7 +923,7 @@ fn record_hash(event: &Event) -> u32 {
     event.time.hash(&mut hasher);
     event.operation.hash(&mut hasher);
     event.level.hash(&mut hasher);
-    event.result_type.hash(&mut hasher);
+    event.code().hash(&mut hasher);
     // Interned texts hash by handle: equal texts have equal handles within the process, and
     // the hash never leaves it.
     hasher.write_u32(event.device_id.handle());

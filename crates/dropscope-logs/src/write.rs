@@ -214,7 +214,7 @@ fn push_storage_record(
     push_json_str(obj.out, "Connections");
     obj.key("level");
     push_json_str(obj.out, event.level.as_str());
-    if let Some(code) = event.result_type {
+    if let Some(code) = event.code() {
         obj.key("resultType");
         push_json_str(obj.out, &code.to_string());
     }
@@ -270,7 +270,7 @@ fn push_properties(buf: &mut Vec<u8>, event: &Event) {
     buf.extend_from_slice(b",\"statusCode\":");
     push_opt_str(buf, event.status_code.as_deref());
     buf.extend_from_slice(b",\"errorMessage\":");
-    match event.result_type {
+    match event.code() {
         Some(code) if event.level != Level::Information => {
             buf.push(b'"');
             buf.extend_from_slice(ERROR_MESSAGE_PREFIX.as_bytes());
@@ -312,7 +312,7 @@ fn log_analytics_fields(event: &Event, opts: &WriteOptions, fields: &mut Vec<Str
     fields.push(event.hub.to_ascii_uppercase());
     fields.push("IOTHUBS".to_owned());
     fields.push(event.operation.operation_name().to_owned());
-    fields.push(event.result_type.map(|code| code.to_string()).unwrap_or_default());
+    fields.push(event.code().map(|code| code.to_string()).unwrap_or_default());
     fields.push(event.level.as_str().to_owned());
     fields.push(event.result_description.as_deref().unwrap_or_default().to_owned());
     fields.push(properties_json(event));
@@ -522,6 +522,8 @@ fn push_csv_field(out: &mut Vec<u8>, field: &str) {
 
 #[cfg(test)]
 mod tests {
+    use dropscope_model::ResultCode;
+
     use super::*;
 
     fn sample() -> Event {
@@ -532,7 +534,7 @@ mod tests {
             Operation::Disconnect,
         );
         event.level = Level::Error;
-        event.result_type = Some(404_104);
+        event.result_type = ResultCode::new(404_104);
         event.result_description = Some("DeviceConnectionClosedRemotely".into());
         event.protocol = Some("Mqtt".into());
         event.masked_ip = Some("24.9.142.XXX".into());

@@ -35,7 +35,7 @@ mod time;
 
 pub use cause::Cause;
 pub use duration::Duration;
-pub use event::{Event, Level, Operation, SeqNo, hub_from_resource_id};
+pub use event::{Event, Level, Operation, ResultCode, SeqNo, hub_from_resource_id};
 pub use hash::{FxHashMap, FxHashSet, FxHasher, table_of};
 pub use label::Label;
 pub use session::{Repairs, Session};

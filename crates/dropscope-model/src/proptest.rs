@@ -2,7 +2,7 @@
 
 use proptest::prelude::*;
 
-use crate::{Event, Level, Operation, Repairs, Session, Sym, Timestamp};
+use crate::{Event, Level, Operation, Repairs, ResultCode, Session, Sym, Timestamp};
 
 /// Timestamps between 2015 and 2035 with whole seconds or a 7-digit fraction, as IoT Hub writes.
 pub fn timestamp() -> impl Strategy<Value = Timestamp> {
@@ -68,7 +68,8 @@ pub fn event() -> impl Strategy<Value = Event> {
                 event.module_id = module_id.map(Sym::from);
                 event.level = level;
                 if let Some((code, description)) = result {
-                    event.result_type = Some(code);
+                    // Every code of the range is held (`ResultCode` holds all but `u32::MAX`).
+                    event.result_type = ResultCode::new(code);
                     event.result_description = Some(Sym::from(description));
                 }
                 event.protocol = protocol.map(Sym::new);
@@ -117,7 +118,7 @@ pub fn session() -> impl Strategy<Value = Session> {
                     protocol: event.protocol,
                     masked_ip: event.masked_ip,
                     sdk_version: event.sdk_version,
-                    end_result_type: event.result_type,
+                    end_result_type: event.code(),
                     end_level: level.map(|l| levels[l]),
                     gap_before_ns: gap.into(),
                     failed_connects_before: failed,

@@ -3,7 +3,7 @@
 //!
 //! A log of millions of records holds a few thousand distinct texts: each is stored once, for
 //! the life of the process, and a record holds 4-byte handles. That is what keeps an event at
-//! about 80 bytes instead of half a kilobyte of small heap strings, and what makes parsing a
+//! about 72 bytes instead of half a kilobyte of small heap strings, and what makes parsing a
 //! record allocation-free.
 //!
 //! Handles are numbered in the order texts are first seen, which depends on thread timing, so a

@@ -42,7 +42,7 @@ mod walk;
 
 use std::path::PathBuf;
 
-use dropscope_model::{Cause, Event, Level, Operation, Sym, Timestamp};
+use dropscope_model::{Cause, Event, Level, Operation, ResultCode, Sym, Timestamp};
 use rayon::prelude::*;
 
 pub use crate::output::{OutputConfig, Summary};
@@ -295,7 +295,7 @@ impl Simulation {
             module_id: None,
             operation: if connect { Operation::Connect } else { Operation::Disconnect },
             level: if info.is_some() { Level::Error } else { Level::Information },
-            result_type: info.map(|_| rec.code),
+            result_type: info.and_then(|_| ResultCode::new(rec.code)),
             result_description: info.map(|(description, _)| description),
             protocol: Some(device.logged.0),
             masked_ip: Some(ip),

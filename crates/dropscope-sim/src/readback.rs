@@ -25,7 +25,7 @@ impl Read {
     }
 
     pub(crate) fn code(&self) -> Option<u32> {
-        self.event.result_type
+        self.event.code()
     }
 
     pub(crate) fn is_connect(&self) -> bool {
@@ -34,7 +34,7 @@ impl Read {
 
     /// A disconnect that closed an open connection (not the 404104 completing a 401003).
     pub(crate) fn is_disconnect_change(&self) -> bool {
-        self.event.operation == Operation::Disconnect && self.event.result_type != Some(404_104)
+        self.event.operation == Operation::Disconnect && self.event.code() != Some(404_104)
     }
 
     pub(crate) fn sdk(&self) -> &str {
@@ -624,7 +624,7 @@ fn export_faults_in_bursts_with_disorder() {
     let lossless = read_back(&scenario, 12);
     let ingested = ingest(&[dir.path().join("logs")], &IngestConfig::default())
         .unwrap_or_else(|e| panic!("{e}"));
-    let key = |e: &Event| (e.device_id.to_string(), e.time.nanos(), e.operation, e.result_type);
+    let key = |e: &Event| (e.device_id.to_string(), e.time.nanos(), e.operation, e.code());
     let got: std::collections::BTreeSet<_> = ingested.events.iter().map(key).collect();
     let missing: Vec<i64> = lossless
         .values()
@@ -718,7 +718,7 @@ fn routed_json_reads_back_as_event_grid_does() {
             let grid: Vec<_> = grid.iter().map(key).collect();
             let routed_keys: Vec<_> = routed.iter().map(key).collect();
             assert_eq!(grid, routed_keys, "{form} {device}");
-            assert!(routed.iter().all(|r| r.event.result_type.is_none()
+            assert!(routed.iter().all(|r| r.event.code().is_none()
                 && r.event.masked_ip.is_none()
                 && r.event.protocol.is_none()
                 && r.event.seq.is_some()));

@@ -193,7 +193,7 @@ fn duplicate_identity_alternates_ips() {
             events
                 .iter()
                 .filter(|e| e.cause == Some(Cause::DuplicateIdentity))
-                .all(|e| e.event.result_type == Some(code))
+                .all(|e| e.event.code() == Some(code))
         );
     }
 }
@@ -205,7 +205,7 @@ fn revoked_devices_never_come_back() {
     let mut after: BTreeSet<Sym> = BTreeSet::new();
     for e in sim.events() {
         if e.cause == Some(Cause::AuthFailure) {
-            assert_eq!(e.event.result_type, Some(401_003));
+            assert_eq!(e.event.code(), Some(401_003));
             *revoked.entry(e.event.device_id).or_default() += 1;
         } else if revoked.contains_key(&e.event.device_id)
             && e.event.operation == Operation::Connect

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 
 use dropscope_model::{
-    Event, FxHashMap, Level, Operation, SeqNo, Session, Sym, Timestamp, columns,
+    Event, FxHashMap, Level, Operation, ResultCode, SeqNo, Session, Sym, Timestamp, columns,
 };
 use polars::prelude::*;
 use rayon::prelude::*;
@@ -122,7 +122,7 @@ pub fn events_to_df(events: &[Event]) -> PolarsResult<DataFrame> {
         sym_column(columns::LEVEL, events.iter().map(|e| Some(names.level(e.level))))?,
         Series::new(
             columns::RESULT_TYPE.into(),
-            events.iter().map(|e| e.result_type).collect::<Vec<_>>(),
+            events.iter().map(Event::code).collect::<Vec<_>>(),
         )
         .into_column(),
         sym_column(columns::RESULT_DESCRIPTION, events.iter().map(|e| e.result_description))?,
@@ -291,8 +291,12 @@ fn build_events(
         };
         let result_type = match result_type.as_ref().and_then(|r| r.get(row_idx)) {
             None => None,
+            // A code past `u32`, or `u32::MAX`, which a `ResultCode` does not hold.
             Some(code) => Some(
-                u32::try_from(code).map_err(|_| format!("row {row}: bad result_type {code}"))?,
+                u32::try_from(code)
+                    .ok()
+                    .and_then(ResultCode::new)
+                    .ok_or_else(|| format!("row {row}: bad result_type {code}"))?,
             ),
         };
         // The range the RFC 3339 parser accepts (years 1678 to 2261), so every later sum of a

@@ -314,7 +314,7 @@ fn column(name: &str, dtype: &ArrowDataType, events: &[Event]) -> PolarsResult<B
         }
         columns::LEVEL => dictionary(dtype, events.iter().map(|e| Some(names.level(e.level))))?,
         columns::RESULT_TYPE => {
-            let codes: Vec<Option<u32>> = events.iter().map(|e| e.result_type).collect();
+            let codes: Vec<Option<u32>> = events.iter().map(Event::code).collect();
             PrimitiveArray::from(codes).to(dtype.clone()).boxed()
         }
         columns::RESULT_DESCRIPTION => texts(|e| e.result_description)?,

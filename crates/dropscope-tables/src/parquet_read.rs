@@ -26,7 +26,7 @@
 
 use std::io::Cursor;
 
-use dropscope_model::{Event, Level, Operation, SeqNo, Sym, Timestamp, columns};
+use dropscope_model::{Event, Level, Operation, ResultCode, SeqNo, Sym, Timestamp, columns};
 use polars::prelude::PolarsResult;
 use polars_arrow::array::{
     Array, BinaryViewArrayGeneric, DictionaryArray, DictionaryKey, PrimitiveArray, Utf8Array,
@@ -48,7 +48,7 @@ enum Values {
     Texts(Vec<Option<Sym>>),
     /// Texts left as their dictionary keys (see [`Keyed`]).
     Keyed(Keyed<Option<Sym>>),
-    Codes(Vec<Option<u32>>),
+    Codes(Vec<Option<ResultCode>>),
     Seqs(Vec<Option<SeqNo>>),
 }
 
@@ -266,7 +266,7 @@ enum Setter {
     Hub(Vec<Option<Sym>>),
     Operation(Vec<Operation>),
     Level(Vec<Level>),
-    ResultType(Vec<Option<u32>>),
+    ResultType(Vec<Option<ResultCode>>),
     Text(fn(&mut Event) -> &mut Option<Sym>, Vec<Option<Sym>>),
     KeyedHub(Keyed<Sym>),
     KeyedOperation(Keyed<Operation>),
@@ -657,17 +657,19 @@ fn for_each_text<'a>(array: &'a dyn Array, f: impl FnMut(Option<&'a str>)) -> Op
     Some(())
 }
 
-/// Appends each row's error code; a value that is no `u32` leaves the file to the DataFrame path.
-fn push_codes(array: &dyn Array, out: &mut Vec<Option<u32>>) -> Option<()> {
+/// Appends each row's error code; a value that is no `u32` (or is `u32::MAX`, which a
+/// [`ResultCode`] does not hold) leaves the file to the DataFrame path.
+fn push_codes(array: &dyn Array, out: &mut Vec<Option<ResultCode>>) -> Option<()> {
     fn integers<T: polars_arrow::types::NativeType + TryInto<u32>>(
         array: &dyn Array,
-        out: &mut Vec<Option<u32>>,
+        out: &mut Vec<Option<ResultCode>>,
     ) -> Option<()> {
         let array = array.as_any().downcast_ref::<PrimitiveArray<T>>()?;
         for value in array {
             out.push(match value {
                 None => None,
-                Some(&v) => Some(v.try_into().ok()?),
+                // Past `u32`, or `u32::MAX`: the DataFrame path rejects the row.
+                Some(&v) => Some(ResultCode::new(v.try_into().ok()?)?),
             });
         }
         Some(())
@@ -880,13 +882,44 @@ mod tests {
         let err = crate::frame::read_events(&bytes, 0).expect_err("a null device");
         assert!(err.to_string().contains("row 2: null device_id"), "{err}");
     }
+
+    /// A code is any `u32` but `u32::MAX`, which a `ResultCode` does not hold: both paths refuse
+    /// that one as they refuse a code past `u32`, never read it as no code.
+    #[test]
+    fn refuses_a_code_that_is_not_held() {
+        let events = vec![
+            Event::new(Timestamp(1_000), "hub", "a", Operation::Connect),
+            Event::new(Timestamp(2_000), "hub", "a", Operation::Disconnect),
+        ];
+        let codes = [
+            polars::prelude::Column::new(columns::RESULT_TYPE.into(), [None, Some(u32::MAX)]),
+            polars::prelude::Column::new(columns::RESULT_TYPE.into(), [None, Some(1_i64 << 40)]),
+        ];
+        for code in codes {
+            let mut df = events_to_df(&events).expect("a frame");
+            df.with_column(code).expect("replaces");
+            let bytes = parquet(&mut df);
+            let metadata = check_pages(&bytes).expect("a sound file");
+            assert!(read_events(&bytes, &metadata, 0).is_none());
+            let err = crate::frame::read_events(&bytes, 0).expect_err("a bad code");
+            assert!(err.to_string().contains("row 2: bad result_type"), "{err}");
+        }
+        let mut df = events_to_df(&events).expect("a frame");
+        let held = [None, Some(u32::MAX - 1)];
+        df.with_column(polars::prelude::Column::new(columns::RESULT_TYPE.into(), held))
+            .expect("replaces");
+        let bytes = parquet(&mut df);
+        let events = read_events(&bytes, &check_pages(&bytes).expect("sound"), 2).expect("read");
+        assert_eq!(events.iter().map(Event::code).collect::<Vec<_>>(), held);
+        assert_eq!(events, through_frames(&bytes));
+    }
 }
 
 #[cfg(test)]
 mod mutated {
     use std::sync::OnceLock;
 
-    use dropscope_model::{Event, Operation, Timestamp};
+    use dropscope_model::{Event, Operation, ResultCode, Timestamp};
     use proptest::prelude::*;
 
     /// A small events file of dropscope's.
@@ -899,7 +932,7 @@ mod mutated {
                     let device = format!("d{}", i % 7);
                     let mut e =
                         Event::new(Timestamp(1_700_000_000_000_000_000 + i), "hub", &device, op);
-                    e.result_type = (i % 3 == 0).then_some(404_104);
+                    e.result_type = ResultCode::new(404_104).filter(|_| i % 3 == 0);
                     e
                 })
                 .collect();

@@ -217,7 +217,7 @@ impl<'a> Gathered<'a> {
                     self.connect_span.map_or((time, time), |(lo, hi)| (lo.min(time), hi.max(time))),
                 );
             }
-            if event.result_type.is_some_and(codes::is_throttling) {
+            if event.code().is_some_and(codes::is_throttling) {
                 self.throttle_times.push(time);
             }
         }

@@ -353,7 +353,7 @@ fn renewal_sample(event: &Event, context: &Context<'_>, quick: i64) -> Option<Re
         return None;
     }
     let reconnect = context.reconnect?;
-    match event.result_type {
+    match event.code() {
         Some(codes::IOTHUB_UNAUTHORIZED)
             if context.auth_failures_after == 0 && reconnect <= 5 * quick =>
         {

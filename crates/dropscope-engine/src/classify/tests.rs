@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use dropscope_model::{Event, Level, Operation, Timestamp};
+use dropscope_model::{Event, Level, Operation, ResultCode, Timestamp};
 
 use crate::classify::{ClassifyConfig, Rule, classify, classify_in};
 
@@ -27,7 +27,7 @@ pub(crate) fn events(lines: &[&str]) -> Vec<Event> {
             }
             for word in words {
                 if let Ok(code) = word.parse::<u32>() {
-                    event.result_type = Some(code);
+                    event.result_type = ResultCode::new(code);
                     event.level = Level::Error;
                 } else if word == "eg" {
                     // A bare state change (Event Grid, routed events): a sequence number and
@@ -414,7 +414,7 @@ fn dump_misclassified() {
                 "{} {} {} truth={} got={} rule={} age={:?} rec={:?}",
                 e.device_id,
                 e.time,
-                e.result_type.unwrap_or(0),
+                e.code().unwrap_or(0),
                 truth,
                 v.cause,
                 v.rule.name(),
@@ -428,7 +428,7 @@ fn dump_misclassified() {
                     other.1.time,
                     other.1.operation,
                     other.1.level,
-                    other.1.result_type.unwrap_or(0),
+                    other.1.code().unwrap_or(0),
                     other.1.masked_ip,
                     other.1.sdk_version,
                     causes[other.0]

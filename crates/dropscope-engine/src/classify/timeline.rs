@@ -66,7 +66,7 @@ fn is_success(event: &Event) -> bool {
 }
 
 fn is_auth_failed_connect(event: &Event) -> bool {
-    event.is_failed_connect() && event.result_type.is_some_and(codes::is_auth)
+    event.is_failed_connect() && event.code().is_some_and(codes::is_auth)
 }
 
 /// What a walk of [`device_contexts`] is for.
@@ -132,7 +132,7 @@ pub(crate) fn device_contexts<'a>(
         .filter(|_| full)
         .filter(|&pos| {
             ev(pos).operation == Operation::Disconnect
-                && ev(pos).result_type.is_some_and(codes::is_conflict)
+                && ev(pos).code().is_some_and(codes::is_conflict)
         })
         .map(time)
         .collect();
@@ -173,7 +173,7 @@ pub(crate) fn device_contexts<'a>(
             run_forward += 1;
         }
         let prior_error = last_error.is_some_and(|e| t - e <= config.prior_error_window);
-        if event.level.is_error() && !event.result_type.is_some_and(codes::is_conflict) {
+        if event.level.is_error() && !event.code().is_some_and(codes::is_conflict) {
             last_error = Some(t);
         }
         if !is_classified(event) {
@@ -210,11 +210,11 @@ pub(crate) fn device_contexts<'a>(
             protocol: event.protocol.as_deref().or(connect.and_then(|c| c.protocol.as_deref())),
             ..Context::default()
         };
-        if event.result_type == Some(codes::DEVICE_CONNECTION_CLOSED_REMOTELY) {
+        if event.code() == Some(codes::DEVICE_CONNECTION_CLOSED_REMOTELY) {
             context.paired_expiry = paired_expiry(events, order, pos, config.pair_window);
         }
         context.prior_error = prior_error;
-        if event.result_type.is_some_and(codes::is_conflict) {
+        if event.code().is_some_and(codes::is_conflict) {
             let lo = conflict_times.partition_point(|&c| c < t - config.conflict_window);
             let hi = conflict_times.partition_point(|&c| c <= t + config.conflict_window);
             context.conflicts_near = (hi - lo) as u32;
@@ -242,7 +242,7 @@ pub(crate) fn device_contexts<'a>(
 fn paired_expiry(events: &[Event], order: &[usize], pos: usize, window: i64) -> Option<usize> {
     let t = events[order[pos]].time.nanos();
     let is_expiry = |event: &Event| {
-        event.operation == Operation::Disconnect && event.result_type.is_some_and(codes::is_auth)
+        event.operation == Operation::Disconnect && event.code().is_some_and(codes::is_auth)
     };
     let backward = (0..pos).rev().map(|p| order[p]);
     let forward = (pos + 1..order.len()).map(|p| order[p]);
@@ -290,7 +290,7 @@ fn alternates_by<T, K: PartialEq>(items: &[T], key: impl Fn(&T) -> K) -> bool {
 /// disconnect with the hub's expiry code (401003) or an informational one without a code.
 pub(crate) fn renewal_candidate(event: &Event) -> bool {
     event.operation == Operation::Disconnect
-        && match event.result_type {
+        && match event.code() {
             Some(code) => code == codes::IOTHUB_UNAUTHORIZED,
             None => is_informational(event),
         }
@@ -307,7 +307,7 @@ pub(crate) fn is_informational(event: &Event) -> bool {
 /// schema and the non-telemetry event schema, docs/research/iothub-logs.md §2.1, §2.3); the resource
 /// logs carry no sequence number, so their records never take this path.
 pub(crate) fn is_state_change(event: &Event) -> bool {
-    event.seq.is_some() && event.result_type.is_none()
+    event.seq.is_some() && event.code().is_none()
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use dropscope_model::{Event, Level, Operation, Repairs, Session, Sym, Timestamp};
+use dropscope_model::{Event, Level, Operation, Repairs, ResultCode, Session, Sym, Timestamp};
 use proptest::prelude::*;
 
 use crate::sessions::{EventRole, SessionTable, build};
@@ -29,7 +29,7 @@ pub(crate) fn events(text: &str) -> Vec<Event> {
                 event.seq = Some(seq.into());
             }
             if let Some(code) = fields.get(3).filter(|c| **c != "-" && !c.starts_with("seq=")) {
-                event.result_type = Some(code.parse().unwrap());
+                event.result_type = ResultCode::new(code.parse().unwrap());
                 event.level = Level::Error;
             }
             event.masked_ip = fields
@@ -489,7 +489,7 @@ fn timeline_event() -> impl Strategy<Value = Event> {
             }
             if operation == Operation::Disconnect && code.is_some() {
                 event.level = Level::Error;
-                event.result_type = code;
+                event.result_type = code.and_then(ResultCode::new);
             }
             event.seq = seq.map(|s| s.to_string().into());
             event.masked_ip = Some(format!("10.0.{}.XXX", secs % 3).into());

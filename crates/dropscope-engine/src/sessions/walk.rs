@@ -286,7 +286,7 @@ impl Walker<'_> {
         let event = &self.events[self.order[pos] as usize];
         let session = &mut self.out.sessions[session_idx];
         session.disconnect_time = Some(event.time).into();
-        session.end_result_type = event.result_type;
+        session.end_result_type = event.code();
         session.end_level = Some(event.level);
         if session.protocol.is_none() {
             session.protocol.clone_from(&event.protocol);
@@ -296,7 +296,7 @@ impl Walker<'_> {
         }
         self.prev_end = Some(event.time.0);
         self.last_end =
-            Some(LastEnd { session: session_idx, code: event.result_type, time: event.time.0 });
+            Some(LastEnd { session: session_idx, code: event.code(), time: event.time.0 });
         self.assign(pos, EventRole::Ended(session_idx as u32), session_idx);
     }
 
@@ -337,14 +337,14 @@ impl Walker<'_> {
 /// Whether `event` is a disconnect closing a connection because another one opened.
 fn is_conflict(event: &Event) -> bool {
     event.operation == Operation::Disconnect
-        && event.result_type.is_some_and(|c| CONFLICT_CODES.contains(&c))
+        && event.code().is_some_and(|c| CONFLICT_CODES.contains(&c))
 }
 
 /// Whether the disconnect `event` is the second record (`401003`/`404104`) of a session end whose
 /// first record had `first_code` at `first_time`.
 fn token_pair(first_code: Option<u32>, first_time: i64, event: &Event) -> bool {
     const TOKEN_END: [u32; 2] = [401_003, 404_104];
-    let (Some(first), Some(second)) = (first_code, event.result_type) else { return false };
+    let (Some(first), Some(second)) = (first_code, event.code()) else { return false };
     event.operation == Operation::Disconnect
         && first != second
         && TOKEN_END.contains(&first)
@@ -505,7 +505,7 @@ impl Steps for Sim<'_, '_> {
         state.is_open = false;
         state.open = None;
         state.started = true;
-        state.last_end = Some((event.result_type, event.time.0));
+        state.last_end = Some((event.code(), event.time.0));
     }
 
     fn failed_connect(&mut self, _pos: usize) {

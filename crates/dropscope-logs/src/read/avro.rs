@@ -252,7 +252,7 @@ mod tests {
             let got: Vec<String> = parsed
                 .events
                 .iter()
-                .map(|e| format!("{}:{} {:?}", e.source_line, e.device_id, e.result_type))
+                .map(|e| format!("{}:{} {:?}", e.source_line, e.device_id, e.code()))
                 .chain(parsed.rejects.iter().map(|r| format!("{}:{}", r.line, r.reason.as_str())))
                 .collect();
             assert_eq!(

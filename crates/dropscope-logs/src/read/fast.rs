@@ -728,7 +728,7 @@ mod tests {
             dropscope_model::Operation::Disconnect,
         );
         event.module_id = Some("m".into());
-        event.result_type = Some(404_104);
+        event.result_type = dropscope_model::ResultCode::new(404_104);
         event.result_description = Some("Closed".into());
         event.protocol = Some("Mqtt".into());
         event.masked_ip = Some("1.2.3.XXX".into());

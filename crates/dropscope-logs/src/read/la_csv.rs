@@ -210,7 +210,7 @@ mod tests {
                 e.device_id,
                 e.hub,
                 e.time.to_rfc3339(0),
-                e.result_type,
+                e.code(),
                 e.protocol
             ));
         }

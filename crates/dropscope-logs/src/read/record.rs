@@ -23,7 +23,7 @@ use std::fmt;
 use std::marker::PhantomData;
 
 use dropscope_model::{
-    Event, LastDate, Level, Operation, SeqNo, Sym, Timestamp, hub_from_resource_id,
+    Event, LastDate, Level, Operation, ResultCode, SeqNo, Sym, Timestamp, hub_from_resource_id,
 };
 use serde::Deserialize;
 use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
@@ -785,10 +785,15 @@ pub(crate) fn storage_event(
     let result_type = match code {
         Scalar::Null => None,
         Scalar::Text(t) if trimmed(t).is_empty() => None,
-        Scalar::Text(t) => Some(trimmed(t).parse::<u32>().map_err(|_| Rejection {
-            reason: RejectReason::BadField,
-            detail: format!("resultType {t:?} is not a numeric code"),
-        })?),
+        // `u32::MAX` is the one `u32` a `ResultCode` does not hold: rejected as a code past it.
+        Scalar::Text(t) => {
+            Some(trimmed(t).parse::<u32>().ok().and_then(ResultCode::new).ok_or_else(|| {
+                Rejection {
+                    reason: RejectReason::BadField,
+                    detail: format!("resultType {t:?} is not a numeric code"),
+                }
+            })?)
+        }
         Scalar::Json(j) => {
             return reject(RejectReason::BadField, format!("resultType {j} is not a code"));
         }
@@ -934,7 +939,7 @@ mod tests {
                     e.device_id,
                     e.operation,
                     e.level,
-                    e.result_type,
+                    e.code(),
                     e.protocol,
                     e.masked_ip,
                     e.auth_type,
@@ -1006,6 +1011,24 @@ mod tests {
             Err(RejectReason::WrongCategory),
         );
         check("[1]", Err(RejectReason::BadJson));
+    }
+
+    /// A code is any `u32` but `u32::MAX`, which a `ResultCode` does not hold: that one is
+    /// rejected as a code past `u32` is, with the same reason and detail, never read as no code.
+    #[test]
+    fn rejects_a_code_that_is_not_held() {
+        let base = r#""operationName":"deviceDisconnect","properties":"{\"deviceId\":\"d\"}""#;
+        let read = |code: &str| {
+            let json = format!(r#"{{"time":"2020-01-01T00:00:00Z","resultType":"{code}",{base}}}"#);
+            let rec = serde_json::from_str::<RawRecord<'_>>(&json).expect("valid JSON");
+            to_event(&rec, 0, 1).map(|e| e.code()).map_err(|r| (r.reason, r.detail))
+        };
+        for code in ["99999999999", "4294967295", "-1"] {
+            let detail = format!("resultType \"{code}\" is not a numeric code");
+            assert_eq!(read(code), Err((RejectReason::BadField, detail)), "{code}");
+        }
+        assert_eq!(read("4294967294"), Ok(Some(4_294_967_294)));
+        assert_eq!(read(" 404104 "), Ok(Some(404_104)));
     }
 
     /// IoT Edge: a module's subject is `devices/{d}/{m}` in a real batch, `devices/{d}/modules/{m}`

@@ -21,7 +21,7 @@ fn render(ingested: &Ingested) -> String {
             e.time.to_rfc3339_exact(),
             e.operation,
             e.level,
-            e.result_type.map_or_else(|| "-".to_owned(), |c| c.to_string()),
+            e.code().map_or_else(|| "-".to_owned(), |c| c.to_string()),
             opt(e.protocol.as_deref()),
             opt(e.masked_ip.as_deref()),
             opt(e.sdk_version.as_deref()),

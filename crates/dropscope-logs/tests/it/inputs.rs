@@ -105,7 +105,7 @@ fn log_analytics_json_rows() {
     let got: Vec<String> = ingested
         .events
         .iter()
-        .map(|e| format!("{}:{}:{}:{:?}", e.source_line, e.device_id, e.hub, e.result_type))
+        .map(|e| format!("{}:{}:{}:{:?}", e.source_line, e.device_id, e.hub, e.code()))
         .collect();
     assert_eq!(got, vec!["2:sensor-th-2001:iot-training-dm092121:Some(404104)", "3:d2:h:None"]);
 }

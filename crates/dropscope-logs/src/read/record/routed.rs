@@ -413,7 +413,7 @@ mod tests {
                     e.device_id,
                     e.module_id.as_deref(),
                     e.operation,
-                    e.result_type,
+                    e.code(),
                     e.seq.as_deref()
                 )
             });
