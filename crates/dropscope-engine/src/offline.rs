@@ -19,9 +19,9 @@
 //! device's records are sorted into time order once for both.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicI64, Ordering as AtomicOrdering};
+use std::sync::atomic::{AtomicI64, AtomicU32, Ordering as AtomicOrdering};
 
-use dropscope_model::{Cause, Event, FxHashMap, Operation};
+use dropscope_model::{Cause, Event, FxHashMap, Operation, Sym};
 use rayon::prelude::*;
 use smallvec::SmallVec;
 
@@ -173,89 +173,99 @@ pub fn charge_offline_until<H: std::borrow::Borrow<str> + Ord + Sync>(
         let event = &events[idx as usize];
         (event.time, is_connect(event), idx)
     };
-    // Each verdict is charged by its own device's walk only, and integer sums do not depend on
-    // their order: the walks add into one table in place, with no list of charges to gather.
+    // Each verdict is charged by its own device's walk only, at most once (it opens one gap), so
+    // the walks write into one table in place, with no list of charges to gather; likewise the
+    // user agent of the latest successful connect before each verdict (a handle; 0 for none).
+    // Stores, not reads: a verdict read in device order was a cache miss each.
     let offline: Vec<AtomicI64> = (0..verdicts.len()).map(|_| AtomicI64::new(0)).collect();
-    let charge = |(at, ns): (usize, i64)| {
-        offline[at].fetch_add(ns, AtomicOrdering::Relaxed);
-    };
-    let sdks = (0..partition.n_devices())
+    let agents: Vec<AtomicU32> = (0..verdicts.len()).map(|_| AtomicU32::new(0)).collect();
+    let charge = |(at, ns): (usize, i64)| offline[at].store(ns, AtomicOrdering::Relaxed);
+    let families = (0..partition.n_devices())
         .into_par_iter()
-        .fold(
-            // A few texts are every connect's user agent: each is parsed once per worker.
-            || (FxHashMap::<u32, &'static str>::default(), Vec::new(), BTreeMap::new()),
-            |(mut families, mut found, mut sdks), device| {
-                let mut order = partition.device(device).to_vec();
-                if !sort_nearly_sorted(&mut order, |&a, &b| key(a) < key(b)) {
-                    order.sort_unstable_by_key(|&idx| key(idx));
-                }
-                let Some(&first) = order.first() else { return (families, found, sdks) };
-                let first = &events[first as usize];
-                let window_end = hub_end.get(first.hub.as_str()).copied().unwrap_or(first.time.0);
-                let mut charged: Option<(usize, i64)> = None;
-                let mut sdk: Option<&'static str> = None;
-                found.clear();
-                let mut sdk_step = |idx: u32| {
-                    let event = &events[idx as usize];
-                    if is_connect(event) {
-                        let family = event.sdk_version.map(|agent| {
-                            *families
-                                .entry(agent.handle())
-                                .or_insert_with(|| crate::sdk::sdk_family(agent.as_str()))
-                        });
-                        sdk = family.or(sdk);
-                    } else if let Some(verdict) = index.get(idx as usize)
-                        && let Some(family) = sdk
-                    {
-                        found.push((verdict.cause, family));
+        .fold(FxHashMap::<u32, &'static str>::default, |mut families, device| {
+            let mut order = partition.device(device).to_vec();
+            if !sort_nearly_sorted(&mut order, |&a, &b| key(a) < key(b)) {
+                order.sort_unstable_by_key(|&idx| key(idx));
+            }
+            let Some(&first) = order.first() else { return families };
+            let first = &events[first as usize];
+            let window_end = hub_end.get(first.hub.as_str()).copied().unwrap_or(first.time.0);
+            let mut charged: Option<(usize, i64)> = None;
+            let mut agent: Option<Sym> = None;
+            let mut sdk_step = |idx: u32| {
+                let event = &events[idx as usize];
+                if is_connect(event) {
+                    if let Some(seen) = event.sdk_version {
+                        // A few texts are every connect's user agent: each is parsed once per
+                        // worker.
+                        families
+                            .entry(seen.handle())
+                            .or_insert_with(|| crate::sdk::sdk_family(seen.as_str()));
+                        agent = Some(seen);
                     }
-                };
-                for group in
-                    order.chunk_by(|&a, &b| events[a as usize].time == events[b as usize].time)
+                } else if let Some(at) = index.position(idx as usize)
+                    && let Some(agent) = agent
                 {
-                    // The SDK of a record is the last one connected before it with disconnects
-                    // first at one instant, then connects, failed or not, in input order (the
-                    // order the classifier reads); the gaps take every failure first.
-                    if let [idx] = group {
-                        sdk_step(*idx);
-                    } else {
-                        let mut in_order: SmallVec<[u32; 8]> = group.into();
-                        in_order.sort_unstable_by_key(|&idx| {
-                            (events[idx as usize].operation != Operation::Disconnect, idx)
-                        });
-                        in_order.into_iter().for_each(&mut sdk_step);
-                    }
-                    for &idx in group {
-                        let idx = idx as usize;
-                        let event = &events[idx];
-                        let time = event.time.0;
-                        if is_connect(event) {
-                            if let Some((opened, since)) = charged.take() {
-                                charge((opened, (time - since).max(0)));
-                            }
-                        } else if let Some(at) = index.position(idx)
-                            && !overlapped(idx)
-                            && let Some((opened, since)) = charged.replace((at, time))
-                        {
+                    agents[at].store(agent.handle(), AtomicOrdering::Relaxed);
+                }
+            };
+            for group in order.chunk_by(|&a, &b| events[a as usize].time == events[b as usize].time)
+            {
+                // The SDK of a record is the last one connected before it with disconnects first
+                // at one instant, then connects, failed or not, in input order (the order the
+                // classifier reads); the gaps take every failure first.
+                if let [idx] = group {
+                    sdk_step(*idx);
+                } else {
+                    let mut in_order: SmallVec<[u32; 8]> = group.into();
+                    in_order.sort_unstable_by_key(|&idx| {
+                        (events[idx as usize].operation != Operation::Disconnect, idx)
+                    });
+                    in_order.into_iter().for_each(&mut sdk_step);
+                }
+                for &idx in group {
+                    let idx = idx as usize;
+                    let event = &events[idx];
+                    let time = event.time.0;
+                    if is_connect(event) {
+                        if let Some((opened, since)) = charged.take() {
                             charge((opened, (time - since).max(0)));
                         }
+                    } else if let Some(at) = index.position(idx)
+                        && !overlapped(idx)
+                        && let Some((opened, since)) = charged.replace((at, time))
+                    {
+                        charge((opened, (time - since).max(0)));
                     }
                 }
-                if let Some((opened, since)) = charged {
-                    charge((opened, (window_end - since).max(0)));
-                }
-                found.sort_unstable();
-                for pair in found.chunk_by(|a, b| a == b) {
-                    *sdks.entry(pair[0]).or_default() += pair.len() as u64;
-                }
-                (families, found, sdks)
-            },
-        )
-        .map(|(_, _, sdks)| sdks)
-        .reduce(BTreeMap::new, |mut all, part| {
-            crate::rank::add_counts(&mut all, part);
+            }
+            if let Some((opened, since)) = charged {
+                charge((opened, (window_end - since).max(0)));
+            }
+            families
+        })
+        .reduce(FxHashMap::default, |mut all, part| {
+            all.extend(part);
             all
         });
+    // The pairs counted in the verdicts' order, each agent's family looked up once.
+    let mut slot_of: FxHashMap<u32, usize> = FxHashMap::default();
+    let mut slots: Vec<(&'static str, [u64; Cause::ALL.len()])> = Vec::new();
+    for (verdict, agent) in verdicts.iter().zip(agents) {
+        let agent = agent.into_inner();
+        let Some(&family) = families.get(&agent) else { continue };
+        let slot = *slot_of.entry(agent).or_insert_with(|| {
+            slots.push((family, [0; Cause::ALL.len()]));
+            slots.len() - 1
+        });
+        slots[slot].1[verdict.cause as usize] += 1;
+    }
+    let mut sdks: BTreeMap<(Cause, &'static str), u64> = BTreeMap::new();
+    for (family, counts) in slots {
+        for (cause, n) in Cause::ALL.into_iter().zip(counts).filter(|&(_, n)| n > 0) {
+            *sdks.entry((cause, family)).or_default() += n;
+        }
+    }
     Charged { offline_ns: offline.into_iter().map(AtomicI64::into_inner).collect(), sdks }
 }
 
