@@ -177,8 +177,9 @@ pub fn write_predictions_indexed<'a, W: Write + Send>(
             .map(|start| {
                 let rows = start..n.min(start + ROWS_PER_TASK);
                 let mut text = String::with_capacity(64 * rows.len());
+                let mut last = LastTexts::default();
                 for label in rows.filter_map(&row) {
-                    push_prediction(&mut text, &label);
+                    push_prediction(&mut text, &label, &mut last);
                 }
                 text.into_bytes()
             })
@@ -198,10 +199,19 @@ pub fn write_predictions_indexed<'a, W: Write + Send>(
     out.flush().map_err(write_error)
 }
 
+/// The time and confidence of the last row formatted, with their texts: rows in input order
+/// mostly repeat both (most of a day's records share their second with the next, and most
+/// confidences are one of a few values), and formatting them was most of the work of a row.
+#[derive(Default)]
+struct LastTexts {
+    time: Option<(Timestamp, String)>,
+    confidence: Option<(u64, String)>,
+}
+
 /// Appends one predictions.csv row, as the `csv` crate's default writer writes it (the serial
 /// writers use that crate; a test holds the two to the same bytes): only the device id can hold
 /// a delimiter, a quote or a line break, and is then quoted, its quotes doubled.
-fn push_prediction(out: &mut String, label: &LabelRow<'_>) {
+fn push_prediction(out: &mut String, label: &LabelRow<'_>, last: &mut LastTexts) {
     use std::fmt::Write as _;
     let id = label.device_id;
     if id.contains([',', '"', '\n', '\r']) {
@@ -217,13 +227,37 @@ fn push_prediction(out: &mut String, label: &LabelRow<'_>) {
         out.push_str(id);
     }
     out.push(',');
-    label.time.write_rfc3339_exact(out);
+    match &last.time {
+        Some((time, text)) if *time == label.time => out.push_str(text),
+        _ => {
+            let mut text = String::new();
+            label.time.write_rfc3339_exact(&mut text);
+            out.push_str(&text);
+            last.time = Some((label.time, text));
+        }
+    }
     out.push(',');
     out.push_str(label.operation.as_str());
-    // Writing to a String cannot fail.
-    let _ = write!(out, ",{},{},", label.occurrence, label.cause.as_str());
+    out.push(',');
+    if label.occurrence == 0 {
+        out.push('0');
+    } else {
+        // Writing to a String cannot fail.
+        let _ = write!(out, "{}", label.occurrence);
+    }
+    out.push(',');
+    out.push_str(label.cause.as_str());
+    out.push(',');
     if let Some(value) = label.confidence {
-        let _ = write!(out, "{:.3}", value.clamp(0.0, 1.0));
+        let bits = value.to_bits();
+        match &last.confidence {
+            Some((seen, text)) if *seen == bits => out.push_str(text),
+            _ => {
+                let text = format!("{:.3}", value.clamp(0.0, 1.0));
+                out.push_str(&text);
+                last.confidence = Some((bits, text));
+            }
+        }
     }
     out.push('\n');
 }
@@ -417,7 +451,8 @@ mod tests {
 
     #[test]
     fn parallel_rows_are_the_serial_bytes_at_any_thread_count() {
-        // More rows than a task and a wave formats, some skipped, some needing quotes.
+        // More rows than a task and a wave formats, some skipped, some needing quotes, times and
+        // confidences repeated in runs (the formatter reuses the last one's text).
         let n = ROWS_PER_WAVE + 3 * ROWS_PER_TASK + 17;
         let t0 = Timestamp::parse_rfc3339("2026-11-26T13:00:05Z").unwrap();
         let odd = ["d\"1,x", "d,2", "\"", "a\nb", "c\rd", " e ", "f\"\"g\"", "ü,ß", "#h", "'i"];
@@ -432,11 +467,11 @@ mod tests {
             .collect();
         let label = |i: usize| Label {
             device_id: ids[i % ids.len()].clone(),
-            time: Timestamp(t0.0 + i as i64 * 1_000_000_123),
+            time: Timestamp(t0.0 + (i / 3) as i64 * 1_000_000_123),
             operation: if i.is_multiple_of(3) { Operation::Connect } else { Operation::Disconnect },
             occurrence: (i % 4) as u32,
             cause: Cause::ALL[i % Cause::ALL.len()],
-            confidence: (!i.is_multiple_of(5)).then_some((i % 1000) as f64 / 999.0),
+            confidence: (!i.is_multiple_of(5)).then_some((i / 2 % 1000) as f64 / 999.0),
         };
         let kept = |i: usize| i % 11 != 3;
         let labels: Vec<Label> = (0..n).filter(|&i| kept(i)).map(label).collect();
