@@ -2,8 +2,10 @@
 //! incidents and the cause of every disconnect. It never opens a file.
 //!
 //! [`analyse`] runs the whole analysis and returns [`dropscope_model::findings::Findings`]; the
-//! modules are its steps, each usable alone. Results are `dropscope-model` types; nothing here
-//! is serializable (the report crate and the CLI serialise at the edge).
+//! modules are its steps, each usable alone. Results are `dropscope-model` types, which the
+//! report crate and the CLI write out at the edge; the one form written here is the fleet
+//! statistics' own binary form ([`classify::fleet`], [`rank::fleet`]), which the Python
+//! package ships between Spark tasks.
 //!
 //! The engine works on slices of events partitioned by device with rayon, not on polars
 //! DataFrames: session reconstruction is a per-device walk, and the measurements in
