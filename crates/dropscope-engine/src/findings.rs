@@ -345,45 +345,45 @@ fn incident(timed: &[(Timestamp, Cause)], found: &Incident) -> Incident {
 /// Devices with a disconnect classified `duplicate_identity`, with the IPs and SDKs their
 /// sessions alternate between.
 fn duplicate_suspects(input: &FindingsInput<'_>, join: &Join<'_>) -> Vec<DuplicateSuspect> {
-    let suspects: BTreeSet<u32> = input
+    let mut suspects: Vec<u32> = input
         .verdicts
         .iter()
         .filter(|v| v.cause == Cause::DuplicateIdentity)
         .filter_map(|v| join.device.get(v.index()).copied())
         .collect();
-    if suspects.is_empty() {
-        return Vec::new();
-    }
-    // Conflicts, and the classified times as a fallback when no conflict code was logged.
-    let mut conflicts: BTreeMap<u32, (u64, Timestamp, Timestamp)> = BTreeMap::new();
-    let mut classified: BTreeMap<u32, (Timestamp, Timestamp)> = BTreeMap::new();
-    for (device, idx) in suspects.iter().flat_map(|&d| {
-        input.table.partition.device(d as usize).iter().map(move |&i| (d, i as usize))
-    }) {
-        let event = &input.events[idx];
-        let time = event.time;
-        if event.operation == Operation::Disconnect
-            && event.code().is_some_and(|code| crate::sessions::CONFLICT_CODES.contains(&code))
-        {
-            let entry = conflicts.entry(device).or_insert((0, time, time));
-            entry.0 += 1;
-            entry.1 = entry.1.min(time);
-            entry.2 = entry.2.max(time);
-        }
-        if join.verdicts.get(idx).is_some_and(|v| v.cause == Cause::DuplicateIdentity) {
-            let entry = classified.entry(device).or_insert((time, time));
-            entry.0 = entry.0.min(time);
-            entry.1 = entry.1.max(time);
-        }
-    }
+    suspects.par_sort_unstable();
+    suspects.dedup();
+    // Each suspect device's row apart, in parallel: a large fleet has hundreds of thousands.
     let mut rows: Vec<DuplicateSuspect> = suspects
-        .iter()
+        .par_iter()
         .filter_map(|&device| {
-            let (n_conflicts, first_seen, last_seen) = if let Some(&found) = conflicts.get(&device)
-            {
+            // Conflicts, and the classified times as a fallback when no conflict code was logged.
+            let mut conflicts: Option<(u64, Timestamp, Timestamp)> = None;
+            let mut classified: Option<(Timestamp, Timestamp)> = None;
+            for &idx in input.table.partition.device(device as usize) {
+                let idx = idx as usize;
+                let event = &input.events[idx];
+                let time = event.time;
+                if event.operation == Operation::Disconnect
+                    && event
+                        .code()
+                        .is_some_and(|code| crate::sessions::CONFLICT_CODES.contains(&code))
+                {
+                    let entry = conflicts.get_or_insert((0, time, time));
+                    entry.0 += 1;
+                    entry.1 = entry.1.min(time);
+                    entry.2 = entry.2.max(time);
+                }
+                if join.verdicts.get(idx).is_some_and(|v| v.cause == Cause::DuplicateIdentity) {
+                    let entry = classified.get_or_insert((time, time));
+                    entry.0 = entry.0.min(time);
+                    entry.1 = entry.1.max(time);
+                }
+            }
+            let (n_conflicts, first_seen, last_seen) = if let Some(found) = conflicts {
                 found
             } else {
-                let &(first, last) = classified.get(&device)?;
+                let (first, last) = classified?;
                 (0, first, last)
             };
             let sessions = input.table.device(device as usize);
@@ -555,20 +555,33 @@ fn breakdown(
             group.devices.insert(device as u32);
         }
     }
-    for (at, verdict) in input.verdicts.iter().enumerate() {
-        let Some(event) = input.events.get(verdict.index()) else { continue };
+    // Each record's key (its own, else its session's), looked up in parallel: a session lookup
+    // is a cache miss, and a disconnect has no SDK of its own.
+    let keys: Vec<Option<Sym>> = input
+        .verdicts
+        .par_iter()
+        .map(|verdict| {
+            let event = input.events.get(verdict.index())?;
+            event_key(event).or_else(|| {
+                let session = match table.roles.get(verdict.index()) {
+                    Some(
+                        EventRole::Ended(s)
+                        | EventRole::MergedEnd(s)
+                        | EventRole::Opened(s)
+                        | EventRole::FailedConnect { next_session: Some(s) },
+                    ) => table.sessions.get(*s as usize),
+                    _ => None,
+                };
+                session.and_then(session_key)
+            })
+        })
+        .collect();
+    for ((at, verdict), key) in input.verdicts.iter().enumerate().zip(keys) {
+        if input.events.get(verdict.index()).is_none() {
+            continue;
+        }
         let Some(&device) = join.device.get(verdict.index()) else { continue };
-        let session = match table.roles.get(verdict.index()) {
-            Some(
-                EventRole::Ended(s)
-                | EventRole::MergedEnd(s)
-                | EventRole::Opened(s)
-                | EventRole::FailedConnect { next_session: Some(s) },
-            ) => table.sessions.get(*s as usize),
-            _ => None,
-        };
-        let group = event_key(event)
-            .or_else(|| session.and_then(session_key))
+        let group = key
             .map(|key| groups.of_key(key, &name))
             .or_else(|| device_group.get(device as usize).copied().flatten())
             .unwrap_or_else(|| groups.of_name(NONE_KEY));
