@@ -60,6 +60,9 @@ pub(crate) fn run(args: &ClassifyArgs, ctx: &Context) -> anyhow::Result<ExitStat
             parts.join(", ")
         );
     }
+    // The process exits next, as `sessions` does: dropping millions of events one by one would
+    // only cost time.
+    std::mem::forget(ingested);
     Ok(ExitStatus::Success)
 }
 

@@ -32,6 +32,9 @@ pub(crate) fn run(args: &ReportArgs, ctx: &Context) -> anyhow::Result<ExitStatus
     if !ctx.quiet {
         eprintln!("wrote {}", crate::output::name(&args.output));
     }
+    // The process exits next, as `sessions` does: dropping millions of events one by one would
+    // only cost time.
+    std::mem::forget(ingested);
     Ok(ExitStatus::Success)
 }
 
