@@ -314,8 +314,8 @@ pub fn confidence_sums(events: &[Event], verdicts: &[Verdict]) -> [f64; Cause::A
 }
 
 /// What the ranking counts of each cause of `verdicts` (of `events`, with `charged`: the time
-/// charged to each and the SDKs before them, [`charge_offline`]) but the confidences, each cause's value lists whole (a
-/// part of the fleet's, to merge).
+/// charged to each and the SDKs before them, [`charge_offline`]) but the confidences, each
+/// cause's value lists whole (a part of the fleet's, to merge).
 pub fn cause_tallies(
     events: &[Event],
     verdicts: &[Verdict],
