@@ -298,6 +298,34 @@ mod tests {
         }
     }
 
+    /// At one instant a verdict's SDK is the one connected before it in the classifier's order:
+    /// disconnects first, then connects, failed or not, in input order (the gaps' order, every
+    /// failure first, would give both records here the other SDK).
+    #[test]
+    fn the_sdk_before_a_verdict_reads_an_instant_as_the_classifier_does() {
+        let events = crate::classify::tests::events(&[
+            "a 0 c 10.0.1.XXX sdk=.NET",
+            "a 1h c 10.0.1.XXX sdk=com.microsoft.azure.sdk.iot",
+            "a 1h f 401003",
+            "b 0 c 10.0.2.XXX sdk=.NET",
+            "b 1h c 10.0.2.XXX sdk=com.microsoft.azure.sdk.iot",
+            "b 1h d 404104",
+        ]);
+        let table = crate::sessions::build(&events);
+        let verdicts =
+            crate::classify::classify(&events, &crate::classify::ClassifyConfig::default());
+        let charged = super::charge_offline(&events, &table, &verdicts);
+        let mut by_family: Vec<(&str, u64)> = Vec::new();
+        for (&(_, family), &n) in &charged.sdks {
+            match by_family.iter_mut().find(|(f, _)| *f == family) {
+                Some((_, total)) => *total += n,
+                None => by_family.push((family, n)),
+            }
+        }
+        by_family.sort_unstable();
+        assert_eq!(by_family, [(".NET", 1), ("Java", 1)]);
+    }
+
     #[test]
     fn verdicts_out_of_event_order_get_a_table() {
         let verdicts = [verdict(5), verdict(2), verdict(64), verdict(5)];
