@@ -89,7 +89,6 @@ use crate::classify::burst::Burst;
 use crate::classify::fleet::{FleetStats, FleetTally, SilentDrop};
 use crate::classify::lifetime::{Lifetimes, RenewalKind};
 use crate::classify::timeline::{Context, Walk, is_informational, is_state_change};
-use crate::evaluate::is_classified;
 use crate::partition::Partition;
 
 const SECOND: i64 = 1_000_000_000;
@@ -363,13 +362,20 @@ fn classify_gathered(
     config: &ClassifyConfig,
     gather: fleet::Gather<'_>,
 ) -> Vec<Verdict> {
-    let fleet::Gather { stats, samples, timeline, .. } = gather;
+    let fleet::Gather { stats, samples, timeline, classified, .. } = gather;
     let mut lifetimes = Lifetimes::learn(&samples, stats.sdk_bands());
     let tally = FleetTally::of_lifetimes(events, &lifetimes, &samples, &stats);
     tally.run_free(&mut lifetimes, &samples);
     drop(samples);
-    let (mut verdicts, silent) =
-        decide_with(events, partition, &timeline, &lifetimes, &stats, &tally, config);
+    let (mut verdicts, silent) = decide_with(
+        events,
+        partition,
+        Timeline { order: &timeline, classified: &classified },
+        &lifetimes,
+        &stats,
+        &tally,
+        config,
+    );
     drop(timeline);
     let resolved = fleet::silent_verdicts(&silent, &stats, config);
     for (drop, (cause, confidence, rule)) in silent.iter().zip(resolved) {
@@ -384,14 +390,23 @@ fn classify_gathered(
     verdicts
 }
 
+/// What round 1 left of each device's records for round 3 ([`fleet::Gather`]).
+#[derive(Clone, Copy)]
+pub(crate) struct Timeline<'t> {
+    /// Each device's events in the classifier's order, laid out as `partition.order`.
+    pub(crate) order: &'t [u32],
+    /// Each device's number of classified records.
+    pub(crate) classified: &'t [u32],
+}
+
 /// Round 3: every classified record's verdict, in input order, with the fleet's statistics
-/// learned (`timeline`: each device's events in order, [`fleet::Gather::timeline`]); the silent
-/// drops among them (in input order) wait for the cross-device detectors and stand as their
-/// verdict alone until then.
+/// learned (`timeline`: each device's events in order and its count of classified records,
+/// from round 1); the silent drops among them (in input order) wait for the cross-device
+/// detectors and stand as their verdict alone until then.
 pub(crate) fn decide_with<'a>(
     events: &'a [Event],
     partition: &Partition,
-    timeline: &[u32],
+    timeline: Timeline<'_>,
     lifetimes: &Lifetimes<'_>,
     stats: &FleetStats,
     tally: &FleetTally,
@@ -401,23 +416,14 @@ pub(crate) fn decide_with<'a>(
     let window_start = stats.window_start().unwrap_or(0);
     let window_end = stats.window_end().unwrap_or(0);
     let evidence = Evidence { events, lifetimes, window_start, window_end, waves: &waves, config };
-    // Each device writes its verdicts into its own stretch of the one vector (its classified
-    // records are counted first), so the verdicts are never held twice.
-    let counts: Vec<usize> = (0..partition.n_devices())
-        .into_par_iter()
-        .map(|device| {
-            partition
-                .device(device)
-                .iter()
-                .filter(|&&idx| is_classified(&events[idx as usize]))
-                .count()
-        })
-        .collect();
-    let mut verdicts = vec![Verdict::PLACEHOLDER; counts.iter().sum()];
+    // Each device writes its verdicts into its own stretch of the one vector (round 1 counted
+    // its classified records), so the verdicts are never held twice.
+    let counts = timeline.classified;
+    let mut verdicts = vec![Verdict::PLACEHOLDER; counts.iter().map(|&count| count as usize).sum()];
     let mut stretches: Vec<&mut [Verdict]> = Vec::with_capacity(counts.len());
     let mut rest = verdicts.as_mut_slice();
-    for &count in &counts {
-        let (stretch, tail) = std::mem::take(&mut rest).split_at_mut(count);
+    for &count in counts {
+        let (stretch, tail) = std::mem::take(&mut rest).split_at_mut(count as usize);
         stretches.push(stretch);
         rest = tail;
     }
@@ -426,7 +432,8 @@ pub(crate) fn decide_with<'a>(
         .enumerate()
         .map(|(device, stretch)| {
             let (start, end) = partition.runs[device];
-            let order: Vec<usize> = timeline[start..end].iter().map(|&idx| idx as usize).collect();
+            let order: Vec<usize> =
+                timeline.order[start..end].iter().map(|&idx| idx as usize).collect();
             let contexts = timeline::device_contexts(events, device, &order, config, Walk::Full);
             evidence.decide_device(&contexts, stretch)
         })

@@ -58,6 +58,7 @@ use crate::classify::burst::{self, BurstConfig, Drop};
 use crate::classify::lifetime::{self, Lifetimes, RenewalKind, Sample, SdkBands, SdkKey};
 use crate::classify::timeline::Walk;
 use crate::classify::{ClassifyConfig, Rule, Verdict, WAVE_HALF_WIDTH, codes, timeline};
+use crate::evaluate::is_classified;
 use crate::partition::Partition;
 use crate::{Error, Result};
 
@@ -120,6 +121,10 @@ pub(crate) struct Gather<'a> {
     /// Each device's events in [`timeline::device_order`], laid out as `partition.order`: round
     /// 3 walks them again without sorting them again (4 bytes an event).
     pub(crate) timeline: Vec<u32>,
+    /// Each device's number of classified records ([`is_classified`]): where round 3 writes
+    /// each device's verdicts, counted here while the records are in cache (round 3 read every
+    /// record again to count them).
+    pub(crate) classified: Vec<u32>,
     /// Each event that repeats the time and operation of an earlier one of its device, with its
     /// count of such earlier ones (the `occurrence` of [`crate::evaluate::occurrences_in`], for
     /// the devices whose id is theirs alone), in no order: found in the timeline's walk, where
@@ -134,7 +139,7 @@ pub(crate) fn gather<'a>(
     config: &ClassifyConfig,
 ) -> Gather<'a> {
     // A device's statistics are added while its records are in cache from its contexts' walk.
-    type Piece<'a> = (Gathered<'a>, Vec<(usize, Vec<Sample<'a>>, Vec<u32>)>, Vec<(u32, u32)>);
+    type Piece<'a> = (Gathered<'a>, Vec<(usize, Vec<Sample<'a>>, Vec<u32>, u32)>, Vec<(u32, u32)>);
     let pieces: Vec<Piece<'a>> = (0..partition.n_devices())
         .into_par_iter()
         .fold(
@@ -156,27 +161,31 @@ pub(crate) fn gather<'a>(
                         count = 0;
                     }
                 }
+                let classified =
+                    order.iter().filter(|&&idx| is_classified(&events[idx])).count() as u32;
                 // Indexes into `events`, which the partition holds as u32s.
                 let order = order.into_iter().map(|idx| idx as u32).collect();
-                samples.push((device, found, order));
+                samples.push((device, found, order, classified));
                 (gathered, samples, repeats)
             },
         )
         .collect();
     let mut samples: Vec<Vec<Sample<'a>>> = vec![Vec::new(); partition.n_devices()];
     let mut timeline = vec![0_u32; partition.order.len()];
+    let mut classified = vec![0_u32; partition.n_devices()];
     let mut gathered = Gathered::default();
     let mut repeats = Vec::new();
     for (part, found, part_repeats) in pieces {
         gathered = gathered.merge(part);
         repeats.extend(part_repeats);
-        for (device, found, order) in found {
+        for (device, found, order, count) in found {
             samples[device] = found;
+            classified[device] = count;
             let (start, end) = partition.runs[device];
             timeline[start..end].copy_from_slice(&order);
         }
     }
-    Gather { stats: gathered.into_stats(), samples, timeline, repeats }
+    Gather { stats: gathered.into_stats(), samples, timeline, classified, repeats }
 }
 
 /// Round 1's statistics while they are gathered: keyed by text borrowed from the events, the
@@ -548,11 +557,12 @@ pub fn decide<'a>(
     tally: &FleetTally,
     config: &ClassifyConfig,
 ) -> (Vec<Verdict>, Vec<SilentDrop<'a>>) {
-    let Gather { samples, timeline, .. } = gather(events, partition, config);
+    let Gather { samples, timeline, classified, .. } = gather(events, partition, config);
     let mut lifetimes = Lifetimes::learn(&samples, stats.sdk_bands());
     tally.run_free(&mut lifetimes, &samples);
     drop(samples);
-    crate::classify::decide_with(events, partition, &timeline, &lifetimes, stats, tally, config)
+    let timeline = crate::classify::Timeline { order: &timeline, classified: &classified };
+    crate::classify::decide_with(events, partition, timeline, &lifetimes, stats, tally, config)
 }
 
 /// Round 4: the cause, confidence and rule of each of the whole fleet's silent drops (every
