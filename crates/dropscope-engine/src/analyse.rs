@@ -2,8 +2,9 @@
 //!
 //! Every command that shows causes or incidents (`report`, `demo`, `diagnose`, `incidents`) gets
 //! them from here, so they cannot disagree. The steps, in order: a cause per record, the
-//! sessions, the Connected-devices curve, the incidents among the real problems, the ranking,
-//! and the join ([`crate::findings::assemble`]). A caller that shows progress passes an
+//! sessions with each record's offline time ([`crate::offline::sessions_charged`]), the
+//! Connected-devices curve, the incidents among the real problems, the ranking, and the join
+//! ([`crate::findings::assemble`]). A caller that shows progress passes an
 //! observer to [`analyse_observed`]; the engine itself knows nothing of progress bars.
 //!
 //! The alert replay ([`Findings::alert`]) is left empty: it depends on the user's alert rule, and
@@ -15,10 +16,10 @@ use dropscope_model::findings::{DataQuality, Findings, Incident};
 use crate::classify::{ClassifyConfig, Verdict, classify_in};
 use crate::findings::{FindingsInput, assemble};
 use crate::incidents::{IncidentConfig, detect_among};
-use crate::offline::charge_offline;
+use crate::offline::sessions_charged;
 use crate::partition::Partition;
 use crate::sessions::SessionTable;
-use crate::{curve, rank, sessions};
+use crate::{curve, rank};
 
 /// The thresholds of the analysis.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -34,7 +35,7 @@ pub struct AnalyseConfig {
 pub enum Step {
     /// A cause for every disconnect and failed connect.
     Classifying,
-    /// Rebuilding the sessions.
+    /// Rebuilding the sessions, and charging each verdict its offline time in the same walk.
     Sessions,
     /// The Connected-devices curve.
     Curve,
@@ -98,7 +99,7 @@ pub fn analyse_observed(
     let partition = Partition::of(events);
     let verdicts = classify_in(events, &partition, &config.classify);
     observer(Step::Sessions);
-    let table = sessions::build_in(events, partition);
+    let (table, charged) = sessions_charged(events, partition, &verdicts);
     observer(Step::Curve);
     let curve = table
         .window
@@ -107,7 +108,6 @@ pub fn analyse_observed(
     observer(Step::Incidents);
     let incidents = problem_incidents(events, &table, &verdicts, &config.incidents);
     observer(Step::Ranking);
-    let charged = charge_offline(events, &table, &verdicts);
     let ranking = rank::rank_charged(events, &verdicts, &table, &charged);
     observer(Step::Assembling);
     assemble(FindingsInput {

@@ -15,8 +15,11 @@
 //! The walk runs device by device over the shared [`crate::partition::Partition`], in parallel;
 //! the time charged is kept per verdict (8 bytes a classified record), computed once by
 //! [`crate::analyse`] and shared by the ranking and the report's sections. The same walk counts
-//! the SDK family each verdict came after, for the ranking's evidence ([`Charged::sdks`]): each
-//! device's records are sorted into time order once for both.
+//! the SDK family each verdict came after, for the ranking's evidence ([`Charged::sdks`]).
+//! [`crate::analyse`] runs it inside the session rebuild ([`sessions_charged`]): each device is
+//! charged right after its sessions are found, from the same timeline order, while its records
+//! are in the cache, and the hubs' ends come from the same walk. [`charge_offline`] walks a
+//! finished table instead, for callers that have one; a proptest holds the two equal.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, AtomicU32, Ordering as AtomicOrdering};
@@ -27,7 +30,7 @@ use smallvec::SmallVec;
 
 use crate::classify::Verdict;
 use crate::partition::Partition;
-use crate::sessions::{EventRole, SessionTable, sort_nearly_sorted};
+use crate::sessions::{DeviceTimeline, EventRole, SessionTable};
 
 /// Finds the verdict of an event. The verdicts of [`crate::classify::classify_in`] are in event
 /// order, one an event at most, so an event's position among them is the number of classified
@@ -162,116 +165,270 @@ pub fn charge_offline_until<H: std::borrow::Borrow<str> + Ord + Sync>(
     hub_end: &BTreeMap<H, i64>,
 ) -> Charged {
     let partition = &table.partition;
-    let index = VerdictIndex::new(verdicts);
-    let is_connect =
-        |event: &Event| event.operation == Operation::Connect && !event.level.is_error();
-    let overlapped = |idx: usize| match table.roles.get(idx) {
+    let charger = Charger::new(events, verdicts);
+    let overlapped = |idx: u32| match table.roles.get(idx as usize) {
         Some(EventRole::Ended(s)) => table.next_of(*s as usize).is_some_and(|next| next.overlap),
         _ => false,
     };
-    let key = |idx: u32| {
-        let event = &events[idx as usize];
-        (event.time, is_connect(event), idx)
-    };
-    // Each verdict is charged by its own device's walk only, at most once (it opens one gap), so
-    // the walks write into one table in place, with no list of charges to gather; likewise the
-    // user agent of the latest successful connect before each verdict (a handle; 0 for none).
-    // Stores, not reads: a verdict read in device order was a cache miss each.
-    let offline: Vec<AtomicI64> = (0..verdicts.len()).map(|_| AtomicI64::new(0)).collect();
-    let agents: Vec<AtomicU32> = (0..verdicts.len()).map(|_| AtomicU32::new(0)).collect();
-    let charge = |(at, ns): (usize, i64)| offline[at].store(ns, AtomicOrdering::Relaxed);
-    let families = (0..partition.n_devices())
+    let walked = (0..partition.n_devices())
         .into_par_iter()
-        .fold(FxHashMap::<u32, &'static str>::default, |mut families, device| {
-            let mut order = partition.device(device).to_vec();
-            if !sort_nearly_sorted(&mut order, |&a, &b| key(a) < key(b)) {
-                order.sort_unstable_by_key(|&idx| key(idx));
-            }
-            let Some(&first) = order.first() else { return families };
-            let first = &events[first as usize];
-            let window_end = hub_end.get(first.hub.as_str()).copied().unwrap_or(first.time.0);
-            let mut charged: Option<(usize, i64)> = None;
-            let mut agent: Option<Sym> = None;
-            let mut sdk_step = |idx: u32| {
-                let event = &events[idx as usize];
-                if is_connect(event) {
-                    if let Some(seen) = event.sdk_version {
-                        // A few texts are every connect's user agent: each is parsed once per
-                        // worker.
-                        families
-                            .entry(seen.handle())
-                            .or_insert_with(|| crate::sdk::sdk_family(seen.as_str()));
-                        agent = Some(seen);
-                    }
-                } else if let Some(at) = index.position(idx as usize)
-                    && let Some(agent) = agent
-                {
-                    agents[at].store(agent.handle(), AtomicOrdering::Relaxed);
-                }
-            };
-            for group in order.chunk_by(|&a, &b| events[a as usize].time == events[b as usize].time)
-            {
-                // The SDK of a record is the last one connected before it with disconnects first
-                // at one instant, then connects, failed or not, in input order (the order the
-                // classifier reads); the gaps take every failure first.
-                if let [idx] = group {
-                    sdk_step(*idx);
-                } else {
-                    let mut in_order: SmallVec<[u32; 8]> = group.into();
-                    in_order.sort_unstable_by_key(|&idx| {
-                        (events[idx as usize].operation != Operation::Disconnect, idx)
-                    });
-                    in_order.into_iter().for_each(&mut sdk_step);
-                }
-                for &idx in group {
-                    let idx = idx as usize;
-                    let event = &events[idx];
-                    let time = event.time.0;
-                    if is_connect(event) {
-                        if let Some((opened, since)) = charged.take() {
-                            charge((opened, (time - since).max(0)));
-                        }
-                    } else if let Some(at) = index.position(idx)
-                        && !overlapped(idx)
-                        && let Some((opened, since)) = charged.replace((at, time))
-                    {
-                        charge((opened, (time - since).max(0)));
-                    }
-                }
-            }
-            if let Some((opened, since)) = charged {
-                charge((opened, (window_end - since).max(0)));
-            }
-            families
+        .fold(Walked::default, |mut walked, device| {
+            walked.add(charger.device(partition.device(device), overlapped));
+            walked
         })
-        .reduce(FxHashMap::default, |mut all, part| {
-            all.extend(part);
-            all
-        });
-    // The pairs counted in the verdicts' order, each agent's family looked up once.
-    let mut slot_of: FxHashMap<u32, usize> = FxHashMap::default();
-    let mut slots: Vec<(&'static str, [u64; Cause::ALL.len()])> = Vec::new();
-    for (verdict, agent) in verdicts.iter().zip(agents) {
-        let agent = agent.into_inner();
-        let Some(&family) = families.get(&agent) else { continue };
-        let slot = *slot_of.entry(agent).or_insert_with(|| {
-            slots.push((family, [0; Cause::ALL.len()]));
-            slots.len() - 1
-        });
-        slots[slot].1[verdict.cause as usize] += 1;
-    }
-    let mut sdks: BTreeMap<(Cause, &'static str), u64> = BTreeMap::new();
-    for (family, counts) in slots {
-        for (cause, n) in Cause::ALL.into_iter().zip(counts).filter(|&(_, n)| n > 0) {
-            *sdks.entry((cause, family)).or_default() += n;
+        .reduce(Walked::default, Walked::merge);
+    charger.finish(walked, |hub| hub_end.get(hub).copied())
+}
+
+/// Rebuilds the sessions ([`crate::sessions::build_in`]) and charges the offline time
+/// ([`charge_offline`]) in one walk: each device is charged right after its sessions are
+/// rebuilt, while its events are still in the cache (a second walk fetched every event again),
+/// and each hub's end is found from the same walk. The result is exactly theirs.
+pub fn sessions_charged(
+    events: &[Event],
+    partition: Partition,
+    verdicts: &[Verdict],
+) -> (SessionTable, Charged) {
+    let charger = Charger::new(events, verdicts);
+    let mut walked = Walked::default();
+    let table = crate::sessions::build_visiting(
+        events,
+        partition,
+        |order, timeline| charger.device(order, overlapped_in(timeline)),
+        |device| walked.add(device),
+    );
+    let hub_end = walked.hub_last.clone();
+    let charged = charger.finish(walked, |hub| hub_end.get(hub).copied());
+    (table, charged)
+}
+
+/// Whether the event at an index ended a session overlapped by the device's next one, from one
+/// device's timeline (the roles and sessions [`SessionTable`] would hold for it: the last role
+/// of an event wins, as in the table).
+fn overlapped_in(timeline: &DeviceTimeline) -> impl Fn(u32) -> bool + use<> {
+    let sessions = &timeline.sessions;
+    let mut ended: SmallVec<[u32; 4]> = SmallVec::new();
+    if sessions.iter().any(|session| session.overlap) {
+        for &(idx, role) in &timeline.roles {
+            let overlapped = match role {
+                EventRole::Ended(s) => {
+                    let s = s as usize;
+                    sessions.get(s).zip(sessions.get(s + 1)).is_some_and(|(current, next)| {
+                        next.session_id == current.session_id + 1
+                            && next.device_id == current.device_id
+                            && next.hub == current.hub
+                            && next.module_id == current.module_id
+                            && next.overlap
+                    })
+                }
+                _ => false,
+            };
+            if overlapped {
+                ended.push(idx);
+            } else if !ended.is_empty() {
+                ended.retain(|&mut seen| seen != idx);
+            }
         }
     }
-    Charged { offline_ns: offline.into_iter().map(AtomicI64::into_inner).collect(), sdks }
+    move |idx| ended.contains(&idx)
+}
+
+/// The per-verdict slots every device's walk writes, and what it reads them by.
+struct Charger<'e, 'v> {
+    events: &'e [Event],
+    verdicts: &'v [Verdict],
+    index: VerdictIndex<'v>,
+    /// The time charged to each verdict. Each verdict is charged by its own device's walk only,
+    /// at most once (it opens one gap), so the walks write in place, with no list of charges to
+    /// gather. Stores, not reads: a verdict read in device order was a cache miss each.
+    offline: Vec<AtomicI64>,
+    /// The user agent of the latest successful connect before each verdict (a handle; 0 for
+    /// none).
+    agents: Vec<AtomicU32>,
+}
+
+/// What one device's walk leaves for after every device is walked.
+struct DeviceCharge {
+    /// The verdict (its position) whose gap no connect closed, and the gap's start.
+    open: Option<(usize, i64)>,
+    hub: Sym,
+    /// The device's first and last record times.
+    first: i64,
+    last: i64,
+    /// The user agents stored for the device's verdicts.
+    agents: SmallVec<[Sym; 2]>,
+}
+
+/// The devices' walks, gathered.
+#[derive(Default)]
+struct Walked {
+    /// Each hub's last record's time.
+    hub_last: BTreeMap<&'static str, i64>,
+    /// The gaps no connect closed: verdict position, start, hub, the device's first record.
+    open: Vec<(usize, i64, Sym, i64)>,
+    /// The SDK family of each user agent stored.
+    families: FxHashMap<u32, &'static str>,
+}
+
+impl Walked {
+    fn add(&mut self, device: Option<DeviceCharge>) {
+        let Some(device) = device else { return };
+        let last = self.hub_last.entry(device.hub.as_str()).or_insert(device.last);
+        *last = (*last).max(device.last);
+        if let Some((at, since)) = device.open {
+            self.open.push((at, since, device.hub, device.first));
+        }
+        for agent in device.agents {
+            // A few texts are every connect's user agent: each is parsed once.
+            self.families
+                .entry(agent.handle())
+                .or_insert_with(|| crate::sdk::sdk_family(agent.as_str()));
+        }
+    }
+
+    fn merge(mut self, other: Walked) -> Walked {
+        for (hub, last) in other.hub_last {
+            let mine = self.hub_last.entry(hub).or_insert(last);
+            *mine = (*mine).max(last);
+        }
+        self.open.extend(other.open);
+        self.families.extend(other.families);
+        self
+    }
+}
+
+impl<'e, 'v> Charger<'e, 'v> {
+    fn new(events: &'e [Event], verdicts: &'v [Verdict]) -> Charger<'e, 'v> {
+        Charger {
+            events,
+            verdicts,
+            index: VerdictIndex::new(verdicts),
+            offline: (0..verdicts.len()).map(|_| AtomicI64::new(0)).collect(),
+            agents: (0..verdicts.len()).map(|_| AtomicU32::new(0)).collect(),
+        }
+    }
+
+    /// Walks one device's events (`order`, indexes; in timeline order, or at least by time,
+    /// else they are sorted so) and charges its closed gaps; `overlapped` says which events
+    /// ended a session the next one overlapped. `None` for a device with no events.
+    fn device(&self, order: &[u32], overlapped: impl Fn(u32) -> bool) -> Option<DeviceCharge> {
+        let events = self.events;
+        let time = |idx: u32| events[idx as usize].time;
+        let is_connect =
+            |event: &Event| event.operation == Operation::Connect && !event.level.is_error();
+        let sorted: Vec<u32>;
+        let order = if order.is_sorted_by_key(|&idx| time(idx)) {
+            order
+        } else {
+            sorted = {
+                let mut sorted = order.to_vec();
+                sorted.sort_by_key(|&idx| time(idx));
+                sorted
+            };
+            &sorted
+        };
+        let first = &events[*order.first()? as usize];
+        let last = events[*order.last()? as usize].time.0;
+        let charge =
+            |at: usize, ns: i64| self.offline[at].store(ns.max(0), AtomicOrdering::Relaxed);
+        let mut charged: Option<(usize, i64)> = None;
+        let mut agent: Option<Sym> = None;
+        let mut agents: SmallVec<[Sym; 2]> = SmallVec::new();
+        // Each record: a successful connect (its user agent, the gap it closes) or a record
+        // with its verdict's position, looked up once for both the SDK and the gap.
+        let step = |idx: u32| {
+            let event = &events[idx as usize];
+            if is_connect(event) { None } else { Some(self.index.position(idx as usize)) }
+        };
+        let mut sdk_step = |idx: u32, at: Option<Option<usize>>| match at {
+            None => {
+                if let Some(seen) = events[idx as usize].sdk_version {
+                    agent = Some(seen);
+                }
+            }
+            Some(Some(at)) => {
+                if let Some(agent) = agent {
+                    self.agents[at].store(agent.handle(), AtomicOrdering::Relaxed);
+                    if !agents.contains(&agent) {
+                        agents.push(agent);
+                    }
+                }
+            }
+            Some(None) => {}
+        };
+        let mut gap_step = |idx: u32, at: Option<Option<usize>>| {
+            let time = events[idx as usize].time.0;
+            match at {
+                None => {
+                    if let Some((opened, since)) = charged.take() {
+                        charge(opened, time - since);
+                    }
+                }
+                Some(Some(at)) => {
+                    if !overlapped(idx)
+                        && let Some((opened, since)) = charged.replace((at, time))
+                    {
+                        charge(opened, time - since);
+                    }
+                }
+                Some(None) => {}
+            }
+        };
+        for group in order.chunk_by(|&a, &b| time(a) == time(b)) {
+            if let [idx] = group {
+                let at = step(*idx);
+                sdk_step(*idx, at);
+                gap_step(*idx, at);
+                continue;
+            }
+            // The SDK of a record is the last one connected before it with disconnects first at
+            // one instant, then connects, failed or not, in input order (the order the
+            // classifier reads); the gaps take every failure first, then the connects.
+            let mut in_order: SmallVec<[(u32, Option<Option<usize>>); 8]> =
+                group.iter().map(|&idx| (idx, step(idx))).collect();
+            in_order.sort_unstable_by_key(|&(idx, _)| {
+                (events[idx as usize].operation != Operation::Disconnect, idx)
+            });
+            in_order.iter().for_each(|&(idx, at)| sdk_step(idx, at));
+            in_order.sort_unstable_by_key(|&(idx, at)| (at.is_none(), idx));
+            in_order.into_iter().for_each(|(idx, at)| gap_step(idx, at));
+        }
+        Some(DeviceCharge { open: charged, hub: first.hub, first: first.time.0, last, agents })
+    }
+
+    /// Charges the gaps still open at each device's end up to its hub's end (`hub_end`, else
+    /// the device's first record), and counts the SDK families before the verdicts.
+    fn finish(self, walked: Walked, hub_end: impl Fn(&str) -> Option<i64>) -> Charged {
+        for &(at, since, hub, first) in &walked.open {
+            let end = hub_end(hub.as_str()).unwrap_or(first);
+            self.offline[at].store((end - since).max(0), AtomicOrdering::Relaxed);
+        }
+        // The pairs counted in the verdicts' order, each agent's family looked up once.
+        let families = walked.families;
+        let mut slot_of: FxHashMap<u32, usize> = FxHashMap::default();
+        let mut slots: Vec<(&'static str, [u64; Cause::ALL.len()])> = Vec::new();
+        for (verdict, agent) in self.verdicts.iter().zip(self.agents) {
+            let agent = agent.into_inner();
+            let Some(&family) = families.get(&agent) else { continue };
+            let slot = *slot_of.entry(agent).or_insert_with(|| {
+                slots.push((family, [0; Cause::ALL.len()]));
+                slots.len() - 1
+            });
+            slots[slot].1[verdict.cause as usize] += 1;
+        }
+        let mut sdks: BTreeMap<(Cause, &'static str), u64> = BTreeMap::new();
+        for (family, counts) in slots {
+            for (cause, n) in Cause::ALL.into_iter().zip(counts).filter(|&(_, n)| n > 0) {
+                *sdks.entry((cause, family)).or_default() += n;
+            }
+        }
+        Charged { offline_ns: self.offline.into_iter().map(AtomicI64::into_inner).collect(), sdks }
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use dropscope_model::Cause;
+    use dropscope_model::{Cause, Operation, Sym};
     use proptest::prelude::*;
 
     use super::VerdictIndex;
@@ -324,6 +481,40 @@ mod tests {
         }
         by_family.sort_unstable();
         assert_eq!(by_family, [(".NET", 1), ("Java", 1)]);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        /// The walk fused into the session rebuild charges what a walk of the finished table
+        /// charges, and finds the same hub ends.
+        #[test]
+        fn charging_in_the_session_walk_agrees_with_the_table(
+            mut events in crate::sessions::tests::timeline(),
+        ) {
+            for event in &mut events {
+                let secs = event.time.0 / 1_000_000_000;
+                if matches!(event.device_id.as_str(), "c" | "d") {
+                    event.hub = Sym::new("hub-b");
+                }
+                if event.operation == Operation::Connect && secs % 3 != 0 {
+                    let agent = [".NET/1.0", "com.microsoft.azure.sdk.iot/2.0"][(secs % 2) as usize];
+                    event.sdk_version = Some(Sym::new(agent));
+                }
+            }
+            let verdicts =
+                crate::classify::classify(&events, &crate::classify::ClassifyConfig::default());
+            let (table, fused) = super::sessions_charged(
+                &events,
+                crate::partition::Partition::of(&events),
+                &verdicts,
+            );
+            let built = crate::sessions::build(&events);
+            prop_assert_eq!(&table.sessions, &built.sessions);
+            prop_assert_eq!(&table.roles, &built.roles);
+            prop_assert_eq!(&table.partition, &built.partition);
+            prop_assert_eq!(&fused, &super::charge_offline(&events, &built, &verdicts));
+        }
     }
 
     #[test]

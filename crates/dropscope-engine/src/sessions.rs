@@ -97,6 +97,8 @@
 
 mod walk;
 
+pub(crate) use walk::DeviceTimeline;
+
 use crate::partition::Partition;
 
 #[cfg(test)]
@@ -358,7 +360,19 @@ pub fn build(events: &[Event]) -> SessionTable {
 
 /// [`build`] over the device partition of `events` ([`Partition::of`]), which the table keeps,
 /// each device's events sorted into timeline order.
-pub fn build_in(events: &[Event], mut partition: Partition) -> SessionTable {
+pub fn build_in(events: &[Event], partition: Partition) -> SessionTable {
+    build_visiting(events, partition, |_, _| (), |()| {})
+}
+
+/// [`build_in`], also handing each device, just walked (while its events are still in the
+/// cache), to `visit`: its event indexes in timeline order and its timeline. What `visit`
+/// returns is given to `take` on one thread, in device order.
+pub(crate) fn build_visiting<X: Send>(
+    events: &[Event],
+    mut partition: Partition,
+    visit: impl Fn(&[u32], &DeviceTimeline) -> X + Sync,
+    mut take: impl FnMut(X) + Send,
+) -> SessionTable {
     let n_events = events.len();
     let runs = std::mem::take(&mut partition.runs);
     let mut order = std::mem::take(&mut partition.order);
@@ -377,9 +391,10 @@ pub fn build_in(events: &[Event], mut partition: Partition) -> SessionTable {
     table.summary.devices = runs.len() as u64;
 
     let merged: Result<(), std::convert::Infallible> =
-        walk_batches(events, &mut order, &runs, |timelines| {
-            for timeline in timelines {
+        walk_batches(events, &mut order, &runs, visit, |timelines| {
+            for (timeline, visited) in timelines {
                 add_device(&mut table, timeline);
+                take(visited);
             }
             Ok(())
         });
@@ -407,14 +422,20 @@ pub fn stream<E: Send>(
         ..SessionSummary::default()
     };
     let mut batch: Vec<Session> = Vec::new();
-    walk_batches(events, &mut order, &runs, |timelines| {
-        batch.clear();
-        for timeline in timelines {
-            count_timeline(&mut summary, &timeline);
-            batch.extend(timeline.sessions);
-        }
-        sink(&batch)
-    })?;
+    walk_batches(
+        events,
+        &mut order,
+        &runs,
+        |_, _| (),
+        |timelines| {
+            batch.clear();
+            for (timeline, ()) in timelines {
+                count_timeline(&mut summary, &timeline);
+                batch.extend(timeline.sessions);
+            }
+            sink(&batch)
+        },
+    )?;
     Ok(summary)
 }
 
@@ -422,14 +443,15 @@ pub fn stream<E: Send>(
 const BATCHES: usize = 16;
 
 /// Sorts and walks each device's events (`order`, cut by `runs`) in parallel, a batch of devices
-/// (about `1 / BATCHES` of the events) at a time, and hands each batch's timelines, in device
-/// order, to `merge`, which runs on one thread while the next batch is walked. Stops at the
-/// first error of `merge`.
-fn walk_batches<E: Send>(
+/// (about `1 / BATCHES` of the events) at a time, and hands each batch's timelines, each with
+/// what `visit` made of the device after its walk, in device order, to `merge`, which runs on
+/// one thread while the next batch is walked. Stops at the first error of `merge`.
+fn walk_batches<X: Send, E: Send>(
     events: &[Event],
     order: &mut [u32],
     runs: &[(usize, usize)],
-    mut merge: impl FnMut(Vec<walk::DeviceTimeline>) -> Result<(), E> + Send,
+    visit: impl Fn(&[u32], &DeviceTimeline) -> X + Sync,
+    mut merge: impl FnMut(Vec<(DeviceTimeline, X)>) -> Result<(), E> + Send,
 ) -> Result<(), E> {
     let mut slices: Vec<&mut [u32]> = Vec::with_capacity(runs.len());
     let mut rest = order;
@@ -440,7 +462,7 @@ fn walk_batches<E: Send>(
     }
     let batch_events = (events.len() / BATCHES).max(1 << 16);
     let mut slices = slices.into_iter().peekable();
-    let mut walked: Vec<walk::DeviceTimeline> = Vec::new();
+    let mut walked: Vec<(DeviceTimeline, X)> = Vec::new();
     while slices.peek().is_some() || !walked.is_empty() {
         let mut batch = Vec::new();
         let mut size = 0;
@@ -457,7 +479,9 @@ fn walk_batches<E: Send>(
                     .into_par_iter()
                     .map(|slice| {
                         sort_device(events, slice);
-                        walk::walk(events, slice)
+                        let timeline = walk::walk(events, slice);
+                        let visited = visit(slice, &timeline);
+                        (timeline, visited)
                     })
                     .collect()
             },
@@ -502,7 +526,7 @@ fn sort_device(events: &[Event], slice: &mut [u32]) {
 
 /// Moves one device's timeline into the table: its sessions, the roles of its events (session
 /// numbers shifted to the table's) and its counts.
-fn add_device(table: &mut SessionTable, timeline: walk::DeviceTimeline) {
+fn add_device(table: &mut SessionTable, timeline: DeviceTimeline) {
     let offset = table.sessions.len() as u32;
     table.device_sessions.push(offset);
     count_timeline(&mut table.summary, &timeline);
@@ -521,7 +545,7 @@ fn add_device(table: &mut SessionTable, timeline: walk::DeviceTimeline) {
 }
 
 /// Adds one device's timeline to the counts.
-fn count_timeline(summary: &mut SessionSummary, timeline: &walk::DeviceTimeline) {
+fn count_timeline(summary: &mut SessionSummary, timeline: &DeviceTimeline) {
     for (_, role) in &timeline.roles {
         if let EventRole::FailedConnect { next_session } = role {
             summary.failed_connects += 1;
