@@ -142,9 +142,10 @@ impl Window {
 
     /// The window of `events`, or `None` when there are none.
     pub fn of(events: &[Event]) -> Option<Window> {
-        let start = events.par_iter().map(|e| e.time).min()?;
-        let end = events.par_iter().map(|e| e.time).max()?;
-        Some(Window { start, end })
+        events
+            .par_iter()
+            .map(|e| Window { start: e.time, end: e.time })
+            .reduce_with(|a, b| Window { start: a.start.min(b.start), end: a.end.max(b.end) })
     }
 }
 
