@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use dropscope_engine::classify::{ClassifyConfig, Verdict, classify_with_occurrences};
 use dropscope_engine::partition::Partition;
 use dropscope_logs::labels::{LabelRow, write_predictions_indexed};
-use dropscope_model::Event;
+use dropscope_model::{Cause, Event};
 
 use crate::args::ClassifyArgs;
 use crate::commands::ingest::{load, summary_json};
@@ -36,12 +36,19 @@ pub(crate) fn run(args: &ClassifyArgs, ctx: &Context) -> anyhow::Result<ExitStat
         write_predictions_indexed(BufWriter::new(file), &args.output, verdicts.len(), row)
             .with_context(writing)?;
     }
-    let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
-    let mut classified = 0;
+    // Counted by cause in an array: a map entry by the cause's name for each of millions of
+    // verdicts took 0.3 s.
+    let mut by_cause = [0_u64; Cause::ALL.len()];
     for verdict in verdicts.iter().filter(|verdict| verdict.index() < events.len()) {
-        *counts.entry(verdict.cause.as_str()).or_default() += 1;
-        classified += 1;
+        by_cause[verdict.cause as usize] += 1;
     }
+    let classified: u64 = by_cause.iter().sum();
+    let counts: BTreeMap<&str, u64> = Cause::ALL
+        .into_iter()
+        .zip(by_cause)
+        .filter(|&(_, n)| n > 0)
+        .map(|(cause, n)| (cause.as_str(), n))
+        .collect();
     if args.json {
         let summary = serde_json::json!({
             "schema_version": dropscope_report::SCHEMA_VERSION,

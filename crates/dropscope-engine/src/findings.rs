@@ -504,8 +504,8 @@ struct Group {
     events: u64,
     problem_events: u64,
     offline_ns: i64,
-    /// Per problem cause: the devices it hit, then its events.
-    causes: BTreeMap<Cause, (DeviceSet, u64)>,
+    /// Per problem cause (at `cause as usize`): the devices it hit, then its events.
+    causes: [(DeviceSet, u64); Cause::ALL.len()],
 }
 
 impl Group {
@@ -513,9 +513,10 @@ impl Group {
     /// taxonomy order. By devices, because a few devices stuck in a loop (two clients on one
     /// identity) log far more records than a fleet-wide fault.
     fn top_cause(&self) -> Option<Cause> {
-        let (&cause, _) = self
-            .causes
-            .iter()
+        let (cause, _) = Cause::ALL
+            .into_iter()
+            .zip(&self.causes)
+            .filter(|(_, (_, events))| *events > 0)
             .rev()
             .max_by_key(|(_, (devices, events))| (devices.len(), *events))?;
         Some(cause)
@@ -616,7 +617,7 @@ fn breakdown(
         if !verdict.cause.is_benign() {
             group.problem_events += 1;
             group.offline_ns += input.offline_ns.get(at).copied().unwrap_or(0);
-            let (devices, events) = group.causes.entry(verdict.cause).or_default();
+            let (devices, events) = &mut group.causes[verdict.cause as usize];
             devices.insert(device);
             *events += 1;
         }

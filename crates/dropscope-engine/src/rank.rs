@@ -392,8 +392,11 @@ fn fill_lists(
     wanted: impl Fn(Cause, List) -> bool,
 ) {
     let mut wants = [(false, false); Cause::ALL.len()];
-    for &cause in tallies.keys() {
+    // Each cause's tally at `cause as usize`: no map lookup a verdict.
+    let mut slots: [Option<&mut CauseTally>; Cause::ALL.len()] = Default::default();
+    for (&cause, tally) in tallies.iter_mut() {
         wants[cause as usize] = (wanted(cause, List::Reconnects), wanted(cause, List::Ages));
+        slots[cause as usize] = Some(tally);
     }
     for verdict in verdicts {
         let (reconnects, ages) = wants[verdict.cause as usize];
@@ -401,7 +404,7 @@ fn fill_lists(
             continue;
         }
         let (Some(event), Some(tally)) =
-            (events.get(verdict.index()), tallies.get_mut(&verdict.cause))
+            (events.get(verdict.index()), slots[verdict.cause as usize].as_deref_mut())
         else {
             continue;
         };
