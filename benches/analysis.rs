@@ -1,6 +1,8 @@
 //! Criterion bench of each stage of the analysis on about 10 M simulated records: read (Parquet,
-//! as `simulate --format parquet` writes it), sessions, classify, rank (the offline accounting
-//! and the ranking) and the report's sections (assembling the findings and rendering them).
+//! as `simulate --format parquet` writes it), sessions, the sessions with the offline charge in
+//! their walk (what `analyse` runs), classify, rank (a walk of the finished table for the offline
+//! charge, then the ranking), the ranking alone, and the report's sections (assembling the
+//! findings and rendering them).
 //! `benches/analysis.sh` times the same work as whole commands, with peak memory.
 //!
 //! `DROPSCOPE_BENCH_DEVICES` sets the fleet size (default 160 000 devices of the mixed-day
@@ -12,7 +14,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use dropscope_engine::classify::{ClassifyConfig, classify_in};
 use dropscope_engine::findings::{FindingsInput, assemble};
 use dropscope_engine::incidents::{IncidentConfig, detect};
-use dropscope_engine::offline::charge_offline;
+use dropscope_engine::offline::{charge_offline, sessions_charged};
 use dropscope_engine::partition::Partition;
 use dropscope_engine::rank::rank_charged;
 use dropscope_engine::{curve, sessions};
@@ -71,6 +73,9 @@ fn analysis(c: &mut Criterion) {
     group.bench_function("sessions", |b| {
         b.iter(|| sessions::build_in(&events, Partition::of(&events)));
     });
+    group.bench_function("sessions and offline charge", |b| {
+        b.iter(|| sessions_charged(&events, Partition::of(&events), &verdicts));
+    });
     group
         .bench_function("classify", |b| b.iter(|| classify_in(&events, &table.partition, &config)));
     group.bench_function("rank", |b| {
@@ -78,6 +83,9 @@ fn analysis(c: &mut Criterion) {
             let offline = charge_offline(&events, &table, &verdicts);
             rank_charged(&events, &verdicts, &table, &offline)
         });
+    });
+    group.bench_function("ranking", |b| {
+        b.iter(|| rank_charged(&events, &verdicts, &table, &offline));
     });
     group.bench_function("report sections", |b| {
         b.iter(|| {

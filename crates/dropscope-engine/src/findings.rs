@@ -427,9 +427,9 @@ fn duplicate_suspects(input: &FindingsInput<'_>, join: &Join<'_>) -> Vec<Duplica
 /// every few seconds, would fill the list, and have their own section
 /// ([`Findings::duplicate_suspects`]).
 fn flapping(input: &FindingsInput<'_>, join: &Join<'_>) -> Vec<FlappingDevice> {
-    // Each counted disconnect as (device, cause) in one number, sorted: a device's disconnects
-    // are then one run (a map of maps per disconnect took 0.2 s on one thread on 10 M records,
-    // and more memory than these 8 bytes a disconnect).
+    // Each counted disconnect as (device, cause) in one number, sorted in parallel: a device's
+    // disconnects are then one run (a map of maps, an entry per disconnect on one thread, took
+    // longer and more memory than these 8 bytes a disconnect).
     let counted = |cause: Cause| !cause.is_benign() && cause != Cause::DuplicateIdentity;
     let mut pairs: Vec<u64> = input
         .verdicts
