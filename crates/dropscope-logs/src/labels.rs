@@ -152,6 +152,10 @@ const ROWS_PER_TASK: usize = 1 << 15;
 /// rows there are (about 60 bytes a row).
 const ROWS_PER_WAVE: usize = 1 << 20;
 
+/// Room for one row of predictions.csv: a row of a simulated fleet is about 70 bytes; longer
+/// rows grow their task's buffer.
+const BYTES_PER_ROW: usize = 80;
+
 /// [`write_predictions`] of the rows `row(0)`, `row(1)`, ... `row(n - 1)` (`None` skips an
 /// index), formatted in parallel on the current rayon pool and written in order: the same bytes
 /// as the serial writer at any thread count. Formatting is most of the work of writing millions
@@ -169,30 +173,37 @@ pub fn write_predictions_indexed<'a, W: Write + Send>(
     header.write_record(LABEL_COLUMNS.iter().chain(&["confidence"])).map_err(csv_error)?;
     out.write_all(&header.into_inner().map_err(|err| write_error(err.into_error()))?)
         .map_err(write_error)?;
-    let format = |wave: usize| -> Vec<Vec<u8>> {
-        (wave..n.min(wave + ROWS_PER_WAVE))
-            .step_by(ROWS_PER_TASK)
-            .collect::<Vec<usize>>()
+    // Each task formats into a buffer of a wave before last: a fresh buffer a task, grown as it
+    // filled, was the 400 MB of a 10 M-record run's predictions faulted in and copied again.
+    let format = |wave: usize, mut spare: Vec<String>| -> Vec<String> {
+        let starts: Vec<usize> =
+            (wave..n.min(wave + ROWS_PER_WAVE)).step_by(ROWS_PER_TASK).collect();
+        spare.resize_with(starts.len(), String::new);
+        starts
             .into_par_iter()
-            .map(|start| {
+            .zip(spare)
+            .map(|(start, mut text)| {
                 let rows = start..n.min(start + ROWS_PER_TASK);
-                let mut text = String::with_capacity(64 * rows.len());
+                text.clear();
+                text.reserve(BYTES_PER_ROW * rows.len());
                 let mut last = LastTexts::default();
                 for label in rows.filter_map(&row) {
                     push_prediction(&mut text, &label, &mut last);
                 }
-                text.into_bytes()
+                text
             })
             .collect()
     };
-    let write = |out: &mut W, chunks: Vec<Vec<u8>>| -> Result<()> {
-        chunks.iter().try_for_each(|chunk| out.write_all(chunk)).map_err(write_error)
+    let write = |out: &mut W, chunks: Vec<String>| -> Result<Vec<String>> {
+        chunks.iter().try_for_each(|chunk| out.write_all(chunk.as_bytes())).map_err(write_error)?;
+        Ok(chunks)
     };
     // Each wave is written while the next is formatted.
-    let mut formatted = format(0);
+    let mut formatted = format(0, Vec::new());
+    let mut spare = Vec::new();
     for wave in (ROWS_PER_WAVE..n).step_by(ROWS_PER_WAVE) {
-        let (written, next) = rayon::join(|| write(&mut out, formatted), || format(wave));
-        written?;
+        let (written, next) = rayon::join(|| write(&mut out, formatted), || format(wave, spare));
+        spare = written?;
         formatted = next;
     }
     write(&mut out, formatted)?;
