@@ -23,7 +23,7 @@
 //! Incidents are ordered by start time; prefixes by devices (descending) then prefix; codes by
 //! count (descending) then code. Nothing depends on the input order or the thread count.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use dropscope_model::findings::{CodeCount, Incident, MINUTE_NS, NetworkShare};
 use dropscope_model::{Cause, Event, Operation, Timestamp};
@@ -147,7 +147,7 @@ fn detect_counting(
     by_time.par_sort_unstable_by_key(|&i| (events[i as usize].time, i));
 
     spans
-        .into_iter()
+        .into_par_iter()
         .map(|(first, last)| {
             let start = (first_minute + first as i64) * MINUTE_NS;
             let end = (first_minute + last as i64 + 1) * MINUTE_NS;
@@ -189,8 +189,10 @@ fn median(mut values: Vec<f64>) -> f64 {
 
 /// Devices, records, prefixes and codes of the events `idxs` (disconnects and failed connects).
 fn describe(events: &[Event], table: &SessionTable, idxs: &[u32]) -> Incident {
-    let mut devices: BTreeSet<u32> = BTreeSet::new();
-    let mut prefixes: BTreeMap<&str, BTreeSet<u32>> = BTreeMap::new();
+    // The devices and (prefix, device) pairs are listed, then sorted and deduplicated once: a
+    // set insertion a record was most of the step on a day's storms.
+    let mut devices: Vec<u32> = Vec::new();
+    let mut prefixes: Vec<(&str, u32)> = Vec::new();
     let mut codes: BTreeMap<Option<u32>, CodeCount> = BTreeMap::new();
     let (mut disconnects, mut failed_connects) = (0, 0);
     for &idx in idxs {
@@ -204,25 +206,29 @@ fn describe(events: &[Event], table: &SessionTable, idxs: &[u32]) -> Incident {
         if event.operation == Operation::Disconnect {
             disconnects += 1;
             code.disconnects += 1;
-            devices.insert(device);
+            devices.push(device);
             let ip = event.masked_ip.as_deref().or_else(|| {
                 table.ending(idx as usize).and_then(|ending| ending.session.masked_ip.as_deref())
             });
             if let Some(ip) = ip {
-                prefixes.entry(prefix24(ip)).or_default().insert(device);
+                prefixes.push((prefix24(ip), device));
             }
         } else {
             failed_connects += 1;
             code.failed_connects += 1;
         }
     }
+    devices.sort_unstable();
+    devices.dedup();
+    prefixes.sort_unstable();
+    prefixes.dedup();
     let n_devices = devices.len() as u64;
     let mut networks: Vec<NetworkShare> = prefixes
-        .into_iter()
-        .map(|(prefix, set)| NetworkShare {
-            prefix: prefix.to_owned(),
-            devices: set.len() as u64,
-            share: if n_devices == 0 { 0.0 } else { set.len() as f64 / n_devices as f64 },
+        .chunk_by(|a, b| a.0 == b.0)
+        .map(|pairs| NetworkShare {
+            prefix: pairs[0].0.to_owned(),
+            devices: pairs.len() as u64,
+            share: if n_devices == 0 { 0.0 } else { pairs.len() as f64 / n_devices as f64 },
         })
         .collect();
     networks.sort_by(|a, b| b.devices.cmp(&a.devices).then_with(|| a.prefix.cmp(&b.prefix)));
