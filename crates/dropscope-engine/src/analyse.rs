@@ -2,8 +2,9 @@
 //!
 //! Every command that shows causes or incidents (`report`, `demo`, `diagnose`, `incidents`) gets
 //! them from here, so they cannot disagree. The steps, in order: a cause per record, the
-//! sessions with each record's offline time ([`crate::offline::sessions_charged`]), the
-//! Connected-devices curve, the incidents among the real problems, the ranking, and the join
+//! sessions with each record's offline time ([`crate::offline::sessions_charged`]), then side by
+//! side the Connected-devices curve, the incidents among the real problems and the ranking, and
+//! the join
 //! ([`crate::findings::assemble`]). A caller that shows progress passes an
 //! observer to [`analyse_observed`]; the engine itself knows nothing of progress bars.
 //!
@@ -37,11 +38,8 @@ pub enum Step {
     Classifying,
     /// Rebuilding the sessions, and charging each verdict its offline time in the same walk.
     Sessions,
-    /// The Connected-devices curve.
-    Curve,
-    /// Fleet incidents among the real problems.
-    Incidents,
-    /// Ranking the causes by impact.
+    /// The Connected-devices curve, the fleet incidents among the real problems and the ranking
+    /// of the causes by impact, side by side (each reads the sessions and verdicts alone).
     Ranking,
     /// Joining the results into [`Findings`].
     Assembling,
@@ -49,27 +47,18 @@ pub enum Step {
 
 impl Step {
     /// Every step, in the order they run.
-    pub const ALL: [Step; 6] = [
-        Step::Classifying,
-        Step::Sessions,
-        Step::Curve,
-        Step::Incidents,
-        Step::Ranking,
-        Step::Assembling,
-    ];
+    pub const ALL: [Step; 4] = [Step::Classifying, Step::Sessions, Step::Ranking, Step::Assembling];
 
     /// The 0-based position of the step in [`Step::ALL`].
     pub fn index(self) -> usize {
         self as usize
     }
 
-    /// A word for a progress bar: `classifying`, `sessions`, `curve` ...
+    /// A word for a progress bar: `classifying`, `sessions`, `ranking` ...
     pub fn label(self) -> &'static str {
         match self {
             Step::Sessions => "sessions",
-            Step::Curve => "curve",
             Step::Classifying => "classifying",
-            Step::Incidents => "incidents",
             Step::Ranking => "ranking",
             Step::Assembling => "assembling",
         }
@@ -100,15 +89,23 @@ pub fn analyse_observed(
     let verdicts = classify_in(events, &partition, &config.classify);
     observer(Step::Sessions);
     let (table, charged) = sessions_charged(events, partition, &verdicts);
-    observer(Step::Curve);
-    let curve = table
-        .window
-        .map(|window| curve::connected_devices(&table.sessions, window))
-        .unwrap_or_default();
-    observer(Step::Incidents);
-    let incidents = problem_incidents(events, &table, &verdicts, &config.incidents);
     observer(Step::Ranking);
-    let ranking = rank::rank_charged(events, &verdicts, &table, &charged);
+    // Each of the three has serial stretches (a sort's merge, a fold's end): side by side they
+    // keep both cores busy.
+    let (curve, (incidents, ranking)) = rayon::join(
+        || {
+            table
+                .window
+                .map(|window| curve::connected_devices(&table.sessions, window))
+                .unwrap_or_default()
+        },
+        || {
+            rayon::join(
+                || problem_incidents(events, &table, &verdicts, &config.incidents),
+                || rank::rank_charged(events, &verdicts, &table, &charged),
+            )
+        },
+    );
     observer(Step::Assembling);
     assemble(FindingsInput {
         events,
