@@ -149,7 +149,7 @@ impl<'a> From<&'a Label> for LabelRow<'a> {
 const ROWS_PER_TASK: usize = 1 << 15;
 
 /// Rows formatted before they are written: bounds the memory to a few tens of MB however many
-/// rows there are (about 60 bytes a row).
+/// rows there are (about 70 bytes a row, [`BYTES_PER_ROW`]).
 const ROWS_PER_WAVE: usize = 1 << 20;
 
 /// Room for one row of predictions.csv: a row of a simulated fleet is about 70 bytes; longer
